@@ -1,0 +1,93 @@
+#include "common/call_context.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace counsel {
+namespace {
+
+std::string Mac(const std::string& key, absl::string_view data) {
+  std::string mac(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()),
+                                data.size());
+  crypto_auth_hmacsha256_final(&state, reinterpret_cast<unsigned char*>(mac.data()));
+  return mac;
+}
+
+}  // namespace
+
+bool HasScope(const CallContext& context, absl::string_view scope) {
+  return std::find(context.scopes().begin(), context.scopes().end(), scope) !=
+         context.scopes().end();
+}
+
+absl::Status RequireScope(const CallContext& context, absl::string_view scope) {
+  if (HasScope(context, scope)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("this call needs the scope ", scope));
+}
+
+ContextKey::ContextKey(std::string key) : key_(std::move(key)) {
+  if (sodium_init() < 0) abort();
+}
+
+ContextKey::~ContextKey() { sodium_memzero(key_.data(), key_.size()); }
+
+std::string ContextKey::Sign(const CallContext& context) const {
+  internal::v1::SignedCallContext signed_context;
+  signed_context.set_context(context.SerializeAsString());
+  signed_context.set_mac(Mac(key_, signed_context.context()));
+  return signed_context.SerializeAsString();
+}
+
+void ContextKey::Attach(const CallContext& context, grpc::ClientContext* client) const {
+  client->AddMetadata(kContextMetadataKey, Sign(context));
+}
+
+absl::StatusOr<CallContext> ContextKey::Verify(absl::string_view signed_bytes,
+                                               absl::string_view method,
+                                               absl::Time now) const {
+  if (signed_bytes.empty()) {
+    return absl::UnauthenticatedError("missing call context");
+  }
+  internal::v1::SignedCallContext signed_context;
+  if (!signed_context.ParseFromArray(signed_bytes.data(),
+                                     static_cast<int>(signed_bytes.size())) ||
+      signed_context.mac().size() != crypto_auth_hmacsha256_BYTES) {
+    return absl::UnauthenticatedError("malformed call context");
+  }
+  const std::string expected = Mac(key_, signed_context.context());
+  if (sodium_memcmp(expected.data(), signed_context.mac().data(), expected.size()) != 0) {
+    return absl::UnauthenticatedError("call context signature does not verify");
+  }
+  CallContext context;
+  if (!context.ParseFromString(signed_context.context())) {
+    return absl::UnauthenticatedError("malformed call context");
+  }
+  if (absl::FromUnixMicros(context.expire_unix_micros()) < now) {
+    return absl::UnauthenticatedError("call context expired");
+  }
+  if (context.method() != method) {
+    return absl::UnauthenticatedError("call context was signed for another method");
+  }
+  if (context.tenant().empty()) {
+    return absl::UnauthenticatedError("call context names no tenant");
+  }
+  return context;
+}
+
+absl::StatusOr<CallContext> ContextKey::Verify(const grpc::ServerContextBase& server,
+                                               absl::string_view method,
+                                               absl::Time now) const {
+  const auto& md = server.client_metadata();
+  auto it = md.find(kContextMetadataKey);
+  if (it == md.end()) return absl::UnauthenticatedError("missing call context");
+  return Verify(absl::string_view(it->second.data(), it->second.size()), method, now);
+}
+
+}  // namespace counsel

@@ -1,0 +1,75 @@
+// The signed call context: who calls, for which tenant and client, with which
+// scopes. The gateway (or a service acting as itself) signs it with the
+// shared context key; backends verify it at the top of every handler.
+//
+//   ContextKey key(LoadKeyFile(...));
+//   // caller:
+//   key.Attach(ctx_proto, &client_context);
+//   // backend handler:
+//   ASSIGN_OR_RETURN(CallContext cc, key.Verify(*server_context, kMethod, clock->Now()));
+//
+// A context is bound to one method and expires, so that a context captured
+// from one call cannot be reused for another method or later.
+#ifndef COUNSEL_COMMON_CALL_CONTEXT_H_
+#define COUNSEL_COMMON_CALL_CONTEXT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "counsel/internal/v1/call_context.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/server_context.h"
+
+namespace counsel {
+
+using internal::v1::CallContext;
+
+// Metadata key that carries a serialized SignedCallContext.
+inline constexpr char kContextMetadataKey[] = "counsel-context-bin";
+
+// Scopes of DESIGN.md.
+inline constexpr char kScopeGuidanceRead[] = "guidance.read";
+inline constexpr char kScopeGuidanceWrite[] = "guidance.write";
+inline constexpr char kScopeCasesRead[] = "cases.read";
+inline constexpr char kScopeCasesWrite[] = "cases.write";
+inline constexpr char kScopeCasesPii[] = "cases.pii";
+inline constexpr char kScopeCasesAdmin[] = "cases.admin";
+inline constexpr char kScopeCasesDelegate[] = "cases.delegate";
+
+bool HasScope(const CallContext& context, absl::string_view scope);
+
+// PermissionDenied naming the scope when `context` lacks it.
+absl::Status RequireScope(const CallContext& context, absl::string_view scope);
+
+// Thread-safe (immutable after construction).
+class ContextKey {
+ public:
+  explicit ContextKey(std::string key);
+  ~ContextKey();
+  ContextKey(const ContextKey&) = delete;
+  ContextKey& operator=(const ContextKey&) = delete;
+
+  // Serialized SignedCallContext for `context`.
+  std::string Sign(const CallContext& context) const;
+
+  // Signs `context` and adds it to the outgoing metadata of `client`.
+  void Attach(const CallContext& context, grpc::ClientContext* client) const;
+
+  // Checks a serialized SignedCallContext. UNAUTHENTICATED when missing,
+  // malformed, tampered with, expired at `now`, or signed for another method.
+  absl::StatusOr<CallContext> Verify(absl::string_view signed_bytes,
+                                     absl::string_view method, absl::Time now) const;
+
+  // Verifies the context in the incoming metadata of a server call.
+  absl::StatusOr<CallContext> Verify(const grpc::ServerContextBase& server,
+                                     absl::string_view method, absl::Time now) const;
+
+ private:
+  std::string key_;
+};
+
+}  // namespace counsel
+
+#endif  // COUNSEL_COMMON_CALL_CONTEXT_H_

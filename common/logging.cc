@@ -1,0 +1,107 @@
+#include "common/logging.h"
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace counsel::log {
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
+
+constexpr absl::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarning: return "warning";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+// spdlog owns the locking and the write; we give it whole JSON lines.
+spdlog::logger& Logger() {
+  static spdlog::logger* logger = [] {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto* l = new spdlog::logger("counsel", sink);
+    l->set_pattern("%v");
+    l->set_level(spdlog::level::trace);
+    l->flush_on(spdlog::level::trace);
+    return l;
+  }();
+  return *logger;
+}
+
+}  // namespace
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppendFormat(out, "\\u%04x", c);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void Value::AppendJson(std::string* out) const {
+  if (const auto* s = std::get_if<std::string>(&v_)) {
+    AppendJsonString(*s, out);
+  } else if (const auto* i = std::get_if<int64_t>(&v_)) {
+    absl::StrAppend(out, *i);
+  } else if (const auto* d = std::get_if<double>(&v_)) {
+    absl::StrAppendFormat(out, "%.6g", *d);
+  } else {
+    out->append(std::get<bool>(v_) ? "true" : "false");
+  }
+}
+
+void Write(Level level, absl::string_view event,
+           std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
+    return;
+  }
+  std::string line = "{\"time\":\"";
+  line += absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  absl::StrAppend(&line, "\",\"level\":\"", LevelName(level), "\",\"event\":");
+  AppendJsonString(event, &line);
+  for (const Field& f : fields) {
+    line.push_back(',');
+    AppendJsonString(f.key, &line);
+    line.push_back(':');
+    f.value.AppendJson(&line);
+  }
+  line.push_back('}');
+  Logger().info(line);
+}
+
+void SetMinLevel(Level level) { g_min_level.store(static_cast<int>(level)); }
+
+bool ParseLevel(absl::string_view text, Level* level) {
+  for (Level l : {Level::kDebug, Level::kInfo, Level::kWarning, Level::kError}) {
+    if (text == LevelName(l)) {
+      *level = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace counsel::log

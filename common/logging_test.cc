@@ -1,0 +1,44 @@
+#include "common/logging.h"
+
+#include "gtest/gtest.h"
+
+namespace counsel::log {
+namespace {
+
+TEST(JsonStringTest, EscapesControlAndQuoteCharacters) {
+  std::string out;
+  AppendJsonString("a\"b\\c\nd\x01", &out);
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\u0001\"");
+}
+
+TEST(JsonStringTest, KeepsUtf8) {
+  std::string out;
+  AppendJsonString("治安", &out);
+  EXPECT_EQ(out, "\"治安\"");
+}
+
+TEST(LogTest, WritesOneJsonObjectPerLine) {
+  ::testing::internal::CaptureStderr();
+  Info("listening", {{"port", 50051}, {"program", "x\ny"}, {"tls", false}});
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(out.back(), '\n');
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
+  EXPECT_EQ(out.front(), '{');
+  EXPECT_NE(out.find("\"event\":\"listening\",\"port\":50051,\"program\":\"x\\ny\",\"tls\":false}"),
+            std::string::npos)
+      << out;
+}
+
+TEST(LogTest, DropsLinesBelowMinimumLevel) {
+  SetMinLevel(Level::kWarning);
+  ::testing::internal::CaptureStderr();
+  Info("quiet");
+  Warning("loud");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  SetMinLevel(Level::kInfo);
+  EXPECT_EQ(out.find("quiet"), std::string::npos);
+  EXPECT_NE(out.find("loud"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace counsel::log

@@ -1,0 +1,232 @@
+#include "common/sqlite.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace counsel::sqlite {
+namespace {
+
+absl::Status StatusFromCode(int code, absl::string_view what, sqlite3* db) {
+  const std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  const std::string message = absl::StrCat(what, ": ", detail);
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(message);
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+      return absl::ResourceExhaustedError(message);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      return absl::FailedPreconditionError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), bind_error_(other.bind_error_) {
+  other.stmt_ = nullptr;
+}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) db_->Release(stmt_);
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  const int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::Bind(int index, double value) {
+  const int rc = sqlite3_bind_double(stmt_, index, value);
+  if (rc != SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::Bind(int index, absl::string_view text) {
+  const int rc = sqlite3_bind_text(stmt_, index, text.data(),
+                                   static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, absl::string_view bytes) {
+  const int rc = sqlite3_bind_blob(stmt_, index, bytes.data(),
+                                   static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  const int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+absl::Status Statement::BindError() const {
+  return StatusFromCode(bind_error_, "binding a parameter", nullptr);
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (bind_error_ != SQLITE_OK) return BindError();
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return StatusFromCode(rc, "executing a statement", db_->raw());
+}
+
+absl::Status Statement::Run() {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
+  }
+}
+
+int64_t Statement::ColumnInt64(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Statement::ColumnDouble(int col) const { return sqlite3_column_double(stmt_, col); }
+
+std::string Statement::ColumnText(int col) const {
+  return std::string(ColumnBlob(col));
+}
+
+absl::string_view Statement::ColumnBlob(int col) const {
+  const void* data = sqlite3_column_blob(stmt_, col);
+  const int n = sqlite3_column_bytes(stmt_, col);
+  if (data == nullptr || n <= 0) return {};
+  return absl::string_view(static_cast<const char*>(data), static_cast<size_t>(n));
+}
+
+bool Statement::ColumnIsNull(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                         const Options& options) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  if (options.read_only) {
+    flags |= SQLITE_OPEN_READONLY;
+  } else {
+    flags |= SQLITE_OPEN_READWRITE;
+    if (options.create) flags |= SQLITE_OPEN_CREATE;
+  }
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags,
+                                 options.vfs.empty() ? nullptr : options.vfs.c_str());
+  if (rc != SQLITE_OK) {
+    absl::Status status = StatusFromCode(rc, absl::StrCat("opening ", path), raw);
+    sqlite3_close(raw);
+    return status;
+  }
+  std::unique_ptr<Database> db(new Database(raw));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  if (!options.read_only) {
+    RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+  }
+  if (options.synchronous != "FULL" && options.synchronous != "NORMAL" &&
+      options.synchronous != "OFF" && options.synchronous != "EXTRA") {
+    return absl::InvalidArgumentError("synchronous must be OFF, NORMAL, FULL or EXTRA");
+  }
+  RETURN_IF_ERROR(db->Exec(absl::StrCat("PRAGMA synchronous=", options.synchronous)));
+  RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  return db;
+}
+
+Database::~Database() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+absl::Status Database::LastError(absl::string_view what) const {
+  return StatusFromCode(sqlite3_errcode(db_), what, db_);
+}
+
+absl::Status Database::Exec(absl::string_view sql) {
+  char* err = nullptr;
+  const std::string s(sql);
+  const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    absl::Status status = StatusFromCode(rc, "executing SQL", db_);
+    sqlite3_free(err);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
+  std::string key(sql);
+  auto it = cache_.find(key);
+  sqlite3_stmt* stmt = nullptr;
+  if (it != cache_.end() && it->second != nullptr) {
+    stmt = it->second;
+    it->second = nullptr;  // Borrowed; a nested Prepare of the same SQL makes a new one.
+  } else {
+    const int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return StatusFromCode(rc, "preparing SQL", db_);
+  }
+  return Statement(this, stmt);
+}
+
+void Database::Release(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  std::string key(sqlite3_sql(stmt));
+  auto& slot = cache_[key];
+  if (slot == nullptr) {
+    slot = stmt;
+  } else {
+    sqlite3_finalize(stmt);
+  }
+}
+
+absl::StatusOr<int> Database::UserVersion() {
+  ASSIGN_OR_RETURN(Statement stmt, Prepare("PRAGMA user_version"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("PRAGMA user_version returned no row");
+  return static_cast<int>(stmt.ColumnInt64(0));
+}
+
+absl::Status Database::Migrate(const std::vector<std::string>& migrations) {
+  ASSIGN_OR_RETURN(int version, UserVersion());
+  if (version > static_cast<int>(migrations.size())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema version ", version, " is newer than this program knows (",
+        migrations.size(), "): refusing to downgrade"));
+  }
+  for (int v = version; v < static_cast<int>(migrations.size()); ++v) {
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*this));
+    RETURN_IF_ERROR(Exec(migrations[static_cast<size_t>(v)]));
+    RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", v + 1)));
+    RETURN_IF_ERROR(tx.Commit());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Transaction> Transaction::Begin(Database& db, Mode mode) {
+  RETURN_IF_ERROR(db.Exec(mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN"));
+  return Transaction(&db);
+}
+
+Transaction::~Transaction() {
+  if (db_ != nullptr) (void)db_->Exec("ROLLBACK");
+}
+
+absl::Status Transaction::Commit() {
+  if (db_ == nullptr) return absl::FailedPreconditionError("transaction already ended");
+  absl::Status status = db_->Exec("COMMIT");
+  if (status.ok()) db_ = nullptr;
+  return status;
+}
+
+}  // namespace counsel::sqlite

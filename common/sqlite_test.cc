@@ -1,0 +1,112 @@
+#include "common/sqlite.h"
+
+#include <cstdlib>
+
+#include "common/status_macros.h"
+#include "common/testing/status_matchers.h"
+#include "gtest/gtest.h"
+
+namespace counsel::sqlite {
+namespace {
+
+using ::counsel::testing::IsOk;
+using ::counsel::testing::StatusIs;
+
+class SqliteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/counsel-sqlite-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/t.db";
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string dir_, path_;
+};
+
+TEST_F(SqliteTest, OpensInWalWithFullSyncAndForeignKeys) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+  for (const auto& [pragma, want] : std::vector<std::pair<std::string, std::string>>{
+           {"PRAGMA journal_mode", "wal"}, {"PRAGMA synchronous", "2"},
+           {"PRAGMA foreign_keys", "1"}}) {
+    ASSERT_OK_AND_ASSIGN(Statement s, db->Prepare(pragma));
+    ASSERT_OK_AND_ASSIGN(bool row, s.Step());
+    ASSERT_TRUE(row);
+    EXPECT_EQ(s.ColumnText(0), want) << pragma;
+  }
+}
+
+TEST_F(SqliteTest, MigratesForwardOnceAndRefusesDowngrade) {
+  const std::vector<std::string> v1 = {"CREATE TABLE t (x TEXT)"};
+  const std::vector<std::string> v2 = {"CREATE TABLE t (x TEXT)",
+                                       "ALTER TABLE t ADD COLUMN y INTEGER"};
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+    ASSERT_THAT(db->Migrate(v1), IsOk());
+    ASSERT_THAT(db->Migrate(v1), IsOk());  // idempotent
+    EXPECT_EQ(*db->UserVersion(), 1);
+    ASSERT_THAT(db->Migrate(v2), IsOk());
+    EXPECT_EQ(*db->UserVersion(), 2);
+    ASSERT_THAT(db->Exec("INSERT INTO t (x, y) VALUES ('a', 1)"), IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+  EXPECT_THAT(db->Migrate(v1), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(SqliteTest, FailedMigrationLeavesVersionUnchanged) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+  EXPECT_FALSE(db->Migrate({"CREATE TABLE t (x)", "THIS IS NOT SQL"}).ok());
+  EXPECT_EQ(*db->UserVersion(), 1);
+}
+
+TEST_F(SqliteTest, BindsAndReadsBackValuesThroughCachedStatements) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+  ASSERT_THAT(db->Exec("CREATE TABLE t (i INTEGER, s TEXT, b BLOB, n TEXT)"), IsOk());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(Statement ins, db->Prepare("INSERT INTO t VALUES (?1, ?2, ?3, ?4)"));
+    ins.Bind(1, i).Bind(2, "第四十二条").BindBlob(3, std::string("\0x", 2)).BindNull(4);
+    ASSERT_THAT(ins.Run(), IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(Statement q, db->Prepare("SELECT i, s, b, n FROM t ORDER BY i"));
+  int rows = 0;
+  while (true) {
+    ASSERT_OK_AND_ASSIGN(bool row, q.Step());
+    if (!row) break;
+    EXPECT_EQ(q.ColumnInt64(0), rows);
+    EXPECT_EQ(q.ColumnText(1), "第四十二条");
+    EXPECT_EQ(q.ColumnBlob(2), absl::string_view("\0x", 2));
+    EXPECT_TRUE(q.ColumnIsNull(3));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
+}
+
+TEST_F(SqliteTest, TransactionRollsBackUnlessCommitted) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+  ASSERT_THAT(db->Exec("CREATE TABLE t (x INTEGER)"), IsOk());
+  {
+    ASSERT_OK_AND_ASSIGN(Transaction tx, Transaction::Begin(*db));
+    ASSERT_THAT(db->Exec("INSERT INTO t VALUES (1)"), IsOk());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(Transaction tx, Transaction::Begin(*db));
+    ASSERT_THAT(db->Exec("INSERT INTO t VALUES (2)"), IsOk());
+    ASSERT_THAT(tx.Commit(), IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(Statement q, db->Prepare("SELECT group_concat(x) FROM t"));
+  ASSERT_TRUE(*q.Step());
+  EXPECT_EQ(q.ColumnText(0), "2");
+}
+
+TEST_F(SqliteTest, ErrorsBecomeStatuses) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
+  EXPECT_FALSE(db->Prepare("SELEC nonsense").ok());
+  ASSERT_THAT(db->Exec("CREATE TABLE t (x INTEGER PRIMARY KEY)"), IsOk());
+  ASSERT_THAT(db->Exec("INSERT INTO t VALUES (1)"), IsOk());
+  ASSERT_OK_AND_ASSIGN(Statement dup, db->Prepare("INSERT INTO t VALUES (1)"));
+  EXPECT_THAT(dup.Run(), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_FALSE(Database::Open(dir_ + "/missing/x.db", {}).ok());
+}
+
+}  // namespace
+}  // namespace counsel::sqlite

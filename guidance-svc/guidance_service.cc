@@ -1,0 +1,110 @@
+#include "guidance-svc/guidance_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/grpc_util.h"
+#include "common/status_macros.h"
+#include "guidance-svc/statute/statute_file.h"
+
+namespace counsel::guidance {
+namespace {
+
+std::string Method(absl::string_view name) {
+  return absl::StrCat("/", v1::GuidanceService::service_full_name(), "/", name);
+}
+
+constexpr size_t kMaxImportBytes = 8 << 20;
+
+}  // namespace
+
+GuidanceServiceImpl::GuidanceServiceImpl(const ContextKey* key, const Clock* clock,
+                                         StatuteStore* store)
+    : key_(key), clock_(clock), store_(store), catalog_(Catalog::Build({})) {}
+
+absl::Status GuidanceServiceImpl::Reload() {
+  ASSIGN_OR_RETURN(std::vector<StoredStatute> all, store_->LoadAll());
+  std::shared_ptr<const Catalog> fresh = Catalog::Build(std::move(all));
+  absl::MutexLock lock(&mu_);
+  catalog_ = std::move(fresh);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const Catalog> GuidanceServiceImpl::catalog() const {
+  absl::MutexLock lock(&mu_);
+  return catalog_;
+}
+
+absl::CivilDay GuidanceServiceImpl::Today() const {
+  return absl::ToCivilDay(clock_->Now(), ShanghaiTimeZone());
+}
+
+absl::StatusOr<CallContext> GuidanceServiceImpl::Authorize(
+    const grpc::CallbackServerContext& context, absl::string_view method,
+    absl::string_view scope) const {
+  ASSIGN_OR_RETURN(CallContext cc, key_->Verify(context, Method(method), clock_->Now()));
+  RETURN_IF_ERROR(RequireScope(cc, scope));
+  return cc;
+}
+
+absl::StatusOr<v1::ImportStatuteVersionResponse> GuidanceServiceImpl::Import(
+    const v1::ImportStatuteVersionRequest& request) {
+  if (request.content().empty()) return InvalidArgumentField("content", "is required");
+  if (request.content().size() > kMaxImportBytes) {
+    return InvalidArgumentField("content", "is larger than 8 MiB");
+  }
+  const std::string source = request.source_name().empty() ? "content" : request.source_name();
+  ASSIGN_OR_RETURN(ParsedStatuteVersion parsed, ParseStatuteFile(request.content(), source));
+  v1::ImportStatuteVersionResponse out;
+  out.set_statute(parsed.statute.name());
+  out.set_version_id(parsed.version.version_id());
+  out.set_article_count(static_cast<int>(parsed.articles.size()));
+  if (request.validate_only()) return out;
+  absl::MutexLock lock(&import_mu_);
+  ASSIGN_OR_RETURN(ImportResult result, store_->ImportVersion(parsed));
+  out.set_created(result.created);
+  if (result.created) RETURN_IF_ERROR(Reload());
+  return out;
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::ListStatutes(
+    grpc::CallbackServerContext* context, const v1::ListStatutesRequest* request,
+    v1::ListStatutesResponse* response) {
+  return FinishUnary(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Authorize(*context, "ListStatutes", kScopeGuidanceRead).status());
+    ASSIGN_OR_RETURN(*response, catalog()->ListStatutes(*request, Today()));
+    return absl::OkStatus();
+  }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::GetStatute(grpc::CallbackServerContext* context,
+                                                          const v1::GetStatuteRequest* request,
+                                                          v1::Statute* response) {
+  return FinishUnary(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Authorize(*context, "GetStatute", kScopeGuidanceRead).status());
+    ASSIGN_OR_RETURN(*response, catalog()->GetStatute(request->name(), Today()));
+    return absl::OkStatus();
+  }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::GetProvision(
+    grpc::CallbackServerContext* context, const v1::GetProvisionRequest* request,
+    v1::Provision* response) {
+  return FinishUnary(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Authorize(*context, "GetProvision", kScopeGuidanceRead).status());
+    ASSIGN_OR_RETURN(*response, catalog()->GetProvision(*request, Today()));
+    return absl::OkStatus();
+  }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::ImportStatuteVersion(
+    grpc::CallbackServerContext* context, const v1::ImportStatuteVersionRequest* request,
+    v1::ImportStatuteVersionResponse* response) {
+  auto authorized = Authorize(*context, "ImportStatuteVersion", kScopeGuidanceWrite);
+  if (!authorized.ok()) return FinishUnary(context, authorized.status());
+  return FinishUnaryOn(executor_, context, [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(*response, Import(*request));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace counsel::guidance

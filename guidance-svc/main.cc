@@ -1,0 +1,141 @@
+// counsel-guidance: serves statutes and advice; `import` loads content files.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/call_context.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/key_file.h"
+#include "common/logging.h"
+#include "common/server.h"
+#include "common/server_flags.h"
+#include "guidance-svc/guidance_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address; port 0 picks one");
+ABSL_FLAG(std::string, db, "var/guidance.db", "SQLite database file");
+ABSL_FLAG(std::string, context_key_file, "var/context.key",
+          "Key that verifies gateway-signed call contexts (>= 32 bytes, mode 0600)");
+
+namespace counsel::guidance {
+namespace {
+
+constexpr char kUsage[] =
+    "counsel-guidance: statutes and advice.\n"
+    "  counsel-guidance [--listen=ADDR] [--db=PATH] [--context_key_file=PATH]\n"
+    "  counsel-guidance import PATH... [--db=PATH]   (files or folders of *.md)";
+
+int Fail(const absl::Status& status) {
+  log::Error("fatal", {{"program", "counsel-guidance"}, {"error", status.ToString()}});
+  std::fprintf(stderr, "counsel-guidance: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+// Files named on the command line, with folders expanded to their *.md
+// files (sorted, so that older versions load before newer ones).
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(p, ec)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".md" &&
+            entry.path().filename() != "README.md") {
+          found.push_back(entry.path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::is_regular_file(p, ec)) {
+      files.push_back(p);
+    } else {
+      return absl::NotFoundError(absl::StrCat(p, ": no such file or folder"));
+    }
+  }
+  return files;
+}
+
+void Progress(size_t done, size_t total, const std::string& file) {
+  if (!isatty(STDERR_FILENO)) return;
+  constexpr int kWidth = 30;
+  const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
+  std::fprintf(stderr, "\r[%s%s] %zu/%zu %-40.40s", std::string(filled, '#').c_str(),
+               std::string(kWidth - filled, '.').c_str(), done, total, file.c_str());
+  if (done == total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
+int RunImport(const std::vector<std::string>& paths) {
+  auto files = ExpandPaths(paths);
+  if (!files.ok()) return Fail(files.status());
+  if (files->empty()) return Fail(absl::InvalidArgumentError("import: no files given"));
+  auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));
+  if (!store.ok()) return Fail(store.status());
+  // Import runs offline: no call context is involved.
+  GuidanceServiceImpl service(nullptr, RealClock::Get(), store->get());
+  int created = 0, unchanged = 0, failed = 0;
+  for (size_t i = 0; i < files->size(); ++i) {
+    const std::string& file = (*files)[i];
+    Progress(i, files->size(), file);
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    v1::ImportStatuteVersionRequest request;
+    request.set_content(ss.str());
+    request.set_source_name(file);
+    auto result = service.Import(request);
+    if (!result.ok()) {
+      ++failed;
+      if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+      std::fprintf(stderr, "%s\n", std::string(result.status().message()).c_str());
+      continue;
+    }
+    (result->created() ? created : unchanged)++;
+    log::Info("imported", {{"file", file},
+                           {"statute", result->statute()},
+                           {"version_id", result->version_id()},
+                           {"articles", result->article_count()},
+                           {"created", result->created()}});
+  }
+  Progress(files->size(), files->size(), "done");
+  std::fprintf(stderr, "import: %d new, %d unchanged, %d failed\n", created, unchanged, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+int Serve() {
+  auto key = LoadKeyFile(absl::GetFlag(FLAGS_context_key_file));
+  if (!key.ok()) return Fail(key.status());
+  ContextKey context_key(std::move(*key));
+  auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));
+  if (!store.ok()) return Fail(store.status());
+  GuidanceServiceImpl service(&context_key, RealClock::Get(), store->get());
+  if (auto st = service.Reload(); !st.ok()) return Fail(st);
+  auto runner = ServerRunner::Start(
+      ServerConfigFromFlags("counsel-guidance", absl::GetFlag(FLAGS_listen)), {&service});
+  if (!runner.ok()) return Fail(runner.status());
+  (*runner)->RunUntilSignal();
+  return 0;
+}
+
+}  // namespace
+}  // namespace counsel::guidance
+
+int main(int argc, char** argv) {
+  counsel::BlockTerminationSignals();
+  std::vector<std::string> args =
+      counsel::ParseFlags(argc, argv, counsel::guidance::kUsage);
+  if (!args.empty() && args[0] == "import") {
+    return counsel::guidance::RunImport({args.begin() + 1, args.end()});
+  }
+  if (!args.empty()) {
+    std::fprintf(stderr, "%s\n", counsel::guidance::kUsage);
+    return 2;
+  }
+  return counsel::guidance::Serve();
+}

@@ -1,0 +1,224 @@
+#include "guidance-svc/statute/catalog.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/dates.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "guidance-svc/statute/statute_file.h"
+
+namespace counsel::guidance {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+
+void IndexTree(const v1::Provision& p, Catalog::Version* v) {
+  v->by_eid[p.eid()] = &p;
+  for (const auto& c : p.children()) IndexTree(c, v);
+}
+
+absl::CivilDay DayOrDie(const std::string& s) {
+  auto d = ParseDate(s, "date");
+  return d.ok() ? *d : absl::CivilDay(1970, 1, 1);
+}
+
+// Page tokens for catalogue lists are the offset, as text: the catalogue is
+// ordered and immutable between imports.
+absl::StatusOr<int> ParsePage(int page_size, const std::string& token, int* size) {
+  if (page_size < 0) return InvalidArgumentField("page_size", "must not be negative");
+  *size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  if (token.empty()) return 0;
+  int offset = 0;
+  if (!absl::SimpleAtoi(token, &offset) || offset < 0) {
+    return InvalidArgumentField("page_token", "is not a token this service issued");
+  }
+  return offset;
+}
+
+// "statutes/{id}" → id; "statutes/{id}/provisions/{eid}" → (id, eid).
+absl::StatusOr<std::string> StatuteIdFromName(absl::string_view name, absl::string_view field) {
+  absl::string_view rest = name;
+  if (!absl::ConsumePrefix(&rest, "statutes/") || !IsValidSlug(rest)) {
+    return InvalidArgumentField(field, "must be statutes/{statute}");
+  }
+  return std::string(rest);
+}
+
+}  // namespace
+
+std::shared_ptr<const Catalog> Catalog::Build(std::vector<StoredStatute> statutes) {
+  std::shared_ptr<Catalog> c(new Catalog());
+  for (StoredStatute& s : statutes) {
+    const std::string id(absl::StripPrefix(s.statute.name(), "statutes/"));
+    Entry& e = c->statutes_[id];
+    e.meta = std::move(s.statute);
+    for (auto& sv : s.versions) {
+      auto v = std::make_unique<Version>();
+      v->meta = std::move(sv.version);
+      v->effective = DayOrDie(v->meta.effective_date());
+      v->promulgated = v->meta.promulgated_date().empty() ? v->effective
+                                                          : DayOrDie(v->meta.promulgated_date());
+      v->open_ended = v->meta.end_date().empty();
+      if (!v->open_ended) v->end = DayOrDie(v->meta.end_date());
+      v->articles = std::move(sv.articles);
+      for (const auto& a : v->articles) IndexTree(a, v.get());
+      e.versions.push_back(std::move(v));
+    }
+    std::sort(e.versions.begin(), e.versions.end(),
+              [](const auto& a, const auto& b) { return a->effective < b->effective; });
+    // A version without an end date ends where the next one begins.
+    for (size_t i = 0; i + 1 < e.versions.size(); ++i) {
+      Version& v = *e.versions[i];
+      if (v.open_ended) {
+        v.open_ended = false;
+        v.end = e.versions[i + 1]->effective - 1;
+        v.meta.set_end_date(FormatDate(v.end));
+      }
+    }
+    c->order_.push_back(id);
+  }
+  std::sort(c->order_.begin(), c->order_.end());
+  return c;
+}
+
+v1::StatuteVersion::Status Catalog::StatusOn(const Version& v, absl::CivilDay day) {
+  if (day < v.effective) return v1::StatuteVersion::STATUS_NOT_YET_IN_FORCE;
+  if (v.open_ended || day <= v.end) return v1::StatuteVersion::STATUS_IN_FORCE;
+  return v.meta.repealed() ? v1::StatuteVersion::STATUS_REPEALED
+                           : v1::StatuteVersion::STATUS_SUPERSEDED;
+}
+
+v1::StatuteVersion Catalog::VersionWithStatus(const Version& v, absl::CivilDay today) {
+  v1::StatuteVersion out = v.meta;
+  out.set_status(StatusOn(v, today));
+  return out;
+}
+
+const Catalog::Entry* Catalog::FindStatute(absl::string_view statute_id) const {
+  auto it = statutes_.find(statute_id);
+  return it == statutes_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<v1::Statute> Catalog::GetStatute(absl::string_view name,
+                                                absl::CivilDay today) const {
+  ASSIGN_OR_RETURN(std::string id, StatuteIdFromName(name, "name"));
+  const Entry* e = FindStatute(id);
+  if (e == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat(name, " is not in the catalogue"));
+  }
+  v1::Statute out = e->meta;
+  for (const auto& v : e->versions) {
+    *out.add_versions() = VersionWithStatus(*v, today);
+    if (StatusOn(*v, today) == v1::StatuteVersion::STATUS_IN_FORCE) {
+      out.set_current_version_id(v->meta.version_id());
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListStatutesResponse> Catalog::ListStatutes(
+    const v1::ListStatutesRequest& request, absl::CivilDay today) const {
+  int size = 0;
+  ASSIGN_OR_RETURN(int offset, ParsePage(request.page_size(), request.page_token(), &size));
+  if (!v1::StatuteVersion::Status_IsValid(request.status())) {
+    return InvalidArgumentField("status", "unknown status");
+  }
+  std::vector<v1::Statute> matching;
+  for (const std::string& id : order_) {
+    ASSIGN_OR_RETURN(v1::Statute s, GetStatute(absl::StrCat("statutes/", id), today));
+    if (request.status() != v1::StatuteVersion::STATUS_UNSPECIFIED &&
+        std::none_of(s.versions().begin(), s.versions().end(),
+                     [&](const auto& v) { return v.status() == request.status(); })) {
+      continue;
+    }
+    matching.push_back(std::move(s));
+  }
+  v1::ListStatutesResponse out;
+  for (int i = offset; i < static_cast<int>(matching.size()) && i < offset + size; ++i) {
+    *out.add_statutes() = std::move(matching[static_cast<size_t>(i)]);
+  }
+  if (offset + size < static_cast<int>(matching.size())) {
+    out.set_next_page_token(absl::StrCat(offset + size));
+  }
+  return out;
+}
+
+absl::StatusOr<const Catalog::Version*> Catalog::SelectVersion(
+    const Entry& statute, absl::string_view as_of, absl::string_view version_id,
+    bool prospective, absl::CivilDay today) const {
+  if (!as_of.empty() && !version_id.empty()) {
+    return InvalidArgumentField("version_id", "give as_of or version_id, not both");
+  }
+  if (!version_id.empty()) {
+    ASSIGN_OR_RETURN(absl::CivilDay unused, ParseDate(version_id, "version_id"));
+    (void)unused;
+    for (const auto& v : statute.versions) {
+      if (v->meta.version_id() == version_id) return v.get();
+    }
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat(statute.meta.name(), " has no version ", version_id),
+                           {{"version_id", std::string(version_id)}});
+  }
+  absl::CivilDay day = today;
+  if (!as_of.empty()) {
+    ASSIGN_OR_RETURN(day, ParseDate(as_of, "as_of"));
+  }
+  for (const auto& v : statute.versions) {
+    if (StatusOn(*v, day) == v1::StatuteVersion::STATUS_IN_FORCE) return v.get();
+  }
+  if (prospective) {
+    for (const auto& v : statute.versions) {
+      if (v->effective > day && v->promulgated <= day) return v.get();
+    }
+  }
+  return ErrorWithReason(
+      absl::StatusCode::kNotFound, kReasonNotInForce,
+      absl::StrCat(statute.meta.title(), " has no version in force on ", FormatDate(day)),
+      {{"statute", statute.meta.name()}, {"as_of", FormatDate(day)}});
+}
+
+absl::StatusOr<v1::Provision> Catalog::GetProvision(const v1::GetProvisionRequest& request,
+                                                    absl::CivilDay today) const {
+  // statutes/{statute}/provisions/{eid}
+  const std::vector<absl::string_view> parts = absl::StrSplit(request.name(), '/');
+  if (parts.size() != 4 || parts[0] != "statutes" || !IsValidSlug(parts[1]) ||
+      parts[2] != "provisions" || parts[3].empty() || parts[3].size() > 128) {
+    return InvalidArgumentField("name", "must be statutes/{statute}/provisions/{eid}");
+  }
+  const std::string statute_id(parts[1]);
+  const std::string eid(parts[3]);
+  const Entry* e = FindStatute(statute_id);
+  if (e == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat("statutes/", statute_id, " is not in the catalogue"));
+  }
+  ASSIGN_OR_RETURN(const Version* v, SelectVersion(*e, request.as_of(), request.version_id(),
+                                                   request.prospective(), today));
+  auto it = v->by_eid.find(eid);
+  if (it == v->by_eid.end()) {
+    if (v->meta.excerpt()) {
+      return ErrorWithReason(
+          absl::StatusCode::kNotFound, kReasonNotInCorpus,
+          absl::StrCat("the catalogue holds only an excerpt of ", e->meta.title(), " version ",
+                       v->meta.version_id(), ", without ", eid),
+          {{"version_id", v->meta.version_id()}});
+    }
+    return ErrorWithReason(
+        absl::StatusCode::kNotFound, kReasonNoSuchProvision,
+        absl::StrCat(e->meta.title(), " version ", v->meta.version_id(), " has no provision ", eid),
+        {{"version_id", v->meta.version_id()}});
+  }
+  v1::Provision out = *it->second;
+  out.set_statute_title(e->meta.title());
+  *out.mutable_version() = VersionWithStatus(*v, today);
+  return out;
+}
+
+}  // namespace counsel::guidance

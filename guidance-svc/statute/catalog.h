@@ -1,0 +1,76 @@
+// The in-memory statute catalogue: an immutable snapshot of every stored
+// version, indexed for point-in-time reads. Published versions never change,
+// so reads are served from memory without locks; an import builds a new
+// snapshot and swaps it in.
+//
+//   auto catalog = Catalog::Build(store->LoadAll().value());
+//   ASSIGN_OR_RETURN(v1::Provision p,
+//                    catalog->GetProvision(request, /*today=*/CivilDay(2026, 11, 28)));
+#ifndef COUNSEL_GUIDANCE_STATUTE_CATALOG_H_
+#define COUNSEL_GUIDANCE_STATUTE_CATALOG_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "counsel/guidance/v1/guidance.pb.h"
+#include "guidance-svc/store/statute_store.h"
+
+namespace counsel::guidance {
+
+// ErrorInfo reasons of NOT_FOUND answers.
+inline constexpr char kReasonNotInForce[] = "NOT_IN_FORCE";
+inline constexpr char kReasonNotInCorpus[] = "NOT_IN_CORPUS";
+inline constexpr char kReasonNoSuchProvision[] = "NO_SUCH_PROVISION";
+
+// Thread-safe (immutable).
+class Catalog {
+ public:
+  struct Version {
+    v1::StatuteVersion meta;  // status unset; computed per request
+    absl::CivilDay effective;
+    absl::CivilDay promulgated;
+    bool open_ended = true;
+    absl::CivilDay end;
+    std::vector<v1::Provision> articles;
+    // Every provision (articles and their parts) by eid.
+    absl::flat_hash_map<std::string, const v1::Provision*> by_eid;
+  };
+  struct Entry {
+    v1::Statute meta;  // without versions
+    std::vector<std::unique_ptr<Version>> versions;  // by effective date
+  };
+
+  static std::shared_ptr<const Catalog> Build(std::vector<StoredStatute> statutes);
+
+  // Statute with its versions and their status as of `today`.
+  absl::StatusOr<v1::Statute> GetStatute(absl::string_view name, absl::CivilDay today) const;
+  absl::StatusOr<v1::ListStatutesResponse> ListStatutes(const v1::ListStatutesRequest& request,
+                                                        absl::CivilDay today) const;
+  absl::StatusOr<v1::Provision> GetProvision(const v1::GetProvisionRequest& request,
+                                             absl::CivilDay today) const;
+
+  // The version of `statute` to read for as_of/version_id/prospective.
+  // `field_prefix` names request fields in errors.
+  absl::StatusOr<const Version*> SelectVersion(const Entry& statute, absl::string_view as_of,
+                                               absl::string_view version_id, bool prospective,
+                                               absl::CivilDay today) const;
+
+  const Entry* FindStatute(absl::string_view statute_id) const;
+  size_t statute_count() const { return order_.size(); }
+
+  static v1::StatuteVersion::Status StatusOn(const Version& v, absl::CivilDay day);
+  static v1::StatuteVersion VersionWithStatus(const Version& v, absl::CivilDay today);
+
+ private:
+  Catalog() = default;
+  absl::flat_hash_map<std::string, Entry> statutes_;  // by statute id
+  std::vector<std::string> order_;                     // statute ids, sorted
+};
+
+}  // namespace counsel::guidance
+
+#endif  // COUNSEL_GUIDANCE_STATUTE_CATALOG_H_

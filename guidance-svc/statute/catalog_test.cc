@@ -1,0 +1,124 @@
+#include "guidance-svc/statute/catalog.h"
+
+#include "common/errors.h"
+#include "common/testing/status_matchers.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+
+namespace counsel::guidance {
+namespace {
+
+using ::counsel::testing::StatusIs;
+
+std::string Reason(const absl::Status& s) { return ErrorReason(s); }
+
+StoredStatute MakeStatute() {
+  StoredStatute s;
+  s.statute.set_name("statutes/test-law");
+  s.statute.set_title("测试法");
+  for (const auto& [id, end, text] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"2013-01-01", "", "旧文本"}, {"2026-01-01", "", "新文本"}}) {
+    StoredStatute::Version v;
+    v.version.set_version_id(id);
+    v.version.set_effective_date(id);
+    v.version.set_promulgated_date(id == "2026-01-01" ? "2025-06-27" : id);
+    v1::Provision a;
+    a.set_eid("art_1");
+    a.set_name("statutes/test-law/provisions/art_1");
+    a.set_text(text);
+    v.articles.push_back(a);
+    s.versions.push_back(std::move(v));
+  }
+  return s;
+}
+
+TEST(CatalogTest, PicksTheVersionInForceOnTheDate) {
+  std::vector<StoredStatute> all;
+  all.push_back(MakeStatute());
+  auto catalog = Catalog::Build(std::move(all));
+  const absl::CivilDay today(2026, 11, 28);
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_as_of("2020-01-01");
+  auto old_text = catalog->GetProvision(r, today);
+  ASSERT_TRUE(old_text.ok()) << old_text.status();
+  EXPECT_EQ(old_text->text(), "旧文本");
+  EXPECT_EQ(old_text->version().version_id(), "2013-01-01");
+  EXPECT_EQ(old_text->version().end_date(), "2025-12-31");
+  EXPECT_EQ(old_text->version().status(), v1::StatuteVersion::STATUS_SUPERSEDED);
+  r.set_as_of("2026-01-01");
+  EXPECT_EQ(catalog->GetProvision(r, today)->text(), "新文本");
+  r.clear_as_of();
+  EXPECT_EQ(catalog->GetProvision(r, today)->version().status(),
+            v1::StatuteVersion::STATUS_IN_FORCE);
+  r.set_version_id("2013-01-01");
+  EXPECT_EQ(catalog->GetProvision(r, today)->text(), "旧文本");
+}
+
+TEST(CatalogTest, DistinguishesNotInForceFromMissing) {
+  std::vector<StoredStatute> all;
+  all.push_back(MakeStatute());
+  auto catalog = Catalog::Build(std::move(all));
+  const absl::CivilDay today(2025, 7, 1);
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_as_of("2000-01-01");
+  auto before = catalog->GetProvision(r, today);
+  EXPECT_THAT(before, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Reason(before.status()), kReasonNotInForce);
+
+  r.set_as_of("2026-02-01");  // in force then; read with no prospective flag
+  EXPECT_EQ(catalog->GetProvision(r, today)->text(), "新文本");
+  r.set_name("statutes/test-law/provisions/art_9");
+  EXPECT_EQ(Reason(catalog->GetProvision(r, today).status()), kReasonNoSuchProvision);
+  r.set_name("statutes/other/provisions/art_1");
+  EXPECT_EQ(Reason(catalog->GetProvision(r, today).status()), kReasonNotInCorpus);
+}
+
+TEST(CatalogTest, ProspectiveShowsPromulgatedTextNotYetInForce) {
+  StoredStatute s = MakeStatute();
+  s.versions.erase(s.versions.begin());  // only the 2026 text
+  std::vector<StoredStatute> all;
+  all.push_back(std::move(s));
+  auto catalog = Catalog::Build(std::move(all));
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_as_of("2025-07-01");
+  EXPECT_THAT(catalog->GetProvision(r, absl::CivilDay(2025, 7, 1)),
+              StatusIs(absl::StatusCode::kNotFound));
+  r.set_prospective(true);
+  auto p = catalog->GetProvision(r, absl::CivilDay(2025, 7, 1));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->version().status(), v1::StatuteVersion::STATUS_NOT_YET_IN_FORCE);
+}
+
+TEST(CatalogTest, RejectsBadNamesDatesAndPageArguments) {
+  auto catalog = Catalog::Build({});
+  const absl::CivilDay today(2026, 1, 1);
+  for (const char* name : {"", "statutes/", "statutes/x", "statutes/X/provisions/art_1",
+                           "foo/x/provisions/art_1", "statutes/x/provisions/a/b"}) {
+    v1::GetProvisionRequest r;
+    r.set_name(name);
+    EXPECT_THAT(catalog->GetProvision(r, today), StatusIs(absl::StatusCode::kInvalidArgument))
+        << name;
+  }
+  std::vector<StoredStatute> all;
+  all.push_back(MakeStatute());
+  catalog = Catalog::Build(std::move(all));
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_as_of("2023-02-30");
+  EXPECT_THAT(catalog->GetProvision(r, today),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("as_of")));
+  v1::ListStatutesRequest list;
+  list.set_page_size(-1);
+  EXPECT_THAT(catalog->ListStatutes(list, today),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("page_size")));
+  list.set_page_size(0);
+  list.set_page_token("garbage");
+  EXPECT_THAT(catalog->ListStatutes(list, today),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("page_token")));
+}
+
+}  // namespace
+}  // namespace counsel::guidance

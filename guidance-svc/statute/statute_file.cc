@@ -1,0 +1,343 @@
+#include "guidance-svc/statute/statute_file.h"
+
+#include <optional>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/dates.h"
+#include "common/errors.h"
+#include "guidance-svc/citation/numerals.h"
+#include "openssl/sha.h"
+
+namespace counsel::guidance {
+namespace {
+
+using v1::Provision;
+
+constexpr absl::string_view kFormat = "counsel-statute/1";
+constexpr absl::string_view kInfoEnd = "<!-- INFO END -->";
+
+std::string HexSha256(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+// Strips ASCII and full-width spaces (U+3000) and EN SPACE (U+2002).
+absl::string_view TrimSpaces(absl::string_view s) {
+  while (true) {
+    s = absl::StripAsciiWhitespace(s);
+    if (absl::ConsumePrefix(&s, "\u3000") || absl::ConsumePrefix(&s, "\u2002")) continue;
+    if (absl::ConsumeSuffix(&s, "\u3000") || absl::ConsumeSuffix(&s, "\u2002")) continue;
+    return s;
+  }
+}
+
+struct ArticleHead {
+  int number = 0;
+  int suffix = 0;
+  std::string label;     // 第二百五十三条之一
+  absl::string_view rest;  // text after the label
+};
+
+// Recognises "第X条[之Y] text" at the start of a line.
+std::optional<ArticleHead> ParseArticleHead(absl::string_view line) {
+  if (!absl::StartsWith(line, "第")) return std::nullopt;
+  const size_t tiao = line.find("条");
+  if (tiao == absl::string_view::npos || tiao > 3 + 3 * 8) return std::nullopt;
+  auto number = ParseChineseNumeral(line.substr(3, tiao - 3));
+  if (!number) return std::nullopt;
+  ArticleHead head;
+  head.number = *number;
+  absl::string_view rest = line.substr(tiao + 3);
+  if (absl::StartsWith(rest, "之")) {
+    // 之一 … 之九
+    for (int len = 3; len <= 9 && len <= static_cast<int>(rest.size()) - 3; len += 3) {
+      if (auto s = ParseChineseNumeral(rest.substr(3, static_cast<size_t>(len)))) {
+        const absl::string_view after = rest.substr(3 + static_cast<size_t>(len));
+        if (after.empty() || absl::StartsWith(after, " ") || absl::StartsWith(after, "\u3000")) {
+          head.suffix = *s;
+          rest = after;
+        }
+      }
+    }
+    if (head.suffix == 0) return std::nullopt;
+  }
+  // An article label is followed by a space (ASCII or full-width) or ends
+  // the line; "第X条规定" in running text is not a heading.
+  if (!rest.empty() && !absl::StartsWith(rest, " ") && !absl::StartsWith(rest, "\u3000")) {
+    return std::nullopt;
+  }
+  head.label = std::string(line.substr(0, line.size() - rest.size()));
+  head.rest = TrimSpaces(rest);
+  return head;
+}
+
+// "（六）…" → 6.
+std::optional<int> ParseItemHead(absl::string_view line) {
+  absl::string_view s = line;
+  bool full_width = absl::ConsumePrefix(&s, "（");
+  if (!full_width && !absl::ConsumePrefix(&s, "(")) return std::nullopt;
+  size_t close = s.find(full_width ? "）" : ")");
+  if (close == absl::string_view::npos || close > 12) return std::nullopt;
+  return ParseChineseNumeral(s.substr(0, close));
+}
+
+// "1．…" / "1. …" → 1 (目).
+std::optional<int> ParseSubitemHead(absl::string_view line) {
+  size_t i = 0;
+  while (i < line.size() && absl::ascii_isdigit(static_cast<unsigned char>(line[i]))) ++i;
+  if (i == 0 || i > 2) return std::nullopt;
+  const absl::string_view after = line.substr(i);
+  if (!absl::StartsWith(after, "．") && !absl::StartsWith(after, ".")) return std::nullopt;
+  int n = 0;
+  for (size_t k = 0; k < i; ++k) n = n * 10 + (line[k] - '0');
+  return n;
+}
+
+void AppendText(Provision* p, absl::string_view text) {
+  if (!p->text().empty()) p->mutable_text()->append("\n");
+  p->mutable_text()->append(text.data(), text.size());
+}
+
+}  // namespace
+
+std::string ArticleEid(int number, int suffix) {
+  return suffix == 0 ? absl::StrCat("art_", number) : absl::StrCat("art_", number, "-", suffix);
+}
+
+bool IsValidSlug(absl::string_view id) {
+  if (id.empty() || id.size() > 63 || !absl::ascii_islower(static_cast<unsigned char>(id[0]))) {
+    return false;
+  }
+  for (char c : id) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
+                                                      absl::string_view source_name) {
+  auto error = [&](int line, absl::string_view message) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", line, ": ", message));
+  };
+  std::vector<absl::string_view> lines = absl::StrSplit(content, '\n');
+  ParsedStatuteVersion out;
+  v1::Statute& statute = out.statute;
+  v1::StatuteVersion& version = out.version;
+
+  // Header.
+  size_t i = 0;
+  absl::flat_hash_set<std::string> seen;
+  std::string format, body_sha256;
+  for (; i < lines.size(); ++i) {
+    absl::string_view line = absl::StripSuffix(lines[i], "\r");
+    const int lineno = static_cast<int>(i) + 1;
+    if (line.empty()) break;
+    const size_t colon = line.find(": ");
+    if (colon == absl::string_view::npos) return error(lineno, "header line is not `key: value`");
+    const std::string key(line.substr(0, colon));
+    const absl::string_view value = absl::StripAsciiWhitespace(line.substr(colon + 2));
+    if (!seen.insert(key).second) return error(lineno, absl::StrCat("header key '", key, "' repeated"));
+    auto date = [&](std::string* field) -> absl::Status {
+      auto d = ParseDate(value, key);
+      if (!d.ok()) return error(lineno, d.status().message());
+      *field = FormatDate(*d);
+      return absl::OkStatus();
+    };
+    auto boolean = [&](bool* field) -> absl::Status {
+      if (value == "true") *field = true;
+      else if (value == "false") *field = false;
+      else return error(lineno, absl::StrCat("'", key, "' must be true or false"));
+      return absl::OkStatus();
+    };
+    absl::Status st;
+    bool flag = false;
+    if (key == "format") format = std::string(value);
+    else if (key == "statute") {
+      if (!IsValidSlug(value)) return error(lineno, "statute id must match [a-z][a-z0-9-]{0,62}");
+      statute.set_name(absl::StrCat("statutes/", value));
+    } else if (key == "title") statute.set_title(std::string(value));
+    else if (key == "short_title") statute.set_short_title(std::string(value));
+    else if (key == "aliases") {
+      for (absl::string_view a : absl::StrSplit(value, absl::ByAnyChar(",，"), absl::SkipWhitespace())) {
+        statute.add_aliases(std::string(TrimSpaces(a)));
+      }
+    } else if (key == "issuing_body") {
+      statute.set_issuing_body(std::string(value));
+      version.set_issuing_body(std::string(value));
+    } else if (key == "version_id") st = date(version.mutable_version_id());
+    else if (key == "promulgated") st = date(version.mutable_promulgated_date());
+    else if (key == "effective") st = date(version.mutable_effective_date());
+    else if (key == "ended") st = date(version.mutable_end_date());
+    else if (key == "repealed") { st = boolean(&flag); version.set_repealed(flag); }
+    else if (key == "excerpt") { st = boolean(&flag); version.set_excerpt(flag); }
+    else if (key == "document_number") version.set_document_number(std::string(value));
+    else if (key == "source") version.set_source(std::string(value));
+    else if (key == "body_sha256") body_sha256 = std::string(value);
+    else if (key == "wid_map") {
+      // "art_50=2013-01-01/art_42, art_51=…": eid in this version → wid.
+      for (absl::string_view pair : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+        std::pair<std::string, std::string> kv = absl::StrSplit(absl::StripAsciiWhitespace(pair), '=');
+        if (kv.first.empty() || kv.second.empty()) return error(lineno, "wid_map entries are eid=wid");
+        out.wid_map.push_back(kv);
+      }
+    } else if (absl::StartsWith(key, "note")) {
+      // Free-form provenance notes; kept in the file, not parsed.
+    } else {
+      return error(lineno, absl::StrCat("unknown header key '", key, "'"));
+    }
+    if (!st.ok()) return st;
+  }
+  const int body_line = static_cast<int>(i) + 2;
+  if (format != kFormat) return error(1, absl::StrCat("format must be '", kFormat, "'"));
+  for (const char* required : {"statute", "title", "version_id", "effective", "source"}) {
+    if (!seen.contains(required)) {
+      return error(1, absl::StrCat("header key '", required, "' is required"));
+    }
+  }
+  if (version.version_id() != version.effective_date()) {
+    return error(1, "version_id must equal the effective date");
+  }
+  if (!version.promulgated_date().empty() &&
+      version.promulgated_date() > version.effective_date()) {
+    return error(1, "promulgated must not be after effective");
+  }
+  if (!version.end_date().empty() && version.end_date() < version.effective_date()) {
+    return error(1, "ended must not be before effective");
+  }
+  if (i >= lines.size()) return error(static_cast<int>(i), "no statute text after the header");
+
+  // Body: everything after the blank line, byte for byte.
+  size_t body_offset = 0;
+  for (size_t k = 0; k <= i; ++k) body_offset += lines[k].size() + 1;
+  const absl::string_view body = content.substr(std::min(body_offset, content.size()));
+  if (!body_sha256.empty() && HexSha256(body) != body_sha256) {
+    return error(body_line, "statute text does not match body_sha256: it was changed after its source was recorded");
+  }
+  version.set_content_sha256(HexSha256(content));
+
+  std::string part, chapter, section;
+  bool in_preamble = absl::StrContains(body, kInfoEnd);
+  Provision* article = nullptr;
+  Provision* paragraph = nullptr;
+  Provision* item = nullptr;
+  absl::flat_hash_set<std::string> eids;
+  for (size_t k = i + 1; k < lines.size(); ++k) {
+    const int lineno = static_cast<int>(k) + 1;
+    absl::string_view raw = absl::StripSuffix(lines[k], "\r");
+    if (in_preamble) {
+      if (TrimSpaces(raw) == kInfoEnd) in_preamble = false;
+      continue;
+    }
+    absl::string_view line = TrimSpaces(raw);
+    if (line.empty()) continue;
+    if (absl::StartsWith(line, "#")) {
+      const absl::string_view hashes = line.substr(0, line.find_first_not_of('#'));
+      const std::string heading(TrimSpaces(line.substr(hashes.size())));
+      // Containers by their word (编, 章, 节), not by Markdown depth, which
+      // varies between sources.
+      size_t first_space = heading.size();
+      for (const char* sp : {" ", "\u3000", "\u2002"}) {
+        first_space = std::min(first_space, heading.find(sp));
+      }
+      const absl::string_view head_word = absl::string_view(heading).substr(0, first_space);
+      if (absl::EndsWith(head_word, "编")) { part = heading; chapter.clear(); section.clear(); }
+      else if (absl::EndsWith(head_word, "章")) { chapter = heading; section.clear(); }
+      else if (absl::EndsWith(head_word, "节")) { section = heading; }
+      article = paragraph = item = nullptr;  // a heading closes the article
+      continue;
+    }
+    if (auto head = ParseArticleHead(line)) {
+      const std::string eid = ArticleEid(head->number, head->suffix);
+      if (!eids.insert(eid).second) return error(lineno, absl::StrCat(head->label, " appears twice"));
+      out.articles.emplace_back();
+      article = &out.articles.back();
+      article->set_eid(eid);
+      article->set_kind(Provision::KIND_ARTICLE);
+      article->set_label(head->label);
+      article->set_part(part);
+      article->set_chapter(chapter);
+      article->set_section(section);
+      AppendText(article, head->rest);
+      paragraph = item = nullptr;
+      if (!head->rest.empty()) {
+        paragraph = article->add_children();
+        paragraph->set_kind(Provision::KIND_PARAGRAPH);
+        paragraph->set_text(std::string(head->rest));
+      }
+      continue;
+    }
+    if (article == nullptr) {
+      // Text outside any article (a closing note, a heading's subtitle) is
+      // not a provision.
+      continue;
+    }
+    AppendText(article, line);
+    if (auto n = ParseItemHead(line); n && paragraph != nullptr) {
+      item = paragraph->add_children();
+      item->set_kind(Provision::KIND_ITEM);
+      item->set_eid(std::to_string(*n));  // provisional: ordinal, fixed below
+      item->set_text(std::string(line));
+      AppendText(paragraph, line);
+      continue;
+    }
+    if (auto n = ParseSubitemHead(line); n && item != nullptr) {
+      Provision* sub = item->add_children();
+      sub->set_kind(Provision::KIND_SUBITEM);
+      sub->set_eid(std::to_string(*n));
+      sub->set_text(std::string(line));
+      AppendText(item, line);
+      AppendText(paragraph, line);
+      continue;
+    }
+    paragraph = article->add_children();
+    paragraph->set_kind(Provision::KIND_PARAGRAPH);
+    paragraph->set_text(std::string(line));
+    item = nullptr;
+  }
+  if (out.articles.empty()) return error(body_line, "no article (第X条) found in the statute text");
+
+  // Names, eids and labels of paragraphs, items and sub-items.
+  const std::string& statute_name = statute.name();
+  for (Provision& a : out.articles) {
+    a.set_name(absl::StrCat(statute_name, "/provisions/", a.eid()));
+    int para_no = 0;
+    for (Provision& p : *a.mutable_children()) {
+      ++para_no;
+      p.set_eid(absl::StrCat(a.eid(), "__para_", para_no));
+      p.set_label(absl::StrCat("第", ToChineseNumeral(para_no), "款"));
+      p.set_name(absl::StrCat(statute_name, "/provisions/", p.eid()));
+      for (Provision& it : *p.mutable_children()) {
+        const int n = std::stoi(it.eid());
+        it.set_eid(absl::StrCat(p.eid(), "__item_", n));
+        it.set_label(absl::StrCat("第（", ToChineseNumeral(n), "）项"));
+        it.set_name(absl::StrCat(statute_name, "/provisions/", it.eid()));
+        for (Provision& s : *it.mutable_children()) {
+          const int m = std::stoi(s.eid());
+          s.set_eid(absl::StrCat(it.eid(), "__point_", m));
+          s.set_label(absl::StrCat("第", ToChineseNumeral(m), "目"));
+          s.set_name(absl::StrCat(statute_name, "/provisions/", s.eid()));
+        }
+      }
+    }
+  }
+  version.set_article_count(static_cast<int>(out.articles.size()));
+  return out;
+}
+
+}  // namespace counsel::guidance

@@ -1,0 +1,201 @@
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "common/errors.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+#include "guidance-svc/store/statute_store.h"
+
+namespace counsel::guidance {
+namespace {
+
+using sqlite::Database;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+const std::vector<std::string>& Migrations() {
+  static const auto* m = new std::vector<std::string>{
+      R"sql(
+CREATE TABLE statutes (
+  statute_id   TEXT PRIMARY KEY,
+  title        TEXT NOT NULL,
+  short_title  TEXT NOT NULL,
+  aliases      TEXT NOT NULL,      -- newline-separated
+  issuing_body TEXT NOT NULL
+);
+CREATE TABLE statute_versions (
+  statute_id      TEXT NOT NULL REFERENCES statutes(statute_id),
+  version_id      TEXT NOT NULL,   -- effective date YYYY-MM-DD
+  version         BLOB NOT NULL,   -- serialized StatuteVersion
+  content_sha256  TEXT NOT NULL,
+  import_time     INTEGER NOT NULL DEFAULT (unixepoch()),
+  PRIMARY KEY (statute_id, version_id)
+);
+CREATE TABLE provisions (
+  statute_id  TEXT NOT NULL,
+  version_id  TEXT NOT NULL,
+  ord         INTEGER NOT NULL,
+  eid         TEXT NOT NULL,
+  wid         TEXT NOT NULL,
+  article     BLOB NOT NULL,       -- serialized Provision (the article tree)
+  PRIMARY KEY (statute_id, version_id, eid),
+  FOREIGN KEY (statute_id, version_id) REFERENCES statute_versions(statute_id, version_id)
+);
+CREATE INDEX provisions_by_wid ON provisions (statute_id, wid);
+)sql",
+  };
+  return *m;
+}
+
+// Sets wids on an article tree: the article's wid is given; its parts take
+// the article wid plus their eid suffix, so they follow the article through
+// renumbering.
+void AssignWids(v1::Provision* p, const std::string& article_eid, const std::string& article_wid) {
+  p->set_wid(absl::StrCat(article_wid, p->eid().substr(article_eid.size())));
+  for (auto& child : *p->mutable_children()) AssignWids(&child, article_eid, article_wid);
+}
+
+class SqliteStatuteStore final : public StatuteStore {
+ public:
+  explicit SqliteStatuteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  absl::StatusOr<ImportResult> ImportVersion(const ParsedStatuteVersion& parsed) override {
+    absl::MutexLock lock(&mu_);
+    const std::string statute_id(absl::StripPrefix(parsed.statute.name(), "statutes/"));
+    const v1::StatuteVersion& version = parsed.version;
+    ImportResult result;
+    result.statute = parsed.statute.name();
+    result.version_id = version.version_id();
+    result.article_count = static_cast<int>(parsed.articles.size());
+
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    {
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+          "SELECT content_sha256 FROM statute_versions WHERE statute_id = ?1 AND version_id = ?2"));
+      q.Bind(1, statute_id).Bind(2, version.version_id());
+      ASSIGN_OR_RETURN(bool found, q.Step());
+      if (found) {
+        if (q.ColumnText(0) == version.content_sha256()) return result;  // created=false
+        return ErrorWithReason(
+            absl::StatusCode::kAlreadyExists, "VERSION_IMMUTABLE",
+            absl::StrCat("version ", version.version_id(), " of ", parsed.statute.name(),
+                         " is already loaded with different content; versions are immutable"),
+            {{"statute", parsed.statute.name()}, {"version_id", version.version_id()}});
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(Statement up, db_->Prepare(
+          "INSERT INTO statutes (statute_id, title, short_title, aliases, issuing_body) "
+          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (statute_id) DO UPDATE SET "
+          "title = excluded.title, short_title = excluded.short_title, "
+          "aliases = excluded.aliases, issuing_body = excluded.issuing_body"));
+      up.Bind(1, statute_id).Bind(2, parsed.statute.title()).Bind(3, parsed.statute.short_title())
+          .Bind(4, absl::StrJoin(parsed.statute.aliases(), "\n"))
+          .Bind(5, parsed.statute.issuing_body());
+      RETURN_IF_ERROR(up.Run());
+    }
+    {
+      ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+          "INSERT INTO statute_versions (statute_id, version_id, version, content_sha256) "
+          "VALUES (?1, ?2, ?3, ?4)"));
+      ins.Bind(1, statute_id).Bind(2, version.version_id())
+          .BindBlob(3, version.SerializeAsString()).Bind(4, version.content_sha256());
+      RETURN_IF_ERROR(ins.Run());
+    }
+    absl::flat_hash_map<std::string, std::string> wid_map(parsed.wid_map.begin(),
+                                                          parsed.wid_map.end());
+    int ord = 0;
+    for (v1::Provision article : parsed.articles) {
+      auto it = wid_map.find(article.eid());
+      const std::string wid = it != wid_map.end()
+                                  ? it->second
+                                  : absl::StrCat(version.version_id(), "/", article.eid());
+      AssignWids(&article, article.eid(), wid);
+      ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+          "INSERT INTO provisions (statute_id, version_id, ord, eid, wid, article) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      ins.Bind(1, statute_id).Bind(2, version.version_id()).Bind(3, ord++)
+          .Bind(4, article.eid()).Bind(5, wid).BindBlob(6, article.SerializeAsString());
+      RETURN_IF_ERROR(ins.Run());
+    }
+    RETURN_IF_ERROR(tx.Commit());
+    result.created = true;
+    return result;
+  }
+
+  absl::StatusOr<std::vector<StoredStatute>> LoadAll() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<StoredStatute> out;
+    absl::flat_hash_map<std::string, size_t> index;
+    {
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+          "SELECT statute_id, title, short_title, aliases, issuing_body FROM statutes "
+          "ORDER BY statute_id"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        StoredStatute s;
+        s.statute.set_name(absl::StrCat("statutes/", q.ColumnText(0)));
+        s.statute.set_title(q.ColumnText(1));
+        s.statute.set_short_title(q.ColumnText(2));
+        for (absl::string_view a : absl::StrSplit(q.ColumnBlob(3), '\n', absl::SkipEmpty())) {
+          s.statute.add_aliases(std::string(a));
+        }
+        s.statute.set_issuing_body(q.ColumnText(4));
+        index[q.ColumnText(0)] = out.size();
+        out.push_back(std::move(s));
+      }
+    }
+    absl::flat_hash_map<std::pair<std::string, std::string>, size_t> version_index;
+    {
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+          "SELECT statute_id, version_id, version FROM statute_versions "
+          "ORDER BY statute_id, version_id"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        StoredStatute& s = out[index.at(q.ColumnText(0))];
+        StoredStatute::Version v;
+        if (!v.version.ParseFromString(std::string(q.ColumnBlob(2)))) {
+          return absl::DataLossError("unreadable statute version row");
+        }
+        version_index[{q.ColumnText(0), q.ColumnText(1)}] = s.versions.size();
+        s.versions.push_back(std::move(v));
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+          "SELECT statute_id, version_id, article FROM provisions "
+          "ORDER BY statute_id, version_id, ord"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        StoredStatute& s = out[index.at(q.ColumnText(0))];
+        auto& v = s.versions[version_index.at({q.ColumnText(0), q.ColumnText(1)})];
+        v1::Provision article;
+        if (!article.ParseFromString(std::string(q.ColumnBlob(2)))) {
+          return absl::DataLossError("unreadable provision row");
+        }
+        v.articles.push_back(std::move(article));
+      }
+    }
+    return out;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StatuteStore>> OpenSqliteStatuteStore(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
+  RETURN_IF_ERROR(db->Migrate(Migrations()));
+  return std::unique_ptr<StatuteStore>(new SqliteStatuteStore(std::move(db)));
+}
+
+}  // namespace counsel::guidance

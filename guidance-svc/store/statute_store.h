@@ -1,0 +1,53 @@
+// Persistent storage of statute versions. Versions are immutable: loading
+// the same content again changes nothing, and different content under an
+// existing version id is refused.
+#ifndef COUNSEL_GUIDANCE_STORE_STATUTE_STORE_H_
+#define COUNSEL_GUIDANCE_STORE_STATUTE_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "counsel/guidance/v1/guidance.pb.h"
+#include "guidance-svc/statute/statute_file.h"
+
+namespace counsel::guidance {
+
+// A statute with every stored version and its articles.
+struct StoredStatute {
+  v1::Statute statute;  // without versions
+  struct Version {
+    v1::StatuteVersion version;  // status left unset
+    std::vector<v1::Provision> articles;
+  };
+  std::vector<Version> versions;  // by effective date
+};
+
+struct ImportResult {
+  std::string statute;  // statutes/{id}
+  std::string version_id;
+  bool created = false;
+  int article_count = 0;
+};
+
+// Thread-safe implementations required.
+class StatuteStore {
+ public:
+  virtual ~StatuteStore() = default;
+
+  // Stores a parsed version in one transaction. Returns created=false when
+  // the identical content is already stored; AlreadyExists when the version
+  // id holds different content.
+  virtual absl::StatusOr<ImportResult> ImportVersion(const ParsedStatuteVersion& parsed) = 0;
+
+  // Everything, for building the in-memory catalogue.
+  virtual absl::StatusOr<std::vector<StoredStatute>> LoadAll() = 0;
+};
+
+// SQLite-backed store at `path` (created and migrated on open).
+absl::StatusOr<std::unique_ptr<StatuteStore>> OpenSqliteStatuteStore(const std::string& path);
+
+}  // namespace counsel::guidance
+
+#endif  // COUNSEL_GUIDANCE_STORE_STATUTE_STORE_H_
