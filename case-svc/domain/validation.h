@@ -1,0 +1,39 @@
+// Input rules for case data: phone numbers, national ids, lengths.
+#ifndef COUNSEL_CASES_DOMAIN_VALIDATION_H_
+#define COUNSEL_CASES_DOMAIN_VALIDATION_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "counsel/cases/v1/cases.pb.h"
+
+namespace counsel::cases {
+
+// Normalises a phone number to E.164. Chinese mobiles are accepted in their
+// usual local forms: 13812345678, 138 1234 5678, 138-1234-5678,
+// +86 138 1234 5678, 0086 13812345678, 86-13812345678. Other numbers must be
+// given in international form (+CC...). InvalidArgument naming `field`.
+absl::StatusOr<std::string> NormalizePhone(absl::string_view input, absl::string_view field);
+
+// Checks an 18-character resident identity number (GB 11643-1999): 17
+// digits, a check character (0-9 or X) per ISO 7064 MOD 11-2, and a valid
+// birth date. Returns the canonical form (upper-case X).
+absl::StatusOr<std::string> NormalizeNationalId(absl::string_view input, absl::string_view field);
+
+// Lower-cases and checks an e-mail address (one @, a dot in the domain).
+absl::StatusOr<std::string> NormalizeEmail(absl::string_view input, absl::string_view field);
+
+// Valid UTF-8 of at most `max_chars` code points.
+absl::Status CheckText(absl::string_view text, size_t max_chars, absl::string_view field);
+
+// Validates and normalises the case of a CreateCase request in place:
+// display name required, phone/national id/email normalised, at least one
+// leaked data category, occurred_on not after discovered_time, lengths
+// bounded, output-only fields ignored. Reports every violation at once.
+absl::Status ValidateNewCase(v1::Case& c);
+
+}  // namespace counsel::cases
+
+#endif  // COUNSEL_CASES_DOMAIN_VALIDATION_H_
