@@ -4,6 +4,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 buf=${BUF:-buf}
+if ! "$buf" --version >/dev/null 2>&1; then
+  echo "buf not found ($buf): run scripts/install-deps.sh --with-buf" >&2
+  exit 1
+fi
 googleapis=${COUNSEL_GOOGLEAPIS_DIR:-/usr/share/gocode/src/github.com/gogo/googleapis}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,0 +1,124 @@
+#include "gateway/gateway.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "grpcpp/create_channel.h"
+
+namespace counsel::gateway {
+
+std::string BackendServiceConfig(Backend backend) {
+  std::vector<std::string> names;
+  for (const MethodPolicy& p : PolicyTable::Get().all()) {
+    if (p.backend != backend || !p.idempotent || p.descriptor->server_streaming() ||
+        p.descriptor->client_streaming()) {
+      continue;
+    }
+    names.push_back(absl::StrCat(R"({"service":")", p.descriptor->service()->full_name(),
+                                 R"(","method":")", p.descriptor->name(), R"("})"));
+  }
+  return absl::StrCat(
+      R"({"methodConfig":[{"name":[)", absl::StrJoin(names, ","),
+      R"(],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.02s","maxBackoff":"0.2s",)",
+      R"("backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}],)",
+      R"("retryThrottling":{"maxTokens":100,"tokenRatio":0.1}})");
+}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& options,
+                                                         const Authenticator* authenticator,
+                                                         const ContextKey* context_key,
+                                                         const Clock* clock) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
+                   MakeChannelCredentials(options.backend_tls));
+  std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock));
+  auto channel = [&](const std::string& addr, Backend backend) {
+    grpc::ChannelArguments args;
+    args.SetServiceConfigJSON(BackendServiceConfig(backend));
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+    // Reconnect quickly after a backend restart instead of backing off for
+    // up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+    args.SetMaxReceiveMessageSize(64 << 20);
+    return grpc::CreateCustomChannel(addr, creds, args);
+  };
+  gw->guidance_ = std::make_unique<grpc::GenericStub>(channel(options.guidance_addr, Backend::kGuidance));
+  gw->cases_ = std::make_unique<grpc::GenericStub>(channel(options.cases_addr, Backend::kCases));
+  return gw;
+}
+
+absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
+  ASSIGN_OR_RETURN(KeyRecord key, authenticator_->Authenticate(input.authorization));
+  const MethodPolicy& policy = *input.policy;
+  Admission out;
+  CallContext& cc = out.context;
+  cc.set_tenant(key.tenant);
+  cc.set_key_id(key.key_id);
+  for (const std::string& s : key.scopes) cc.add_scopes(s);
+  for (const std::string& need : policy.scopes) RETURN_IF_ERROR(RequireScope(cc, need));
+  if (policy.client_scoped) {
+    if (!key.client_id.empty()) {
+      cc.set_client_id(key.client_id);
+    } else if (HasScope(cc, kScopeCasesDelegate)) {
+      if (input.on_behalf_of.empty() || input.on_behalf_of.size() > 200) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "this key acts for clients: name the client in the ", kOnBehalfOfHeader, " header"));
+      }
+      cc.set_client_id(std::string(input.on_behalf_of));
+    }
+  }
+  cc.set_request_id(std::string(input.request_id));
+  cc.set_method(policy.method);
+  const absl::Time now = clock_->Now();
+  out.deadline = input.client_deadline == absl::InfiniteFuture()
+                     ? now + policy.default_deadline
+                     : std::min(input.client_deadline, now + policy.max_deadline);
+  // The context outlives the call by a little, for clock skew between hosts.
+  cc.set_expire_unix_micros(absl::ToUnixMicros(out.deadline + absl::Seconds(5)));
+  return out;
+}
+
+void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
+                      std::function<void(grpc::Status)> done) const {
+  grpc::GenericStub* stub = policy.backend == Backend::kGuidance ? guidance_.get()
+                            : policy.backend == Backend::kCases  ? cases_.get()
+                                                                 : nullptr;
+  if (stub == nullptr) {
+    done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet"));
+    return;
+  }
+  ex->client.set_deadline(absl::ToChronoTime(admission.deadline));
+  context_key_->Attach(admission.context, &ex->client);
+  if (!admission.context.request_id().empty()) {
+    ex->client.AddMetadata(kRequestIdHeader, admission.context.request_id());
+  }
+  stub->UnaryCall(&ex->client, policy.method, grpc::StubOptions(), &ex->request, &ex->response,
+                  std::move(done));
+}
+
+std::string Gateway::RequestIdFrom(absl::string_view given) {
+  bool usable = !given.empty() && given.size() <= 128;
+  for (char c : given) usable = usable && c > 0x20 && c < 0x7f;
+  return usable ? std::string(given) : RandomId(12);
+}
+
+void Gateway::LogAccess(absl::string_view transport, absl::string_view method,
+                        absl::string_view request_id, const CallContext* context, int code,
+                        absl::Duration latency) {
+  log::Info("access", {{"request_id", request_id},
+                       {"method", method},
+                       {"transport", transport},
+                       {"code", code},
+                       {"latency_us", absl::ToInt64Microseconds(latency)},
+                       {"tenant", context != nullptr ? context->tenant() : ""},
+                       {"key_id", context != nullptr ? context->key_id() : ""}});
+}
+
+}  // namespace counsel::gateway

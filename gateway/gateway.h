@@ -1,0 +1,106 @@
+// The gateway's one call path, shared by the gRPC and HTTP fronts: admit a
+// call (authenticate the key, check the method's scopes, bind the client),
+// sign the call context, and forward the request bytes to the backend that
+// serves the method, within the method's deadline policy.
+#ifndef COUNSEL_GATEWAY_GATEWAY_H_
+#define COUNSEL_GATEWAY_GATEWAY_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/call_context.h"
+#include "common/clock.h"
+#include "common/server.h"
+#include "gateway/keys/authenticator.h"
+#include "gateway/policy.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace counsel::gateway {
+
+// Header names callers use.
+inline constexpr char kAuthorizationHeader[] = "authorization";
+inline constexpr char kOnBehalfOfHeader[] = "x-counsel-on-behalf-of";
+inline constexpr char kRequestIdHeader[] = "x-request-id";
+
+// What a front knows about an incoming call before it reaches the backend.
+struct CallInput {
+  const MethodPolicy* policy = nullptr;
+  absl::string_view transport;  // "grpc" or "http"
+  absl::string_view authorization;
+  absl::string_view on_behalf_of;
+  absl::string_view request_id;
+  // The caller's own deadline, InfiniteFuture() when it set none.
+  absl::Time client_deadline = absl::InfiniteFuture();
+};
+
+// An admitted call: who calls, and until when.
+struct Admission {
+  CallContext context;
+  absl::Time deadline;
+};
+
+// One forwarded unary exchange; the front owns it until `done` runs.
+struct Exchange {
+  grpc::ClientContext client;
+  grpc::ByteBuffer request;
+  grpc::ByteBuffer response;
+};
+
+struct GatewayOptions {
+  std::string guidance_addr;
+  std::string cases_addr;
+  TlsFiles backend_tls;
+};
+
+// Thread-safe.
+class Gateway {
+ public:
+  // Does not take ownership. Creates the backend channels (once).
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(const GatewayOptions& options,
+                                                         const Authenticator* authenticator,
+                                                         const ContextKey* context_key,
+                                                         const Clock* clock);
+
+  // UNAUTHENTICATED for a bad key, PERMISSION_DENIED for a missing scope or
+  // a delegate key that names no client.
+  absl::StatusOr<Admission> Admit(const CallInput& input) const;
+
+  // Forwards ex->request to the method's backend; runs `done` with the
+  // backend's status (details included) once ex->response is filled.
+  void Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
+               std::function<void(grpc::Status)> done) const;
+
+  // A request id from the caller's, or a fresh one when it is missing or
+  // unusable (over 128 characters, or not printable ASCII).
+  static std::string RequestIdFrom(absl::string_view given);
+
+  // One JSON access-log line: no key secret, no personal data, no body.
+  static void LogAccess(absl::string_view transport, absl::string_view method,
+                        absl::string_view request_id, const CallContext* context, int code,
+                        absl::Duration latency);
+
+  const Clock* clock() const { return clock_; }
+
+ private:
+  Gateway(const Authenticator* authenticator, const ContextKey* context_key, const Clock* clock)
+      : authenticator_(authenticator), context_key_(context_key), clock_(clock) {}
+
+  const Authenticator* authenticator_;
+  const ContextKey* context_key_;
+  const Clock* clock_;
+  std::unique_ptr<grpc::GenericStub> guidance_;
+  std::unique_ptr<grpc::GenericStub> cases_;
+};
+
+// The gRPC service config for a backend: retries on UNAVAILABLE for the
+// idempotent methods of `backend`, with gRPC's retry throttling as budget.
+std::string BackendServiceConfig(Backend backend);
+
+}  // namespace counsel::gateway
+
+#endif  // COUNSEL_GATEWAY_GATEWAY_H_

@@ -1,0 +1,176 @@
+#include "gateway/http/http_front.h"
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/errors.h"
+#include "common/logging.h"
+
+namespace counsel::gateway {
+namespace {
+
+constexpr char kJson[] = "application/json; charset=utf-8";
+
+void SendStatus(httplib::Response& res, const google::rpc::Status& status) {
+  res.status = HttpStatusForCode(status.code());
+  res.set_content(RenderStatusJson(status), kJson);
+}
+
+void SendError(httplib::Response& res, const absl::Status& status) {
+  SendStatus(res, ToRpcStatus(status));
+}
+
+google::rpc::Status RpcStatusOf(const grpc::Status& s) {
+  google::rpc::Status out;
+  if (!s.error_details().empty() && out.ParseFromString(s.error_details())) return out;
+  out.Clear();
+  out.set_code(s.error_code());
+  out.set_message(s.error_message());
+  return out;
+}
+
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib::Request& req,
+            httplib::Response& res) {
+  const absl::Time start = gateway.clock()->Now();
+  const std::string request_id = Gateway::RequestIdFrom(req.get_header_value(kRequestIdHeader));
+  res.set_header(kRequestIdHeader, request_id);
+  std::string method_name = "-";
+  const CallContext* context = nullptr;
+  Admission admission;
+  auto finish_log = [&] {
+    Gateway::LogAccess("http", method_name, request_id, context, res.status,
+                       gateway.clock()->Now() - start);
+  };
+  const std::string path = req.target.substr(0, req.target.find('?'));
+  auto match = transcoder.Find(req.method, path);
+  if (!match) {
+    if (transcoder.PathExists(path)) {
+      res.status = 405;
+      res.set_content(R"({"code":12,"message":"method not allowed on this path"})", kJson);
+    } else {
+      SendError(res, absl::NotFoundError(absl::StrCat("no route for ", req.method, " ", path)));
+    }
+    finish_log();
+    return;
+  }
+  const MethodPolicy& policy = *match->route->policy;
+  method_name = policy.method;
+  if (policy.descriptor->server_streaming() || policy.descriptor->client_streaming()) {
+    SendError(res, absl::UnimplementedError("streaming methods are not served over HTTP yet"));
+    finish_log();
+    return;
+  }
+  CallInput input;
+  input.policy = &policy;
+  input.transport = "http";
+  const std::string authorization = req.get_header_value(kAuthorizationHeader);
+  const std::string on_behalf_of = req.get_header_value(kOnBehalfOfHeader);
+  input.authorization = authorization;
+  input.on_behalf_of = on_behalf_of;
+  input.request_id = request_id;
+  auto admitted = gateway.Admit(input);
+  if (!admitted.ok()) {
+    SendError(res, admitted.status());
+    finish_log();
+    return;
+  }
+  admission = std::move(*admitted);
+  context = &admission.context;
+  // The query string of the target only: httplib also folds form bodies
+  // into req.params, and our bodies are JSON whatever the content type.
+  QueryParams query;
+  const size_t q = req.target.find('?');
+  if (q != std::string::npos &&
+      !ParseQueryString(absl::string_view(req.target).substr(q + 1), &query)) {
+    SendError(res, absl::InvalidArgumentError("malformed query string"));
+    finish_log();
+    return;
+  }
+  auto bytes = transcoder.BuildRequest(*match, query, req.body);
+  if (!bytes.ok()) {
+    SendError(res, bytes.status());
+    finish_log();
+    return;
+  }
+  Exchange ex;
+  grpc::Slice slice(*bytes);
+  ex.request = grpc::ByteBuffer(&slice, 1);
+  grpc::Status status;
+  absl::Notification done;
+  gateway.Forward(policy, admission, &ex, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  if (!status.ok()) {
+    SendStatus(res, RpcStatusOf(status));
+  } else if (auto json = transcoder.RenderResponse(*match->route, Flatten(ex.response)); json.ok()) {
+    res.status = 200;
+    res.set_content(*json, kJson);
+  } else {
+    SendError(res, json.status());
+  }
+  finish_log();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& options,
+                                                            const Gateway* gateway,
+                                                            const Transcoder* transcoder) {
+  std::unique_ptr<HttpFront> front(new HttpFront());
+  front->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& server = *front->server_;
+  const int threads = options.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(options.max_body_bytes);
+  server.set_keep_alive_max_count(1000);
+  server.set_read_timeout(30, 0);
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  auto handler = [gateway, transcoder](const httplib::Request& req, httplib::Response& res) {
+    Handle(*gateway, *transcoder, req, res);
+  };
+  server.Get(".*", handler);
+  server.Post(".*", handler);
+  server.Patch(".*", handler);
+  server.Put(".*", handler);
+  server.Delete(".*", handler);
+  const size_t colon = options.listen.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError("--http_listen must be host:port");
+  }
+  const std::string host = options.listen.substr(0, colon);
+  const int wanted = std::atoi(options.listen.c_str() + colon + 1);
+  front->port_ = wanted == 0 ? server.bind_to_any_port(host)
+                             : (server.bind_to_port(host, wanted) ? wanted : -1);
+  if (front->port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  front->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  log::Info("listening", {{"program", "counsel-gateway"},
+                          {"transport", "http"},
+                          {"address", absl::StrCat(host, ":", front->port_)},
+                          {"port", front->port_}});
+  return front;
+}
+
+HttpFront::~HttpFront() { Stop(); }
+
+void HttpFront::Stop() {
+  if (server_ == nullptr) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace counsel::gateway

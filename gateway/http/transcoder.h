@@ -1,0 +1,92 @@
+// HTTP/JSON ↔ gRPC transcoding built at start-up from the google.api.http
+// rules compiled into the binary: path templates with variables and verbs,
+// query parameters, `body: "*"` and field bodies. JSON uses protobuf's own
+// mapping (lowerCamelCase out; both spellings in).
+//
+//   const Transcoder& t = Transcoder::Get();
+//   auto match = t.Find("GET", "/v1/statutes/x/provisions/art_42");
+//   ASSIGN_OR_RETURN(std::string bytes, t.BuildRequest(*match, {{"asOf", "2020-01-01"}}, ""));
+#ifndef COUNSEL_GATEWAY_HTTP_TRANSCODER_H_
+#define COUNSEL_GATEWAY_HTTP_TRANSCODER_H_
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "gateway/policy.h"
+#include "google/rpc/status.pb.h"
+
+namespace counsel::gateway {
+
+struct Route {
+  const MethodPolicy* policy = nullptr;
+  std::string http_method;  // GET, POST, PATCH, PUT, DELETE
+  std::string pattern;      // as written in the rule
+  // Path segments: a literal, or "*" / "**" wildcards.
+  std::vector<std::string> segments;
+  std::string verb;
+  struct Variable {
+    std::string field_path;  // e.g. "case.name"
+    size_t begin = 0, end = 0;  // segment range it captures
+  };
+  std::vector<Variable> variables;
+  std::string body;  // "", "*" or a field name
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;
+  // field path → value
+  std::vector<std::pair<std::string, std::string>> bindings;
+};
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// Thread-safe (immutable).
+class Transcoder {
+ public:
+  // The routes of every method in PolicyTable. Fails when a rule is invalid.
+  static absl::StatusOr<std::unique_ptr<Transcoder>> Build();
+
+  // The route for a request, or nullopt. `path` is the raw request path
+  // (no query); variable segments are percent-decoded here.
+  std::optional<RouteMatch> Find(absl::string_view http_method, absl::string_view path) const;
+  // True when some route matches the path with another method (HTTP 405).
+  bool PathExists(absl::string_view path) const;
+
+  // The serialized request message. INVALID_ARGUMENT naming the parameter
+  // or body position on bad input.
+  absl::StatusOr<std::string> BuildRequest(const RouteMatch& match, const QueryParams& query,
+                                           absl::string_view body) const;
+
+  // The response message as JSON.
+  absl::StatusOr<std::string> RenderResponse(const Route& route, absl::string_view bytes) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  Transcoder() = default;
+  std::vector<Route> routes_;  // verbs and literals first
+};
+
+// The standard gRPC → HTTP status mapping.
+int HttpStatusForCode(int grpc_code);
+
+// google.rpc.Status as JSON, details included.
+std::string RenderStatusJson(const google::rpc::Status& status);
+
+// Parses a path template such as "/v1/{name=statutes/*}:compare".
+absl::StatusOr<Route> ParsePathTemplate(absl::string_view pattern);
+
+// Splits a raw query string into decoded pairs ('+' is a space). False on a
+// malformed escape.
+bool ParseQueryString(absl::string_view query, QueryParams* out);
+
+// Decodes %XX escapes; false on a malformed escape.
+bool PercentDecode(absl::string_view in, std::string* out);
+
+}  // namespace counsel::gateway
+
+#endif  // COUNSEL_GATEWAY_HTTP_TRANSCODER_H_

@@ -1,0 +1,185 @@
+#include "gateway/keys/key_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "common/call_context.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+#include "openssl/sha.h"
+
+namespace counsel::gateway {
+namespace {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+constexpr size_t kIdChars = 16;      // RandomId(10)
+constexpr size_t kSecretChars = 52;  // RandomId(32)
+
+const std::vector<std::string>& Migrations() {
+  static const auto* m = new std::vector<std::string>{R"sql(
+CREATE TABLE api_keys (
+  key_id        TEXT PRIMARY KEY,
+  tenant        TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  scopes        TEXT NOT NULL,        -- comma-separated
+  client_id     TEXT NOT NULL,
+  secret_hash   BLOB NOT NULL,
+  create_time   INTEGER NOT NULL,     -- unix micros
+  expire_time   INTEGER,
+  revoke_time   INTEGER,
+  rate_per_second REAL NOT NULL DEFAULT 0,
+  burst         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant, create_time);
+)sql"};
+  return *m;
+}
+
+KeyRecord ReadRecord(const Statement& q) {
+  KeyRecord r;
+  r.key_id = q.ColumnText(0);
+  r.tenant = q.ColumnText(1);
+  r.name = q.ColumnText(2);
+  r.scopes = absl::StrSplit(q.ColumnText(3), ',', absl::SkipEmpty());
+  r.client_id = q.ColumnText(4);
+  r.secret_hash = std::string(q.ColumnBlob(5));
+  r.create_time = absl::FromUnixMicros(q.ColumnInt64(6));
+  if (!q.ColumnIsNull(7)) r.expire_time = absl::FromUnixMicros(q.ColumnInt64(7));
+  if (!q.ColumnIsNull(8)) r.revoke_time = absl::FromUnixMicros(q.ColumnInt64(8));
+  r.rate_per_second = q.ColumnDouble(9);
+  r.burst = static_cast<int>(q.ColumnInt64(10));
+  return r;
+}
+
+constexpr char kColumns[] =
+    "key_id, tenant, name, scopes, client_id, secret_hash, create_time, expire_time, "
+    "revoke_time, rate_per_second, burst";
+
+class SqliteKeyStore final : public KeyStore {
+ public:
+  SqliteKeyStore(std::unique_ptr<Database> db, const Clock* clock)
+      : db_(std::move(db)), clock_(clock) {}
+
+  absl::StatusOr<NewKey> Create(const KeySpec& spec) override {
+    if (spec.tenant.empty() || spec.tenant.size() > 63) {
+      return InvalidArgumentField("tenant", "is required (at most 63 characters)");
+    }
+    if (spec.scopes.empty()) return InvalidArgumentField("scopes", "at least one is required");
+    for (const std::string& s : spec.scopes) {
+      if (std::find(KnownScopes().begin(), KnownScopes().end(), s) == KnownScopes().end()) {
+        return InvalidArgumentField("scopes", absl::StrCat("unknown scope '", s, "'"));
+      }
+    }
+    if (spec.rate_per_second < 0 || spec.burst < 0) {
+      return InvalidArgumentField("rate", "must not be negative");
+    }
+    NewKey out;
+    KeyRecord& r = out.record;
+    r.key_id = RandomId(10);
+    const std::string secret = RandomId(32);
+    r.tenant = spec.tenant;
+    r.name = spec.name;
+    r.scopes = spec.scopes;
+    r.client_id = spec.client_id;
+    r.create_time = clock_->Now();
+    if (spec.ttl) r.expire_time = r.create_time + *spec.ttl;
+    r.rate_per_second = spec.rate_per_second;
+    r.burst = spec.burst;
+    r.secret_hash = HashSecret(secret);
+    out.token = absl::StrCat("ck_", r.key_id, "_", secret);
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(absl::StrCat(
+        "INSERT INTO api_keys (", kColumns, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, ?10)")));
+    ins.Bind(1, r.key_id).Bind(2, r.tenant).Bind(3, r.name).Bind(4, absl::StrJoin(r.scopes, ","))
+        .Bind(5, r.client_id).BindBlob(6, r.secret_hash).Bind(7, absl::ToUnixMicros(r.create_time));
+    if (r.expire_time) ins.Bind(8, absl::ToUnixMicros(*r.expire_time)); else ins.BindNull(8);
+    ins.Bind(9, r.rate_per_second).Bind(10, r.burst);
+    RETURN_IF_ERROR(ins.Run());
+    return out;
+  }
+
+  absl::StatusOr<std::vector<KeyRecord>> List(absl::string_view tenant) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(absl::StrCat(
+        "SELECT ", kColumns, " FROM api_keys WHERE ?1 = '' OR tenant = ?1 ORDER BY create_time")));
+    q.Bind(1, tenant);
+    std::vector<KeyRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      out.push_back(ReadRecord(q));
+    }
+    return out;
+  }
+
+  absl::Status Revoke(absl::string_view key_id) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement up, db_->Prepare(
+        "UPDATE api_keys SET revoke_time = coalesce(revoke_time, ?2) WHERE key_id = ?1"));
+    up.Bind(1, key_id).Bind(2, absl::ToUnixMicros(clock_->Now()));
+    RETURN_IF_ERROR(up.Run());
+    if (db_->Changes() == 0) return absl::NotFoundError(absl::StrCat("no key ", key_id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<KeyRecord>> Lookup(absl::string_view key_id) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(absl::StrCat(
+        "SELECT ", kColumns, " FROM api_keys WHERE key_id = ?1")));
+    q.Bind(1, key_id);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<KeyRecord>();
+    return std::optional<KeyRecord>(ReadRecord(q));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
+  const Clock* clock_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& KnownScopes() {
+  static const auto* scopes = new std::vector<std::string>{
+      kScopeGuidanceRead, kScopeGuidanceWrite, kScopeCasesRead, kScopeCasesWrite,
+      kScopeCasesPii,     kScopeCasesAdmin,    kScopeCasesDelegate};
+  return *scopes;
+}
+
+bool ParseToken(absl::string_view token, std::string* key_id, std::string* secret) {
+  if (!absl::ConsumePrefix(&token, "ck_")) return false;
+  if (token.size() != kIdChars + 1 + kSecretChars || token[kIdChars] != '_') return false;
+  for (size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    if (i == kIdChars) continue;
+    if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return false;
+  }
+  *key_id = std::string(token.substr(0, kIdChars));
+  *secret = std::string(token.substr(kIdChars + 1));
+  return true;
+}
+
+std::string HashSecret(absl::string_view secret) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,
+                                                       const Clock* clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, sqlite::Database::Open(path, {}));
+  RETURN_IF_ERROR(db->Migrate(Migrations()));
+  return std::unique_ptr<KeyStore>(new SqliteKeyStore(std::move(db), clock));
+}
+
+}  // namespace counsel::gateway

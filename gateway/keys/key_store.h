@@ -1,0 +1,80 @@
+// API keys: `ck_<id>_<secret>`. Only a SHA-256 of the secret is stored (the
+// secret is 32 random bytes, so a slow hash adds nothing); the id is public
+// and appears in logs.
+//
+//   ASSIGN_OR_RETURN(auto store, OpenKeyStore("var/gateway.db", clock));
+//   ASSIGN_OR_RETURN(NewKey k, store->Create({.tenant = "firm-a",
+//                                             .scopes = {"cases.read"}}));
+//   std::cout << k.token;   // shown once, never stored
+#ifndef COUNSEL_GATEWAY_KEYS_KEY_STORE_H_
+#define COUNSEL_GATEWAY_KEYS_KEY_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+namespace counsel::gateway {
+
+struct KeyRecord {
+  std::string key_id;
+  std::string tenant;
+  std::string name;
+  std::vector<std::string> scopes;
+  // The firm's client id the key is bound to, if any.
+  std::string client_id;
+  absl::Time create_time;
+  std::optional<absl::Time> expire_time;
+  std::optional<absl::Time> revoke_time;
+  // Token bucket: sustained calls per second and burst; 0 uses the defaults.
+  double rate_per_second = 0;
+  int burst = 0;
+  // SHA-256 of the secret.
+  std::string secret_hash;
+};
+
+struct KeySpec {
+  std::string tenant;
+  std::vector<std::string> scopes;
+  std::string name;
+  std::string client_id;
+  std::optional<absl::Duration> ttl;
+  double rate_per_second = 0;
+  int burst = 0;
+};
+
+struct NewKey {
+  KeyRecord record;
+  // The whole key to hand to the caller: ck_<id>_<secret>.
+  std::string token;
+};
+
+// Every scope a key may hold.
+const std::vector<std::string>& KnownScopes();
+
+// Splits "ck_<id>_<secret>"; false when malformed.
+bool ParseToken(absl::string_view token, std::string* key_id, std::string* secret);
+std::string HashSecret(absl::string_view secret);
+
+// Thread-safe.
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+  // InvalidArgument for an empty tenant, unknown scopes or no scopes.
+  virtual absl::StatusOr<NewKey> Create(const KeySpec& spec) = 0;
+  virtual absl::StatusOr<std::vector<KeyRecord>> List(absl::string_view tenant) = 0;
+  // NotFound for an unknown id; revoking twice keeps the first time.
+  virtual absl::Status Revoke(absl::string_view key_id) = 0;
+  virtual absl::StatusOr<std::optional<KeyRecord>> Lookup(absl::string_view key_id) = 0;
+};
+
+absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,
+                                                       const Clock* clock);
+
+}  // namespace counsel::gateway
+
+#endif  // COUNSEL_GATEWAY_KEYS_KEY_STORE_H_

@@ -1,0 +1,161 @@
+// counsel-gateway: the one door (gRPC and HTTP/JSON); `keys` manages API keys.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/call_context.h"
+#include "common/config.h"
+#include "common/key_file.h"
+#include "common/logging.h"
+#include "common/server.h"
+#include "common/server_flags.h"
+#include "counsel/cases/v1/cases.pb.h"
+#include "gateway/gateway.h"
+#include "gateway/grpc_front.h"
+#include "gateway/http/http_front.h"
+#include "gateway/http/transcoder.h"
+#include "gateway/keys/authenticator.h"
+#include "gateway/keys/key_store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50050", "gRPC listen address; port 0 picks one");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080", "HTTP/JSON listen address; port 0 picks one");
+ABSL_FLAG(std::string, db, "var/gateway.db", "SQLite database of API keys");
+ABSL_FLAG(std::string, guidance_addr, "127.0.0.1:50051", "guidance-svc address");
+ABSL_FLAG(std::string, cases_addr, "127.0.0.1:50052", "case-svc address");
+ABSL_FLAG(std::string, context_key_file, "var/context.key",
+          "Key that signs call contexts for the backends (>= 32 bytes, mode 0600)");
+ABSL_FLAG(int, http_threads, 8, "HTTP worker threads");
+// keys create
+ABSL_FLAG(std::string, tenant, "", "keys create: the firm the key belongs to");
+ABSL_FLAG(std::string, scopes, "", "keys create: comma-separated scopes");
+ABSL_FLAG(std::string, name, "", "keys create: a label for people");
+ABSL_FLAG(std::string, client, "", "keys create: bind the key to this client id");
+ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(), "keys create: expire after this long (0: never)");
+ABSL_FLAG(double, rate, 0, "keys create: calls per second allowed (0: default)");
+ABSL_FLAG(int, burst, 0, "keys create: burst size (0: default)");
+
+namespace counsel::gateway {
+namespace {
+
+constexpr char kUsage[] =
+    "counsel-gateway: the one door for firm systems.\n"
+    "  counsel-gateway [--listen=ADDR] [--http_listen=ADDR] [--db=PATH]\n"
+    "                  [--guidance_addr=ADDR] [--cases_addr=ADDR] [--context_key_file=PATH]\n"
+    "  counsel-gateway keys create --tenant=T --scopes=a,b [--name=N] [--client=ID] [--ttl=720h]\n"
+    "  counsel-gateway keys list [--tenant=T]\n"
+    "  counsel-gateway keys revoke KEY_ID";
+
+int Fail(const absl::Status& status) {
+  log::Error("fatal", {{"program", "counsel-gateway"}, {"error", status.ToString()}});
+  std::fprintf(stderr, "counsel-gateway: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+std::string FormatTime(std::optional<absl::Time> t) {
+  return t ? absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *t, absl::UTCTimeZone()) : "-";
+}
+
+int RunKeys(const std::vector<std::string>& args) {
+  auto store = OpenKeyStore(absl::GetFlag(FLAGS_db), RealClock::Get());
+  if (!store.ok()) return Fail(store.status());
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  if (verb == "create" && args.size() == 2) {
+    KeySpec spec;
+    spec.tenant = absl::GetFlag(FLAGS_tenant);
+    spec.scopes = absl::StrSplit(absl::GetFlag(FLAGS_scopes), ',', absl::SkipWhitespace());
+    spec.name = absl::GetFlag(FLAGS_name);
+    spec.client_id = absl::GetFlag(FLAGS_client);
+    if (absl::GetFlag(FLAGS_ttl) > absl::ZeroDuration()) spec.ttl = absl::GetFlag(FLAGS_ttl);
+    spec.rate_per_second = absl::GetFlag(FLAGS_rate);
+    spec.burst = absl::GetFlag(FLAGS_burst);
+    auto key = (*store)->Create(spec);
+    if (!key.ok()) return Fail(key.status());
+    std::printf("key id:  %s\ntenant:  %s\nscopes:  %s\nclient:  %s\nexpires: %s\n",
+                key->record.key_id.c_str(), key->record.tenant.c_str(),
+                absl::StrJoin(key->record.scopes, ",").c_str(),
+                key->record.client_id.empty() ? "-" : key->record.client_id.c_str(),
+                FormatTime(key->record.expire_time).c_str());
+    std::printf("Store this key now; it is not shown again:\n%s\n", key->token.c_str());
+    return 0;
+  }
+  if (verb == "list" && args.size() == 2) {
+    auto keys = (*store)->List(absl::GetFlag(FLAGS_tenant));
+    if (!keys.ok()) return Fail(keys.status());
+    std::printf("%-16s  %-16s  %-20s  %-8s  %-20s  %-20s  %s\n", "KEY ID", "TENANT", "NAME",
+                "CLIENT", "CREATED", "EXPIRES", "STATE / SCOPES");
+    for (const KeyRecord& k : *keys) {
+      const absl::Time now = absl::Now();
+      const char* state = k.revoke_time ? "revoked"
+                          : (k.expire_time && *k.expire_time <= now) ? "expired"
+                                                                     : "active";
+      std::printf("%-16s  %-16s  %-20s  %-8s  %-20s  %-20s  %s %s\n", k.key_id.c_str(),
+                  k.tenant.c_str(), k.name.empty() ? "-" : k.name.c_str(),
+                  k.client_id.empty() ? "-" : k.client_id.c_str(),
+                  FormatTime(k.create_time).c_str(), FormatTime(k.expire_time).c_str(), state,
+                  absl::StrJoin(k.scopes, ",").c_str());
+    }
+    return 0;
+  }
+  if (verb == "revoke" && args.size() == 3) {
+    if (auto st = (*store)->Revoke(args[2]); !st.ok()) return Fail(st);
+    std::printf("revoked %s\n", args[2].c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "%s\n", kUsage);
+  return 2;
+}
+
+int Serve() {
+  auto context_key = LoadKeyFile(absl::GetFlag(FLAGS_context_key_file));
+  if (!context_key.ok()) return Fail(context_key.status());
+  ContextKey key(std::move(*context_key));
+  auto store = OpenKeyStore(absl::GetFlag(FLAGS_db), RealClock::Get());
+  if (!store.ok()) return Fail(store.status());
+  Authenticator authenticator(store->get(), RealClock::Get());
+  GatewayOptions options;
+  options.guidance_addr = absl::GetFlag(FLAGS_guidance_addr);
+  options.cases_addr = absl::GetFlag(FLAGS_cases_addr);
+  options.backend_tls = TlsFilesFromFlags();
+  auto gateway = Gateway::Create(options, &authenticator, &key, RealClock::Get());
+  if (!gateway.ok()) return Fail(gateway.status());
+  auto transcoder = Transcoder::Build();
+  if (!transcoder.ok()) return Fail(transcoder.status());
+
+  GrpcFront front(gateway->get());
+  std::vector<std::unique_ptr<VisibleService>> visible;
+  std::vector<grpc::Service*> services;
+  for (const std::string& name : PublicServices()) {
+    visible.push_back(std::make_unique<VisibleService>(
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name),
+        gateway->get()));
+    services.push_back(visible.back().get());
+  }
+  auto runner = ServerRunner::Start(
+      ServerConfigFromFlags("counsel-gateway", absl::GetFlag(FLAGS_listen)), services,
+      [&front](grpc::ServerBuilder& builder) { builder.RegisterCallbackGenericService(&front); });
+  if (!runner.ok()) return Fail(runner.status());
+  HttpOptions http;
+  http.listen = absl::GetFlag(FLAGS_http_listen);
+  http.threads = absl::GetFlag(FLAGS_http_threads);
+  auto http_front = HttpFront::Start(http, gateway->get(), transcoder->get());
+  if (!http_front.ok()) return Fail(http_front.status());
+  (*runner)->RunUntilSignal();
+  (*http_front)->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace counsel::gateway
+
+int main(int argc, char** argv) {
+  counsel::BlockTerminationSignals();
+  std::vector<std::string> args = counsel::ParseFlags(argc, argv, counsel::gateway::kUsage);
+  if (!args.empty() && args[0] == "keys") return counsel::gateway::RunKeys(args);
+  if (!args.empty()) {
+    std::fprintf(stderr, "%s\n", counsel::gateway::kUsage);
+    return 2;
+  }
+  return counsel::gateway::Serve();
+}

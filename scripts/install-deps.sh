@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Counsel needs to build, run and test, from Debian bookworm's
+# packages (and buf from the npm registry for proto lint). Idempotent; run as
+# root. See README.md for why each package is here.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+PACKAGES=(
+  # toolchain
+  cmake g++ make pkg-config
+  # gRPC, protobuf, Abseil
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # googleapis .proto files (google.api.http, google.rpc.Status)
+  golang-github-gogo-googleapis-dev
+  # storage, cryptography, HTTP, metrics, logs
+  libsqlite3-dev sqlite3 libsodium-dev libssl-dev openssl libcpp-httplib-dev
+  prometheus-cpp-dev libspdlog-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
+  nghttp2-client curl
+)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+
+# buf (proto lint) ships as an npm package with the binary inside it.
+if [ "${1:-}" = "--with-buf" ]; then
+  BUF_VERSION=1.75.0
+  if ! "$ROOT/.tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSION"; then
+    command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "@bufbuild/buf@$BUF_VERSION" >/dev/null
+  fi
+fi

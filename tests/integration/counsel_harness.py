@@ -1,0 +1,210 @@
+"""Starts the three Counsel programs on ephemeral ports in a temporary folder.
+
+    with Cluster(build_dir) as c:
+        key = c.create_key("firm-a", ["guidance.read"])
+        c.http("GET", "/v1/statutes", key=key)
+
+Every process is stopped and the folder removed on exit, whatever happens.
+Ports are read from each program's "listening" log line, not guessed.
+"""
+import http.client
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+STARTUP_TIMEOUT_S = 30
+
+
+def pb_varint(value):
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pb_fields(data):
+    """Yields (field number, wire type, value) of a serialized message."""
+    i = 0
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _read_varint(data, i)
+        elif wire == 2:
+            n, i = _read_varint(data, i)
+            value, i = data[i:i + n], i + n
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        else:
+            raise ValueError("unsupported wire type")
+        yield field, wire, value
+
+
+def _read_varint(data, i):
+    shift = value = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+class Program:
+    """One running binary whose stderr log lines are collected."""
+
+    def __init__(self, name, argv, cwd, env=None):
+        self.name = name
+        self.lines = []
+        self._events = queue.Queue()
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(line)
+            try:
+                self._events.put(json.loads(line))
+            except ValueError:
+                pass
+        self._events.put(None)
+
+    def wait_for(self, predicate, timeout=STARTUP_TIMEOUT_S):
+        """Returns the first log object matching predicate; fails on exit."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{self.name}: no matching log line: {self.lines[-5:]}")
+            event = self._events.get(timeout=left)
+            if event is None:
+                raise RuntimeError(f"{self.name} exited: {self.lines[-10:]}")
+            if predicate(event):
+                return event
+
+    def port(self, transport="grpc"):
+        return self.wait_for(lambda e: e.get("event") == "listening" and
+                             e.get("transport") == transport)["port"]
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=5)
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+class Cluster:
+    def __init__(self, build_dir, extra_flags=None):
+        self.build = os.path.abspath(build_dir)
+        self.extra = extra_flags or {}
+        self.dir = None
+        self.programs = {}
+
+    def bin(self, name):
+        return os.path.join(self.build, {"counsel-guidance": "guidance-svc",
+                                         "counsel-cases": "case-svc",
+                                         "counsel-gateway": "gateway"}[name], name)
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="counsel-it-")
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _key_file(self, name):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(path, 0o600)
+        return path
+
+    def run(self, name, *args, check=True):
+        return subprocess.run([self.bin(name), *args], cwd=self.dir, capture_output=True,
+                              text=True, check=check, timeout=60)
+
+    def _start(self):
+        self.context_key = self._key_file("context.key")
+        self.master_key = self._key_file("master.key")
+        self.guidance_db = os.path.join(self.dir, "guidance.db")
+        self.run("counsel-guidance", "import", os.path.join(REPO, "guidance-svc", "content"),
+                 f"--db={self.guidance_db}")
+        common = ["--listen=127.0.0.1:0", f"--context_key_file={self.context_key}"]
+        g = self.start("guidance", "counsel-guidance", common + [f"--db={self.guidance_db}"])
+        self.guidance_port = g.port()
+        c = self.start("cases", "counsel-cases", common + [
+            f"--db={os.path.join(self.dir, 'cases.db')}", f"--master_key_file={self.master_key}",
+            f"--guidance_addr=127.0.0.1:{self.guidance_port}"])
+        self.cases_port = c.port()
+        self.gateway_db = os.path.join(self.dir, "gateway.db")
+        gw = self.start("gateway", "counsel-gateway", common + [
+            "--http_listen=127.0.0.1:0", f"--db={self.gateway_db}",
+            f"--guidance_addr=127.0.0.1:{self.guidance_port}",
+            f"--cases_addr=127.0.0.1:{self.cases_port}"])
+        self.gateway_port = gw.port("grpc")
+        self.http_port = gw.port("http")
+
+    def start(self, role, name, flags):
+        flags = flags + [f"--{k}={v}" for k, v in self.extra.get(role, {}).items()]
+        prog = Program(role, [self.bin(name), *flags], self.dir)
+        self.programs[role] = prog
+        return prog
+
+    def __exit__(self, *exc):
+        for prog in self.programs.values():
+            prog.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_key(self, tenant, scopes, client=None):
+        args = ["keys", "create", f"--db={self.gateway_db}", f"--tenant={tenant}",
+                f"--scopes={','.join(scopes)}"]
+        if client:
+            args.append(f"--client={client}")
+        out = self.run("counsel-gateway", *args).stdout
+        return out.strip().splitlines()[-1]
+
+    def http(self, method, path, key=None, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
+        h = dict(headers or {})
+        if key:
+            h["authorization"] = f"Bearer {key}"
+        data = None if body is None else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode()
+        return resp.status, parsed, dict(resp.getheaders())
+
+    def logs(self):
+        return "\n".join(line for p in self.programs.values() for line in p.lines)

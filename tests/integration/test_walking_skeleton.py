@@ -1,0 +1,193 @@
+"""The three real binaries answer on loopback: HTTP and gRPC through the
+gateway, keys, signed contexts, health and reflection."""
+import os
+import signal
+import sys
+import unittest
+
+import grpc
+
+BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                          "build", "release"))
+sys.path.insert(0, os.path.join(BUILD, "py"))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from counsel_harness import Cluster, pb_fields, pb_varint  # noqa: E402
+from counsel.cases.v1 import cases_pb2  # noqa: E402
+from counsel.guidance.v1 import guidance_pb2  # noqa: E402
+
+STATUTE = "statutes/public-security-administration-punishments"
+SERVING = 1
+
+
+def unary(channel, method, request, response_type):
+    return channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=response_type.FromString)
+
+
+def health(port):
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check")
+        reply = check(b"", timeout=10)
+        return dict((f, v) for f, _, v in pb_fields(reply)).get(1, 0)
+
+
+def reflected_services(port):
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        info = ch.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+        # ServerReflectionRequest{list_services: ""} is field 7, length 0.
+        replies = list(info(iter([bytes([7 << 3 | 2]) + pb_varint(0)]), timeout=10))
+    names = []
+    for f, _, v in pb_fields(replies[0]):
+        if f == 6:  # list_services_response
+            for f2, _, service in pb_fields(v):
+                if f2 == 1:
+                    names += [n.decode() for f3, _, n in pb_fields(service) if f3 == 1]
+    return names
+
+
+class WalkingSkeletonTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(BUILD).__enter__()
+        c = cls.cluster
+        cls.key = c.create_key("firm-a", ["guidance.read", "cases.read", "cases.write",
+                                          "cases.pii"])
+        cls.gw = grpc.insecure_channel(f"127.0.0.1:{c.gateway_port}")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.cluster.__exit__(None, None, None)
+
+    def auth(self, key=None):
+        return [("authorization", f"Bearer {key or self.key}")]
+
+    def test_http_lists_the_statute_with_a_key(self):
+        status, body, headers = self.cluster.http("GET", "/v1/statutes", key=self.key)
+        self.assertEqual(status, 200, body)
+        self.assertEqual([s["name"] for s in body["statutes"]], [STATUTE])
+        self.assertEqual(body["statutes"][0]["versions"][0]["versionId"], "2013-01-01")
+        self.assertIn("x-request-id", headers)
+
+    def test_http_without_key_is_401(self):
+        status, body, _ = self.cluster.http("GET", "/v1/statutes")
+        self.assertEqual(status, 401)
+        self.assertEqual(body["code"], grpc.StatusCode.UNAUTHENTICATED.value[0])
+
+    def test_http_reads_a_provision_as_of_a_date(self):
+        status, body, _ = self.cluster.http(
+            "GET", f"/v1/{STATUTE}/provisions/art_42__para_1__item_6?asOf=2020-01-01",
+            key=self.key)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["text"], "（六）偷窥、偷拍、窃听、散布他人隐私的。")
+        status, body, _ = self.cluster.http(
+            "GET", f"/v1/{STATUTE}/provisions/art_42?asOf=2001-01-01", key=self.key)
+        self.assertEqual(status, 404)
+        self.assertEqual(body["details"][0]["reason"], "NOT_IN_FORCE")
+
+    def test_grpc_reads_article_42_as_of_2020_with_six_items(self):
+        get = unary(self.gw, "/counsel.guidance.v1.GuidanceService/GetProvision",
+                    guidance_pb2.GetProvisionRequest, guidance_pb2.Provision)
+        p = get(guidance_pb2.GetProvisionRequest(name=f"{STATUTE}/provisions/art_42",
+                                                 as_of="2020-01-01"),
+                metadata=self.auth(), timeout=10)
+        self.assertEqual(p.label, "第四十二条")
+        self.assertEqual([i.eid for i in p.children[0].children],
+                         [f"art_42__para_1__item_{n}" for n in range(1, 7)])
+        self.assertEqual(p.version.version_id, "2013-01-01")
+
+    def test_grpc_without_key_is_unauthenticated(self):
+        get = unary(self.gw, "/counsel.guidance.v1.GuidanceService/GetProvision",
+                    guidance_pb2.GetProvisionRequest, guidance_pb2.Provision)
+        with self.assertRaises(grpc.RpcError) as e:
+            get(guidance_pb2.GetProvisionRequest(name=f"{STATUTE}/provisions/art_42"), timeout=10)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_grpc_missing_scope_is_permission_denied(self):
+        reader = self.cluster.create_key("firm-a", ["guidance.read"])
+        create = unary(self.gw, "/counsel.cases.v1.CaseService/CreateCase",
+                       cases_pb2.CreateCaseRequest, cases_pb2.Case)
+        with self.assertRaises(grpc.RpcError) as e:
+            create(cases_pb2.CreateCaseRequest(), metadata=self.auth(reader), timeout=10)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+    def test_backends_refuse_calls_without_a_signed_context(self):
+        for port, method, req, resp in [
+                (self.cluster.guidance_port, "/counsel.guidance.v1.GuidanceService/ListStatutes",
+                 guidance_pb2.ListStatutesRequest(), guidance_pb2.ListStatutesResponse),
+                (self.cluster.cases_port, "/counsel.cases.v1.CaseService/GetCase",
+                 cases_pb2.GetCaseRequest(name="cases/x"), cases_pb2.Case)]:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+                with self.assertRaises(grpc.RpcError) as e:
+                    # Even a key that works at the gateway means nothing to a backend.
+                    unary(ch, method, type(req), resp)(req, metadata=self.auth(), timeout=10)
+                self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_create_and_get_a_case_over_both_transports(self):
+        status, created, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
+            "client": {"id": "crm-7", "displayName": "张三", "phone": "138 1234 5678"},
+            "leakedData": ["LEAKED_DATA_PHONE", "LEAKED_DATA_NATIONAL_ID"]})
+        self.assertEqual(status, 200, created)
+        self.assertEqual(created["client"]["phone"], "+8613812345678")
+        get = unary(self.gw, "/counsel.cases.v1.CaseService/GetCase", cases_pb2.GetCaseRequest,
+                    cases_pb2.Case)
+        c = get(cases_pb2.GetCaseRequest(name=created["name"]), metadata=self.auth(), timeout=10)
+        self.assertEqual(c.client.display_name, "张三")
+        self.assertEqual(c.severity, cases_pb2.SEVERITY_HIGH)
+        # Another tenant's key sees nothing.
+        other = self.cluster.create_key("firm-b", ["cases.read"])
+        status, body, _ = self.cluster.http("GET", f"/v1/{created['name']}", key=other)
+        self.assertEqual(status, 404)
+
+    def test_bad_input_is_400_naming_the_field(self):
+        status, body, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
+            "client": {"displayName": "张三", "phone": "not a phone"},
+            "leakedData": ["LEAKED_DATA_PHONE"]})
+        self.assertEqual(status, 400)
+        fields = [v["field"] for v in body["details"][0]["fieldViolations"]]
+        self.assertEqual(fields, ["case.client.phone"])
+
+    def test_unbuilt_methods_answer_unimplemented(self):
+        status, body, _ = self.cluster.http("GET", "/v1/advice", key=self.key)
+        self.assertEqual(status, 501, body)
+
+    def test_health_is_serving_on_all_three(self):
+        for port in (self.cluster.guidance_port, self.cluster.cases_port,
+                     self.cluster.gateway_port):
+            self.assertEqual(health(port), SERVING)
+        status, body, _ = self.cluster.http("GET", "/healthz")
+        self.assertEqual(status, 200)
+
+    def test_reflection_lists_the_services(self):
+        self.assertIn("counsel.guidance.v1.GuidanceService",
+                      reflected_services(self.cluster.guidance_port))
+        self.assertIn("counsel.cases.v1.CaseService", reflected_services(self.cluster.cases_port))
+        at_gateway = reflected_services(self.cluster.gateway_port)
+        for s in ("counsel.guidance.v1.GuidanceService", "counsel.cases.v1.CaseService",
+                  "counsel.gateway.v1.PortalService", "grpc.health.v1.Health"):
+            self.assertIn(s, at_gateway)
+
+    def test_access_log_holds_no_key_secret_and_no_personal_data(self):
+        self.cluster.http("POST", "/v1/cases", key=self.key, body={
+            "client": {"displayName": "李秘密", "phone": "13900001111"},
+            "leakedData": ["LEAKED_DATA_PHONE"]})
+        logs = self.cluster.logs()
+        secret = self.key.split("_", 2)[2]
+        self.assertNotIn(secret, logs)
+        self.assertNotIn("13900001111", logs)
+        self.assertNotIn("李秘密", logs)
+        self.assertIn('"event":"access"', logs)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_drains_and_exits_zero(self):
+        with Cluster(BUILD) as c:
+            for role in ("gateway", "cases", "guidance"):
+                self.assertEqual(c.programs[role].stop(signal.SIGTERM), 0, role)
+                self.assertTrue(any('"event":"stopped"' in line
+                                    for line in c.programs[role].lines), role)
+
+
+if __name__ == "__main__":
+    unittest.main()
