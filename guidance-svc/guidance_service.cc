@@ -4,6 +4,8 @@
 #include "common/errors.h"
 #include "common/grpc_util.h"
 #include "common/status_macros.h"
+#include "guidance-svc/citation/resolve.h"
+#include "guidance-svc/statute/search.h"
 #include "guidance-svc/statute/statute_file.h"
 
 namespace counsel::guidance {
@@ -94,6 +96,49 @@ grpc::ServerUnaryReactor* GuidanceServiceImpl::GetProvision(
     ASSIGN_OR_RETURN(*response, catalog()->GetProvision(*request, Today()));
     return absl::OkStatus();
   }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::ListProvisions(
+    grpc::CallbackServerContext* context, const v1::ListProvisionsRequest* request,
+    v1::ListProvisionsResponse* response) {
+  return FinishUnary(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Authorize(*context, "ListProvisions", kScopeGuidanceRead).status());
+    ASSIGN_OR_RETURN(*response, catalog()->ListProvisions(*request, Today()));
+    return absl::OkStatus();
+  }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::CompareStatuteVersions(
+    grpc::CallbackServerContext* context, const v1::CompareStatuteVersionsRequest* request,
+    v1::CompareStatuteVersionsResponse* response) {
+  return FinishUnary(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Authorize(*context, "CompareStatuteVersions", kScopeGuidanceRead).status());
+    ASSIGN_OR_RETURN(*response, catalog()->CompareVersions(*request, Today()));
+    return absl::OkStatus();
+  }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::ResolveCitations(
+    grpc::CallbackServerContext* context, const v1::ResolveCitationsRequest* request,
+    v1::ResolveCitationsResponse* response) {
+  return FinishUnary(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Authorize(*context, "ResolveCitations", kScopeGuidanceRead).status());
+    ASSIGN_OR_RETURN(*response, guidance::ResolveCitations(*catalog(), *request, Today()));
+    return absl::OkStatus();
+  }());
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::SearchProvisions(
+    grpc::CallbackServerContext* context, const v1::SearchProvisionsRequest* request,
+    v1::SearchProvisionsResponse* response) {
+  auto authorized = Authorize(*context, "SearchProvisions", kScopeGuidanceRead);
+  if (!authorized.ok()) return FinishUnary(context, authorized.status());
+  // The trigram path reads SQLite: off the callback thread.
+  return FinishUnaryOn(executor_, context, [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(*response,
+                     guidance::SearchProvisions(*catalog(), *store_, *request, Today()));
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* GuidanceServiceImpl::ImportStatuteVersion(

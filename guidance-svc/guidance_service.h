@@ -38,6 +38,18 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   grpc::ServerUnaryReactor* GetProvision(grpc::CallbackServerContext* context,
                                          const v1::GetProvisionRequest* request,
                                          v1::Provision* response) override;
+  grpc::ServerUnaryReactor* ListProvisions(grpc::CallbackServerContext* context,
+                                           const v1::ListProvisionsRequest* request,
+                                           v1::ListProvisionsResponse* response) override;
+  grpc::ServerUnaryReactor* CompareStatuteVersions(
+      grpc::CallbackServerContext* context, const v1::CompareStatuteVersionsRequest* request,
+      v1::CompareStatuteVersionsResponse* response) override;
+  grpc::ServerUnaryReactor* ResolveCitations(grpc::CallbackServerContext* context,
+                                             const v1::ResolveCitationsRequest* request,
+                                             v1::ResolveCitationsResponse* response) override;
+  grpc::ServerUnaryReactor* SearchProvisions(grpc::CallbackServerContext* context,
+                                             const v1::SearchProvisionsRequest* request,
+                                             v1::SearchProvisionsResponse* response) override;
   grpc::ServerUnaryReactor* ImportStatuteVersion(
       grpc::CallbackServerContext* context, const v1::ImportStatuteVersionRequest* request,
       v1::ImportStatuteVersionResponse* response) override;

@@ -10,6 +10,8 @@
 #include "common/dates.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "absl/container/flat_hash_set.h"
+#include "guidance-svc/diff/char_diff.h"
 #include "guidance-svc/statute/statute_file.h"
 
 namespace counsel::guidance {
@@ -20,6 +22,7 @@ constexpr int kMaxPageSize = 1000;
 
 void IndexTree(const v1::Provision& p, Catalog::Version* v) {
   v->by_eid[p.eid()] = &p;
+  if (!p.wid().empty()) v->by_wid[p.wid()] = &p;
   for (const auto& c : p.children()) IndexTree(c, v);
 }
 
@@ -215,9 +218,149 @@ absl::StatusOr<v1::Provision> Catalog::GetProvision(const v1::GetProvisionReques
         absl::StrCat(e->meta.title(), " version ", v->meta.version_id(), " has no provision ", eid),
         {{"version_id", v->meta.version_id()}});
   }
-  v1::Provision out = *it->second;
-  out.set_statute_title(e->meta.title());
+  return Present(*e, *v, *it->second, today);
+}
+
+v1::Provision Catalog::Present(const Entry& statute, const Version& version,
+                               const v1::Provision& provision, absl::CivilDay today) {
+  v1::Provision out = provision;
+  out.set_statute_title(statute.meta.title());
+  *out.mutable_version() = VersionWithStatus(version, today);
+  return out;
+}
+
+std::vector<const Catalog::Entry*> Catalog::Statutes() const {
+  std::vector<const Entry*> out;
+  for (const std::string& id : order_) out.push_back(&statutes_.at(id));
+  return out;
+}
+
+absl::StatusOr<v1::Provision> Catalog::FindByWid(absl::string_view statute_id,
+                                                 absl::string_view wid, absl::CivilDay day,
+                                                 absl::CivilDay today) const {
+  const Entry* e = FindStatute(statute_id);
+  if (e == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat("statutes/", statute_id, " is not in the catalogue"));
+  }
+  ASSIGN_OR_RETURN(const Version* v, SelectVersion(*e, FormatDate(day), "", false, today));
+  auto it = v->by_wid.find(wid);
+  if (it == v->by_wid.end()) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNoSuchProvision,
+                           absl::StrCat(e->meta.title(), " version ", v->meta.version_id(),
+                                        " no longer has the cited provision"),
+                           {{"version_id", v->meta.version_id()}});
+  }
+  return Present(*e, *v, *it->second, today);
+}
+
+absl::StatusOr<v1::ListProvisionsResponse> Catalog::ListProvisions(
+    const v1::ListProvisionsRequest& request, absl::CivilDay today) const {
+  ASSIGN_OR_RETURN(std::string id, StatuteIdFromName(request.parent(), "parent"));
+  int size = 0;
+  ASSIGN_OR_RETURN(int offset, ParsePage(request.page_size(), request.page_token(), &size));
+  const Entry* e = FindStatute(id);
+  if (e == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat(request.parent(), " is not in the catalogue"));
+  }
+  ASSIGN_OR_RETURN(const Version* v, SelectVersion(*e, request.as_of(), request.version_id(),
+                                                   request.prospective(), today));
+  v1::ListProvisionsResponse out;
   *out.mutable_version() = VersionWithStatus(*v, today);
+  const int total = static_cast<int>(v->articles.size());
+  for (int i = offset; i < total && i < offset + size; ++i) {
+    v1::Provision* p = out.add_provisions();
+    *p = v->articles[static_cast<size_t>(i)];
+    p->clear_children();
+    p->set_statute_title(e->meta.title());
+  }
+  if (offset + size < total) out.set_next_page_token(absl::StrCat(offset + size));
+  return out;
+}
+
+absl::StatusOr<v1::CompareStatuteVersionsResponse> Catalog::CompareVersions(
+    const v1::CompareStatuteVersionsRequest& request, absl::CivilDay today) const {
+  ASSIGN_OR_RETURN(std::string id, StatuteIdFromName(request.name(), "name"));
+  if (request.from_version().empty()) return InvalidArgumentField("from_version", "is required");
+  if (request.to_version().empty()) return InvalidArgumentField("to_version", "is required");
+  int size = 0;
+  ASSIGN_OR_RETURN(int offset, ParsePage(request.page_size(), request.page_token(), &size));
+  const Entry* e = FindStatute(id);
+  if (e == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat(request.name(), " is not in the catalogue"));
+  }
+  auto find = [&](const std::string& vid, absl::string_view field) -> absl::StatusOr<const Version*> {
+    RETURN_IF_ERROR(ParseDate(vid, field).status());
+    for (const auto& v : e->versions) {
+      if (v->meta.version_id() == vid) return v.get();
+    }
+    return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
+                           absl::StrCat(request.name(), " has no version ", vid),
+                           {{"version_id", vid}});
+  };
+  ASSIGN_OR_RETURN(const Version* from, find(request.from_version(), "from_version"));
+  ASSIGN_OR_RETURN(const Version* to, find(request.to_version(), "to_version"));
+  DiffOptions options;
+  options.strict_punctuation = request.strict_punctuation();
+  std::vector<v1::ProvisionChange> changes;
+  absl::flat_hash_map<std::string, const v1::Provision*> from_articles;
+  for (const auto& a : from->articles) from_articles[a.wid()] = &a;
+  auto add_diff = [](v1::ProvisionChange& c, const std::vector<DiffOp>& ops) {
+    for (const DiffOp& op : ops) {
+      auto* seg = c.add_diff();
+      seg->set_op(op.kind == DiffOp::kEqual    ? v1::DiffSegment::OP_EQUAL
+                  : op.kind == DiffOp::kInsert ? v1::DiffSegment::OP_INSERT
+                                               : v1::DiffSegment::OP_DELETE);
+      seg->set_text(op.text);
+    }
+  };
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& a : to->articles) {
+    v1::ProvisionChange c;
+    c.set_wid(a.wid());
+    c.set_to_eid(a.eid());
+    c.set_to_label(a.label());
+    auto it = from_articles.find(a.wid());
+    if (it == from_articles.end()) {
+      c.add_kinds(v1::ProvisionChange::KIND_ADDED);
+      add_diff(c, CharDiff("", a.text(), options));
+    } else {
+      seen.insert(a.wid());
+      const v1::Provision& old = *it->second;
+      c.set_from_eid(old.eid());
+      c.set_from_label(old.label());
+      if (old.eid() != a.eid()) c.add_kinds(v1::ProvisionChange::KIND_RENUMBERED);
+      if (!TextsEqual(old.text(), a.text(), options)) {
+        c.add_kinds(v1::ProvisionChange::KIND_AMENDED);
+      }
+      if (c.kinds_size() == 0) {
+        if (!request.include_unchanged()) continue;
+        c.add_kinds(v1::ProvisionChange::KIND_UNCHANGED);
+      }
+      add_diff(c, CharDiff(old.text(), a.text(), options));
+    }
+    changes.push_back(std::move(c));
+  }
+  for (const auto& old : from->articles) {
+    if (seen.contains(old.wid())) continue;
+    v1::ProvisionChange c;
+    c.set_wid(old.wid());
+    c.add_kinds(v1::ProvisionChange::KIND_REMOVED);
+    c.set_from_eid(old.eid());
+    c.set_from_label(old.label());
+    add_diff(c, CharDiff(old.text(), "", options));
+    changes.push_back(std::move(c));
+  }
+  v1::CompareStatuteVersionsResponse out;
+  *out.mutable_from_version() = VersionWithStatus(*from, today);
+  *out.mutable_to_version() = VersionWithStatus(*to, today);
+  const int total = static_cast<int>(changes.size());
+  for (int i = offset; i < total && i < offset + size; ++i) {
+    *out.add_changes() = std::move(changes[static_cast<size_t>(i)]);
+  }
+  if (offset + size < total) out.set_next_page_token(absl::StrCat(offset + size));
   return out;
 }
 

@@ -38,6 +38,8 @@ class Catalog {
     std::vector<v1::Provision> articles;
     // Every provision (articles and their parts) by eid.
     absl::flat_hash_map<std::string, const v1::Provision*> by_eid;
+    // Every provision by wid.
+    absl::flat_hash_map<std::string, const v1::Provision*> by_wid;
   };
   struct Entry {
     v1::Statute meta;  // without versions
@@ -52,6 +54,22 @@ class Catalog {
                                                         absl::CivilDay today) const;
   absl::StatusOr<v1::Provision> GetProvision(const v1::GetProvisionRequest& request,
                                              absl::CivilDay today) const;
+  // A provision of a selected version, with statute title and version set.
+  static v1::Provision Present(const Entry& statute, const Version& version,
+                               const v1::Provision& provision, absl::CivilDay today);
+
+  absl::StatusOr<v1::ListProvisionsResponse> ListProvisions(
+      const v1::ListProvisionsRequest& request, absl::CivilDay today) const;
+  absl::StatusOr<v1::CompareStatuteVersionsResponse> CompareVersions(
+      const v1::CompareStatuteVersionsRequest& request, absl::CivilDay today) const;
+
+  // The provision with `wid` in the version of `statute_id` in force on
+  // `day`; NotFound (NOT_IN_FORCE / NO_SUCH_PROVISION) otherwise.
+  absl::StatusOr<v1::Provision> FindByWid(absl::string_view statute_id, absl::string_view wid,
+                                          absl::CivilDay day, absl::CivilDay today) const;
+
+  // Every statute, in id order.
+  std::vector<const Entry*> Statutes() const;
 
   // The version of `statute` to read for as_of/version_id/prospective.
   // `field_prefix` names request fields in errors.

@@ -144,6 +144,7 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
   size_t i = 0;
   absl::flat_hash_set<std::string> seen;
   std::string format, body_sha256;
+  bool amendment_form = false;
   for (; i < lines.size(); ++i) {
     absl::string_view line = absl::StripSuffix(lines[i], "\r");
     const int lineno = static_cast<int>(i) + 1;
@@ -179,7 +180,14 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
       }
     } else if (key == "issuing_body") {
       statute.set_issuing_body(std::string(value));
+      if (version.issuing_body().empty()) version.set_issuing_body(std::string(value));
+    } else if (key == "version_issuing_body") {
       version.set_issuing_body(std::string(value));
+    } else if (key == "body_form") {
+      if (value != "consolidated" && value != "amendment") {
+        return error(lineno, "body_form must be consolidated or amendment");
+      }
+      amendment_form = value == "amendment";
     } else if (key == "version_id") st = date(version.mutable_version_id());
     else if (key == "promulgated") st = date(version.mutable_promulgated_date());
     else if (key == "effective") st = date(version.mutable_effective_date());
@@ -260,6 +268,44 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
       else if (absl::EndsWith(head_word, "章")) { chapter = heading; section.clear(); }
       else if (absl::EndsWith(head_word, "节")) { section = heading; }
       article = paragraph = item = nullptr;  // a heading closes the article
+      continue;
+    }
+    if (absl::StartsWith(line, "<!--")) {
+      article = paragraph = item = nullptr;  // an editorial comment ends the article
+      continue;
+    }
+    if (amendment_form) {
+      // An amending act quotes the article it inserts or rewrites:
+      //   七、在刑法第二百五十三条后增加一条，作为第二百五十三条之一：“…
+      //   “…（further paragraphs, each opening with a quotation mark）…”
+      const size_t as = line.find("作为第");
+      const size_t quote = line.find("“");
+      if (as != absl::string_view::npos && quote != absl::string_view::npos && as < quote) {
+        absl::string_view label_text = line.substr(as + 6, quote - as - 6);
+        absl::ConsumeSuffix(&label_text, "：");
+        absl::ConsumeSuffix(&label_text, ":");
+        auto head = ParseArticleHead(absl::StrCat(label_text, " x"));
+        if (!head) return error(lineno, "cannot read the inserted article's number");
+        const std::string eid = ArticleEid(head->number, head->suffix);
+        if (!eids.insert(eid).second) return error(lineno, absl::StrCat(head->label, " appears twice"));
+        out.articles.emplace_back();
+        article = &out.articles.back();
+        article->set_eid(eid);
+        article->set_kind(Provision::KIND_ARTICLE);
+        article->set_label(head->label);
+        line = line.substr(quote + 3);
+      } else if (article != nullptr && absl::StartsWith(line, "“")) {
+        line = line.substr(3);
+      } else {
+        article = paragraph = item = nullptr;
+        continue;
+      }
+      const bool closes = absl::ConsumeSuffix(&line, "”");
+      AppendText(article, line);
+      paragraph = article->add_children();
+      paragraph->set_kind(Provision::KIND_PARAGRAPH);
+      paragraph->set_text(std::string(line));
+      if (closes) article = paragraph = item = nullptr;
       continue;
     }
     if (auto head = ParseArticleHead(line)) {

@@ -46,6 +46,12 @@ CREATE TABLE provisions (
 );
 CREATE INDEX provisions_by_wid ON provisions (statute_id, wid);
 )sql",
+      // Trigram full-text index over article text; filled on import, and
+      // rebuilt from `provisions` on open when empty.
+      R"sql(
+CREATE VIRTUAL TABLE provision_fts USING fts5(
+  text, statute_id UNINDEXED, version_id UNINDEXED, eid UNINDEXED, tokenize = 'trigram');
+)sql",
   };
   return *m;
 }
@@ -120,10 +126,66 @@ class SqliteStatuteStore final : public StatuteStore {
       ins.Bind(1, statute_id).Bind(2, version.version_id()).Bind(3, ord++)
           .Bind(4, article.eid()).Bind(5, wid).BindBlob(6, article.SerializeAsString());
       RETURN_IF_ERROR(ins.Run());
+      RETURN_IF_ERROR(IndexText(statute_id, version.version_id(), article));
     }
     RETURN_IF_ERROR(tx.Commit());
     result.created = true;
     return result;
+  }
+
+  absl::StatusOr<std::vector<Hit>> Search(absl::string_view query, int limit) override {
+    absl::MutexLock lock(&mu_);
+    // The query is one phrase: quoted, with quotes doubled, so that FTS5
+    // operators in user input are plain text.
+    std::string phrase = "\"";
+    for (char c : query) {
+      if (c == '"') phrase += '"';
+      phrase += c;
+    }
+    phrase += '"';
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "SELECT statute_id, version_id, eid, "
+        "snippet(provision_fts, 0, '【', '】', '…', 32), -bm25(provision_fts) "
+        "FROM provision_fts WHERE provision_fts MATCH ?1 ORDER BY rank LIMIT ?2"));
+    q.Bind(1, phrase).Bind(2, limit);
+    std::vector<Hit> hits;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      hits.push_back({q.ColumnText(0), q.ColumnText(1), q.ColumnText(2), q.ColumnText(3),
+                      q.ColumnDouble(4)});
+    }
+    return hits;
+  }
+
+  // Fills the full-text index from stored provisions if it is empty (a
+  // database made before the index existed).
+  absl::Status RebuildIndexIfEmpty() {
+    absl::MutexLock lock(&mu_);
+    {
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare("SELECT count(*) FROM provision_fts"));
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row && q.ColumnInt64(0) > 0) return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    std::vector<std::tuple<std::string, std::string, v1::Provision>> rows;
+    {
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+          "SELECT statute_id, version_id, article FROM provisions"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        v1::Provision article;
+        if (!article.ParseFromString(std::string(q.ColumnBlob(2)))) {
+          return absl::DataLossError("unreadable provision row");
+        }
+        rows.emplace_back(q.ColumnText(0), q.ColumnText(1), std::move(article));
+      }
+    }
+    for (const auto& [statute, version, article] : rows) {
+      RETURN_IF_ERROR(IndexText(statute, version, article));
+    }
+    return tx.Commit();
   }
 
   absl::StatusOr<std::vector<StoredStatute>> LoadAll() override {
@@ -186,6 +248,15 @@ class SqliteStatuteStore final : public StatuteStore {
   }
 
  private:
+  absl::Status IndexText(const std::string& statute_id, const std::string& version_id,
+                         const v1::Provision& article) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+        "INSERT INTO provision_fts (text, statute_id, version_id, eid) VALUES (?1, ?2, ?3, ?4)"));
+    ins.Bind(1, absl::StrCat(article.label(), " ", article.text()))
+        .Bind(2, statute_id).Bind(3, version_id).Bind(4, article.eid());
+    return ins.Run();
+  }
+
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
 };
@@ -195,7 +266,9 @@ class SqliteStatuteStore final : public StatuteStore {
 absl::StatusOr<std::unique_ptr<StatuteStore>> OpenSqliteStatuteStore(const std::string& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
   RETURN_IF_ERROR(db->Migrate(Migrations()));
-  return std::unique_ptr<StatuteStore>(new SqliteStatuteStore(std::move(db)));
+  auto store = std::make_unique<SqliteStatuteStore>(std::move(db));
+  RETURN_IF_ERROR(store->RebuildIndexIfEmpty());
+  return std::unique_ptr<StatuteStore>(std::move(store));
 }
 
 }  // namespace counsel::guidance

@@ -41,6 +41,14 @@ class StatuteStore {
   // id holds different content.
   virtual absl::StatusOr<ImportResult> ImportVersion(const ParsedStatuteVersion& parsed) = 0;
 
+  // Full-text search (FTS5 trigram) over article text: matches of the
+  // phrase `query` (3+ characters), best first, at most `limit`.
+  struct Hit {
+    std::string statute_id, version_id, eid, snippet;
+    double score = 0;  // larger is better
+  };
+  virtual absl::StatusOr<std::vector<Hit>> Search(absl::string_view query, int limit) = 0;
+
   // Everything, for building the in-memory catalogue.
   virtual absl::StatusOr<std::vector<StoredStatute>> LoadAll() = 0;
 };
