@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/errors.h"
 #include "common/server.h"
 #include "common/testing/status_matchers.h"
 #include "grpcpp/create_channel.h"
@@ -168,6 +169,236 @@ TEST_F(GuidanceServiceTest, BadImportNamesTheLineAndStoresNothing) {
   auto ctx = Signed("ListStatutes", {kScopeGuidanceRead});
   ASSERT_TRUE(stub_->ListStatutes(ctx.get(), {}, &list).ok());
   EXPECT_EQ(list.statutes_size(), 0);
+}
+
+// The whole shipped corpus, through the real server.
+class CorpusTest : public GuidanceServiceTest {
+ protected:
+  void SetUp() override {
+    GuidanceServiceTest::SetUp();
+    for (const char* file : {"statutes/public-security-administration-punishments/2013-01-01.md",
+                             "statutes/public-security-administration-punishments/2026-01-01.md",
+                             "statutes/personal-information-protection/2021-11-01.md",
+                             "statutes/civil-code/2021-01-01.md",
+                             "statutes/criminal-law/2009-02-28.md",
+                             "statutes/criminal-law/2015-11-01.md"}) {
+      v1::ImportStatuteVersionResponse r;
+      const grpc::Status s = Import(ReadContent(file), &r);
+      ASSERT_TRUE(s.ok()) << file << ": " << s.error_message();
+    }
+  }
+
+  grpc::Status GetProvision(const std::string& eid, const std::string& as_of, v1::Provision* p) {
+    v1::GetProvisionRequest req;
+    req.set_name(std::string(kStatute) + "/provisions/" + eid);
+    req.set_as_of(as_of);
+    auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+    return stub_->GetProvision(ctx.get(), req, p);
+  }
+
+  v1::ResolveCitationsResponse Resolve(const std::string& text, const std::string& as_of) {
+    v1::ResolveCitationsRequest req;
+    req.set_text(text);
+    req.set_as_of(as_of);
+    v1::ResolveCitationsResponse resp;
+    auto ctx = Signed("ResolveCitations", {kScopeGuidanceRead});
+    const grpc::Status s = stub_->ResolveCitations(ctx.get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  v1::SearchProvisionsResponse Search(const std::string& query, const std::string& as_of,
+                                      grpc::Status* status = nullptr) {
+    v1::SearchProvisionsRequest req;
+    req.set_query(query);
+    req.set_as_of(as_of);
+    v1::SearchProvisionsResponse resp;
+    auto ctx = Signed("SearchProvisions", {kScopeGuidanceRead});
+    const grpc::Status s = stub_->SearchProvisions(ctx.get(), req, &resp);
+    if (status != nullptr) *status = s; else EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+};
+
+std::string ReasonOf(const grpc::Status& s) { return ErrorReason(FromGrpcStatus(s)); }
+
+TEST_F(CorpusTest, BeforeTheStatuteExistedIsNotInForce) {
+  v1::Provision p;
+  const grpc::Status s = GetProvision("art_42", "2005-01-01", &p);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ReasonOf(s), "NOT_IN_FORCE");
+  v1::GetProvisionRequest req;
+  req.set_name("statutes/civil-code/provisions/art_1");
+  req.set_as_of("2022-01-01");
+  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+  EXPECT_EQ(ReasonOf(stub_->GetProvision(ctx.get(), req, &p)), "NOT_IN_CORPUS")
+      << "the civil code is held as an excerpt";
+}
+
+TEST_F(CorpusTest, OldArticle42AndNewArticle50ShareOneWid) {
+  v1::Provision old_42, new_50, new_42;
+  ASSERT_TRUE(GetProvision("art_42", "2020-01-01", &old_42).ok());
+  ASSERT_TRUE(GetProvision("art_50", "2026-06-01", &new_50).ok());
+  ASSERT_TRUE(GetProvision("art_42", "2026-06-01", &new_42).ok());
+  EXPECT_EQ(old_42.wid(), new_50.wid());
+  EXPECT_NE(old_42.wid(), new_42.wid());
+  EXPECT_EQ(new_50.version().version_id(), "2026-01-01");
+  EXPECT_NE(new_42.text().find("铁路"), std::string::npos) << new_42.text();
+  EXPECT_EQ(old_42.children(0).children(5).wid(), new_50.children(0).children(5).wid());
+  EXPECT_EQ(new_50.children_size(), 2) << "2025 added a no-contact paragraph";
+}
+
+TEST_F(CorpusTest, ComparisonReportsRenumberedAndAmendedWithTheFineChange) {
+  v1::CompareStatuteVersionsRequest req;
+  req.set_name(kStatute);
+  req.set_from_version("2013-01-01");
+  req.set_to_version("2026-01-01");
+  req.set_page_size(1000);
+  v1::CompareStatuteVersionsResponse resp;
+  auto ctx = Signed("CompareStatuteVersions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->CompareStatuteVersions(ctx.get(), req, &resp).ok());
+  const v1::ProvisionChange* art50 = nullptr;
+  for (const auto& c : resp.changes()) {
+    if (c.to_eid() == "art_50") art50 = &c;
+  }
+  ASSERT_NE(art50, nullptr);
+  EXPECT_EQ(art50->from_eid(), "art_42");
+  EXPECT_THAT(std::vector<int>(art50->kinds().begin(), art50->kinds().end()),
+              ::testing::ElementsAre(v1::ProvisionChange::KIND_RENUMBERED,
+                                     v1::ProvisionChange::KIND_AMENDED));
+  std::string deleted, inserted;
+  for (const auto& seg : art50->diff()) {
+    if (seg.op() == v1::DiffSegment::OP_DELETE) deleted += seg.text();
+    if (seg.op() == v1::DiffSegment::OP_INSERT) inserted += seg.text();
+  }
+  EXPECT_NE(deleted.find("五百"), std::string::npos) << deleted;
+  EXPECT_NE(inserted.find("一千"), std::string::npos) << inserted;
+  EXPECT_EQ(inserted.find("："), std::string::npos) << "punctuation width is not an amendment";
+}
+
+TEST_F(CorpusTest, PunctuationWidthAloneIsNotAnAmendmentUnlessAsked) {
+  // The 2012 text ends 第四十二条's lead-in with ':' and the 2025 text with
+  // '：'; strict comparison sees the colon, the default does not.
+  for (bool strict : {false, true}) {
+    v1::CompareStatuteVersionsRequest req;
+    req.set_name(kStatute);
+    req.set_from_version("2013-01-01");
+    req.set_to_version("2026-01-01");
+    req.set_strict_punctuation(strict);
+    req.set_page_size(1000);
+    v1::CompareStatuteVersionsResponse resp;
+    auto ctx = Signed("CompareStatuteVersions", {kScopeGuidanceRead});
+    ASSERT_TRUE(stub_->CompareStatuteVersions(ctx.get(), req, &resp).ok());
+    bool colon_changed = false;
+    for (const auto& c : resp.changes()) {
+      if (c.to_eid() != "art_50") continue;
+      for (const auto& seg : c.diff()) {
+        if (seg.op() != v1::DiffSegment::OP_EQUAL && seg.text().find(":") != std::string::npos) {
+          colon_changed = true;
+        }
+      }
+    }
+    EXPECT_EQ(colon_changed, strict);
+  }
+}
+
+TEST_F(CorpusTest, CitationResolvesAgainstTheDateAsked) {
+  auto in_2020 = Resolve("《治安管理处罚法》第四十二条第六项", "2020-01-01");
+  ASSERT_EQ(in_2020.citations_size(), 1);
+  EXPECT_TRUE(in_2020.citations(0).resolved());
+  EXPECT_EQ(in_2020.citations(0).eid(), "art_42__para_1__item_6");
+  EXPECT_EQ(in_2020.citations(0).version_id(), "2013-01-01");
+  EXPECT_EQ(in_2020.citations(0).label(), "第四十二条第（六）项");
+
+  auto in_2026 = Resolve("《治安管理处罚法》第四十二条第六项", "2026-06-01");
+  ASSERT_EQ(in_2026.citations_size(), 1);
+  EXPECT_FALSE(in_2026.citations(0).resolved());
+  EXPECT_EQ(in_2026.citations(0).unresolved_reason(), "NO_SUCH_PROVISION");
+  EXPECT_EQ(in_2026.citations(0).version_id(), "2026-01-01");
+}
+
+TEST_F(CorpusTest, SentenceWithThreeCitations) {
+  auto r = Resolve(
+      "依照《中华人民共和国个人信息保护法》第四十七条和第六十九条，并参照《刑法》第二百五十三条之一，"
+      "可以主张权利。",
+      "2024-05-01");
+  ASSERT_EQ(r.citations_size(), 3);
+  EXPECT_EQ(r.citations(0).provision(), "statutes/personal-information-protection/provisions/art_47");
+  EXPECT_EQ(r.citations(1).provision(), "statutes/personal-information-protection/provisions/art_69");
+  EXPECT_EQ(r.citations(2).provision(), "statutes/criminal-law/provisions/art_253-1");
+  EXPECT_EQ(r.citations(2).version_id(), "2015-11-01");
+  for (const auto& c : r.citations()) EXPECT_TRUE(c.resolved()) << c.text();
+  EXPECT_EQ(r.citations(0).start(), 2);
+}
+
+TEST_F(CorpusTest, TwoCharacterSearchFindsArticle42) {
+  auto r = Search("隐私", "2020-01-01");
+  std::vector<std::string> found;
+  for (const auto& h : r.results()) found.push_back(h.provision());
+  EXPECT_THAT(found, ::testing::Contains(std::string(kStatute) + "/provisions/art_42"));
+  for (const auto& h : r.results()) {
+    EXPECT_NE(h.snippet().find("【隐私】"), std::string::npos) << h.snippet();
+    EXPECT_NE(h.version_id(), "2026-01-01") << "as of 2020 the 2026 text is not in force";
+  }
+}
+
+TEST_F(CorpusTest, TrigramSearchIsFilteredByDate) {
+  auto r2020 = Search("偷窥、偷拍", "2020-01-01");
+  auto r2026 = Search("偷窥、偷拍", "2026-06-01");
+  ASSERT_GE(r2020.results_size(), 1);
+  ASSERT_GE(r2026.results_size(), 1);
+  EXPECT_EQ(r2020.results(0).provision(), std::string(kStatute) + "/provisions/art_42");
+  EXPECT_EQ(r2026.results(0).provision(), std::string(kStatute) + "/provisions/art_50");
+  EXPECT_NE(r2026.results(0).snippet().find("【"), std::string::npos);
+}
+
+TEST_F(CorpusTest, SearchRejectsBadQueries) {
+  grpc::Status s;
+  Search("", "", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  Search(std::string(257, 'a'), "", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // Invalid UTF-8 never reaches the handler: proto3 strings refuse it.
+  Search("\xff\xfe", "", &s);
+  EXPECT_FALSE(s.ok());
+  Search("隐私", "2023-02-30", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("as_of"), std::string::npos);
+  // FTS5 syntax in user input is text, not an operator.
+  Search("隐私 OR \"x", "", &s);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(CorpusTest, TableOfContentsAsOfADateIsPaged) {
+  v1::ListProvisionsRequest req;
+  req.set_parent(kStatute);
+  req.set_as_of("2026-06-01");
+  req.set_page_size(100);
+  v1::ListProvisionsResponse first, second;
+  auto ctx = Signed("ListProvisions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListProvisions(ctx.get(), req, &first).ok());
+  EXPECT_EQ(first.provisions_size(), 100);
+  EXPECT_EQ(first.version().version_id(), "2026-01-01");
+  req.set_page_token(first.next_page_token());
+  auto ctx2 = Signed("ListProvisions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListProvisions(ctx2.get(), req, &second).ok());
+  EXPECT_EQ(second.provisions_size(), 44);
+  EXPECT_TRUE(second.next_page_token().empty());
+  EXPECT_EQ(second.provisions(43).eid(), "art_144");
+}
+
+TEST_F(CorpusTest, AmendingActIsReadAsTheArticleItInserts) {
+  v1::GetProvisionRequest req;
+  req.set_name("statutes/criminal-law/provisions/art_253-1");
+  req.set_as_of("2012-01-01");
+  v1::Provision p;
+  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->GetProvision(ctx.get(), req, &p).ok());
+  EXPECT_EQ(p.label(), "第二百五十三条之一");
+  EXPECT_EQ(p.children_size(), 3);
+  EXPECT_EQ(p.children(0).text().rfind("国家机关或者金融", 0), 0u) << p.children(0).text();
+  EXPECT_EQ(p.version().version_id(), "2009-02-28");
+  EXPECT_EQ(p.version().end_date(), "2015-10-31");
 }
 
 }  // namespace
