@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/grpc_util.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
 #include "guidance-svc/citation/resolve.h"
 #include "guidance-svc/statute/search.h"
 #include "guidance-svc/statute/statute_file.h"
@@ -20,8 +21,108 @@ constexpr size_t kMaxImportBytes = 8 << 20;
 }  // namespace
 
 GuidanceServiceImpl::GuidanceServiceImpl(const ContextKey* key, const Clock* clock,
-                                         StatuteStore* store)
-    : key_(key), clock_(clock), store_(store), catalog_(Catalog::Build({})) {}
+                                         StatuteStore* store, AdviceStore* advice_store)
+    : key_(key), clock_(clock), store_(store), advice_(advice_store),
+      catalog_(Catalog::Build({})) {}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::Run(
+    grpc::CallbackServerContext* context, absl::string_view method, absl::string_view scope,
+    std::function<absl::Status(const CallContext&)> work) {
+  auto cc = Authorize(*context, method, scope);
+  if (!cc.ok()) return FinishUnary(context, cc.status());
+  return FinishUnaryOn(executor_, context,
+                       [cc = *std::move(cc), work = std::move(work)] { return work(cc); });
+}
+
+absl::StatusOr<int> GuidanceServiceImpl::ImportAdvice(absl::string_view json,
+                                                      absl::string_view source_name) {
+  internal::v1::AdviceFile file;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto st = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &file, options);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", st.message().as_string()));
+  }
+  absl::MutexLock lock(&import_mu_);
+  return advice_.ImportFile(file, *catalog(), source_name);
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::ListAdvice(grpc::CallbackServerContext* context,
+                                                          const v1::ListAdviceRequest* request,
+                                                          v1::ListAdviceResponse* response) {
+  return Run(context, "ListAdvice", kScopeGuidanceRead, [=](const CallContext&) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, advice_.List(*request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::GetAdvice(grpc::CallbackServerContext* context,
+                                                         const v1::GetAdviceRequest* request,
+                                                         v1::Advice* response) {
+  return Run(context, "GetAdvice", kScopeGuidanceRead, [=](const CallContext& cc) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, advice_.Get(*request, HasScope(cc, kScopeGuidanceWrite),
+                                            *catalog(), Today()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::ListAdviceRevisions(
+    grpc::CallbackServerContext* context, const v1::ListAdviceRevisionsRequest* request,
+    v1::ListAdviceRevisionsResponse* response) {
+  return Run(context, "ListAdviceRevisions", kScopeGuidanceRead,
+             [=](const CallContext&) -> absl::Status {
+               ASSIGN_OR_RETURN(*response, advice_.ListRevisions(*request));
+               return absl::OkStatus();
+             });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::CreateAdvice(grpc::CallbackServerContext* context,
+                                                            const v1::CreateAdviceRequest* request,
+                                                            v1::Advice* response) {
+  return Run(context, "CreateAdvice", kScopeGuidanceWrite, [=](const CallContext&) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, advice_.Create(*request, clock_->Now()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::UpdateAdvice(grpc::CallbackServerContext* context,
+                                                            const v1::UpdateAdviceRequest* request,
+                                                            v1::Advice* response) {
+  return Run(context, "UpdateAdvice", kScopeGuidanceWrite, [=](const CallContext&) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, advice_.Update(*request, clock_->Now()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::PublishAdvice(
+    grpc::CallbackServerContext* context, const v1::PublishAdviceRequest* request,
+    v1::Advice* response) {
+  return Run(context, "PublishAdvice", kScopeGuidanceWrite,
+             [=](const CallContext& cc) -> absl::Status {
+               ASSIGN_OR_RETURN(*response, advice_.Publish(*request, cc.key_id(), clock_->Now(),
+                                                           *catalog()));
+               return absl::OkStatus();
+             });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::RollbackAdvice(
+    grpc::CallbackServerContext* context, const v1::RollbackAdviceRequest* request,
+    v1::Advice* response) {
+  return Run(context, "RollbackAdvice", kScopeGuidanceWrite,
+             [=](const CallContext& cc) -> absl::Status {
+               ASSIGN_OR_RETURN(*response, advice_.Rollback(*request, cc.key_id(), clock_->Now()));
+               return absl::OkStatus();
+             });
+}
+
+grpc::ServerUnaryReactor* GuidanceServiceImpl::DeleteAdvice(grpc::CallbackServerContext* context,
+                                                            const v1::DeleteAdviceRequest* request,
+                                                            google::protobuf::Empty*) {
+  return Run(context, "DeleteAdvice", kScopeGuidanceWrite, [=](const CallContext&) {
+    return advice_.Delete(*request, clock_->Now());
+  });
+}
 
 absl::Status GuidanceServiceImpl::Reload() {
   ASSIGN_OR_RETURN(std::vector<StoredStatute> all, store_->LoadAll());

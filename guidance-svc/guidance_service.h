@@ -11,7 +11,9 @@
 #include "common/clock.h"
 #include "common/executor.h"
 #include "counsel/guidance/v1/guidance.grpc.pb.h"
+#include "guidance-svc/advice/advice_book.h"
 #include "guidance-svc/statute/catalog.h"
+#include "guidance-svc/store/advice_store.h"
 #include "guidance-svc/store/statute_store.h"
 
 namespace counsel::guidance {
@@ -20,7 +22,8 @@ namespace counsel::guidance {
 class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
  public:
   // Does not take ownership; all must outlive the service.
-  GuidanceServiceImpl(const ContextKey* key, const Clock* clock, StatuteStore* store);
+  GuidanceServiceImpl(const ContextKey* key, const Clock* clock, StatuteStore* store,
+                      AdviceStore* advice_store);
 
   // Loads the catalogue from the store. Call once before serving.
   absl::Status Reload();
@@ -28,6 +31,9 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   // Imports one file's content (also used by the `import` command).
   absl::StatusOr<v1::ImportStatuteVersionResponse> Import(
       const v1::ImportStatuteVersionRequest& request);
+  // Imports an advice content file (JSON of counsel.internal.v1.AdviceFile);
+  // returns the number of revisions published.
+  absl::StatusOr<int> ImportAdvice(absl::string_view json, absl::string_view source_name);
 
   grpc::ServerUnaryReactor* ListStatutes(grpc::CallbackServerContext* context,
                                          const v1::ListStatutesRequest* request,
@@ -50,6 +56,30 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   grpc::ServerUnaryReactor* SearchProvisions(grpc::CallbackServerContext* context,
                                              const v1::SearchProvisionsRequest* request,
                                              v1::SearchProvisionsResponse* response) override;
+  grpc::ServerUnaryReactor* ListAdvice(grpc::CallbackServerContext* context,
+                                       const v1::ListAdviceRequest* request,
+                                       v1::ListAdviceResponse* response) override;
+  grpc::ServerUnaryReactor* GetAdvice(grpc::CallbackServerContext* context,
+                                      const v1::GetAdviceRequest* request,
+                                      v1::Advice* response) override;
+  grpc::ServerUnaryReactor* ListAdviceRevisions(grpc::CallbackServerContext* context,
+                                                const v1::ListAdviceRevisionsRequest* request,
+                                                v1::ListAdviceRevisionsResponse* response) override;
+  grpc::ServerUnaryReactor* CreateAdvice(grpc::CallbackServerContext* context,
+                                         const v1::CreateAdviceRequest* request,
+                                         v1::Advice* response) override;
+  grpc::ServerUnaryReactor* UpdateAdvice(grpc::CallbackServerContext* context,
+                                         const v1::UpdateAdviceRequest* request,
+                                         v1::Advice* response) override;
+  grpc::ServerUnaryReactor* PublishAdvice(grpc::CallbackServerContext* context,
+                                          const v1::PublishAdviceRequest* request,
+                                          v1::Advice* response) override;
+  grpc::ServerUnaryReactor* RollbackAdvice(grpc::CallbackServerContext* context,
+                                           const v1::RollbackAdviceRequest* request,
+                                           v1::Advice* response) override;
+  grpc::ServerUnaryReactor* DeleteAdvice(grpc::CallbackServerContext* context,
+                                         const v1::DeleteAdviceRequest* request,
+                                         google::protobuf::Empty* response) override;
   grpc::ServerUnaryReactor* ImportStatuteVersion(
       grpc::CallbackServerContext* context, const v1::ImportStatuteVersionRequest* request,
       v1::ImportStatuteVersionResponse* response) override;
@@ -60,9 +90,15 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   absl::StatusOr<CallContext> Authorize(const grpc::CallbackServerContext& context,
                                         absl::string_view method, absl::string_view scope) const;
 
+  // Runs `work` on the executor after checking the context and scope.
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, absl::string_view method,
+                                absl::string_view scope,
+                                std::function<absl::Status(const CallContext&)> work);
+
   const ContextKey* key_;
   const Clock* clock_;
   StatuteStore* store_;
+  AdviceBook advice_;
   Executor executor_{2};
   mutable absl::Mutex mu_;
   std::shared_ptr<const Catalog> catalog_ ABSL_GUARDED_BY(mu_);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/server.h"
 #include "common/testing/status_matchers.h"
@@ -32,7 +33,11 @@ class GuidanceServiceTest : public ::testing::Test {
     auto store = OpenSqliteStatuteStore(dir_ + "/guidance.db");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    service_ = std::make_unique<GuidanceServiceImpl>(&key_, &clock_, store_.get());
+    auto advice = OpenSqliteAdviceStore(dir_ + "/guidance.db");
+    ASSERT_TRUE(advice.ok()) << advice.status();
+    advice_store_ = std::move(*advice);
+    service_ = std::make_unique<GuidanceServiceImpl>(&key_, &clock_, store_.get(),
+                                                     advice_store_.get());
     ASSERT_TRUE(service_->Reload().ok());
     ServerConfig config;
     config.program = "test";
@@ -47,6 +52,7 @@ class GuidanceServiceTest : public ::testing::Test {
   void TearDown() override {
     runner_.reset();
     service_.reset();
+    advice_store_.reset();
     store_.reset();
     std::system(("rm -rf " + dir_).c_str());
   }
@@ -77,6 +83,7 @@ class GuidanceServiceTest : public ::testing::Test {
   ContextKey key_{std::string(32, 'k')};
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 28, 10, 0, 0), absl::UTCTimeZone())};
   std::unique_ptr<StatuteStore> store_;
+  std::unique_ptr<AdviceStore> advice_store_;
   std::unique_ptr<GuidanceServiceImpl> service_;
   std::unique_ptr<ServerRunner> runner_;
   std::unique_ptr<v1::GuidanceService::Stub> stub_;
@@ -150,14 +157,6 @@ TEST_F(GuidanceServiceTest, RefusesUnsignedCallsAndMissingScopes) {
   auto read_only = Signed("ImportStatuteVersion", {kScopeGuidanceRead});
   EXPECT_EQ(stub_->ImportStatuteVersion(read_only.get(), import, &r).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-}
-
-TEST_F(GuidanceServiceTest, UnbuiltMethodsAnswerUnimplemented) {
-  v1::ListAdviceRequest req;
-  v1::ListAdviceResponse resp;
-  auto ctx = Signed("ListAdvice", {kScopeGuidanceRead});
-  EXPECT_EQ(stub_->ListAdvice(ctx.get(), req, &resp).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(GuidanceServiceTest, BadImportNamesTheLineAndStoresNothing) {
@@ -399,6 +398,235 @@ TEST_F(CorpusTest, AmendingActIsReadAsTheArticleItInserts) {
   EXPECT_EQ(p.children(0).text().rfind("国家机关或者金融", 0), 0u) << p.children(0).text();
   EXPECT_EQ(p.version().version_id(), "2009-02-28");
   EXPECT_EQ(p.version().end_date(), "2015-10-31");
+}
+
+class AdviceTest : public CorpusTest {
+ protected:
+  v1::Advice Call(const std::string& method, const google::protobuf::Message& req,
+                  grpc::Status* status = nullptr, std::vector<std::string> scopes = {
+                      kScopeGuidanceRead, kScopeGuidanceWrite}) {
+    auto ctx = Signed(method, scopes);
+    v1::Advice out;
+    grpc::Status s;
+    if (method == "GetAdvice") s = stub_->GetAdvice(ctx.get(), static_cast<const v1::GetAdviceRequest&>(req), &out);
+    if (method == "CreateAdvice") s = stub_->CreateAdvice(ctx.get(), static_cast<const v1::CreateAdviceRequest&>(req), &out);
+    if (method == "UpdateAdvice") s = stub_->UpdateAdvice(ctx.get(), static_cast<const v1::UpdateAdviceRequest&>(req), &out);
+    if (method == "PublishAdvice") s = stub_->PublishAdvice(ctx.get(), static_cast<const v1::PublishAdviceRequest&>(req), &out);
+    if (method == "RollbackAdvice") s = stub_->RollbackAdvice(ctx.get(), static_cast<const v1::RollbackAdviceRequest&>(req), &out);
+    if (status != nullptr) *status = s; else EXPECT_TRUE(s.ok()) << method << ": " << s.error_message();
+    return out;
+  }
+
+  v1::Advice Draft(const std::string& citation) {
+    v1::Advice a;
+    a.set_title("测试建议");
+    auto* step = a.add_sections()->add_steps();
+    step->set_key("report-to-police");
+    step->set_title("报案");
+    step->set_checklist(true);
+    step->add_citations(citation);
+    return a;
+  }
+
+  v1::Advice Get(const std::string& name, const std::string& locale = "",
+                 const std::string& resolve_as_of = "") {
+    v1::GetAdviceRequest r;
+    r.set_name(name);
+    r.set_locale(locale);
+    r.set_resolve_citations_as_of(resolve_as_of);
+    return Call("GetAdvice", r);
+  }
+};
+
+TEST_F(AdviceTest, ShippedAdviceHasTwoRevisionsCitingEachLaw) {
+  std::ifstream in(std::string(COUNSEL_CONTENT_DIR) + "/advice/personal-information-leak.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto added = service_->ImportAdvice(ss.str(), "personal-information-leak.json");
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, 2);
+  EXPECT_EQ(*service_->ImportAdvice(ss.str(), "again"), 0) << "import is idempotent";
+
+  v1::ListAdviceRevisionsRequest list;
+  list.set_name("advice/personal-information-leak");
+  v1::ListAdviceRevisionsResponse revisions;
+  auto ctx = Signed("ListAdviceRevisions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListAdviceRevisions(ctx.get(), list, &revisions).ok());
+  ASSERT_EQ(revisions.revisions_size(), 2);
+  const auto& newest = revisions.revisions(0);
+  const auto& oldest = revisions.revisions(1);
+  EXPECT_EQ(newest.revision_number(), 2);
+  auto pinned = [](const v1::Advice& a, const std::string& key) {
+    for (const auto& s : a.sections()) {
+      for (const auto& st : s.steps()) {
+        if (st.key() == key) return st.cited_provisions(0);
+      }
+    }
+    return v1::CitedProvision();
+  };
+  EXPECT_EQ(pinned(oldest, "report-to-police").version_id(), "2013-01-01");
+  EXPECT_EQ(pinned(oldest, "report-to-police").label(), "第（六）项");
+  EXPECT_EQ(pinned(newest, "report-to-police").version_id(), "2026-01-01");
+  EXPECT_EQ(pinned(oldest, "report-to-police").wid(), pinned(newest, "report-to-police").wid());
+
+  // The 2024 revision cites the privacy item, never the 2026 railway article.
+  v1::Advice old_resolved = Get("advice/personal-information-leak@" + oldest.revision_id(), "",
+                                "2026-06-01");
+  const auto cited = pinned(old_resolved, "report-to-police");
+  EXPECT_EQ(cited.resolved_provision(),
+            std::string(kStatute) + "/provisions/art_50__para_1__item_6");
+  EXPECT_FALSE(cited.stale());
+}
+
+TEST_F(AdviceTest, LocaleFallsBackToChineseAndSaysSo) {
+  std::ifstream in(std::string(COUNSEL_CONTENT_DIR) + "/advice/personal-information-leak.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ASSERT_TRUE(service_->ImportAdvice(ss.str(), "x").ok());
+  v1::Advice en = Get("advice/personal-information-leak", "en");
+  EXPECT_EQ(en.locale(), "en");
+  EXPECT_FALSE(en.locale_fallback());
+  EXPECT_EQ(en.sections(0).steps(0).title(), "Deal with the exposed account first");
+  EXPECT_TRUE(en.sections(0).steps(0).checklist());
+  v1::Advice fr = Get("advice/personal-information-leak", "fr");
+  EXPECT_EQ(fr.locale(), "zh-CN");
+  EXPECT_TRUE(fr.locale_fallback());
+}
+
+TEST_F(AdviceTest, PublishRollbackHistoryAndStaleCitations) {
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2024, 5, 1, 9, 0, 0), ShanghaiTimeZone()));
+  v1::CreateAdviceRequest create;
+  create.set_advice_id("test-advice");
+  *create.mutable_advice() = Draft(std::string(kStatute) + "/provisions/art_42");
+  v1::Advice draft = Call("CreateAdvice", create);
+  EXPECT_EQ(draft.state(), v1::Advice::STATE_DRAFT);
+
+  v1::PublishAdviceRequest publish;
+  publish.set_name("advice/test-advice");
+  publish.set_change_note("first");
+  publish.set_etag(draft.etag());
+  v1::Advice rev1 = Call("PublishAdvice", publish);
+  EXPECT_EQ(rev1.revision_number(), 1);
+
+  // A stale etag is refused.
+  grpc::Status s;
+  Call("PublishAdvice", publish, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+
+  clock_.Advance(absl::Hours(24));
+  v1::UpdateAdviceRequest update;
+  update.mutable_advice()->set_name("advice/test-advice");
+  update.mutable_advice()->set_title("测试建议（修订）");
+  update.mutable_update_mask()->add_paths("title");
+  Call("UpdateAdvice", update);
+  publish.clear_etag();
+  publish.set_change_note("retitled");
+  v1::Advice rev2 = Call("PublishAdvice", publish);
+  EXPECT_EQ(rev2.title(), "测试建议（修订）");
+
+  clock_.Advance(absl::Hours(24));
+  v1::RollbackAdviceRequest rollback;
+  rollback.set_name("advice/test-advice");
+  rollback.set_revision_id(rev1.revision_id());
+  v1::Advice rev3 = Call("RollbackAdvice", rollback);
+  EXPECT_EQ(rev3.revision_number(), 3);
+  EXPECT_EQ(rev3.title(), "测试建议");
+  EXPECT_NE(rev3.revision_id(), rev1.revision_id());
+
+  v1::ListAdviceRevisionsRequest list;
+  list.set_name("advice/test-advice");
+  v1::ListAdviceRevisionsResponse history;
+  auto ctx = Signed("ListAdviceRevisions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListAdviceRevisions(ctx.get(), list, &history).ok());
+  ASSERT_EQ(history.revisions_size(), 3);
+  EXPECT_EQ(history.revisions(0).revision_number(), 3);
+  EXPECT_EQ(history.revisions(2).change_note(), "first");
+
+  // The 2024 citation of 第四十二条 resolves to 第五十条 in 2026, whose fine changed.
+  v1::Advice resolved = Get("advice/test-advice@" + rev1.revision_id(), "", "2026-06-01");
+  const auto& cited = resolved.sections(0).steps(0).cited_provisions(0);
+  EXPECT_EQ(cited.resolved_provision(), std::string(kStatute) + "/provisions/art_50");
+  EXPECT_TRUE(cited.stale());
+  EXPECT_FALSE(Get("advice/test-advice@" + rev1.revision_id(), "", "2024-06-01")
+                   .sections(0).steps(0).cited_provisions(0).stale());
+
+  // As of a time between revisions 1 and 2.
+  v1::GetAdviceRequest as_of;
+  as_of.set_name("advice/test-advice");
+  as_of.mutable_as_of_time()->set_seconds(rev1.revision_create_time().seconds());
+  EXPECT_EQ(Call("GetAdvice", as_of).revision_id(), rev1.revision_id());
+}
+
+TEST_F(AdviceTest, DeletedAdviceKeepsItsRevisionsReadable) {
+  v1::CreateAdviceRequest create;
+  create.set_advice_id("short-lived");
+  *create.mutable_advice() = Draft(std::string(kStatute) + "/provisions/art_50");
+  Call("CreateAdvice", create);
+  v1::PublishAdviceRequest publish;
+  publish.set_name("advice/short-lived");
+  v1::Advice rev = Call("PublishAdvice", publish);
+  v1::DeleteAdviceRequest del;
+  del.set_name("advice/short-lived");
+  google::protobuf::Empty empty;
+  auto ctx = Signed("DeleteAdvice", {kScopeGuidanceWrite});
+  ASSERT_TRUE(stub_->DeleteAdvice(ctx.get(), del, &empty).ok());
+  grpc::Status s;
+  v1::GetAdviceRequest get;
+  get.set_name("advice/short-lived");
+  Call("GetAdvice", get, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Get("advice/short-lived@" + rev.revision_id()).revision_id(), rev.revision_id());
+  v1::ListAdviceResponse listed;
+  auto lctx = Signed("ListAdvice", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListAdvice(lctx.get(), {}, &listed).ok());
+  for (const auto& a : listed.advice()) EXPECT_NE(a.name(), "advice/short-lived");
+}
+
+TEST_F(AdviceTest, BadAdviceIsRefusedNamingTheStepAndStoresNothing) {
+  v1::CreateAdviceRequest create;
+  create.set_advice_id("bad-advice");
+  v1::Advice a = Draft("statutes/public-security-administration-punishments/provisions/art_999");
+  *create.mutable_advice() = a;
+  Call("CreateAdvice", create);
+  v1::PublishAdviceRequest publish;
+  publish.set_name("advice/bad-advice");
+  grpc::Status s;
+  Call("PublishAdvice", publish, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("advice.sections[0].steps[0].citations[0]"), std::string::npos)
+      << s.error_message();
+  v1::ListAdviceRevisionsRequest list;
+  list.set_name("advice/bad-advice");
+  v1::ListAdviceRevisionsResponse history;
+  auto ctx = Signed("ListAdviceRevisions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListAdviceRevisions(ctx.get(), list, &history).ok());
+  EXPECT_EQ(history.revisions_size(), 0);
+
+  v1::CreateAdviceRequest dup;
+  dup.set_advice_id("dup-keys");
+  *dup.mutable_advice() = Draft(std::string(kStatute) + "/provisions/art_50");
+  *dup.mutable_advice()->mutable_sections(0)->add_steps() = dup.advice().sections(0).steps(0);
+  Call("CreateAdvice", dup, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("advice.sections[0].steps[1].key"), std::string::npos);
+
+  v1::UpdateAdviceRequest update;
+  update.mutable_advice()->set_name("advice/bad-advice");
+  update.mutable_update_mask()->add_paths("revision_id");
+  Call("UpdateAdvice", update, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("update_mask.paths[0]"), std::string::npos);
+
+  v1::GetAdviceRequest draft;
+  draft.set_name("advice/bad-advice@draft");
+  Call("GetAdvice", draft, &s, {kScopeGuidanceRead});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Call("GetAdvice", draft).state(), v1::Advice::STATE_DRAFT);
+  for (const char* bad : {"advice/", "advice/Bad", "x/y", "advice/a@"}) {
+    draft.set_name(bad);
+    Call("GetAdvice", draft, &s);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
 }
 
 }  // namespace

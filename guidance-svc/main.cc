@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/call_context.h"
 #include "common/clock.h"
@@ -45,12 +46,18 @@ absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::stri
     if (std::filesystem::is_directory(p, ec)) {
       std::vector<std::string> found;
       for (const auto& entry : std::filesystem::recursive_directory_iterator(p, ec)) {
-        if (entry.is_regular_file() && entry.path().extension() == ".md" &&
+        const auto ext = entry.path().extension();
+        if (entry.is_regular_file() && (ext == ".md" || ext == ".json") &&
             entry.path().filename() != "README.md") {
           found.push_back(entry.path().string());
         }
       }
-      std::sort(found.begin(), found.end());
+      // Statutes (.md) before advice (.json), whose citations they resolve;
+      // within each, by name, so older versions load first.
+      std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) {
+        const bool ja = absl::EndsWith(a, ".json"), jb = absl::EndsWith(b, ".json");
+        return ja != jb ? jb : a < b;
+      });
       files.insert(files.end(), found.begin(), found.end());
     } else if (std::filesystem::is_regular_file(p, ec)) {
       files.push_back(p);
@@ -77,8 +84,11 @@ int RunImport(const std::vector<std::string>& paths) {
   if (files->empty()) return Fail(absl::InvalidArgumentError("import: no files given"));
   auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status());
+  auto advice_store = OpenSqliteAdviceStore(absl::GetFlag(FLAGS_db));
+  if (!advice_store.ok()) return Fail(advice_store.status());
   // Import runs offline: no call context is involved.
-  GuidanceServiceImpl service(nullptr, RealClock::Get(), store->get());
+  GuidanceServiceImpl service(nullptr, RealClock::Get(), store->get(), advice_store->get());
+  if (auto st = service.Reload(); !st.ok()) return Fail(st);
   int created = 0, unchanged = 0, failed = 0;
   for (size_t i = 0; i < files->size(); ++i) {
     const std::string& file = (*files)[i];
@@ -86,6 +96,18 @@ int RunImport(const std::vector<std::string>& paths) {
     std::ifstream in(file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
+    if (absl::EndsWith(file, ".json")) {
+      auto added = service.ImportAdvice(ss.str(), file);
+      if (!added.ok()) {
+        ++failed;
+        if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+        std::fprintf(stderr, "%s\n", std::string(added.status().message()).c_str());
+        continue;
+      }
+      (*added > 0 ? created : unchanged)++;
+      log::Info("imported", {{"file", file}, {"revisions_published", *added}});
+      continue;
+    }
     v1::ImportStatuteVersionRequest request;
     request.set_content(ss.str());
     request.set_source_name(file);
@@ -114,7 +136,9 @@ int Serve() {
   ContextKey context_key(std::move(*key));
   auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status());
-  GuidanceServiceImpl service(&context_key, RealClock::Get(), store->get());
+  auto advice_store = OpenSqliteAdviceStore(absl::GetFlag(FLAGS_db));
+  if (!advice_store.ok()) return Fail(advice_store.status());
+  GuidanceServiceImpl service(&context_key, RealClock::Get(), store->get(), advice_store->get());
   if (auto st = service.Reload(); !st.ok()) return Fail(st);
   auto runner = ServerRunner::Start(
       ServerConfigFromFlags("counsel-guidance", absl::GetFlag(FLAGS_listen)), {&service});

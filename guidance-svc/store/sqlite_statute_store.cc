@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "guidance-svc/store/schema.h"
 #include "guidance-svc/store/statute_store.h"
 
 namespace counsel::guidance {
@@ -15,46 +16,6 @@ namespace {
 using sqlite::Database;
 using sqlite::Statement;
 using sqlite::Transaction;
-
-const std::vector<std::string>& Migrations() {
-  static const auto* m = new std::vector<std::string>{
-      R"sql(
-CREATE TABLE statutes (
-  statute_id   TEXT PRIMARY KEY,
-  title        TEXT NOT NULL,
-  short_title  TEXT NOT NULL,
-  aliases      TEXT NOT NULL,      -- newline-separated
-  issuing_body TEXT NOT NULL
-);
-CREATE TABLE statute_versions (
-  statute_id      TEXT NOT NULL REFERENCES statutes(statute_id),
-  version_id      TEXT NOT NULL,   -- effective date YYYY-MM-DD
-  version         BLOB NOT NULL,   -- serialized StatuteVersion
-  content_sha256  TEXT NOT NULL,
-  import_time     INTEGER NOT NULL DEFAULT (unixepoch()),
-  PRIMARY KEY (statute_id, version_id)
-);
-CREATE TABLE provisions (
-  statute_id  TEXT NOT NULL,
-  version_id  TEXT NOT NULL,
-  ord         INTEGER NOT NULL,
-  eid         TEXT NOT NULL,
-  wid         TEXT NOT NULL,
-  article     BLOB NOT NULL,       -- serialized Provision (the article tree)
-  PRIMARY KEY (statute_id, version_id, eid),
-  FOREIGN KEY (statute_id, version_id) REFERENCES statute_versions(statute_id, version_id)
-);
-CREATE INDEX provisions_by_wid ON provisions (statute_id, wid);
-)sql",
-      // Trigram full-text index over article text; filled on import, and
-      // rebuilt from `provisions` on open when empty.
-      R"sql(
-CREATE VIRTUAL TABLE provision_fts USING fts5(
-  text, statute_id UNINDEXED, version_id UNINDEXED, eid UNINDEXED, tokenize = 'trigram');
-)sql",
-  };
-  return *m;
-}
 
 // Sets wids on an article tree: the article's wid is given; its parts take
 // the article wid plus their eid suffix, so they follow the article through
@@ -265,7 +226,7 @@ class SqliteStatuteStore final : public StatuteStore {
 
 absl::StatusOr<std::unique_ptr<StatuteStore>> OpenSqliteStatuteStore(const std::string& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
-  RETURN_IF_ERROR(db->Migrate(Migrations()));
+  RETURN_IF_ERROR(db->Migrate(GuidanceMigrations()));
   auto store = std::make_unique<SqliteStatuteStore>(std::move(db));
   RETURN_IF_ERROR(store->RebuildIndexIfEmpty());
   return std::unique_ptr<StatuteStore>(std::move(store));

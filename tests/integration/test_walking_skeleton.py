@@ -150,8 +150,15 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertEqual(fields, ["case.client.phone"])
 
     def test_unbuilt_methods_answer_unimplemented(self):
-        status, body, _ = self.cluster.http("GET", "/v1/advice", key=self.key)
+        status, body, _ = self.cluster.http("GET", "/v1/cases", key=self.key)
         self.assertEqual(status, 501, body)
+
+    def test_advice_is_served_with_its_pinned_citations(self):
+        status, body, _ = self.cluster.http(
+            "GET", "/v1/advice/personal-information-leak?locale=en", key=self.key)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["locale"], "en")
+        self.assertEqual(body["revisionNumber"], "2")
 
     def test_health_is_serving_on_all_three(self):
         for port in (self.cluster.guidance_port, self.cluster.cases_port,

@@ -1,0 +1,15 @@
+// The schema of guidance.db, one forward-only migration list shared by the
+// stores that use the file (statutes, advice).
+#ifndef COUNSEL_GUIDANCE_STORE_SCHEMA_H_
+#define COUNSEL_GUIDANCE_STORE_SCHEMA_H_
+
+#include <string>
+#include <vector>
+
+namespace counsel::guidance {
+
+const std::vector<std::string>& GuidanceMigrations();
+
+}  // namespace counsel::guidance
+
+#endif  // COUNSEL_GUIDANCE_STORE_SCHEMA_H_
