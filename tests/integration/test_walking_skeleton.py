@@ -177,9 +177,13 @@ class WalkingSkeletonTest(unittest.TestCase):
             self.assertIn(s, at_gateway)
 
     def test_access_log_holds_no_key_secret_and_no_personal_data(self):
-        self.cluster.http("POST", "/v1/cases", key=self.key, body={
-            "client": {"displayName": "李秘密", "phone": "13900001111"},
-            "leakedData": ["LEAKED_DATA_PHONE"]})
+        self.cluster.http("POST", "/v1/cases", key=self.key, headers={"x-request-id": "leak-check-1"},
+                          body={"client": {"displayName": "李秘密", "phone": "13900001111"},
+                                "leakedData": ["LEAKED_DATA_PHONE"]})
+        access = self.cluster.programs["gateway"].wait_for(
+            lambda e: e.get("event") == "access" and e.get("request_id") == "leak-check-1")
+        self.assertEqual(access["tenant"], "firm-a")
+        self.assertEqual(access["code"], 200)
         logs = self.cluster.logs()
         secret = self.key.split("_", 2)[2]
         self.assertNotIn(secret, logs)
