@@ -1,19 +1,27 @@
 #include "case-svc/case_service.h"
 
+#include <deque>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "case-svc/domain/lifecycle.h"
 #include "case-svc/domain/masking.h"
 #include "case-svc/domain/severity.h"
 #include "case-svc/domain/validation.h"
+#include "common/dates.h"
 #include "common/errors.h"
 #include "common/grpc_util.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "openssl/sha.h"
 
 namespace counsel::cases {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 std::string Method(absl::string_view name) {
   return absl::StrCat("/", v1::CaseService::service_full_name(), "/", name);
@@ -32,10 +40,85 @@ std::string Digest(const google::protobuf::Message& m) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
-// A case of another tenant, or of another client under a client-bound
-// context, must look exactly like a case that does not exist.
-absl::Status CaseNotFound(absl::string_view name) {
-  return absl::NotFoundError(absl::StrCat(name, " does not exist"));
+std::string HexSha256(absl::string_view data) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : d) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+// Fields UpdateCase may change, by mask path.
+const std::vector<std::string>& UpdatablePaths() {
+  static const auto* paths = new std::vector<std::string>{
+      "external_ref", "client.display_name", "client.phone", "client.email",
+      "client.national_id", "summary", "leaked_data", "suspected_source", "occurred_on",
+      "discovered_time", "assignee", "labels", "police_report", "police_report.station",
+      "police_report.receipt_number", "police_report.reported_on", "damage_known_on",
+      "liable_party_identified_on"};
+  return *paths;
+}
+
+// Output-only or immutable fields, refused by name.
+bool IsReadOnlyPath(absl::string_view p) {
+  static const auto* paths = new std::vector<std::string>{
+      "name", "severity", "state", "advice", "checklist", "etag", "create_time", "update_time",
+      "close_time", "limitation_ends_on", "incident_type", "client.id", "client.masked",
+      "client.erase_time"};
+  return std::find(paths->begin(), paths->end(), p) != paths->end();
+}
+
+std::string NormalizeCounterpart(const std::string& in) {
+  const std::string trimmed(absl::StripAsciiWhitespace(in));
+  if (trimmed.find('@') != std::string::npos) {
+    auto e = NormalizeEmail(trimmed, "x");
+    if (e.ok()) return *e;
+  }
+  auto p = NormalizePhone(trimmed, "x");
+  if (p.ok()) return *p;
+  // An account: drop the spaces people put in card numbers.
+  std::string out;
+  for (char c : trimmed) {
+    if (c != ' ' && c != '-') out.push_back(c);
+  }
+  return out;
+}
+
+std::string MaskCounterpart(const std::string& v) {
+  if (absl::StartsWith(v, "+")) return MaskPhone(v);
+  if (v.find('@') != std::string::npos) return MaskEmail(v);
+  return MaskTail(v);
+}
+
+// Checklist items copied from the pinned advice revision's steps.
+void CopyChecklist(const guidance::v1::Advice& advice, v1::Case& c) {
+  c.set_advice(absl::StrCat(advice.name(), "@", advice.revision_id()));
+  const int64_t discovered = TimeUtil::TimestampToMicroseconds(c.discovered_time());
+  for (const auto& section : advice.sections()) {
+    for (const auto& step : section.steps()) {
+      if (!step.checklist()) continue;
+      v1::ChecklistItem* item = c.add_checklist();
+      item->set_name(absl::StrCat(c.name(), "/checklist/", step.key()));
+      item->set_key(step.key());
+      item->set_title(step.title());
+      item->set_state(v1::ChecklistItem::STATE_PENDING);
+      if (step.has_due_within()) {
+        *item->mutable_due_time() = TimeUtil::MicrosecondsToTimestamp(
+            discovered + TimeUtil::DurationToMicroseconds(step.due_within()));
+      }
+      for (const auto& cited : step.cited_provisions()) item->add_citations(cited.provision());
+    }
+  }
+}
+
+void Derive(v1::Case& c) {
+  c.set_severity(DeriveSeverity(c.leaked_data()));
+  const auto ends = LimitationEnds(c);
+  if (ends) c.set_limitation_ends_on(FormatDate(*ends)); else c.clear_limitation_ends_on();
 }
 
 }  // namespace
@@ -53,8 +136,16 @@ absl::StatusOr<std::string> ParseCaseName(absl::string_view name, absl::string_v
   return std::string(id);
 }
 
-CaseServiceImpl::CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store)
-    : key_(key), clock_(clock), store_(store) {}
+Actor ActorOf(const CallContext& cc) { return Actor{cc.tenant(), cc.key_id(), cc.client_id()}; }
+
+CaseServiceImpl::CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store,
+                                 AdviceSource* advice, CaseServiceOptions options)
+    : key_(key), clock_(clock), store_(store), advice_(advice), options_(options),
+      cursors_(key->Derive("change-feed-cursor")), hub_(options.bookmark_interval) {
+  store_->SetCommitListener([this] { hub_.Notify(); });
+}
+
+CaseServiceImpl::~CaseServiceImpl() { store_->SetCommitListener(nullptr); }
 
 absl::StatusOr<CallContext> CaseServiceImpl::Authorize(const grpc::CallbackServerContext& context,
                                                        absl::string_view method,
@@ -64,78 +155,679 @@ absl::StatusOr<CallContext> CaseServiceImpl::Authorize(const grpc::CallbackServe
   return cc;
 }
 
-absl::StatusOr<v1::Case> CaseServiceImpl::Present(const CallContext& cc, v1::Case c) const {
-  if (!cc.client_id().empty() && c.client().id() != cc.client_id()) {
-    return CaseNotFound(c.name());
+grpc::ServerUnaryReactor* CaseServiceImpl::Run(
+    grpc::CallbackServerContext* context, absl::string_view method, absl::string_view scope,
+    std::function<absl::Status(const CallContext&)> work) {
+  auto cc = Authorize(*context, method, scope);
+  if (!cc.ok()) return FinishUnary(context, cc.status());
+  return FinishUnaryOn(executor_, context,
+                       [cc = *std::move(cc), work = std::move(work)] { return work(cc); });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::RunWrite(
+    grpc::CallbackServerContext* context, absl::string_view method,
+    std::function<void(const CallContext&, std::function<void(absl::Status)>)> start) {
+  auto cc = Authorize(*context, method, kScopeCasesWrite);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!cc.ok()) {
+    reactor->Finish(ToGrpcStatus(cc.status()));
+    return reactor;
   }
+  executor_.Schedule([reactor, cc = *std::move(cc), start = std::move(start)] {
+    start(cc, [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
+  });
+  return reactor;
+}
+
+v1::Case CaseServiceImpl::Present(const CallContext& cc, v1::Case c) const {
   if (!HasScope(cc, kScopeCasesPii)) MaskClient(*c.mutable_client());
   return c;
-}
-
-absl::StatusOr<v1::Case> CaseServiceImpl::DoCreateCase(const CallContext& cc,
-                                                       const v1::CreateCaseRequest& request) {
-  if (!request.has_case_()) return InvalidArgumentField("case", "is required");
-  RETURN_IF_ERROR(CheckText(request.request_id(), 64, "request_id"));
-  NewCase nc;
-  nc.c = request.case_();
-  v1::Case& c = nc.c;
-  // A client-bound caller acts for its client only.
-  if (!cc.client_id().empty()) {
-    if (!c.client().id().empty() && c.client().id() != cc.client_id()) {
-      return absl::PermissionDeniedError("this key acts for another client");
-    }
-    c.mutable_client()->set_id(cc.client_id());
-  }
-  RETURN_IF_ERROR(ValidateNewCase(c));
-  // Output-only fields are set here, whatever the request said.
-  c.set_name(absl::StrCat("cases/", RandomId()));
-  c.set_state(v1::Case::STATE_NEW);
-  c.set_severity(DeriveSeverity(c.leaked_data()));
-  c.clear_checklist();
-  c.clear_advice();
-  c.clear_etag();
-  c.clear_close_time();
-  c.clear_limitation_ends_on();
-  c.mutable_client()->clear_masked();
-  c.mutable_client()->clear_erase_time();
-  if (!c.has_discovered_time()) {
-    const int64_t now = absl::ToUnixSeconds(clock_->Now());
-    c.mutable_discovered_time()->set_seconds(now);
-  }
-  nc.request_id = request.request_id();
-  nc.request_digest = Digest(request);
-  nc.actor = cc.key_id();
-  ASSIGN_OR_RETURN(v1::Case created, store_->CreateCase(cc.tenant(), nc));
-  return Present(cc, std::move(created));
-}
-
-absl::StatusOr<v1::Case> CaseServiceImpl::DoGetCase(const CallContext& cc,
-                                                    const v1::GetCaseRequest& request) {
-  ASSIGN_OR_RETURN(std::string id, ParseCaseName(request.name(), "name"));
-  auto c = store_->GetCase(cc.tenant(), id);
-  if (absl::IsNotFound(c.status())) return CaseNotFound(request.name());
-  if (!c.ok()) return c.status();
-  return Present(cc, std::move(*c));
 }
 
 grpc::ServerUnaryReactor* CaseServiceImpl::CreateCase(grpc::CallbackServerContext* context,
                                                       const v1::CreateCaseRequest* request,
                                                       v1::Case* response) {
-  auto cc = Authorize(*context, "CreateCase", kScopeCasesWrite);
-  if (!cc.ok()) return FinishUnary(context, cc.status());
-  return FinishUnaryOn(executor_, context, [this, cc = *cc, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(*response, DoCreateCase(cc, *request));
-    return absl::OkStatus();
+  return RunWrite(context, "CreateCase", [this, request, response](
+                                             const CallContext& cc,
+                                             std::function<void(absl::Status)> done) {
+    auto prepared = [&]() -> absl::StatusOr<NewCase> {
+      if (!request->has_case_()) return InvalidArgumentField("case", "is required");
+      RETURN_IF_ERROR(CheckText(request->request_id(), 64, "request_id"));
+      NewCase nc;
+      nc.c = request->case_();
+      v1::Case& c = nc.c;
+      // A client-bound caller acts for its client only.
+      if (!cc.client_id().empty()) {
+        if (!c.client().id().empty() && c.client().id() != cc.client_id()) {
+          return absl::PermissionDeniedError("this key acts for another client");
+        }
+        c.mutable_client()->set_id(cc.client_id());
+      }
+      RETURN_IF_ERROR(ValidateNewCase(c));
+      // Output-only fields are set here, whatever the request said.
+      c.set_name(absl::StrCat("cases/", RandomId()));
+      c.set_state(v1::Case::STATE_NEW);
+      c.clear_checklist();
+      c.clear_advice();
+      c.clear_etag();
+      c.clear_close_time();
+      c.mutable_client()->clear_masked();
+      c.mutable_client()->clear_erase_time();
+      if (!c.has_discovered_time()) {
+        *c.mutable_discovered_time() =
+            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock_->Now()));
+      }
+      Derive(c);
+      // Pin the advice before anything is stored: without guidance-svc the
+      // create fails UNAVAILABLE and a retry with the same request_id works.
+      ASSIGN_OR_RETURN(std::optional<guidance::v1::Advice> advice,
+                       advice_->LatestFor(cc.tenant(), c.incident_type()));
+      if (advice) CopyChecklist(*advice, c);
+      nc.request_id = request->request_id();
+      nc.request_digest = Digest(*request);
+      return nc;
+    }();
+    if (!prepared.ok()) {
+      done(prepared.status());
+      return;
+    }
+    store_->CreateCase(ActorOf(cc), std::move(*prepared),
+                       [this, cc, response, done](absl::StatusOr<v1::Case> c) {
+                         if (c.ok()) *response = Present(cc, std::move(*c));
+                         done(c.status());
+                       });
   });
 }
 
 grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* context,
                                                    const v1::GetCaseRequest* request,
                                                    v1::Case* response) {
-  auto cc = Authorize(*context, "GetCase", kScopeCasesRead);
-  if (!cc.ok()) return FinishUnary(context, cc.status());
-  return FinishUnaryOn(executor_, context, [this, cc = *cc, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(*response, DoGetCase(cc, *request));
+  return Run(context, "GetCase", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    ASSIGN_OR_RETURN(std::string id, ParseCaseName(request->name(), "name"));
+    ASSIGN_OR_RETURN(v1::Case c, store_->GetCase(ActorOf(cc), id));
+    *response = Present(cc, std::move(c));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(grpc::CallbackServerContext* context,
+                                                     const v1::ListCasesRequest* request,
+                                                     v1::ListCasesResponse* response) {
+  return Run(context, "ListCases", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    ASSIGN_OR_RETURN(CasePage page, store_->ListCases(ActorOf(cc), *request));
+    for (auto& c : page.cases) *response->add_cases() = Present(cc, std::move(c));
+    response->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContext* context,
+                                                      const v1::UpdateCaseRequest* request,
+                                                      v1::Case* response) {
+  return RunWrite(context, "UpdateCase", [this, request, response](
+                                             const CallContext& cc,
+                                             std::function<void(absl::Status)> done) {
+    auto mutation = [&]() -> absl::StatusOr<CaseMutation> {
+      ASSIGN_OR_RETURN(std::string id, ParseCaseName(request->case_().name(), "case.name"));
+      if (request->update_mask().paths_size() == 0) {
+        return InvalidArgumentField("update_mask", "name the fields to update");
+      }
+      std::vector<std::string> paths;
+      for (int i = 0; i < request->update_mask().paths_size(); ++i) {
+        const std::string& raw = request->update_mask().paths(i);
+        std::string snake;
+        for (char ch : raw) {
+          if (absl::ascii_isupper(static_cast<unsigned char>(ch))) {
+            snake += '_';
+            snake += absl::ascii_tolower(static_cast<unsigned char>(ch));
+          } else {
+            snake += ch;
+          }
+        }
+        const std::string field = absl::StrCat("update_mask.paths[", i, "]");
+        if (IsReadOnlyPath(snake)) {
+          return InvalidArgumentField(field, absl::StrCat("'", snake, "' is output-only or immutable"));
+        }
+        if (std::find(UpdatablePaths().begin(), UpdatablePaths().end(), snake) ==
+            UpdatablePaths().end()) {
+          return InvalidArgumentField(field, absl::StrCat("'", snake, "' is not a field of Case"));
+        }
+        paths.push_back(snake);
+      }
+      // Validate the incoming values as a new case would be.
+      v1::Case incoming = request->case_();
+      CaseMutation m;
+      m.case_id = id;
+      m.expected_etag = request->case_().etag();
+      m.apply = [paths, incoming](v1::Case& c, v1::CaseEvent& event) -> absl::Status {
+        v1::Case updated = c;
+        google::protobuf::FieldMask mask;
+        for (const auto& p : paths) mask.add_paths(p);
+        google::protobuf::util::FieldMaskUtil::MergeOptions options;
+        options.set_replace_repeated_fields(true);
+        options.set_replace_message_fields(true);
+        google::protobuf::util::FieldMaskUtil::MergeMessageTo(incoming, mask, options, &updated);
+        // Re-check with the full validation of a new case (normalising too).
+        RETURN_IF_ERROR(ValidateNewCase(updated));
+        Derive(updated);
+        c = std::move(updated);
+        event.set_type(v1::CaseEvent::TYPE_CASE_UPDATED);
+        for (const auto& p : paths) event.add_changed_fields(p);
+        return absl::OkStatus();
+      };
+      return m;
+    }();
+    if (!mutation.ok()) {
+      done(mutation.status());
+      return;
+    }
+    store_->MutateCase(ActorOf(cc), std::move(*mutation),
+                       [this, cc, response, done](absl::StatusOr<v1::Case> c) {
+                         if (c.ok()) *response = Present(cc, std::move(*c));
+                         done(c.status());
+                       });
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::TransitionCase(grpc::CallbackServerContext* context,
+                                                          const v1::TransitionCaseRequest* request,
+                                                          v1::Case* response) {
+  return RunWrite(context, "TransitionCase", [this, request, response](
+                                                 const CallContext& cc,
+                                                 std::function<void(absl::Status)> done) {
+    auto mutation = [&]() -> absl::StatusOr<CaseMutation> {
+      ASSIGN_OR_RETURN(std::string id, ParseCaseName(request->name(), "name"));
+      if (request->state() == v1::Case::STATE_UNSPECIFIED ||
+          !v1::Case::State_IsValid(request->state())) {
+        return InvalidArgumentField("state", "name the state to move to");
+      }
+      if (absl::StripAsciiWhitespace(request->reason()).empty()) {
+        return InvalidArgumentField("reason", "is required");
+      }
+      RETURN_IF_ERROR(CheckText(request->reason(), 2000, "reason"));
+      RETURN_IF_ERROR(CheckText(request->override_reason(), 2000, "override_reason"));
+      CaseMutation m;
+      m.case_id = id;
+      m.expected_etag = request->etag();
+      const auto to = request->state();
+      const std::string reason = request->reason(), override_reason = request->override_reason();
+      const absl::Time now = clock_->Now();
+      m.apply = [to, reason, override_reason, now](v1::Case& c,
+                                                   v1::CaseEvent& event) -> absl::Status {
+        RETURN_IF_ERROR(CheckTransition(c, to, override_reason));
+        event.set_type(v1::CaseEvent::TYPE_STATE_CHANGED);
+        event.set_from_state(c.state());
+        event.set_to_state(to);
+        event.set_reason(override_reason.empty()
+                             ? reason
+                             : absl::StrCat(reason, " (override: ", override_reason, ")"));
+        event.add_changed_fields("state");
+        c.set_state(to);
+        if (to == v1::Case::STATE_CLOSED) {
+          *c.mutable_close_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+        } else {
+          c.clear_close_time();
+        }
+        return absl::OkStatus();
+      };
+      return m;
+    }();
+    if (!mutation.ok()) {
+      done(mutation.status());
+      return;
+    }
+    store_->MutateCase(ActorOf(cc), std::move(*mutation),
+                       [this, cc, response, done](absl::StatusOr<v1::Case> c) {
+                         if (c.ok()) *response = Present(cc, std::move(*c));
+                         done(c.status());
+                       });
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::UpdateChecklistItem(
+    grpc::CallbackServerContext* context, const v1::UpdateChecklistItemRequest* request,
+    v1::ChecklistItem* response) {
+  return RunWrite(context, "UpdateChecklistItem", [this, request, response](
+                                                      const CallContext& cc,
+                                                      std::function<void(absl::Status)> done) {
+    auto mutation = [&]() -> absl::StatusOr<CaseMutation> {
+      absl::string_view name = request->item().name();
+      const size_t at = name.find("/checklist/");
+      if (at == absl::string_view::npos) {
+        return InvalidArgumentField("item.name", "must be cases/{case}/checklist/{key}");
+      }
+      ASSIGN_OR_RETURN(std::string id, ParseCaseName(name.substr(0, at), "item.name"));
+      const std::string key(name.substr(at + 11));
+      std::vector<std::string> paths(request->update_mask().paths().begin(),
+                                     request->update_mask().paths().end());
+      if (paths.empty()) paths = {"state", "note"};
+      for (size_t i = 0; i < paths.size(); ++i) {
+        if (paths[i] != "state" && paths[i] != "note") {
+          return InvalidArgumentField(absl::StrCat("update_mask.paths[", i, "]"),
+                                      "only state and note can be updated");
+        }
+      }
+      const v1::ChecklistItem in = request->item();
+      if (std::find(paths.begin(), paths.end(), "state") != paths.end() &&
+          (in.state() == v1::ChecklistItem::STATE_UNSPECIFIED ||
+           !v1::ChecklistItem::State_IsValid(in.state()))) {
+        return InvalidArgumentField("item.state", "name a state");
+      }
+      RETURN_IF_ERROR(CheckText(in.note(), 2000, "item.note"));
+      CaseMutation m;
+      m.case_id = id;
+      const absl::Time now = clock_->Now();
+      m.apply = [key, paths, in, now](v1::Case& c, v1::CaseEvent& event) -> absl::Status {
+        for (auto& item : *c.mutable_checklist()) {
+          if (item.key() != key) continue;
+          if (!in.etag().empty() && in.etag() != c.etag()) {
+            return absl::AbortedError("the case changed since this etag; read it again and retry");
+          }
+          for (const auto& p : paths) {
+            if (p == "state") {
+              item.set_state(in.state());
+              if (in.state() == v1::ChecklistItem::STATE_DONE) {
+                *item.mutable_complete_time() =
+                    TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+              } else {
+                item.clear_complete_time();
+              }
+            } else {
+              item.set_note(in.note());
+            }
+            event.add_changed_fields(p);
+          }
+          event.set_type(v1::CaseEvent::TYPE_CHECKLIST_ITEM_UPDATED);
+          event.set_resource(item.name());
+          return absl::OkStatus();
+        }
+        return absl::NotFoundError(absl::StrCat(c.name(), "/checklist/", key, " does not exist"));
+      };
+      return m;
+    }();
+    if (!mutation.ok()) {
+      done(mutation.status());
+      return;
+    }
+    const std::string key(request->item().name().substr(request->item().name().find("/checklist/") + 11));
+    store_->MutateCase(ActorOf(cc), std::move(*mutation),
+                       [key, response, done](absl::StatusOr<v1::Case> c) {
+                         if (c.ok()) {
+                           for (const auto& item : c->checklist()) {
+                             if (item.key() == key) {
+                               *response = item;
+                               response->set_etag(c->etag());
+                             }
+                           }
+                         }
+                         done(c.status());
+                       });
+  });
+}
+
+// Client-streaming upload of one evidence entry with its attachment.
+class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceRequest> {
+ public:
+  EvidenceUpload(CaseServiceImpl* service, grpc::CallbackServerContext* context,
+                 v1::Evidence* response)
+      : service_(service), response_(response) {
+    auto cc = service->Authorize(*context, "AddEvidence", kScopeCasesWrite);
+    if (!cc.ok()) {
+      Finish(ToGrpcStatus(cc.status()));
+      return;
+    }
+    cc_ = *cc;
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Complete();
+      return;
+    }
+    if (first_) {
+      first_ = false;
+      header_ = message_;
+      header_.clear_chunk();
+    } else if (!message_.parent().empty() || message_.has_evidence()) {
+      Finish(ToGrpcStatus(InvalidArgumentField(
+          "evidence", "only the first message carries the evidence; later ones carry chunks")));
+      return;
+    }
+    if (attachment_.size() + message_.chunk().size() > service_->options_.max_attachment_bytes) {
+      Finish(ToGrpcStatus(InvalidArgumentField("chunk", "the attachment is larger than 20 MiB")));
+      return;
+    }
+    attachment_ += message_.chunk();
+    message_.Clear();
+    StartRead(&message_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Complete() {
+    auto prepared = [&]() -> absl::StatusOr<std::pair<std::string, NewEvidence>> {
+      if (first_) return InvalidArgumentField("parent", "no message was sent");
+      ASSIGN_OR_RETURN(std::string id, ParseCaseName(header_.parent(), "parent"));
+      NewEvidence ne;
+      ne.evidence = header_.evidence();
+      v1::Evidence& e = ne.evidence;
+      if (e.kind() == v1::Evidence::KIND_UNSPECIFIED || !v1::Evidence::Kind_IsValid(e.kind())) {
+        return InvalidArgumentField("evidence.kind", "is required");
+      }
+      RETURN_IF_ERROR(CheckText(e.summary(), 10000, "evidence.summary"));
+      RETURN_IF_ERROR(CheckText(e.counterpart(), 200, "evidence.counterpart"));
+      RETURN_IF_ERROR(CheckText(header_.request_id(), 64, "request_id"));
+      RETURN_IF_ERROR(CheckText(e.attachment().filename(), 255, "evidence.attachment.filename"));
+      RETURN_IF_ERROR(CheckText(e.attachment().content_type(), 127, "evidence.attachment.content_type"));
+      if (!e.counterpart().empty()) e.set_counterpart(NormalizeCounterpart(e.counterpart()));
+      e.clear_name();
+      e.clear_superseded_by();
+      e.clear_create_time();
+      e.clear_author();
+      const std::string sha = HexSha256(attachment_);
+      if (!header_.attachment_sha256().empty() &&
+          absl::AsciiStrToLower(header_.attachment_sha256()) != sha) {
+        return InvalidArgumentField("attachment_sha256",
+                                    "does not match the bytes received; nothing was stored");
+      }
+      if (!attachment_.empty()) {
+        e.mutable_attachment()->set_size_bytes(static_cast<int64_t>(attachment_.size()));
+        e.mutable_attachment()->set_sha256(sha);
+      } else {
+        e.clear_attachment();
+      }
+      ne.attachment = std::move(attachment_);
+      ne.request_id = header_.request_id();
+      return std::make_pair(id, std::move(ne));
+    }();
+    if (!prepared.ok()) {
+      Finish(ToGrpcStatus(prepared.status()));
+      return;
+    }
+    const CallContext cc = cc_;
+    service_->store_->AddEvidence(
+        ActorOf(cc), prepared->first, std::move(prepared->second),
+        [this, cc](absl::StatusOr<v1::Evidence> e) {
+          if (e.ok()) {
+            *response_ = std::move(*e);
+            if (!HasScope(cc, kScopeCasesPii) && !response_->counterpart().empty()) {
+              response_->set_counterpart(MaskCounterpart(response_->counterpart()));
+            }
+          }
+          Finish(ToGrpcStatus(e.status()));
+        });
+  }
+
+  CaseServiceImpl* service_;
+  v1::Evidence* response_;
+  CallContext cc_;
+  v1::AddEvidenceRequest message_;
+  v1::AddEvidenceRequest header_;
+  bool first_ = true;
+  std::string attachment_;
+};
+
+grpc::ServerReadReactor<v1::AddEvidenceRequest>* CaseServiceImpl::AddEvidence(
+    grpc::CallbackServerContext* context, v1::Evidence* response) {
+  return new EvidenceUpload(this, context, response);
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::ListEvidence(grpc::CallbackServerContext* context,
+                                                        const v1::ListEvidenceRequest* request,
+                                                        v1::ListEvidenceResponse* response) {
+  return Run(context, "ListEvidence", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    RETURN_IF_ERROR(ParseCaseName(request->parent(), "parent").status());
+    ASSIGN_OR_RETURN(*response, store_->ListEvidence(ActorOf(cc), *request));
+    if (!HasScope(cc, kScopeCasesPii)) {
+      for (auto& e : *response->mutable_evidence()) {
+        if (!e.counterpart().empty()) e.set_counterpart(MaskCounterpart(e.counterpart()));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::AddNote(grpc::CallbackServerContext* context,
+                                                   const v1::AddNoteRequest* request,
+                                                   v1::Note* response) {
+  return RunWrite(context, "AddNote", [this, request, response](
+                                          const CallContext& cc,
+                                          std::function<void(absl::Status)> done) {
+    auto id = ParseCaseName(request->parent(), "parent");
+    absl::Status st = id.status();
+    if (st.ok() && absl::StripAsciiWhitespace(request->note().text()).empty()) {
+      st = InvalidArgumentField("note.text", "is required");
+    }
+    if (st.ok()) st = CheckText(request->note().text(), 10000, "note.text");
+    if (st.ok()) st = CheckText(request->request_id(), 64, "request_id");
+    if (!st.ok()) {
+      done(st);
+      return;
+    }
+    v1::Note note;
+    note.set_text(request->note().text());
+    store_->AddNote(ActorOf(cc), *id, std::move(note), request->request_id(),
+                    [response, done](absl::StatusOr<v1::Note> n) {
+                      if (n.ok()) *response = std::move(*n);
+                      done(n.status());
+                    });
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::ListCaseEvents(
+    grpc::CallbackServerContext* context, const v1::ListCaseEventsRequest* request,
+    v1::ListCaseEventsResponse* response) {
+  return Run(context, "ListCaseEvents", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    RETURN_IF_ERROR(ParseCaseName(request->parent(), "parent").status());
+    ASSIGN_OR_RETURN(*response, store_->ListCaseEvents(ActorOf(cc), *request));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> CaseServiceImpl::DecodeCursor(const CallContext& cc,
+                                                          absl::string_view cursor,
+                                                          absl::string_view field, int64_t* seq) {
+  ASSIGN_OR_RETURN(*seq, cursors_.Decode(cc.tenant(), cursor, field));
+  if (*seq > 0) {
+    ASSIGN_OR_RETURN(std::optional<absl::Time> t, store_->ChangeTime(cc.tenant(), *seq));
+    if (!t) return InvalidArgumentField(field, "names no change of this feed");
+    if (*t < clock_->Now() - options_.change_retention) {
+      return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "CURSOR_EXPIRED",
+                             "the cursor is older than the change feed's retention; re-read "
+                             "with ListCases and start a new feed");
+    }
+  }
+  return std::string(cursor);
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::ListChanges(grpc::CallbackServerContext* context,
+                                                       const v1::ListChangesRequest* request,
+                                                       v1::ListChangesResponse* response) {
+  return Run(context, "ListChanges", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    if (request->page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
+    const int size = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000);
+    int64_t seq = 0;
+    if (!request->cursor().empty()) {
+      RETURN_IF_ERROR(DecodeCursor(cc, request->cursor(), "cursor", &seq).status());
+    }
+    ASSIGN_OR_RETURN(auto changes, store_->ChangesAfter(ActorOf(cc), seq, size));
+    const absl::Time horizon = clock_->Now() - options_.change_retention;
+    for (auto& [s, change] : changes) {
+      seq = s;
+      if (TimeUtil::TimestampToMicroseconds(change.commit_time()) < absl::ToUnixMicros(horizon)) {
+        continue;
+      }
+      change.set_cursor(cursors_.Encode(cc.tenant(), s));
+      *response->add_changes() = std::move(change);
+    }
+    response->set_next_cursor(cursors_.Encode(cc.tenant(), seq));
+    return absl::OkStatus();
+  });
+}
+
+// A server stream of the tenant's changes from a cursor, then live, with
+// bookmarks while idle. A slow reader only slows itself: it reads committed
+// changes from the database at its own pace.
+class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesResponse> {
+ public:
+  ChangeWatch(CaseServiceImpl* service, grpc::CallbackServerContext* context,
+              const v1::WatchChangesRequest* request)
+      : service_(service), link_(std::make_shared<Link>()) {
+    auto cc = service->Authorize(*context, "WatchChanges", kScopeCasesRead);
+    if (!cc.ok()) {
+      Finish(ToGrpcStatus(cc.status()));
+      return;
+    }
+    cc_ = *cc;
+    absl::Status st;
+    if (request->cursor().empty()) {
+      auto latest = service->store_->LatestSeq(cc_.tenant());
+      st = latest.status();
+      if (latest.ok()) seq_ = *latest;
+    } else {
+      st = service->DecodeCursor(cc_, request->cursor(), "cursor", &seq_).status();
+    }
+    if (!st.ok()) {
+      Finish(ToGrpcStatus(st));
+      return;
+    }
+    link_->watch = this;
+    hub_id_ = service->hub_.Add([link = link_](bool bookmark) {
+      absl::MutexLock lock(&link->mu);
+      if (link->watch != nullptr) link->watch->Wake(bookmark);
+    });
+    absl::MutexLock lock(&mu_);
+    FetchLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    busy_ = false;
+    if (!ok || cancelled_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+      return;
+    }
+    if (!pending_.empty()) {
+      WriteNextLocked();
+    } else {
+      FetchLocked();
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (!busy_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&link_->mu);
+      link_->watch = nullptr;
+    }
+    if (hub_id_ != 0) service_->hub_.Remove(hub_id_);
+    delete this;
+  }
+
+ private:
+  struct Link {
+    absl::Mutex mu;
+    ChangeWatch* watch = nullptr;
+  };
+
+  void Wake(bool bookmark) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (cancelled_) {
+      if (!busy_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      return;
+    }
+    if (busy_) {
+      if (!bookmark) rescan_ = true;
+      return;
+    }
+    if (bookmark) {
+      current_.Clear();
+      current_.mutable_bookmark()->set_cursor(service_->cursors_.Encode(cc_.tenant(), seq_));
+      *current_.mutable_bookmark()->mutable_time() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+              absl::ToUnixMicros(service_->clock_->Now()));
+      busy_ = true;
+      StartWrite(&current_);
+    } else {
+      FetchLocked();
+    }
+  }
+
+  void FetchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    busy_ = true;
+    rescan_ = false;
+    service_->executor_.Schedule([this] {
+      auto changes = service_->store_->ChangesAfter(ActorOf(cc_), seq_, 100);
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      if (!changes.ok()) {
+        FinishLocked(ToGrpcStatus(changes.status()));
+        return;
+      }
+      if (cancelled_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+        return;
+      }
+      for (auto& [s, change] : *changes) {
+        change.set_cursor(service_->cursors_.Encode(cc_.tenant(), s));
+        pending_.emplace_back(s, std::move(change));
+      }
+      if (!pending_.empty()) {
+        WriteNextLocked();
+      } else if (rescan_) {
+        FetchLocked();
+      }
+    });
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto [s, change] = std::move(pending_.front());
+    pending_.pop_front();
+    seq_ = s;
+    current_.Clear();
+    *current_.mutable_change() = std::move(change);
+    busy_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  CaseServiceImpl* service_;
+  std::shared_ptr<Link> link_;
+  int64_t hub_id_ = 0;
+  CallContext cc_;
+  absl::Mutex mu_;
+  int64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::pair<int64_t, v1::Change>> pending_ ABSL_GUARDED_BY(mu_);
+  v1::WatchChangesResponse current_;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool rescan_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerWriteReactor<v1::WatchChangesResponse>* CaseServiceImpl::WatchChanges(
+    grpc::CallbackServerContext* context, const v1::WatchChangesRequest* request) {
+  return new ChangeWatch(this, context, request);
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseStats(grpc::CallbackServerContext* context,
+                                                        const v1::GetCaseStatsRequest* request,
+                                                        v1::CaseStats* response) {
+  return Run(context, "GetCaseStats", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, store_->Stats(ActorOf(cc), *request));
     return absl::OkStatus();
   });
 }

@@ -1,10 +1,14 @@
 // The gRPC adapter of CaseService: verifies the signed call context, applies
-// tenant, client binding and scopes, runs store work on an executor, masks
-// personal data for callers without `cases.pii`, and maps statuses at the
-// edge. The only case code that knows grpc::Status.
+// tenant, client binding and scopes, runs store work on an executor or the
+// group-commit writer, masks personal data for callers without `cases.pii`,
+// and maps statuses at the edge. The only case code that knows grpc::Status.
 #ifndef COUNSEL_CASES_CASE_SERVICE_H_
 #define COUNSEL_CASES_CASE_SERVICE_H_
 
+#include <memory>
+
+#include "case-svc/advice_source.h"
+#include "case-svc/change_feed.h"
 #include "case-svc/store/case_store.h"
 #include "common/call_context.h"
 #include "common/clock.h"
@@ -13,11 +17,22 @@
 
 namespace counsel::cases {
 
+struct CaseServiceOptions {
+  // Changes older than this cannot be resumed from (CURSOR_EXPIRED).
+  absl::Duration change_retention = absl::Hours(24 * 30);
+  // How often an idle watcher receives a bookmark.
+  absl::Duration bookmark_interval = absl::Seconds(15);
+  // Largest evidence attachment.
+  size_t max_attachment_bytes = 20 << 20;
+};
+
 // Thread-safe.
 class CaseServiceImpl final : public v1::CaseService::CallbackService {
  public:
   // Does not take ownership.
-  CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store);
+  CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store,
+                  AdviceSource* advice, CaseServiceOptions options = {});
+  ~CaseServiceImpl() override;
 
   grpc::ServerUnaryReactor* CreateCase(grpc::CallbackServerContext* context,
                                        const v1::CreateCaseRequest* request,
@@ -25,26 +40,73 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* context,
                                     const v1::GetCaseRequest* request,
                                     v1::Case* response) override;
-
-  // The logic behind the handlers, callable without gRPC.
-  absl::StatusOr<v1::Case> DoCreateCase(const CallContext& cc, const v1::CreateCaseRequest& request);
-  absl::StatusOr<v1::Case> DoGetCase(const CallContext& cc, const v1::GetCaseRequest& request);
+  grpc::ServerUnaryReactor* ListCases(grpc::CallbackServerContext* context,
+                                      const v1::ListCasesRequest* request,
+                                      v1::ListCasesResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateCase(grpc::CallbackServerContext* context,
+                                       const v1::UpdateCaseRequest* request,
+                                       v1::Case* response) override;
+  grpc::ServerUnaryReactor* TransitionCase(grpc::CallbackServerContext* context,
+                                           const v1::TransitionCaseRequest* request,
+                                           v1::Case* response) override;
+  grpc::ServerUnaryReactor* UpdateChecklistItem(grpc::CallbackServerContext* context,
+                                                const v1::UpdateChecklistItemRequest* request,
+                                                v1::ChecklistItem* response) override;
+  grpc::ServerReadReactor<v1::AddEvidenceRequest>* AddEvidence(
+      grpc::CallbackServerContext* context, v1::Evidence* response) override;
+  grpc::ServerUnaryReactor* ListEvidence(grpc::CallbackServerContext* context,
+                                         const v1::ListEvidenceRequest* request,
+                                         v1::ListEvidenceResponse* response) override;
+  grpc::ServerUnaryReactor* AddNote(grpc::CallbackServerContext* context,
+                                    const v1::AddNoteRequest* request,
+                                    v1::Note* response) override;
+  grpc::ServerUnaryReactor* ListCaseEvents(grpc::CallbackServerContext* context,
+                                           const v1::ListCaseEventsRequest* request,
+                                           v1::ListCaseEventsResponse* response) override;
+  grpc::ServerUnaryReactor* ListChanges(grpc::CallbackServerContext* context,
+                                        const v1::ListChangesRequest* request,
+                                        v1::ListChangesResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchChangesResponse>* WatchChanges(
+      grpc::CallbackServerContext* context, const v1::WatchChangesRequest* request) override;
+  grpc::ServerUnaryReactor* GetCaseStats(grpc::CallbackServerContext* context,
+                                         const v1::GetCaseStatsRequest* request,
+                                         v1::CaseStats* response) override;
 
  private:
+  friend class EvidenceUpload;
+  friend class ChangeWatch;
+
   absl::StatusOr<CallContext> Authorize(const grpc::CallbackServerContext& context,
                                         absl::string_view method, absl::string_view scope) const;
-  // What a caller may see of a case: NotFound for another client's case
-  // under a client-bound context; masked client data without cases.pii.
-  absl::StatusOr<v1::Case> Present(const CallContext& cc, v1::Case c) const;
+  // Runs `work` on the executor after authorizing; finishes with its status.
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, absl::string_view method,
+                                absl::string_view scope,
+                                std::function<absl::Status(const CallContext&)> work);
+  // Runs `start` on the executor after authorizing; `start` hands a write
+  // to the store, whose callback finishes the call.
+  grpc::ServerUnaryReactor* RunWrite(
+      grpc::CallbackServerContext* context, absl::string_view method,
+      std::function<void(const CallContext&, std::function<void(absl::Status)>)> start);
+  // What a caller may see: masked client data without cases.pii.
+  v1::Case Present(const CallContext& cc, v1::Case c) const;
+  absl::StatusOr<std::string> DecodeCursor(const CallContext& cc, absl::string_view cursor,
+                                           absl::string_view field, int64_t* seq);
 
   const ContextKey* key_;
   const Clock* clock_;
   CaseStore* store_;
+  AdviceSource* advice_;
+  CaseServiceOptions options_;
+  CursorCodec cursors_;
   Executor executor_{4};
+  FeedHub hub_;
 };
 
 // Parses `cases/{id}`; InvalidArgument naming `field` otherwise.
 absl::StatusOr<std::string> ParseCaseName(absl::string_view name, absl::string_view field);
+
+// Actor of a verified context.
+Actor ActorOf(const CallContext& cc);
 
 }  // namespace counsel::cases
 

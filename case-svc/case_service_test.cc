@@ -4,18 +4,59 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "common/errors.h"
 #include "common/server.h"
 #include "common/sqlite.h"
+#include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "openssl/sha.h"
 
 namespace counsel::cases {
 namespace {
 
+using google::protobuf::util::TimeUtil;
+
 constexpr char kPhone[] = "13812345678";
+
+// Advice that guidance-svc would return; can be made unreachable.
+class FakeAdviceSource final : public AdviceSource {
+ public:
+  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(
+      const std::string&, const std::string& incident_type) override {
+    absl::MutexLock lock(&mu_);
+    if (!reachable_) return absl::UnavailableError("guidance-svc is down");
+    if (incident_type != "personal-information-leak") return std::optional<guidance::v1::Advice>();
+    guidance::v1::Advice a;
+    a.set_name("advice/personal-information-leak");
+    a.set_revision_id("rev2");
+    auto* section = a.add_sections();
+    for (const auto& [key, hours, checklist] :
+         std::vector<std::tuple<std::string, int, bool>>{{"change-passwords", 24, true},
+                                                         {"report-to-police", 72, true},
+                                                         {"ignore-noise", 0, false}}) {
+      auto* step = section->add_steps();
+      step->set_key(key);
+      step->set_title(key);
+      step->set_checklist(checklist);
+      if (hours > 0) step->mutable_due_within()->set_seconds(hours * 3600);
+    }
+    return std::optional<guidance::v1::Advice>(a);
+  }
+  void SetReachable(bool r) {
+    absl::MutexLock lock(&mu_);
+    reachable_ = r;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool reachable_ = true;
+};
 
 struct Caller {
   std::string tenant = "firm-a";
@@ -29,10 +70,16 @@ class CaseServiceTest : public ::testing::Test {
     char tmpl[] = "/tmp/counsel-cases-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
+    StartServer(CaseServiceOptions{});
+  }
+  void StartServer(CaseServiceOptions options) {
+    runner_.reset();
+    service_.reset();
+    store_.reset();
     auto store = OpenSqliteCaseStore(dir_ + "/cases.db", &vault_, &clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    service_ = std::make_unique<CaseServiceImpl>(&key_, &clock_, store_.get());
+    service_ = std::make_unique<CaseServiceImpl>(&key_, &clock_, store_.get(), &advice_, options);
     ServerConfig config;
     config.program = "test";
     config.listen = "127.0.0.1:0";
@@ -58,7 +105,7 @@ class CaseServiceTest : public ::testing::Test {
     for (const auto& s : caller.scopes) cc.add_scopes(s);
     cc.set_client_id(caller.client_id);
     cc.set_method("/counsel.cases.v1.CaseService/" + method);
-    cc.set_expire_unix_micros(absl::ToUnixMicros(clock_.Now() + absl::Seconds(30)));
+    cc.set_expire_unix_micros(absl::ToUnixMicros(clock_.Now() + absl::Hours(1)));
     key_.Attach(cc, ctx.get());
     return ctx;
   }
@@ -81,54 +128,85 @@ class CaseServiceTest : public ::testing::Test {
     auto ctx = Signed("CreateCase", caller);
     return stub_->CreateCase(ctx.get(), r, out);
   }
+  v1::Case MustCreate(const Caller& caller = {}) {
+    v1::Case c;
+    const grpc::Status s = Create(NewRequest(), &c, caller);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return c;
+  }
   grpc::Status Get(const std::string& name, v1::Case* out, const Caller& caller = {}) {
     v1::GetCaseRequest r;
     r.set_name(name);
     auto ctx = Signed("GetCase", caller);
     return stub_->GetCase(ctx.get(), r, out);
   }
-  int64_t CaseRows() {
+  grpc::Status Transition(const v1::Case& c, v1::Case::State to, v1::Case* out,
+                          const std::string& override_reason = "") {
+    v1::TransitionCaseRequest r;
+    r.set_name(c.name());
+    r.set_state(to);
+    r.set_reason("进展");
+    r.set_override_reason(override_reason);
+    auto ctx = Signed("TransitionCase", {});
+    return stub_->TransitionCase(ctx.get(), r, out);
+  }
+  grpc::Status Update(const v1::Case& c, std::vector<std::string> paths, v1::Case* out,
+                      const Caller& caller = {}) {
+    v1::UpdateCaseRequest r;
+    *r.mutable_case_() = c;
+    for (auto& p : paths) r.mutable_update_mask()->add_paths(p);
+    auto ctx = Signed("UpdateCase", caller);
+    return stub_->UpdateCase(ctx.get(), r, out);
+  }
+  int64_t Rows(const std::string& table) {
     auto db = sqlite::Database::Open(dir_ + "/cases.db", {});
-    auto q = (*db)->Prepare("SELECT count(*) FROM cases");
+    auto q = (*db)->Prepare("SELECT count(*) FROM " + table);
     (void)q->Step();
     return q->ColumnInt64(0);
   }
+  static std::string ReasonOf(const grpc::Status& s) { return ErrorReason(FromGrpcStatus(s)); }
 
   std::string dir_;
   ContextKey key_{std::string(32, 'k')};
   PiiVault vault_{{std::string(32, 'm')}};
   FakeClock clock_{absl::FromUnixSeconds(1800000000)};
+  FakeAdviceSource advice_;
   std::unique_ptr<CaseStore> store_;
   std::unique_ptr<CaseServiceImpl> service_;
   std::unique_ptr<ServerRunner> runner_;
   std::unique_ptr<v1::CaseService::Stub> stub_;
 };
 
-TEST_F(CaseServiceTest, CreateThenGet) {
-  v1::Case created;
-  ASSERT_TRUE(Create(NewRequest(), &created).ok());
+TEST_F(CaseServiceTest, CreatePinsAdviceAndCopiesItsChecklist) {
+  v1::Case created = MustCreate();
   EXPECT_EQ(created.name().size(), std::string("cases/").size() + 26);
   EXPECT_EQ(created.state(), v1::Case::STATE_NEW);
   EXPECT_EQ(created.severity(), v1::SEVERITY_CRITICAL);
   EXPECT_EQ(created.client().phone(), "+8613812345678");
-  EXPECT_FALSE(created.etag().empty());
+  EXPECT_EQ(created.advice(), "advice/personal-information-leak@rev2");
+  ASSERT_EQ(created.checklist_size(), 2) << "only checklist steps are copied";
+  EXPECT_EQ(created.checklist(0).name(), created.name() + "/checklist/change-passwords");
+  EXPECT_EQ(created.checklist(0).state(), v1::ChecklistItem::STATE_PENDING);
+  EXPECT_EQ(TimeUtil::TimestampToSeconds(created.checklist(1).due_time()),
+            created.discovered_time().seconds() + 72 * 3600);
   v1::Case got;
   ASSERT_TRUE(Get(created.name(), &got).ok());
   EXPECT_EQ(got.client().display_name(), "王小明");
-  EXPECT_EQ(got.summary(), created.summary());
-  EXPECT_EQ(got.create_time().seconds(), 1800000000);
+  EXPECT_EQ(got.checklist_size(), 2);
 }
 
-TEST_F(CaseServiceTest, CaseIdsAreRandom) {
-  v1::Case a, b;
-  ASSERT_TRUE(Create(NewRequest(), &a).ok());
-  ASSERT_TRUE(Create(NewRequest(), &b).ok());
-  EXPECT_NE(a.name(), b.name());
+TEST_F(CaseServiceTest, GuidanceDownFailsUnavailableStoresNothingAndRetrySucceeds) {
+  advice_.SetReachable(false);
+  v1::Case c;
+  EXPECT_EQ(Create(NewRequest("req-9"), &c).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Rows("cases"), 0);
+  advice_.SetReachable(true);
+  ASSERT_TRUE(Create(NewRequest("req-9"), &c).ok());
+  EXPECT_EQ(Rows("cases"), 1);
 }
 
 TEST_F(CaseServiceTest, WithoutPiiScopeClientDataIsMasked) {
-  v1::Case created;
-  ASSERT_TRUE(Create(NewRequest(), &created).ok());
+  v1::Case created = MustCreate();
   Caller dashboard;
   dashboard.scopes = {kScopeCasesRead};
   v1::Case got;
@@ -140,8 +218,7 @@ TEST_F(CaseServiceTest, WithoutPiiScopeClientDataIsMasked) {
 }
 
 TEST_F(CaseServiceTest, ForeignTenantAndMissingCaseLookTheSame) {
-  v1::Case created;
-  ASSERT_TRUE(Create(NewRequest(), &created).ok());
+  v1::Case created = MustCreate();
   Caller other;
   other.tenant = "firm-b";
   v1::Case got;
@@ -150,18 +227,28 @@ TEST_F(CaseServiceTest, ForeignTenantAndMissingCaseLookTheSame) {
   EXPECT_EQ(foreign.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(foreign.error_details(), missing.error_details());
+  // Nor can it update, list or transition it.
+  v1::Case edit = created;
+  edit.set_summary("x");
+  EXPECT_EQ(Update(edit, {"summary"}, &got, other).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::ListCasesResponse list;
+  auto ctx = Signed("ListCases", other);
+  ASSERT_TRUE(stub_->ListCases(ctx.get(), {}, &list).ok());
+  EXPECT_EQ(list.cases_size(), 0);
 }
 
 TEST_F(CaseServiceTest, ClientBoundCallerSeesOnlyItsClient) {
-  v1::Case created;
-  ASSERT_TRUE(Create(NewRequest(), &created).ok());
+  v1::Case created = MustCreate();
   Caller bound;
   bound.client_id = "someone-else";
   v1::Case got;
   EXPECT_EQ(Get(created.name(), &got, bound).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::ListCasesResponse list;
+  auto ctx = Signed("ListCases", bound);
+  ASSERT_TRUE(stub_->ListCases(ctx.get(), {}, &list).ok());
+  EXPECT_EQ(list.cases_size(), 0);
   bound.client_id = "crm-client-7";
   EXPECT_TRUE(Get(created.name(), &got, bound).ok());
-  // Creating for another client is refused.
   bound.client_id = "someone-else";
   EXPECT_EQ(Create(NewRequest(), &got, bound).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
@@ -171,13 +258,13 @@ TEST_F(CaseServiceTest, RetriedCreateReturnsTheSameCase) {
   ASSERT_TRUE(Create(NewRequest("req-1"), &first).ok());
   ASSERT_TRUE(Create(NewRequest("req-1"), &second).ok());
   EXPECT_EQ(first.name(), second.name());
-  EXPECT_EQ(CaseRows(), 1);
+  EXPECT_EQ(Rows("cases"), 1);
   v1::CreateCaseRequest changed = NewRequest("req-1");
   changed.mutable_case_()->set_summary("另一件事");
   const grpc::Status s = Create(changed, &second);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
-  EXPECT_EQ(CaseRows(), 1);
+  EXPECT_EQ(Rows("cases"), 1);
 }
 
 TEST_F(CaseServiceTest, ExternalRefConflictNamesTheExistingCase) {
@@ -192,7 +279,6 @@ TEST_F(CaseServiceTest, ExternalRefConflictNamesTheExistingCase) {
   google::rpc::ErrorInfo info;
   ASSERT_TRUE(rpc.details(0).UnpackTo(&info));
   EXPECT_EQ(info.metadata().at("case"), first.name());
-  // Another tenant may use the same external_ref.
   Caller other;
   other.tenant = "firm-b";
   EXPECT_TRUE(Create(r, &second, other).ok());
@@ -207,26 +293,233 @@ TEST_F(CaseServiceTest, BadInputNamesTheFieldAndStoresNothing) {
   EXPECT_NE(s.error_message().find("case.client.national_id"), std::string::npos);
   EXPECT_EQ(s.error_message().find("110105194912310021"), std::string::npos)
       << "errors must not echo personal data";
-  v1::GetCaseRequest get;
-  get.set_name("projects/x");
-  auto ctx = Signed("GetCase", {});
-  EXPECT_EQ(stub_->GetCase(ctx.get(), get, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(CaseRows(), 0);
+  EXPECT_EQ(Rows("cases"), 0);
+  EXPECT_EQ(Rows("events"), 0);
 }
 
-TEST_F(CaseServiceTest, RefusesUnsignedAndUnscopedCalls) {
+TEST_F(CaseServiceTest, EveryAllowedTransitionAndForbiddenOnesFail) {
+  using S = v1::Case;
+  v1::Case c = MustCreate();
+  // A police report receipt is needed before REPORTED_TO_POLICE.
   v1::Case out;
-  grpc::ClientContext plain;
-  EXPECT_EQ(stub_->CreateCase(&plain, NewRequest(), &out).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  Caller reader;
-  reader.scopes = {kScopeCasesRead};
-  EXPECT_EQ(Create(NewRequest(), &out, reader).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Transition(c, S::STATE_TRIAGED, &c).ok());
+  ASSERT_TRUE(Transition(c, S::STATE_IN_PROGRESS, &c).ok());
+  grpc::Status s = Transition(c, S::STATE_REPORTED_TO_POLICE, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(s.error_details()));
+  google::rpc::PreconditionFailure failure;
+  ASSERT_TRUE(rpc.details(0).UnpackTo(&failure));
+  EXPECT_EQ(failure.violations(0).type(), "POLICE_REPORT");
+  c.mutable_police_report()->set_receipt_number("京公(朝)受案字[2026]1234号");
+  ASSERT_TRUE(Update(c, {"police_report"}, &c).ok());
+  ASSERT_TRUE(Transition(c, S::STATE_REPORTED_TO_POLICE, &c).ok());
+  ASSERT_TRUE(Transition(c, S::STATE_RESOLVED, &c).ok());
+  // Closing with PENDING items needs an override.
+  s = Transition(c, S::STATE_CLOSED, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Transition(c, S::STATE_CLOSED, &c, "客户不再跟进").ok());
+  EXPECT_TRUE(c.has_close_time());
+  ASSERT_TRUE(Transition(c, S::STATE_IN_PROGRESS, &c).ok());
+  EXPECT_FALSE(c.has_close_time());
+  ASSERT_TRUE(Transition(c, S::STATE_IN_LITIGATION, &c).ok());
+  ASSERT_TRUE(Transition(c, S::STATE_RESOLVED, &c).ok());
+  ASSERT_TRUE(Transition(c, S::STATE_IN_PROGRESS, &c).ok());
+  // Forbidden: skipping, going back, staying.
+  for (auto to : {S::STATE_NEW, S::STATE_TRIAGED, S::STATE_CLOSED, S::STATE_IN_PROGRESS}) {
+    s = Transition(c, to, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << S::State_Name(to);
+  }
+  v1::Case fresh = MustCreate();
+  EXPECT_EQ(Transition(fresh, S::STATE_RESOLVED, &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Transition(fresh, S::STATE_UNSPECIFIED, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CaseServiceTest, UpdateWithMaskEtagAndDerivedFields) {
+  v1::Case c = MustCreate();
+  v1::Case edit = c;
+  edit.clear_leaked_data();
+  edit.add_leaked_data(v1::LEAKED_DATA_EMAIL);
+  edit.set_damage_known_on("2024-02-29");
+  edit.set_liable_party_identified_on("2024-01-10");
+  edit.set_summary("不应改变");
+  v1::Case updated;
+  ASSERT_TRUE(Update(edit, {"leaked_data", "damage_known_on", "liable_party_identified_on"},
+                     &updated).ok());
+  EXPECT_EQ(updated.severity(), v1::SEVERITY_LOW);
+  EXPECT_EQ(updated.limitation_ends_on(), "2027-02-28") << "no 29 February: the month's last day";
+  EXPECT_EQ(updated.summary(), c.summary()) << "fields outside the mask are kept";
+  EXPECT_NE(updated.etag(), c.etag());
+  // The old etag is stale now.
+  v1::Case out;
+  EXPECT_EQ(Update(edit, {"summary"}, &out).error_code(), grpc::StatusCode::ABORTED);
+  // Output-only and immutable fields are refused by name.
+  edit.set_etag(updated.etag());
+  grpc::Status s = Update(edit, {"severity"}, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("severity"), std::string::npos);
+  s = Update(edit, {"incidentType"}, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("incident_type"), std::string::npos);
+  // Bad values are refused and change nothing.
+  edit.mutable_client()->set_phone("garbage");
+  s = Update(edit, {"client.phone"}, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::Case now;
+  ASSERT_TRUE(Get(c.name(), &now).ok());
+  EXPECT_EQ(now.etag(), updated.etag());
+}
+
+TEST_F(CaseServiceTest, ChecklistItemsUpdate) {
+  v1::Case c = MustCreate();
+  v1::UpdateChecklistItemRequest r;
+  r.mutable_item()->set_name(c.name() + "/checklist/change-passwords");
+  r.mutable_item()->set_state(v1::ChecklistItem::STATE_DONE);
+  r.mutable_item()->set_note("已全部修改");
+  v1::ChecklistItem item;
+  auto ctx = Signed("UpdateChecklistItem", {});
+  ASSERT_TRUE(stub_->UpdateChecklistItem(ctx.get(), r, &item).ok());
+  EXPECT_EQ(item.state(), v1::ChecklistItem::STATE_DONE);
+  EXPECT_TRUE(item.has_complete_time());
+  r.mutable_item()->set_name(c.name() + "/checklist/nope");
+  auto ctx2 = Signed("UpdateChecklistItem", {});
+  EXPECT_EQ(stub_->UpdateChecklistItem(ctx2.get(), r, &item).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CaseServiceTest, ListCasesFiltersOrdersAndPagesStably) {
+  for (int i = 0; i < 7; ++i) {
+    v1::CreateCaseRequest r = NewRequest();
+    if (i % 2 == 0) {
+      r.mutable_case_()->clear_leaked_data();
+      r.mutable_case_()->add_leaked_data(v1::LEAKED_DATA_PHONE);
+      r.mutable_case_()->set_assignee("lawyer-li");
+    }
+    v1::Case c;
+    ASSERT_TRUE(Create(r, &c).ok());
+    clock_.Advance(absl::Seconds(1));
+  }
+  auto list = [&](const std::string& filter, const std::string& token, int size,
+                  v1::ListCasesResponse* out) {
+    v1::ListCasesRequest r;
+    r.set_filter(filter);
+    r.set_page_token(token);
+    r.set_page_size(size);
+    auto ctx = Signed("ListCases", {});
+    return stub_->ListCases(ctx.get(), r, out);
+  };
+  v1::ListCasesResponse page1, page2, page3;
+  ASSERT_TRUE(list("assignee = \"lawyer-li\" AND leaked_data:PHONE", "", 2, &page1).ok());
+  EXPECT_EQ(page1.cases_size(), 2);
+  // A case created between pages does not shift what the next page holds.
+  v1::Case extra;
+  ASSERT_TRUE(Create(NewRequest(), &extra).ok());
+  ASSERT_TRUE(list("assignee = \"lawyer-li\" AND leaked_data:PHONE", page1.next_page_token(), 2,
+                   &page2).ok());
+  EXPECT_EQ(page2.cases_size(), 2);
+  EXPECT_TRUE(page2.next_page_token().empty());
+  EXPECT_GT(page1.cases(1).create_time().seconds(), page2.cases(0).create_time().seconds());
+  ASSERT_TRUE(list("severity >= HIGH OR NOT state = NEW", "", 100, &page3).ok());
+  EXPECT_EQ(page3.cases_size(), 4);
+  // Malformed filters point at the position; tokens belong to their query.
+  v1::ListCasesResponse bad;
+  grpc::Status s = list("state = ", "", 10, &bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("position"), std::string::npos) << s.error_message();
+  s = list("colour = red", "", 10, &bad);
+  EXPECT_NE(s.error_message().find("colour"), std::string::npos);
+  s = list("state = NEW", page1.next_page_token(), 10, &bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  s = list("state = \"NEW'; DROP TABLE cases; --\"", "", 10, &bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Rows("cases"), 8);
+}
+
+TEST_F(CaseServiceTest, EvidenceUploadChecksShaAndSupersedes) {
+  v1::Case c = MustCreate();
+  const std::string bytes(300000, 'p');
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
+  std::string sha;
+  for (unsigned char b : d) sha += absl::StrFormat("%02x", b);
+  auto upload = [&](const std::string& claimed_sha, const std::string& supersedes,
+                    v1::Evidence* out) {
+    auto ctx = Signed("AddEvidence", {});
+    auto writer = stub_->AddEvidence(ctx.get(), out);
+    v1::AddEvidenceRequest first;
+    first.set_parent(c.name());
+    first.mutable_evidence()->set_kind(v1::Evidence::KIND_SCREENSHOT);
+    first.mutable_evidence()->set_counterpart("139-0000-1111");
+    first.mutable_evidence()->set_supersedes(supersedes);
+    first.set_attachment_sha256(claimed_sha);
+    writer->Write(first);
+    for (size_t off = 0; off < bytes.size(); off += 65536) {
+      v1::AddEvidenceRequest chunk;
+      chunk.set_chunk(bytes.substr(off, 65536));
+      writer->Write(chunk);
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  v1::Evidence e;
+  grpc::Status s = upload(std::string(64, '0'), "", &e);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("attachment_sha256"), std::string::npos);
+  EXPECT_EQ(Rows("evidence"), 0);
+  ASSERT_TRUE(upload(sha, "", &e).ok());
+  EXPECT_EQ(e.attachment().sha256(), sha);
+  EXPECT_EQ(e.attachment().size_bytes(), 300000);
+  EXPECT_EQ(e.counterpart(), "+8613900001111");
+  v1::Evidence correction;
+  ASSERT_TRUE(upload("", e.name(), &correction).ok());
+  v1::ListEvidenceRequest lr;
+  lr.set_parent(c.name());
+  v1::ListEvidenceResponse all;
+  auto ctx = Signed("ListEvidence", {});
+  ASSERT_TRUE(stub_->ListEvidence(ctx.get(), lr, &all).ok());
+  ASSERT_EQ(all.evidence_size(), 2) << "both entries are kept";
+  EXPECT_EQ(all.evidence(0).superseded_by(), correction.name());
+  Caller dashboard;
+  dashboard.scopes = {kScopeCasesRead};
+  auto dctx = Signed("ListEvidence", dashboard);
+  ASSERT_TRUE(stub_->ListEvidence(dctx.get(), lr, &all).ok());
+  EXPECT_EQ(all.evidence(0).counterpart(), "139****1111");
+}
+
+TEST_F(CaseServiceTest, TimelineRecordsEveryChangeWithoutPersonalData) {
+  v1::Case c = MustCreate();
+  v1::AddNoteRequest note;
+  note.set_parent(c.name());
+  note.mutable_note()->set_text("客户来电，手机号13812345678已停用");
+  v1::Note n;
+  auto ctx = Signed("AddNote", {});
+  ASSERT_TRUE(stub_->AddNote(ctx.get(), note, &n).ok());
+  ASSERT_TRUE(Transition(c, v1::Case::STATE_TRIAGED, &c).ok());
+  v1::ListCaseEventsRequest r;
+  r.set_parent(c.name());
+  v1::ListCaseEventsResponse events;
+  auto ectx = Signed("ListCaseEvents", {});
+  ASSERT_TRUE(stub_->ListCaseEvents(ectx.get(), r, &events).ok());
+  ASSERT_EQ(events.events_size(), 3);
+  EXPECT_EQ(events.events(0).type(), v1::CaseEvent::TYPE_CASE_CREATED);
+  EXPECT_EQ(events.events(1).type(), v1::CaseEvent::TYPE_NOTE_ADDED);
+  EXPECT_EQ(events.events(2).from_state(), v1::Case::STATE_NEW);
+  EXPECT_EQ(events.events(2).actor(), "key-firm-a");
+  EXPECT_EQ(events.DebugString().find("13812345678"), std::string::npos);
 }
 
 TEST_F(CaseServiceTest, DatabaseHoldsNoPlaintextPersonalData) {
-  v1::Case created;
-  ASSERT_TRUE(Create(NewRequest(), &created).ok());
+  v1::Case c = MustCreate();
+  v1::AddNoteRequest note;
+  note.set_parent(c.name());
+  note.mutable_note()->set_text("王小明 13812345678");
+  v1::Note n;
+  auto ctx = Signed("AddNote", {});
+  ASSERT_TRUE(stub_->AddNote(ctx.get(), note, &n).ok());
+  runner_.reset();
+  service_.reset();
   store_.reset();  // close, so the WAL is checkpointed into the file
   for (const char* file : {"/cases.db", "/cases.db-wal"}) {
     std::ifstream in(dir_ + file, std::ios::binary);
@@ -237,6 +530,168 @@ TEST_F(CaseServiceTest, DatabaseHoldsNoPlaintextPersonalData) {
       EXPECT_EQ(bytes.find(pii), std::string::npos) << file;
     }
   }
+}
+
+// --- change feed ---
+
+std::vector<v1::Change> ListAllChanges(CaseServiceTest*, v1::CaseService::Stub* stub,
+                                       std::function<std::unique_ptr<grpc::ClientContext>()> ctx,
+                                       std::string cursor, std::string* next) {
+  std::vector<v1::Change> out;
+  while (true) {
+    v1::ListChangesRequest r;
+    r.set_cursor(cursor);
+    r.set_page_size(500);
+    v1::ListChangesResponse resp;
+    auto c = ctx();
+    const grpc::Status s = stub->ListChanges(c.get(), r, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok() || resp.changes_size() == 0) break;
+    for (const auto& ch : resp.changes()) out.push_back(ch);
+    cursor = resp.next_cursor();
+  }
+  *next = cursor;
+  return out;
+}
+
+TEST_F(CaseServiceTest, WatcherResumedAcrossConcurrentWritesSeesEachChangeOnceInOrder) {
+  constexpr int kWriters = 8;
+  constexpr int kPerWriter = 125;  // 1,000 creates
+  std::string cursor;
+  std::vector<std::string> seen;
+  absl::Mutex mu;
+  // A watcher that reads `limit` changes and then goes away.
+  auto watch = [&](int limit) {
+    grpc::ClientContext ctx_holder;
+    auto ctx = Signed("WatchChanges", {});
+    v1::WatchChangesRequest r;
+    r.set_cursor(cursor);
+    auto reader = stub_->WatchChanges(ctx.get(), r);
+    v1::WatchChangesResponse resp;
+    int got = 0;
+    while (got < limit && reader->Read(&resp)) {
+      if (!resp.has_change()) continue;
+      absl::MutexLock lock(&mu);
+      seen.push_back(resp.change().event().case_());
+      cursor = resp.change().cursor();
+      ++got;
+    }
+    ctx->TryCancel();
+    (void)reader->Finish();
+  };
+  // The first watcher starts at "now", before any write.
+  {
+    auto ctx = Signed("WatchChanges", {});
+    auto reader = stub_->WatchChanges(ctx.get(), {});
+    ctx->TryCancel();
+    (void)reader->Finish();
+  }
+  std::vector<std::string> created;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      auto stub = v1::CaseService::NewStub(grpc::CreateChannel(
+          "127.0.0.1:" + std::to_string(runner_->port()), grpc::InsecureChannelCredentials()));
+      for (int i = 0; i < kPerWriter; ++i) {
+        v1::Case c;
+        auto ctx = Signed("CreateCase", {});
+        v1::CreateCaseRequest r = NewRequest(absl::StrCat("w", w, "-", i));
+        const grpc::Status s = stub->CreateCase(ctx.get(), r, &c);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        absl::MutexLock lock(&mu);
+        created.push_back(c.name());
+      }
+    });
+  }
+  // Watch in pieces, killing the stream each time, while writes go on.
+  for (int round = 0; round < 4; ++round) watch(150);
+  for (auto& t : writers) t.join();
+  watch(kWriters * kPerWriter - static_cast<int>(seen.size()));
+  ASSERT_EQ(seen.size(), created.size());
+  std::set<std::string> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), created.size()) << "each change exactly once";
+  // Commit order: the feed order matches ListChanges from the start.
+  std::string next;
+  auto all = ListAllChanges(this, stub_.get(), [&] { return Signed("ListChanges", {}); }, "", &next);
+  ASSERT_EQ(all.size(), seen.size());
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].event().case_(), seen[i]) << i;
+}
+
+TEST_F(CaseServiceTest, ForeignTenantCannotWatchOrResumeWithAnotherTenantsCursor) {
+  MustCreate();
+  std::string next;
+  auto mine = ListAllChanges(this, stub_.get(), [&] { return Signed("ListChanges", {}); }, "", &next);
+  ASSERT_EQ(mine.size(), 1u);
+  Caller other;
+  other.tenant = "firm-b";
+  auto theirs =
+      ListAllChanges(this, stub_.get(), [&] { return Signed("ListChanges", other); }, "", &next);
+  EXPECT_TRUE(theirs.empty());
+  v1::ListChangesRequest r;
+  r.set_cursor(mine[0].cursor());
+  v1::ListChangesResponse resp;
+  auto ctx = Signed("ListChanges", other);
+  EXPECT_EQ(stub_->ListChanges(ctx.get(), r, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CaseServiceTest, CursorPastRetentionIsExpired) {
+  MustCreate();
+  std::string next;
+  auto changes =
+      ListAllChanges(this, stub_.get(), [&] { return Signed("ListChanges", {}); }, "", &next);
+  ASSERT_EQ(changes.size(), 1u);
+  clock_.Advance(absl::Hours(24 * 31));
+  v1::ListChangesRequest r;
+  r.set_cursor(changes[0].cursor());
+  v1::ListChangesResponse resp;
+  auto ctx = Signed("ListChanges", {});
+  const grpc::Status s = stub_->ListChanges(ctx.get(), r, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(s), "CURSOR_EXPIRED");
+}
+
+TEST_F(CaseServiceTest, IdleWatcherReceivesBookmarks) {
+  CaseServiceOptions options;
+  options.bookmark_interval = absl::Milliseconds(50);
+  StartServer(options);
+  auto ctx = Signed("WatchChanges", {});
+  auto reader = stub_->WatchChanges(ctx.get(), {});
+  v1::WatchChangesResponse resp;
+  ASSERT_TRUE(reader->Read(&resp));
+  EXPECT_TRUE(resp.has_bookmark());
+  EXPECT_FALSE(resp.bookmark().cursor().empty());
+  ctx->TryCancel();
+  (void)reader->Finish();
+}
+
+TEST_F(CaseServiceTest, StatsCountByStateLeakedDataAndOverdue) {
+  MustCreate();
+  MustCreate();
+  clock_.Advance(absl::Hours(48));  // change-passwords (24 h) is now overdue in both
+  v1::CaseStats stats;
+  auto ctx = Signed("GetCaseStats", {});
+  ASSERT_TRUE(stub_->GetCaseStats(ctx.get(), {}, &stats).ok());
+  EXPECT_EQ(stats.total_cases(), 2);
+  EXPECT_EQ(stats.by_state(0).key(), "STATE_NEW");
+  EXPECT_EQ(stats.overdue_checklist_items(), 2);
+  EXPECT_EQ(stats.median_open_age_seconds(), 48 * 3600);
+  v1::ListCasesRequest r;
+  r.set_filter("overdue = true");
+  v1::ListCasesResponse overdue;
+  auto lctx = Signed("ListCases", {});
+  ASSERT_TRUE(stub_->ListCases(lctx.get(), r, &overdue).ok());
+  EXPECT_EQ(overdue.cases_size(), 2);
+}
+
+TEST_F(CaseServiceTest, RefusesUnsignedAndUnscopedCalls) {
+  v1::Case out;
+  grpc::ClientContext plain;
+  EXPECT_EQ(stub_->CreateCase(&plain, NewRequest(), &out).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  Caller reader;
+  reader.scopes = {kScopeCasesRead};
+  EXPECT_EQ(Create(NewRequest(), &out, reader).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace

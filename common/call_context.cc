@@ -45,6 +45,10 @@ std::string ContextKey::Sign(const CallContext& context) const {
   return signed_context.SerializeAsString();
 }
 
+std::string ContextKey::Derive(absl::string_view label) const {
+  return Mac(key_, absl::StrCat("counsel/derive|", label));
+}
+
 void ContextKey::Attach(const CallContext& context, grpc::ClientContext* client) const {
   client->AddMetadata(kContextMetadataKey, Sign(context));
 }

@@ -54,6 +54,10 @@ class ContextKey {
   // Serialized SignedCallContext for `context`.
   std::string Sign(const CallContext& context) const;
 
+  // A secret for another purpose (e.g. change-feed cursors), derived from
+  // this key so that deployments manage one key file.
+  std::string Derive(absl::string_view label) const;
+
   // Signs `context` and adds it to the outgoing metadata of `client`.
   void Attach(const CallContext& context, grpc::ClientContext* client) const;
 

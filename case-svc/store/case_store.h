@@ -1,11 +1,17 @@
 // Storage of cases behind a small interface, so that a PostgreSQL backend
-// can follow the SQLite one. Every method is scoped to one tenant; personal
-// data is sealed inside the store and never reaches SQL in plaintext.
+// can follow the SQLite one (SQL lives in sqlite_case_store.cc and
+// case_filter.cc only). Every method is scoped to one tenant; personal data
+// is sealed inside the store and never reaches SQL in plaintext.
+//
+// Writes are asynchronous: they join the group commit and call `done` after
+// the transaction holding them is durable.
 #ifndef COUNSEL_CASES_STORE_CASE_STORE_H_
 #define COUNSEL_CASES_STORE_CASE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -15,36 +21,93 @@
 
 namespace counsel::cases {
 
+// Who acts, for which tenant and (optionally) which client only.
+struct Actor {
+  std::string tenant;
+  std::string key_id;
+  // When set, only this client's cases exist for the caller.
+  std::string client_id;
+};
+
 struct NewCase {
-  // Validated and normalised; name, state, severity and times are set by
-  // the caller. Client fields are plaintext here and sealed by the store.
+  // Validated and normalised; name, state, severity, checklist and advice
+  // set by the caller. Client fields are plaintext here, sealed by the store.
   v1::Case c;
-  // Idempotency key (may be empty) and a digest of the request body.
   std::string request_id;
   std::string request_digest;
-  // Key id of the caller, for the record.
-  std::string actor;
 };
+
+// A change to one case, applied inside the write transaction to the stored
+// case. `apply` edits the case (client data included, in plaintext) and
+// fills the event to record (type, changed fields, states, reason).
+struct CaseMutation {
+  std::string case_id;
+  // When not empty, must equal the case's etag (ABORTED otherwise).
+  std::string expected_etag;
+  std::function<absl::Status(v1::Case& c, v1::CaseEvent& event)> apply;
+};
+
+struct NewEvidence {
+  v1::Evidence evidence;  // kind, counterpart (plaintext), times, summary, supersedes
+  std::string attachment;  // bytes, may be empty
+  std::string request_id;
+};
+
+struct CasePage {
+  std::vector<v1::Case> cases;
+  std::string next_page_token;
+};
+
+template <typename T>
+using Callback = std::function<void(absl::StatusOr<T>)>;
 
 // Thread-safe implementations required.
 class CaseStore {
  public:
   virtual ~CaseStore() = default;
 
-  // Stores a new case. When `request_id` was used before: the same digest
-  // returns the case created then; a different digest is InvalidArgument.
-  // An external_ref already used in the tenant is AlreadyExists with
-  // ErrorInfo metadata naming the existing case.
-  virtual absl::StatusOr<v1::Case> CreateCase(absl::string_view tenant, const NewCase& request) = 0;
+  // When `request_id` was used before: the same digest returns the case
+  // created then; a different digest is InvalidArgument. An external_ref
+  // already used in the tenant is AlreadyExists naming the existing case.
+  virtual void CreateCase(const Actor& actor, NewCase request, Callback<v1::Case> done) = 0;
+  virtual void MutateCase(const Actor& actor, CaseMutation mutation, Callback<v1::Case> done) = 0;
+  virtual void AddEvidence(const Actor& actor, std::string case_id, NewEvidence evidence,
+                           Callback<v1::Evidence> done) = 0;
+  virtual void AddNote(const Actor& actor, std::string case_id, v1::Note note,
+                       std::string request_id, Callback<v1::Note> done) = 0;
 
-  // NotFound when the tenant has no such case.
-  virtual absl::StatusOr<v1::Case> GetCase(absl::string_view tenant, absl::string_view case_id) = 0;
+  // NotFound when the tenant (or the bound client) has no such case.
+  virtual absl::StatusOr<v1::Case> GetCase(const Actor& actor, absl::string_view case_id) = 0;
+  virtual absl::StatusOr<CasePage> ListCases(const Actor& actor, const v1::ListCasesRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListEvidenceResponse> ListEvidence(
+      const Actor& actor, const v1::ListEvidenceRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListCaseEventsResponse> ListCaseEvents(
+      const Actor& actor, const v1::ListCaseEventsRequest& request) = 0;
+  // Changes after `after_seq`, oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> ChangesAfter(
+      const Actor& actor, int64_t after_seq, int limit) = 0;
+  // The tenant's newest change sequence number (0 when none).
+  virtual absl::StatusOr<int64_t> LatestSeq(absl::string_view tenant) = 0;
+  // The time of change `seq` (to tell whether a cursor is past retention).
+  virtual absl::StatusOr<std::optional<absl::Time>> ChangeTime(absl::string_view tenant,
+                                                               int64_t seq) = 0;
+  virtual absl::StatusOr<v1::CaseStats> Stats(const Actor& actor, const v1::GetCaseStatsRequest& request) = 0;
+
+  // Called after every commit that may have added changes.
+  virtual void SetCommitListener(std::function<void()> listener) = 0;
+};
+
+struct SqliteCaseStoreOptions {
+  // 1 commits each write on its own (the comparison baseline).
+  int max_batch = 256;
+  std::string synchronous = "FULL";
+  int readers = 4;
 };
 
 // The SQLite store at `path`, created and migrated on open.
-absl::StatusOr<std::unique_ptr<CaseStore>> OpenSqliteCaseStore(const std::string& path,
-                                                               const PiiVault* vault,
-                                                               const Clock* clock);
+absl::StatusOr<std::unique_ptr<CaseStore>> OpenSqliteCaseStore(
+    const std::string& path, const PiiVault* vault, const Clock* clock,
+    const SqliteCaseStoreOptions& options = {});
 
 }  // namespace counsel::cases
 

@@ -1,23 +1,36 @@
+#include <algorithm>
 #include <optional>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "case-svc/store/case_filter.h"
 #include "case-svc/store/case_store.h"
+#include "case-svc/store/writer.h"
+#include "common/clock.h"
+#include "common/dates.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "openssl/sha.h"
 
 namespace counsel::cases {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using sqlite::Database;
 using sqlite::Statement;
-using sqlite::Transaction;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
 
 const std::vector<std::string>& Migrations() {
-  static const auto* m = new std::vector<std::string>{
-      R"sql(
+  static const auto* m = new std::vector<std::string>{R"sql(
 -- One data key per client (or per case when the firm gives no client id),
 -- wrapped by the master key. Destroying the key erases the client's data.
 CREATE TABLE client_keys (
@@ -26,84 +39,808 @@ CREATE TABLE client_keys (
   client_id      TEXT,
   master_key_id  TEXT NOT NULL,
   wrapped        BLOB,
-  create_time    INTEGER NOT NULL,
+  made_time      INTEGER NOT NULL,
   destroy_time   INTEGER
 );
 CREATE UNIQUE INDEX client_keys_by_client ON client_keys (tenant, client_id)
   WHERE client_id IS NOT NULL;
 
 CREATE TABLE cases (
-  tenant          TEXT NOT NULL,
-  case_id         TEXT NOT NULL,
-  external_ref    TEXT,
-  client_id       TEXT,
-  key_ref         TEXT NOT NULL REFERENCES client_keys (key_ref),
-  name_sealed     BLOB,
-  phone_sealed    BLOB,
-  email_sealed    BLOB,
+  tenant             TEXT NOT NULL,
+  case_id            TEXT NOT NULL,
+  external_ref       TEXT,
+  client_id          TEXT NOT NULL,
+  key_ref            TEXT NOT NULL REFERENCES client_keys (key_ref),
+  name_sealed        BLOB,
+  phone_sealed       BLOB,
+  email_sealed       BLOB,
   national_id_sealed BLOB,
-  state           INTEGER NOT NULL,
-  severity        INTEGER NOT NULL,
-  incident_type   TEXT NOT NULL,
-  assignee        TEXT NOT NULL,
-  create_time     INTEGER NOT NULL,   -- unix micros
-  update_time     INTEGER NOT NULL,
-  revision        INTEGER NOT NULL,   -- bumps on every change; the etag
-  data            BLOB NOT NULL,      -- Case proto without personal data
+  state              INTEGER NOT NULL,
+  severity           INTEGER NOT NULL,
+  incident_type      TEXT NOT NULL,
+  assignee           TEXT NOT NULL,
+  suspected_source   TEXT NOT NULL,
+  leaked_mask        INTEGER NOT NULL,   -- bit n set: LeakedData n leaked
+  limitation_ends_on TEXT,
+  next_due_time      INTEGER,            -- earliest due time of a PENDING item
+  create_time        INTEGER NOT NULL,   -- unix micros
+  update_time        INTEGER NOT NULL,
+  revision           INTEGER NOT NULL,   -- bumps on every change; the etag
+  data               BLOB NOT NULL,      -- Case proto without personal data
   PRIMARY KEY (tenant, case_id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX cases_by_external_ref ON cases (tenant, external_ref)
   WHERE external_ref IS NOT NULL;
 CREATE INDEX cases_by_create_time ON cases (tenant, create_time, case_id);
+CREATE INDEX cases_by_update_time ON cases (tenant, update_time, case_id);
+CREATE INDEX cases_by_state ON cases (tenant, state, create_time);
+
+CREATE TABLE pending_items (
+  tenant    TEXT NOT NULL,
+  case_id   TEXT NOT NULL,
+  item_key  TEXT NOT NULL,
+  due_time  INTEGER NOT NULL,
+  PRIMARY KEY (tenant, case_id, item_key)
+) WITHOUT ROWID;
+CREATE INDEX pending_items_by_due ON pending_items (tenant, due_time);
 
 CREATE TABLE create_requests (
   tenant          TEXT NOT NULL,
   request_id      TEXT NOT NULL,
   request_digest  BLOB NOT NULL,
-  case_id         TEXT NOT NULL,
+  resource        TEXT NOT NULL,
   create_time     INTEGER NOT NULL,
   PRIMARY KEY (tenant, request_id)
 ) WITHOUT ROWID;
-)sql",
-  };
+
+-- The timeline and the change feed: per-tenant sequence, assigned inside
+-- the write transaction, so that commit order is sequence order.
+CREATE TABLE tenant_seq (
+  tenant  TEXT PRIMARY KEY,
+  seq     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE events (
+  tenant     TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  case_id    TEXT NOT NULL,
+  client_id  TEXT NOT NULL,
+  time       INTEGER NOT NULL,
+  data       BLOB NOT NULL,              -- CaseEvent proto: ids and field names only
+  PRIMARY KEY (tenant, seq)
+) WITHOUT ROWID;
+CREATE INDEX events_by_case ON events (tenant, case_id, seq);
+
+CREATE TABLE evidence (
+  tenant             TEXT NOT NULL,
+  case_id            TEXT NOT NULL,
+  evidence_id        TEXT NOT NULL,
+  seq                INTEGER NOT NULL,   -- the event that added it: list order
+  counterpart_sealed BLOB,
+  attachment_sealed  BLOB,
+  supersedes         TEXT,
+  data               BLOB NOT NULL,      -- Evidence proto without personal data
+  PRIMARY KEY (tenant, case_id, evidence_id)
+) WITHOUT ROWID;
+CREATE INDEX evidence_by_seq ON evidence (tenant, case_id, seq);
+
+CREATE TABLE notes (
+  tenant      TEXT NOT NULL,
+  case_id     TEXT NOT NULL,
+  note_id     TEXT NOT NULL,
+  text_sealed BLOB NOT NULL,
+  data        BLOB NOT NULL,
+  PRIMARY KEY (tenant, case_id, note_id)
+) WITHOUT ROWID;
+
+-- The record of what happened cannot be edited in place.
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER evidence_no_update BEFORE UPDATE OF data, supersedes, seq ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+)sql"};
   return *m;
+}
+
+google::protobuf::Timestamp ToProto(int64_t micros) {
+  return TimeUtil::MicrosecondsToTimestamp(micros);
+}
+int64_t Micros(const google::protobuf::Timestamp& t) {
+  return TimeUtil::TimestampToMicroseconds(t);
 }
 
 std::string Etag(int64_t revision) { return absl::StrCat("r", revision); }
 
-google::protobuf::Timestamp ToProto(int64_t micros) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(micros / 1000000);
-  t.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  return t;
+int64_t LeakedMask(const v1::Case& c) {
+  int64_t mask = 0;
+  for (int d : c.leaked_data()) mask |= int64_t{1} << d;
+  return mask;
 }
+
+void ScrubClient(v1::Case& c) {
+  v1::Client* client = c.mutable_client();
+  client->clear_display_name();
+  client->clear_phone();
+  client->clear_email();
+  client->clear_national_id();
+  client->clear_masked();
+  c.clear_etag();
+  c.clear_create_time();
+  c.clear_update_time();
+}
+
+absl::Status NotFound(absl::string_view case_id) {
+  return absl::NotFoundError(absl::StrCat("cases/", case_id, " does not exist"));
+}
+
+// Pools read-only connections; WAL lets them read beside the writer.
+class ReaderPool {
+ public:
+  static absl::StatusOr<std::unique_ptr<ReaderPool>> Open(const std::string& path, int n,
+                                                           const std::string& synchronous) {
+    auto pool = std::make_unique<ReaderPool>();
+    for (int i = 0; i < n; ++i) {
+      sqlite::Options o;
+      o.read_only = true;
+      o.synchronous = synchronous;
+      ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, o));
+      pool->free_.push_back(std::move(db));
+    }
+    return pool;
+  }
+  template <typename Fn>
+  auto With(Fn fn) -> decltype(fn(std::declval<Database&>())) {
+    std::unique_ptr<Database> db;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(+[](std::vector<std::unique_ptr<Database>>* f) { return !f->empty(); },
+                                &free_));
+      db = std::move(free_.back());
+      free_.pop_back();
+    }
+    auto result = fn(*db);
+    absl::MutexLock lock(&mu_);
+    free_.push_back(std::move(db));
+    return result;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Database>> free_ ABSL_GUARDED_BY(mu_);
+};
+
+constexpr char kCaseColumns[] =
+    "c.case_id, c.data, c.revision, c.create_time, c.update_time, c.key_ref, k.wrapped, "
+    "c.name_sealed, c.phone_sealed, c.email_sealed, c.national_id_sealed, k.destroy_time";
 
 class SqliteCaseStore final : public CaseStore {
  public:
-  SqliteCaseStore(std::unique_ptr<Database> db, const PiiVault* vault, const Clock* clock)
-      : db_(std::move(db)), vault_(vault), clock_(clock) {}
+  SqliteCaseStore(const PiiVault* vault, const Clock* clock) : vault_(vault), clock_(clock) {}
 
-  absl::StatusOr<v1::Case> CreateCase(absl::string_view tenant, const NewCase& request) override {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
-    if (!request.request_id.empty()) {
-      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-          "SELECT request_digest, case_id FROM create_requests WHERE tenant = ?1 AND request_id = ?2"));
-      q.Bind(1, tenant).Bind(2, request.request_id);
-      ASSIGN_OR_RETURN(bool seen, q.Step());
-      if (seen) {
-        if (q.ColumnBlob(0) != request.request_digest) {
-          return InvalidArgumentField(
-              "request_id", "was already used for a different request; use a new request_id");
-        }
-        const std::string case_id = q.ColumnText(1);
-        return LoadLocked(tenant, case_id);
+  absl::Status Init(const std::string& path, const SqliteCaseStoreOptions& options) {
+    sqlite::Options o;
+    o.synchronous = options.synchronous;
+    ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, o));
+    RETURN_IF_ERROR(db->Migrate(Migrations()));
+    ASSIGN_OR_RETURN(readers_, ReaderPool::Open(path, options.readers, options.synchronous));
+    writer_ = std::make_unique<Writer>(std::move(db), options.max_batch, [this] {
+      std::function<void()> l;
+      {
+        absl::MutexLock lock(&listener_mu_);
+        l = listener_;
       }
+      if (l) l();
+    });
+    return absl::OkStatus();
+  }
+
+  void SetCommitListener(std::function<void()> listener) override {
+    absl::MutexLock lock(&listener_mu_);
+    listener_ = std::move(listener);
+  }
+
+  void CreateCase(const Actor& actor, NewCase request, Callback<v1::Case> done) override {
+    auto result = std::make_shared<v1::Case>();
+    writer_->Submit(
+        [this, actor, request = std::move(request), result](Database& db) -> absl::Status {
+          ASSIGN_OR_RETURN(*result, CreateIn(db, actor, request));
+          return absl::OkStatus();
+        },
+        [result, done = std::move(done)](absl::Status s) {
+          if (s.ok()) done(std::move(*result)); else done(s);
+        });
+  }
+
+  void MutateCase(const Actor& actor, CaseMutation mutation, Callback<v1::Case> done) override {
+    auto result = std::make_shared<v1::Case>();
+    writer_->Submit(
+        [this, actor, mutation = std::move(mutation), result](Database& db) -> absl::Status {
+          ASSIGN_OR_RETURN(*result, MutateIn(db, actor, mutation));
+          return absl::OkStatus();
+        },
+        [result, done = std::move(done)](absl::Status s) {
+          if (s.ok()) done(std::move(*result)); else done(s);
+        });
+  }
+
+  void AddEvidence(const Actor& actor, std::string case_id, NewEvidence evidence,
+                   Callback<v1::Evidence> done) override {
+    auto result = std::make_shared<v1::Evidence>();
+    writer_->Submit(
+        [this, actor, case_id = std::move(case_id), evidence = std::move(evidence),
+         result](Database& db) -> absl::Status {
+          ASSIGN_OR_RETURN(*result, AddEvidenceIn(db, actor, case_id, evidence));
+          return absl::OkStatus();
+        },
+        [result, done = std::move(done)](absl::Status s) {
+          if (s.ok()) done(std::move(*result)); else done(s);
+        });
+  }
+
+  void AddNote(const Actor& actor, std::string case_id, v1::Note note, std::string request_id,
+               Callback<v1::Note> done) override {
+    auto result = std::make_shared<v1::Note>();
+    writer_->Submit(
+        [this, actor, case_id = std::move(case_id), note = std::move(note),
+         request_id = std::move(request_id), result](Database& db) -> absl::Status {
+          ASSIGN_OR_RETURN(*result, AddNoteIn(db, actor, case_id, note, request_id));
+          return absl::OkStatus();
+        },
+        [result, done = std::move(done)](absl::Status s) {
+          if (s.ok()) done(std::move(*result)); else done(s);
+        });
+  }
+
+  absl::StatusOr<v1::Case> GetCase(const Actor& actor, absl::string_view case_id) override {
+    return readers_->With([&](Database& db) { return Load(db, actor, case_id); });
+  }
+
+  absl::StatusOr<CasePage> ListCases(const Actor& actor,
+                                     const v1::ListCasesRequest& request) override {
+    if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
+    const int size = request.page_size() == 0 ? kDefaultPageSize
+                                              : std::min(request.page_size(), kMaxPageSize);
+    ASSIGN_OR_RETURN(SqlCondition filter, CompileCaseFilter(request.filter(), clock_->Now()));
+    // order_by: one of create_time, update_time, severity; asc or desc.
+    std::string column = "create_time";
+    bool desc = true;
+    if (!request.order_by().empty()) {
+      std::vector<std::string> parts = absl::StrSplit(request.order_by(), ' ', absl::SkipEmpty());
+      if (parts.empty() || parts.size() > 2 ||
+          (parts[0] != "create_time" && parts[0] != "update_time" && parts[0] != "severity") ||
+          (parts.size() == 2 && parts[1] != "asc" && parts[1] != "desc")) {
+        return InvalidArgumentField(
+            "order_by", "must be create_time, update_time or severity, then asc or desc");
+      }
+      column = parts[0];
+      desc = parts.size() == 1 ? parts[0] != "severity" ? false : true : parts[1] == "desc";
     }
+    // The page token carries the last row's sort key and id (keyset paging:
+    // stable under concurrent inserts) and a digest of the query it belongs to.
+    const std::string query_digest = Digest(absl::StrCat(request.filter(), "|", column, desc));
+    std::optional<std::pair<int64_t, std::string>> after;
+    if (!request.page_token().empty()) {
+      std::string raw;
+      std::vector<std::string> parts;
+      if (absl::WebSafeBase64Unescape(request.page_token(), &raw)) {
+        parts = absl::StrSplit(raw, '|');
+      }
+      int64_t key = 0;
+      if (parts.size() != 3 || parts[0] != query_digest || !absl::SimpleAtoi(parts[1], &key)) {
+        return InvalidArgumentField("page_token",
+                                    "is not a token of this query (filter and order_by)");
+      }
+      after = std::make_pair(key, parts[2]);
+    }
+    std::string sql = absl::StrCat("SELECT ", kCaseColumns, ", c.", column,
+                                   " FROM cases c JOIN client_keys k ON k.key_ref = c.key_ref "
+                                   "WHERE c.tenant = ? AND (? = '' OR c.client_id = ?) AND (",
+                                   filter.sql, ")");
+    const char* cmp = desc ? "<" : ">";
+    if (after) {
+      absl::StrAppend(&sql, " AND (c.", column, " ", cmp, " ? OR (c.", column, " = ? AND c.case_id ",
+                      cmp, " ?))");
+    }
+    const char* dir = desc ? "DESC" : "ASC";
+    absl::StrAppend(&sql, " ORDER BY c.", column, " ", dir, ", c.case_id ", dir, " LIMIT ?");
+    return readers_->With([&](Database& db) -> absl::StatusOr<CasePage> {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(sql));
+      int i = 1;
+      q.Bind(i++, actor.tenant);
+      q.Bind(i++, actor.client_id);
+      q.Bind(i++, actor.client_id);
+      for (const SqlValue& p : filter.params) {
+        if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
+        else q.Bind(i++, std::get<std::string>(p));
+      }
+      if (after) {
+        q.Bind(i++, after->first);
+        q.Bind(i++, after->first);
+        q.Bind(i++, after->second);
+      }
+      q.Bind(i++, size + 1);
+      CasePage page;
+      int64_t last_key = 0;
+      std::string last_id;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        if (static_cast<int>(page.cases.size()) == size) {
+          page.next_page_token = absl::WebSafeBase64Escape(
+              absl::StrCat(query_digest, "|", last_key, "|", last_id));
+          break;
+        }
+        ASSIGN_OR_RETURN(v1::Case c, FromRow(q, actor.tenant));
+        last_key = q.ColumnInt64(12);
+        last_id = q.ColumnText(0);
+        page.cases.push_back(std::move(c));
+      }
+      return page;
+    });
+  }
+
+  absl::StatusOr<v1::ListEvidenceResponse> ListEvidence(
+      const Actor& actor, const v1::ListEvidenceRequest& request) override {
+    const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
+    if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
+    const int size = request.page_size() == 0 ? kDefaultPageSize
+                                              : std::min(request.page_size(), kMaxPageSize);
+    int64_t after = 0;
+    if (!request.page_token().empty() &&
+        (!absl::SimpleAtoi(request.page_token(), &after) || after < 0)) {
+      return InvalidArgumentField("page_token", "is not a token this service issued");
+    }
+    return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListEvidenceResponse> {
+      ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
+      ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT e.evidence_id, e.seq, e.data, e.counterpart_sealed, "
+          "(SELECT s.evidence_id FROM evidence s WHERE s.tenant = e.tenant AND "
+          " s.case_id = e.case_id AND s.supersedes = e.evidence_id ORDER BY s.seq LIMIT 1) "
+          "FROM evidence e WHERE e.tenant = ?1 AND e.case_id = ?2 AND e.seq > ?3 "
+          "ORDER BY e.seq LIMIT ?4"));
+      q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, after).Bind(4, size + 1);
+      v1::ListEvidenceResponse out;
+      int64_t last = 0;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        if (out.evidence_size() == size) {
+          out.set_next_page_token(absl::StrCat(last));
+          break;
+        }
+        last = q.ColumnInt64(1);
+        v1::Evidence e;
+        if (!e.ParseFromString(std::string(q.ColumnBlob(2)))) {
+          return absl::DataLossError("unreadable evidence row");
+        }
+        if (!q.ColumnIsNull(4)) {
+          e.set_superseded_by(absl::StrCat("cases/", case_id, "/evidence/", q.ColumnText(4)));
+          if (request.hide_superseded()) continue;
+        }
+        if (!q.ColumnIsNull(3) && key) {
+          ASSIGN_OR_RETURN(*e.mutable_counterpart(),
+                           PiiVault::Open(*key, q.ColumnBlob(3),
+                                          Binding{actor.tenant, case_id,
+                                                  absl::StrCat("evidence/", q.ColumnText(0),
+                                                               "/counterpart")}));
+        }
+        *out.add_evidence() = std::move(e);
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<v1::ListCaseEventsResponse> ListCaseEvents(
+      const Actor& actor, const v1::ListCaseEventsRequest& request) override {
+    const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
+    if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
+    const int size = request.page_size() == 0 ? kDefaultPageSize
+                                              : std::min(request.page_size(), kMaxPageSize);
+    int64_t after = 0;
+    if (!request.page_token().empty() &&
+        (!absl::SimpleAtoi(request.page_token(), &after) || after < 0)) {
+      return InvalidArgumentField("page_token", "is not a token this service issued");
+    }
+    return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListCaseEventsResponse> {
+      RETURN_IF_ERROR(Load(db, actor, case_id).status());
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT seq, data FROM events WHERE tenant = ?1 AND case_id = ?2 AND seq > ?3 "
+          "ORDER BY seq LIMIT ?4"));
+      q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, after).Bind(4, size + 1);
+      v1::ListCaseEventsResponse out;
+      int64_t last = 0;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        if (out.events_size() == size) {
+          out.set_next_page_token(absl::StrCat(last));
+          break;
+        }
+        last = q.ColumnInt64(0);
+        if (!out.add_events()->ParseFromString(std::string(q.ColumnBlob(1)))) {
+          return absl::DataLossError("unreadable event row");
+        }
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> ChangesAfter(
+      const Actor& actor, int64_t after_seq, int limit) override {
+    return readers_->With(
+        [&](Database& db) -> absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> {
+          ASSIGN_OR_RETURN(Statement q, db.Prepare(
+              "SELECT seq, time, data FROM events WHERE tenant = ?1 AND seq > ?2 "
+              "AND (?3 = '' OR client_id = ?3) ORDER BY seq LIMIT ?4"));
+          q.Bind(1, actor.tenant).Bind(2, after_seq).Bind(3, actor.client_id).Bind(4, limit);
+          std::vector<std::pair<int64_t, v1::Change>> out;
+          while (true) {
+            ASSIGN_OR_RETURN(bool row, q.Step());
+            if (!row) break;
+            v1::Change c;
+            if (!c.mutable_event()->ParseFromString(std::string(q.ColumnBlob(2)))) {
+              return absl::DataLossError("unreadable event row");
+            }
+            // The feed carries ids and field names only: no free text.
+            c.mutable_event()->clear_reason();
+            *c.mutable_commit_time() = ToProto(q.ColumnInt64(1));
+            out.emplace_back(q.ColumnInt64(0), std::move(c));
+          }
+          return out;
+        });
+  }
+
+  absl::StatusOr<int64_t> LatestSeq(absl::string_view tenant) override {
+    return readers_->With([&](Database& db) -> absl::StatusOr<int64_t> {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare("SELECT seq FROM tenant_seq WHERE tenant = ?1"));
+      q.Bind(1, tenant);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      return row ? q.ColumnInt64(0) : int64_t{0};
+    });
+  }
+
+  absl::StatusOr<std::optional<absl::Time>> ChangeTime(absl::string_view tenant,
+                                                       int64_t seq) override {
+    return readers_->With([&](Database& db) -> absl::StatusOr<std::optional<absl::Time>> {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT time FROM events WHERE tenant = ?1 AND seq = ?2"));
+      q.Bind(1, tenant).Bind(2, seq);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return std::optional<absl::Time>();
+      return std::optional<absl::Time>(absl::FromUnixMicros(q.ColumnInt64(0)));
+    });
+  }
+
+  absl::StatusOr<v1::CaseStats> Stats(const Actor& actor,
+                                      const v1::GetCaseStatsRequest& request) override {
+    const absl::Time now = clock_->Now();
+    ASSIGN_OR_RETURN(SqlCondition filter, CompileCaseFilter(request.filter(), now));
+    const std::string where = absl::StrCat(
+        "tenant = ? AND (? = '' OR client_id = ?) AND (", filter.sql, ")");
+    auto bind = [&](Statement& q) {
+      int i = 1;
+      q.Bind(i++, actor.tenant);
+      q.Bind(i++, actor.client_id);
+      q.Bind(i++, actor.client_id);
+      for (const SqlValue& p : filter.params) {
+        if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
+        else q.Bind(i++, std::get<std::string>(p));
+      }
+      return i;
+    };
+    return readers_->With([&](Database& db) -> absl::StatusOr<v1::CaseStats> {
+      v1::CaseStats out;
+      {
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
+            "SELECT state, count(*) FROM cases WHERE ", where, " GROUP BY state ORDER BY state")));
+        bind(q);
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          auto* c = out.add_by_state();
+          c->set_key(v1::Case::State_Name(static_cast<v1::Case::State>(q.ColumnInt64(0))));
+          c->set_count(q.ColumnInt64(1));
+          out.set_total_cases(out.total_cases() + q.ColumnInt64(1));
+        }
+      }
+      {
+        std::string sums;
+        for (int d = 1; d <= v1::LeakedData_MAX; ++d) {
+          absl::StrAppend(&sums, d > 1 ? ", " : "", "sum((leaked_mask >> ", d, ") & 1)");
+        }
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat("SELECT ", sums, " FROM cases WHERE ", where)));
+        bind(q);
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        for (int d = 1; row && d <= v1::LeakedData_MAX; ++d) {
+          if (q.ColumnInt64(d - 1) == 0) continue;
+          auto* c = out.add_by_leaked_data();
+          c->set_key(v1::LeakedData_Name(static_cast<v1::LeakedData>(d)));
+          c->set_count(q.ColumnInt64(d - 1));
+        }
+      }
+      {
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
+            "SELECT suspected_source, count(*) AS n FROM cases WHERE ", where,
+            " AND suspected_source != '' GROUP BY suspected_source ORDER BY n DESC LIMIT 50")));
+        bind(q);
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          auto* c = out.add_by_suspected_source();
+          c->set_key(q.ColumnText(0));
+          c->set_count(q.ColumnInt64(1));
+        }
+      }
+      {
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
+            "SELECT count(*) FROM pending_items p WHERE p.tenant = ? AND p.due_time < ? AND "
+            "p.case_id IN (SELECT case_id FROM cases WHERE ", where, ")")));
+        q.Bind(1, actor.tenant).Bind(2, absl::ToUnixMicros(now));
+        int i = 3;
+        q.Bind(i++, actor.tenant);
+        q.Bind(i++, actor.client_id);
+        q.Bind(i++, actor.client_id);
+        for (const SqlValue& p : filter.params) {
+          if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
+          else q.Bind(i++, std::get<std::string>(p));
+        }
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (row) out.set_overdue_checklist_items(q.ColumnInt64(0));
+      }
+      {
+        // Median age of cases not RESOLVED or CLOSED.
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
+            "SELECT create_time FROM cases WHERE ", where, " AND state NOT IN (6, 7) "
+            "ORDER BY create_time")));
+        bind(q);
+        std::vector<int64_t> times;
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          times.push_back(q.ColumnInt64(0));
+        }
+        if (!times.empty()) {
+          const int64_t median = times[times.size() / 2];
+          out.set_median_open_age_seconds((absl::ToUnixMicros(now) - median) / 1000000);
+        }
+      }
+      {
+        const absl::CivilDay today = absl::ToCivilDay(now, ShanghaiTimeZone());
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
+            "SELECT count(*) FROM cases WHERE ", where,
+            " AND limitation_ends_on >= ? AND limitation_ends_on <= ?")));
+        int i = bind(q);
+        q.Bind(i++, FormatDate(today));
+        q.Bind(i++, FormatDate(today + 90));
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (row) out.set_limitation_ending_within_90_days(q.ColumnInt64(0));
+      }
+      return out;
+    });
+  }
+
+ private:
+  static std::string Digest(absl::string_view s) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d), 8));
+  }
+
+  // The client's live data key, made on first use. Cases without a client
+  // id get a key of their own.
+  absl::StatusOr<DataKey> NewOrExistingKey(Database& db, const std::string& tenant,
+                                           const std::string& client_id, int64_t now) {
+    if (!client_id.empty()) {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT key_ref, wrapped FROM client_keys WHERE tenant = ?1 AND client_id = ?2 "
+          "AND destroy_time IS NULL"));
+      q.Bind(1, tenant).Bind(2, client_id);
+      ASSIGN_OR_RETURN(bool found, q.Step());
+      if (found) return vault_->Unwrap(tenant, q.ColumnText(0), q.ColumnBlob(1));
+    }
+    DataKey key = PiiVault::NewDataKey();
+    ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+        "INSERT INTO client_keys (key_ref, tenant, client_id, master_key_id, wrapped, made_time) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    ins.Bind(1, key.ref).Bind(2, tenant);
+    if (client_id.empty()) ins.BindNull(3); else ins.Bind(3, client_id);
+    ins.Bind(4, vault_->current_key_id()).BindBlob(5, vault_->Wrap(tenant, key)).Bind(6, now);
+    RETURN_IF_ERROR(ins.Run());
+    return key;
+  }
+
+  // The data key of a case's client; nullopt once erased.
+  absl::StatusOr<std::optional<DataKey>> KeyFor(Database& db, const std::string& tenant,
+                                                const std::string& case_id) {
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(
+        "SELECT k.key_ref, k.wrapped, k.destroy_time FROM cases c JOIN client_keys k "
+        "ON k.key_ref = c.key_ref WHERE c.tenant = ?1 AND c.case_id = ?2"));
+    q.Bind(1, tenant).Bind(2, case_id);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return NotFound(case_id);
+    if (!q.ColumnIsNull(2)) return std::optional<DataKey>();
+    ASSIGN_OR_RETURN(DataKey key, vault_->Unwrap(tenant, q.ColumnText(0), q.ColumnBlob(1)));
+    return std::optional<DataKey>(std::move(key));
+  }
+
+  absl::StatusOr<v1::Case> FromRow(const Statement& q, absl::string_view tenant) {
+    const std::string case_id = q.ColumnText(0);
+    v1::Case c;
+    if (!c.ParseFromString(std::string(q.ColumnBlob(1)))) {
+      return absl::DataLossError("unreadable case row");
+    }
+    c.set_etag(Etag(q.ColumnInt64(2)));
+    *c.mutable_create_time() = ToProto(q.ColumnInt64(3));
+    *c.mutable_update_time() = ToProto(q.ColumnInt64(4));
+    if (q.ColumnIsNull(11)) {
+      ASSIGN_OR_RETURN(DataKey key, vault_->Unwrap(tenant, q.ColumnText(5), q.ColumnBlob(6)));
+      v1::Client* client = c.mutable_client();
+      const struct {
+        int col;
+        const char* field;
+        std::string* out;
+      } fields[] = {{7, "client.display_name", client->mutable_display_name()},
+                    {8, "client.phone", client->mutable_phone()},
+                    {9, "client.email", client->mutable_email()},
+                    {10, "client.national_id", client->mutable_national_id()}};
+      for (const auto& f : fields) {
+        if (q.ColumnIsNull(f.col)) continue;
+        ASSIGN_OR_RETURN(*f.out, PiiVault::Open(key, q.ColumnBlob(f.col),
+                                                Binding{tenant, case_id, f.field}));
+      }
+    } else {
+      *c.mutable_client()->mutable_erase_time() = ToProto(q.ColumnInt64(11));
+    }
+    return c;
+  }
+
+  absl::StatusOr<v1::Case> Load(Database& db, const Actor& actor, absl::string_view case_id) {
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
+        "SELECT ", kCaseColumns, " FROM cases c JOIN client_keys k ON k.key_ref = c.key_ref "
+        "WHERE c.tenant = ?1 AND c.case_id = ?2 AND (?3 = '' OR c.client_id = ?3)")));
+    q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, actor.client_id);
+    ASSIGN_OR_RETURN(bool found, q.Step());
+    if (!found) return NotFound(case_id);
+    return FromRow(q, actor.tenant);
+  }
+
+  // Writes every column of a case row from `c` (plaintext client data).
+  absl::Status Store(Database& db, const std::string& tenant, const std::string& case_id,
+                     const v1::Case& c, bool insert, const DataKey* key, int64_t now,
+                     int64_t revision) {
+    v1::Case stored = c;
+    ScrubClient(stored);
+    auto seal = [&](const std::string& value, const char* field) -> std::optional<std::string> {
+      if (value.empty() || key == nullptr) return std::nullopt;
+      return PiiVault::Seal(*key, value, Binding{tenant, case_id, field});
+    };
+    int64_t next_due = 0;
+    for (const auto& item : c.checklist()) {
+      if (item.state() != v1::ChecklistItem::STATE_PENDING || !item.has_due_time()) continue;
+      const int64_t due = Micros(item.due_time());
+      next_due = next_due == 0 ? due : std::min(next_due, due);
+    }
+    const std::string sql = insert
+        ? "INSERT INTO cases (tenant, case_id, external_ref, client_id, key_ref, name_sealed, "
+          "phone_sealed, email_sealed, national_id_sealed, state, severity, incident_type, "
+          "assignee, suspected_source, leaked_mask, limitation_ends_on, next_due_time, "
+          "create_time, update_time, revision, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+          "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?20)"
+        : "UPDATE cases SET external_ref = ?3, name_sealed = ?6, phone_sealed = ?7, "
+          "email_sealed = ?8, national_id_sealed = ?9, state = ?10, severity = ?11, "
+          "incident_type = ?12, assignee = ?13, suspected_source = ?14, leaked_mask = ?15, "
+          "limitation_ends_on = ?16, next_due_time = ?17, update_time = ?18, revision = ?19, "
+          "data = ?20 WHERE tenant = ?1 AND case_id = ?2 AND (?4 IS NOT NULL OR ?5 IS NOT NULL)";
+    ASSIGN_OR_RETURN(Statement s, db.Prepare(sql));
+    s.Bind(1, tenant).Bind(2, case_id);
+    if (c.external_ref().empty()) s.BindNull(3); else s.Bind(3, c.external_ref());
+    s.Bind(4, c.client().id()).Bind(5, key != nullptr ? key->ref : std::string());
+    const std::pair<const std::string*, const char*> sealed[] = {
+        {&c.client().display_name(), "client.display_name"},
+        {&c.client().phone(), "client.phone"},
+        {&c.client().email(), "client.email"},
+        {&c.client().national_id(), "client.national_id"}};
+    int col = 6;
+    for (const auto& [value, field] : sealed) {
+      if (auto box = seal(*value, field)) s.BindBlob(col++, *box); else s.BindNull(col++);
+    }
+    s.Bind(10, static_cast<int64_t>(c.state())).Bind(11, static_cast<int64_t>(c.severity()))
+        .Bind(12, c.incident_type()).Bind(13, c.assignee()).Bind(14, c.suspected_source())
+        .Bind(15, LeakedMask(c));
+    if (c.limitation_ends_on().empty()) s.BindNull(16); else s.Bind(16, c.limitation_ends_on());
+    if (next_due == 0) s.BindNull(17); else s.Bind(17, next_due);
+    s.Bind(18, now).Bind(19, revision).BindBlob(20, stored.SerializeAsString());
+    RETURN_IF_ERROR(s.Run());
+    // The overdue index: PENDING items with a due time.
+    {
+      ASSIGN_OR_RETURN(Statement del, db.Prepare(
+          "DELETE FROM pending_items WHERE tenant = ?1 AND case_id = ?2"));
+      del.Bind(1, tenant).Bind(2, case_id);
+      RETURN_IF_ERROR(del.Run());
+    }
+    for (const auto& item : c.checklist()) {
+      if (item.state() != v1::ChecklistItem::STATE_PENDING || !item.has_due_time()) continue;
+      ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+          "INSERT INTO pending_items (tenant, case_id, item_key, due_time) VALUES (?1, ?2, ?3, ?4)"));
+      ins.Bind(1, tenant).Bind(2, case_id).Bind(3, item.key()).Bind(4, Micros(item.due_time()));
+      RETURN_IF_ERROR(ins.Run());
+    }
+    return absl::OkStatus();
+  }
+
+  // Appends an event with the tenant's next sequence number.
+  absl::StatusOr<int64_t> AppendEvent(Database& db, const std::string& tenant,
+                                      const std::string& case_id, const std::string& client_id,
+                                      v1::CaseEvent event, int64_t now) {
+    {
+      ASSIGN_OR_RETURN(Statement up, db.Prepare(
+          "INSERT INTO tenant_seq (tenant, seq) VALUES (?1, 1) "
+          "ON CONFLICT (tenant) DO UPDATE SET seq = seq + 1"));
+      up.Bind(1, tenant);
+      RETURN_IF_ERROR(up.Run());
+    }
+    int64_t seq = 0;
+    {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare("SELECT seq FROM tenant_seq WHERE tenant = ?1"));
+      q.Bind(1, tenant);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return absl::InternalError("sequence missing");
+      seq = q.ColumnInt64(0);
+    }
+    event.set_name(absl::StrCat("cases/", case_id, "/events/", seq));
+    event.set_case_(absl::StrCat("cases/", case_id));
+    *event.mutable_time() = ToProto(now);
+    ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+        "INSERT INTO events (tenant, seq, case_id, client_id, time, data) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    ins.Bind(1, tenant).Bind(2, seq).Bind(3, case_id).Bind(4, client_id).Bind(5, now)
+        .BindBlob(6, event.SerializeAsString());
+    RETURN_IF_ERROR(ins.Run());
+    return seq;
+  }
+
+  // An earlier create with the same request id: its resource, or
+  // InvalidArgument when the body differs; "" when there was none.
+  absl::StatusOr<std::string> PriorRequest(Database& db, const std::string& tenant,
+                                           const std::string& request_id,
+                                           const std::string& digest) {
+    if (request_id.empty()) return std::string();
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(
+        "SELECT request_digest, resource FROM create_requests WHERE tenant = ?1 AND request_id = ?2"));
+    q.Bind(1, tenant).Bind(2, request_id);
+    ASSIGN_OR_RETURN(bool seen, q.Step());
+    if (!seen) return std::string();
+    if (q.ColumnBlob(0) != digest) {
+      return InvalidArgumentField("request_id",
+                                  "was already used for a different request; use a new request_id");
+    }
+    return q.ColumnText(1);
+  }
+
+  absl::Status RecordRequest(Database& db, const std::string& tenant,
+                             const std::string& request_id, const std::string& digest,
+                             const std::string& resource, int64_t now) {
+    if (request_id.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+        "INSERT INTO create_requests (tenant, request_id, request_digest, resource, create_time) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    ins.Bind(1, tenant).Bind(2, request_id).BindBlob(3, digest).Bind(4, resource).Bind(5, now);
+    return ins.Run();
+  }
+
+  absl::StatusOr<v1::Case> CreateIn(Database& db, const Actor& actor, const NewCase& request) {
+    const std::string& tenant = actor.tenant;
+    ASSIGN_OR_RETURN(std::string prior,
+                     PriorRequest(db, tenant, request.request_id, request.request_digest));
+    if (!prior.empty()) return Load(db, actor, prior);
     const v1::Case& c = request.c;
     const std::string case_id(absl::StripPrefix(c.name(), "cases/"));
     if (!c.external_ref().empty()) {
-      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
           "SELECT case_id FROM cases WHERE tenant = ?1 AND external_ref = ?2"));
       q.Bind(1, tenant).Bind(2, c.external_ref());
       ASSIGN_OR_RETURN(bool exists, q.Step());
@@ -115,145 +852,185 @@ class SqliteCaseStore final : public CaseStore {
       }
     }
     const int64_t now = absl::ToUnixMicros(clock_->Now());
-    ASSIGN_OR_RETURN(DataKey key, DataKeyFor(tenant, c.client().id(), now));
-    const Binding name_b{tenant, case_id, "client.display_name"};
-    const Binding phone_b{tenant, case_id, "client.phone"};
-    const Binding email_b{tenant, case_id, "client.email"};
-    const Binding nid_b{tenant, case_id, "client.national_id"};
-    v1::Case stored = c;
-    ScrubClient(stored);
-    stored.clear_create_time();
-    stored.clear_update_time();
-    stored.clear_etag();
-    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
-        "INSERT INTO cases (tenant, case_id, external_ref, client_id, key_ref, name_sealed, "
-        "phone_sealed, email_sealed, national_id_sealed, state, severity, incident_type, assignee, "
-        "create_time, update_time, revision, data) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 1, ?15)"));
-    ins.Bind(1, tenant).Bind(2, case_id);
-    if (c.external_ref().empty()) ins.BindNull(3); else ins.Bind(3, c.external_ref());
-    if (c.client().id().empty()) ins.BindNull(4); else ins.Bind(4, c.client().id());
-    ins.Bind(5, key.ref);
-    BindSealed(ins, 6, key, c.client().display_name(), name_b);
-    BindSealed(ins, 7, key, c.client().phone(), phone_b);
-    BindSealed(ins, 8, key, c.client().email(), email_b);
-    BindSealed(ins, 9, key, c.client().national_id(), nid_b);
-    ins.Bind(10, static_cast<int64_t>(c.state())).Bind(11, static_cast<int64_t>(c.severity()))
-        .Bind(12, c.incident_type()).Bind(13, c.assignee()).Bind(14, now)
-        .BindBlob(15, stored.SerializeAsString());
-    RETURN_IF_ERROR(ins.Run());
-    if (!request.request_id.empty()) {
-      ASSIGN_OR_RETURN(Statement req, db_->Prepare(
-          "INSERT INTO create_requests (tenant, request_id, request_digest, case_id, create_time) "
-          "VALUES (?1, ?2, ?3, ?4, ?5)"));
-      req.Bind(1, tenant).Bind(2, request.request_id).BindBlob(3, request.request_digest)
-          .Bind(4, case_id).Bind(5, now);
-      RETURN_IF_ERROR(req.Run());
+    ASSIGN_OR_RETURN(DataKey key, NewOrExistingKey(db, tenant, c.client().id(), now));
+    RETURN_IF_ERROR(Store(db, tenant, case_id, c, /*insert=*/true, &key, now, 1));
+    RETURN_IF_ERROR(RecordRequest(db, tenant, request.request_id, request.request_digest,
+                                  case_id, now));
+    v1::CaseEvent event;
+    event.set_type(v1::CaseEvent::TYPE_CASE_CREATED);
+    event.set_actor(actor.key_id);
+    event.set_to_state(c.state());
+    RETURN_IF_ERROR(AppendEvent(db, tenant, case_id, c.client().id(), event, now).status());
+    return Load(db, actor, case_id);
+  }
+
+  absl::StatusOr<v1::Case> MutateIn(Database& db, const Actor& actor, const CaseMutation& m) {
+    ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, m.case_id));
+    if (!m.expected_etag.empty() && m.expected_etag != c.etag()) {
+      return absl::AbortedError(absl::StrCat(
+          c.name(), " changed since etag ", m.expected_etag, " (now ", c.etag(),
+          "); read it again and retry"));
     }
-    ASSIGN_OR_RETURN(v1::Case out, LoadLocked(tenant, case_id));
-    RETURN_IF_ERROR(tx.Commit());
-    return out;
+    const int64_t revision = std::stoll(c.etag().substr(1));
+    v1::CaseEvent event;
+    event.set_actor(actor.key_id);
+    RETURN_IF_ERROR(m.apply(c, event));
+    const int64_t now = absl::ToUnixMicros(clock_->Now());
+    ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, m.case_id));
+    RETURN_IF_ERROR(Store(db, actor.tenant, m.case_id, c, /*insert=*/false,
+                          key ? &*key : nullptr, now, revision + 1));
+    RETURN_IF_ERROR(AppendEvent(db, actor.tenant, m.case_id, c.client().id(), event, now).status());
+    return Load(db, actor, m.case_id);
   }
 
-  absl::StatusOr<v1::Case> GetCase(absl::string_view tenant, absl::string_view case_id) override {
-    absl::MutexLock lock(&mu_);
-    return LoadLocked(tenant, case_id);
-  }
-
- private:
-  static void ScrubClient(v1::Case& c) {
-    v1::Client* client = c.mutable_client();
-    client->clear_display_name();
-    client->clear_phone();
-    client->clear_email();
-    client->clear_national_id();
-  }
-
-  static void BindSealed(Statement& stmt, int index, const DataKey& key, const std::string& value,
-                         const Binding& binding) {
-    if (value.empty()) {
-      stmt.BindNull(index);
-    } else {
-      stmt.BindBlob(index, PiiVault::Seal(key, value, binding));
+  absl::StatusOr<v1::Evidence> AddEvidenceIn(Database& db, const Actor& actor,
+                                             const std::string& case_id, const NewEvidence& in) {
+    const std::string digest = absl::StrCat(
+        in.evidence.SerializeAsString(), Digest(in.attachment));
+    ASSIGN_OR_RETURN(std::string prior,
+                     PriorRequest(db, actor.tenant, in.request_id, Digest(digest)));
+    ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
+    ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
+    if (!prior.empty()) return ReadEvidence(db, actor.tenant, case_id, prior, key);
+    if (!key) {
+      return absl::FailedPreconditionError("the client's data was erased: no evidence can be added");
     }
-  }
-
-  // The client's live data key, made on first use. Cases without a client
-  // id get a key of their own.
-  absl::StatusOr<DataKey> DataKeyFor(absl::string_view tenant, const std::string& client_id,
-                                     int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!client_id.empty()) {
-      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-          "SELECT key_ref, wrapped FROM client_keys WHERE tenant = ?1 AND client_id = ?2 "
-          "AND destroy_time IS NULL"));
-      q.Bind(1, tenant).Bind(2, client_id);
-      ASSIGN_OR_RETURN(bool found, q.Step());
-      if (found) return vault_->Unwrap(tenant, q.ColumnText(0), q.ColumnBlob(1));
-    }
-    DataKey key = PiiVault::NewDataKey();
-    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
-        "INSERT INTO client_keys (key_ref, tenant, client_id, master_key_id, wrapped, create_time) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    ins.Bind(1, key.ref).Bind(2, tenant);
-    if (client_id.empty()) ins.BindNull(3); else ins.Bind(3, client_id);
-    ins.Bind(4, vault_->current_key_id()).BindBlob(5, vault_->Wrap(tenant, key)).Bind(6, now);
-    RETURN_IF_ERROR(ins.Run());
-    return key;
-  }
-
-  absl::StatusOr<v1::Case> LoadLocked(absl::string_view tenant, absl::string_view case_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "SELECT c.data, c.revision, c.create_time, c.update_time, c.key_ref, k.wrapped, "
-        "c.name_sealed, c.phone_sealed, c.email_sealed, c.national_id_sealed, k.destroy_time "
-        "FROM cases c JOIN client_keys k ON k.key_ref = c.key_ref "
-        "WHERE c.tenant = ?1 AND c.case_id = ?2"));
-    q.Bind(1, tenant).Bind(2, case_id);
-    ASSIGN_OR_RETURN(bool found, q.Step());
-    if (!found) return absl::NotFoundError(absl::StrCat("cases/", case_id, " does not exist"));
-    v1::Case c;
-    if (!c.ParseFromString(std::string(q.ColumnBlob(0)))) {
-      return absl::DataLossError("unreadable case row");
-    }
-    c.set_etag(Etag(q.ColumnInt64(1)));
-    *c.mutable_create_time() = ToProto(q.ColumnInt64(2));
-    *c.mutable_update_time() = ToProto(q.ColumnInt64(3));
-    if (q.ColumnIsNull(10)) {
-      ASSIGN_OR_RETURN(DataKey key, vault_->Unwrap(tenant, q.ColumnText(4), q.ColumnBlob(5)));
-      v1::Client* client = c.mutable_client();
-      const struct {
-        int col;
-        const char* field;
-        std::string* out;
-      } fields[] = {{6, "client.display_name", client->mutable_display_name()},
-                    {7, "client.phone", client->mutable_phone()},
-                    {8, "client.email", client->mutable_email()},
-                    {9, "client.national_id", client->mutable_national_id()}};
-      for (const auto& f : fields) {
-        if (q.ColumnIsNull(f.col)) continue;
-        ASSIGN_OR_RETURN(*f.out, PiiVault::Open(key, q.ColumnBlob(f.col),
-                                                Binding{tenant, case_id, f.field}));
+    if (!in.evidence.supersedes().empty()) {
+      const std::string prefix = absl::StrCat("cases/", case_id, "/evidence/");
+      absl::string_view old = in.evidence.supersedes();
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT 1 FROM evidence WHERE tenant = ?1 AND case_id = ?2 AND evidence_id = ?3"));
+      const bool named = absl::ConsumePrefix(&old, prefix);
+      q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, old);
+      ASSIGN_OR_RETURN(bool exists, q.Step());
+      if (!named || !exists) {
+        return InvalidArgumentField("evidence.supersedes", "names no evidence of this case");
       }
-    } else {
-      *c.mutable_client()->mutable_erase_time() = ToProto(q.ColumnInt64(10));
     }
-    return c;
+    const int64_t now = absl::ToUnixMicros(clock_->Now());
+    const std::string id = RandomId();
+    v1::Evidence e = in.evidence;
+    e.set_name(absl::StrCat("cases/", case_id, "/evidence/", id));
+    *e.mutable_create_time() = ToProto(now);
+    e.set_author(actor.key_id);
+    v1::CaseEvent event;
+    event.set_type(v1::CaseEvent::TYPE_EVIDENCE_ADDED);
+    event.set_actor(actor.key_id);
+    event.set_resource(e.name());
+    ASSIGN_OR_RETURN(int64_t seq, AppendEvent(db, actor.tenant, case_id, c.client().id(), event, now));
+    v1::Evidence stored = e;
+    stored.clear_counterpart();
+    ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+        "INSERT INTO evidence (tenant, case_id, evidence_id, seq, counterpart_sealed, "
+        "attachment_sealed, supersedes, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    ins.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, id).Bind(4, seq);
+    if (e.counterpart().empty()) {
+      ins.BindNull(5);
+    } else {
+      ins.BindBlob(5, PiiVault::Seal(*key, e.counterpart(),
+                                     Binding{actor.tenant, case_id,
+                                             absl::StrCat("evidence/", id, "/counterpart")}));
+    }
+    if (in.attachment.empty()) {
+      ins.BindNull(6);
+    } else {
+      ins.BindBlob(6, PiiVault::Seal(*key, in.attachment,
+                                     Binding{actor.tenant, case_id,
+                                             absl::StrCat("evidence/", id, "/attachment")}));
+    }
+    if (e.supersedes().empty()) {
+      ins.BindNull(7);
+    } else {
+      ins.Bind(7, std::string(absl::StripPrefix(e.supersedes(),
+                                                absl::StrCat("cases/", case_id, "/evidence/"))));
+    }
+    ins.BindBlob(8, stored.SerializeAsString());
+    RETURN_IF_ERROR(ins.Run());
+    RETURN_IF_ERROR(RecordRequest(db, actor.tenant, in.request_id, Digest(digest), id, now));
+    return e;
   }
 
-  absl::Mutex mu_;
-  std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
+  absl::StatusOr<v1::Evidence> ReadEvidence(Database& db, const std::string& tenant,
+                                            const std::string& case_id, const std::string& id,
+                                            const std::optional<DataKey>& key) {
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(
+        "SELECT data, counterpart_sealed FROM evidence WHERE tenant = ?1 AND case_id = ?2 "
+        "AND evidence_id = ?3"));
+    q.Bind(1, tenant).Bind(2, case_id).Bind(3, id);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::NotFoundError("evidence does not exist");
+    v1::Evidence e;
+    if (!e.ParseFromString(std::string(q.ColumnBlob(0)))) {
+      return absl::DataLossError("unreadable evidence row");
+    }
+    if (!q.ColumnIsNull(1) && key) {
+      ASSIGN_OR_RETURN(*e.mutable_counterpart(),
+                       PiiVault::Open(*key, q.ColumnBlob(1),
+                                      Binding{tenant, case_id,
+                                              absl::StrCat("evidence/", id, "/counterpart")}));
+    }
+    return e;
+  }
+
+  absl::StatusOr<v1::Note> AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,
+                                     const v1::Note& in, const std::string& request_id) {
+    const std::string digest = Digest(in.text());
+    ASSIGN_OR_RETURN(std::string prior, PriorRequest(db, actor.tenant, request_id, digest));
+    ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
+    ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
+    if (!key) {
+      return absl::FailedPreconditionError("the client's data was erased: no note can be added");
+    }
+    if (!prior.empty()) {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT data FROM notes WHERE tenant = ?1 AND case_id = ?2 AND note_id = ?3"));
+      q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, prior);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      v1::Note n;
+      if (row) n.ParseFromString(std::string(q.ColumnBlob(0)));
+      n.set_text(in.text());
+      return n;
+    }
+    const int64_t now = absl::ToUnixMicros(clock_->Now());
+    const std::string id = RandomId();
+    v1::Note n;
+    n.set_name(absl::StrCat("cases/", case_id, "/notes/", id));
+    n.set_author(actor.key_id);
+    *n.mutable_create_time() = ToProto(now);
+    v1::CaseEvent event;
+    event.set_type(v1::CaseEvent::TYPE_NOTE_ADDED);
+    event.set_actor(actor.key_id);
+    event.set_resource(n.name());
+    RETURN_IF_ERROR(AppendEvent(db, actor.tenant, case_id, c.client().id(), event, now).status());
+    ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+        "INSERT INTO notes (tenant, case_id, note_id, text_sealed, data) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    ins.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, id)
+        .BindBlob(4, PiiVault::Seal(*key, in.text(),
+                                    Binding{actor.tenant, case_id, absl::StrCat("notes/", id)}))
+        .BindBlob(5, n.SerializeAsString());
+    RETURN_IF_ERROR(ins.Run());
+    RETURN_IF_ERROR(RecordRequest(db, actor.tenant, request_id, digest, id, now));
+    n.set_text(in.text());
+    return n;
+  }
+
   const PiiVault* vault_;
   const Clock* clock_;
+  std::unique_ptr<ReaderPool> readers_;
+  absl::Mutex listener_mu_;
+  std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
+  // Last: the writer thread stops (finishing queued work) before the rest goes.
+  std::unique_ptr<Writer> writer_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CaseStore>> OpenSqliteCaseStore(const std::string& path,
-                                                               const PiiVault* vault,
-                                                               const Clock* clock) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
-  RETURN_IF_ERROR(db->Migrate(Migrations()));
-  return std::unique_ptr<CaseStore>(new SqliteCaseStore(std::move(db), vault, clock));
+absl::StatusOr<std::unique_ptr<CaseStore>> OpenSqliteCaseStore(
+    const std::string& path, const PiiVault* vault, const Clock* clock,
+    const SqliteCaseStoreOptions& options) {
+  auto store = std::make_unique<SqliteCaseStore>(vault, clock);
+  RETURN_IF_ERROR(store->Init(path, options));
+  return std::unique_ptr<CaseStore>(std::move(store));
 }
 
 }  // namespace counsel::cases

@@ -136,6 +136,9 @@ class WalkingSkeletonTest(unittest.TestCase):
         c = get(cases_pb2.GetCaseRequest(name=created["name"]), metadata=self.auth(), timeout=10)
         self.assertEqual(c.client.display_name, "张三")
         self.assertEqual(c.severity, cases_pb2.SEVERITY_HIGH)
+        # The case pinned the shipped advice and copied its checklist.
+        self.assertTrue(c.advice.startswith("advice/personal-information-leak@"), c.advice)
+        self.assertIn("report-to-police", [i.key for i in c.checklist])
         # Another tenant's key sees nothing.
         other = self.cluster.create_key("firm-b", ["cases.read"])
         status, body, _ = self.cluster.http("GET", f"/v1/{created['name']}", key=other)
@@ -150,7 +153,7 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertEqual(fields, ["case.client.phone"])
 
     def test_unbuilt_methods_answer_unimplemented(self):
-        status, body, _ = self.cluster.http("GET", "/v1/cases", key=self.key)
+        status, body, _ = self.cluster.http("GET", "/v1/cases/abc:brief", key=self.key)
         self.assertEqual(status, 501, body)
 
     def test_advice_is_served_with_its_pinned_citations(self):
