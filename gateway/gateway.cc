@@ -49,8 +49,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     args.SetMaxReceiveMessageSize(64 << 20);
     return grpc::CreateCustomChannel(addr, creds, args);
   };
-  gw->guidance_ = std::make_unique<grpc::GenericStub>(channel(options.guidance_addr, Backend::kGuidance));
-  gw->cases_ = std::make_unique<grpc::GenericStub>(channel(options.cases_addr, Backend::kCases));
+  gw->guidance_channel_ = channel(options.guidance_addr, Backend::kGuidance);
+  gw->cases_channel_ = channel(options.cases_addr, Backend::kCases);
+  gw->guidance_ = std::make_unique<grpc::GenericStub>(gw->guidance_channel_);
+  gw->cases_ = std::make_unique<grpc::GenericStub>(gw->cases_channel_);
   return gw;
 }
 
@@ -85,20 +87,28 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   return out;
 }
 
+grpc::GenericStub* Gateway::StubFor(const MethodPolicy& policy) const {
+  return policy.backend == Backend::kGuidance ? guidance_.get()
+         : policy.backend == Backend::kCases  ? cases_.get()
+                                              : nullptr;
+}
+
+void Gateway::Prepare(const Admission& admission, grpc::ClientContext* client) const {
+  client->set_deadline(absl::ToChronoTime(admission.deadline));
+  context_key_->Attach(admission.context, client);
+  if (!admission.context.request_id().empty()) {
+    client->AddMetadata(kRequestIdHeader, admission.context.request_id());
+  }
+}
+
 void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                       std::function<void(grpc::Status)> done) const {
-  grpc::GenericStub* stub = policy.backend == Backend::kGuidance ? guidance_.get()
-                            : policy.backend == Backend::kCases  ? cases_.get()
-                                                                 : nullptr;
+  grpc::GenericStub* stub = StubFor(policy);
   if (stub == nullptr) {
     done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet"));
     return;
   }
-  ex->client.set_deadline(absl::ToChronoTime(admission.deadline));
-  context_key_->Attach(admission.context, &ex->client);
-  if (!admission.context.request_id().empty()) {
-    ex->client.AddMetadata(kRequestIdHeader, admission.context.request_id());
-  }
+  Prepare(admission, &ex->client);
   stub->UnaryCall(&ex->client, policy.method, grpc::StubOptions(), &ex->request, &ex->response,
                   std::move(done));
 }

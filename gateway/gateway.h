@@ -75,6 +75,14 @@ class Gateway {
   void Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                std::function<void(grpc::Status)> done) const;
 
+  // The stub of the backend serving `policy` (nullptr for local methods).
+  grpc::GenericStub* StubFor(const MethodPolicy& policy) const;
+  // Sets deadline and signed context on an outgoing call.
+  void Prepare(const Admission& admission, grpc::ClientContext* client) const;
+  // The channel to case-svc (typed streaming calls of the HTTP front).
+  std::shared_ptr<grpc::Channel> cases_channel() const { return cases_channel_; }
+  std::shared_ptr<grpc::Channel> guidance_channel() const { return guidance_channel_; }
+
   // A request id from the caller's, or a fresh one when it is missing or
   // unusable (over 128 characters, or not printable ASCII).
   static std::string RequestIdFrom(absl::string_view given);
@@ -93,6 +101,8 @@ class Gateway {
   const Authenticator* authenticator_;
   const ContextKey* context_key_;
   const Clock* clock_;
+  std::shared_ptr<grpc::Channel> guidance_channel_;
+  std::shared_ptr<grpc::Channel> cases_channel_;
   std::unique_ptr<grpc::GenericStub> guidance_;
   std::unique_ptr<grpc::GenericStub> cases_;
 };

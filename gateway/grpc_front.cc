@@ -31,6 +31,112 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
   return gateway.Admit(input);
 }
 
+// A forwarded streaming call: messages flow both ways as bytes, one in
+// flight per direction (gRPC's flow control does the rest). Two holds keep
+// the backend call open until each direction has ended; the object deletes
+// itself once both the caller's and the backend's side are done.
+class StreamProxy final : public grpc::ServerGenericBidiReactor {
+ public:
+  StreamProxy(const Gateway* gateway, const MethodPolicy* policy, Admission admission,
+              std::string request_id, absl::Time start)
+      : gateway_(gateway), policy_(policy), admission_(std::move(admission)),
+        request_id_(std::move(request_id)), start_(start), client_(this) {
+    gateway_->Prepare(admission_, &client_ctx_);
+    gateway_->StubFor(*policy_)->PrepareBidiStreamingCall(&client_ctx_, policy_->method,
+                                                          grpc::StubOptions(), &client_);
+    client_.AddMultipleHolds(2);  // the upstream and the downstream
+    client_.StartRead(&down_);
+    client_.StartCall();
+    StartRead(&up_);
+  }
+
+  // Caller → backend.
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      client_.StartWrite(&up_);
+    } else {
+      client_.StartWritesDone();
+      client_.RemoveHold();
+    }
+  }
+  void UpWritten(bool ok) {
+    if (ok) {
+      StartRead(&up_);
+    } else {
+      client_.RemoveHold();
+    }
+  }
+
+  // Backend → caller.
+  void DownRead(bool ok) {
+    if (ok) {
+      StartWrite(&down_);
+    } else {
+      client_.RemoveHold();
+    }
+  }
+  void OnWriteDone(bool ok) override {
+    if (ok) {
+      client_.StartRead(&down_);
+    } else {
+      client_ctx_.TryCancel();  // the caller went away
+      client_.RemoveHold();
+    }
+  }
+
+  // All backend operations are over, the downstream included.
+  void BackendDone(const grpc::Status& status) {
+    status_ = status;
+    Finish(status);
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      backend_done_ = true;
+      last = server_done_;
+    }
+    if (last) delete this;
+  }
+
+  void OnCancel() override { client_ctx_.TryCancel(); }
+
+  void OnDone() override {
+    Gateway::LogAccess("grpc", policy_->method, request_id_, &admission_.context,
+                       status_.error_code(), gateway_->clock()->Now() - start_);
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      server_done_ = true;
+      last = backend_done_;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  class Client final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    explicit Client(StreamProxy* proxy) : proxy_(proxy) {}
+    void OnReadDone(bool ok) override { proxy_->DownRead(ok); }
+    void OnWriteDone(bool ok) override { proxy_->UpWritten(ok); }
+    void OnDone(const grpc::Status& status) override { proxy_->BackendDone(status); }
+
+   private:
+    StreamProxy* proxy_;
+  };
+
+  const Gateway* gateway_;
+  const MethodPolicy* policy_;
+  Admission admission_;
+  std::string request_id_;
+  absl::Time start_;
+  grpc::ClientContext client_ctx_;
+  Client client_;
+  grpc::ByteBuffer up_, down_;
+  grpc::Status status_;
+  absl::Mutex mu_;
+  bool backend_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // One forwarded unary call. Deletes itself when gRPC is done with it.
 class ForwardReactor final : public grpc::ServerGenericBidiReactor {
  public:
@@ -42,11 +148,6 @@ class ForwardReactor final : public grpc::ServerGenericBidiReactor {
     policy_ = PolicyTable::Get().Find(method_);
     if (policy_ == nullptr) {
       FinishWith(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method"));
-      return;
-    }
-    if (policy_->descriptor->client_streaming() || policy_->descriptor->server_streaming()) {
-      FinishWith(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                              "streaming methods are not served yet"));
       return;
     }
     auto admission = AdmitFromMetadata(*gateway_, *policy_, *ctx, request_id_);
@@ -174,7 +275,43 @@ VisibleService::VisibleService(const google::protobuf::ServiceDescriptor* servic
 
 grpc::ServerGenericBidiReactor* GrpcFront::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
-  return new ForwardReactor(gateway_, context);
+  const MethodPolicy* policy = PolicyTable::Get().Find(context->method());
+  if (policy == nullptr || (!policy->descriptor->client_streaming() &&
+                            !policy->descriptor->server_streaming())) {
+    return new ForwardReactor(gateway_, context);
+  }
+  const absl::Time start = gateway_->clock()->Now();
+  std::string request_id = Gateway::RequestIdFrom(Metadata(*context, kRequestIdHeader));
+  context->AddInitialMetadata(kRequestIdHeader, request_id);
+  auto admission = AdmitFromMetadata(*gateway_, *policy, *context, request_id);
+  if (!admission.ok() || gateway_->StubFor(*policy) == nullptr) {
+    // Refuses the call; logs when done.
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal(grpc::Status status, std::string method, std::string request_id, absl::Time start,
+              const Gateway* gateway)
+          : code_(status.error_code()), method_(std::move(method)),
+            request_id_(std::move(request_id)), start_(start), gateway_(gateway) {
+        Finish(status);
+      }
+      void OnDone() override {
+        Gateway::LogAccess("grpc", method_, request_id_, nullptr, code_,
+                           gateway_->clock()->Now() - start_);
+        delete this;
+      }
+
+     private:
+      int code_;
+      std::string method_, request_id_;
+      absl::Time start_;
+      const Gateway* gateway_;
+    };
+    const grpc::Status status =
+        admission.ok() ? grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet")
+                       : ToGrpcStatus(admission.status());
+    return new Refusal(status, policy->method, request_id, start, gateway_);
+  }
+  return new StreamProxy(gateway_, policy, std::move(*admission), std::move(request_id), start);
 }
 
 }  // namespace counsel::gateway

@@ -144,6 +144,35 @@ class WalkingSkeletonTest(unittest.TestCase):
         status, body, _ = self.cluster.http("GET", f"/v1/{created['name']}", key=other)
         self.assertEqual(status, 404)
 
+    def test_streams_pass_through_the_gateway(self):
+        watch = self.gw.unary_stream(
+            "/counsel.cases.v1.CaseService/WatchChanges",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=cases_pb2.WatchChangesResponse.FromString)
+        stream = watch(cases_pb2.WatchChangesRequest(), metadata=self.auth(), timeout=20)
+        create = unary(self.gw, "/counsel.cases.v1.CaseService/CreateCase",
+                       cases_pb2.CreateCaseRequest, cases_pb2.Case)
+        c = create(cases_pb2.CreateCaseRequest(case=cases_pb2.Case(
+            client=cases_pb2.Client(display_name="赵六"),
+            leaked_data=[cases_pb2.LEAKED_DATA_EMAIL])), metadata=self.auth(), timeout=10)
+        for reply in stream:
+            if reply.HasField("change") and reply.change.event.case == c.name:
+                self.assertEqual(reply.change.event.type, cases_pb2.CaseEvent.TYPE_CASE_CREATED)
+                break
+        stream.cancel()
+
+        upload = self.gw.stream_unary(
+            "/counsel.cases.v1.CaseService/AddEvidence",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=cases_pb2.Evidence.FromString)
+        chunks = [cases_pb2.AddEvidenceRequest(
+            parent=c.name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS,
+                                                       counterpart="10690000"))]
+        chunks += [cases_pb2.AddEvidenceRequest(chunk=b"x" * 65536) for _ in range(5)]
+        e = upload(iter(chunks), metadata=self.auth(), timeout=20)
+        self.assertEqual(e.attachment.size_bytes, 5 * 65536)
+        self.assertEqual(len(e.attachment.sha256), 64)
+
     def test_bad_input_is_400_naming_the_field(self):
         status, body, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
             "client": {"displayName": "张三", "phone": "not a phone"},
