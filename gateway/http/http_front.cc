@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "counsel/cases/v1/cases.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "absl/synchronization/notification.h"
 #include "common/errors.h"
 #include "common/logging.h"
@@ -38,6 +41,92 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
+// WatchChanges over HTTP: server-sent events when the client asks for
+// text/event-stream, newline-delimited JSON otherwise. An error ends the
+// stream with a final error frame.
+void ServeWatch(const Gateway& gateway, const Route& route, const Admission& admission,
+                const std::string& request_bytes, const httplib::Request& req,
+                httplib::Response& res) {
+  const bool sse = absl::StrContains(req.get_header_value("accept"), "text/event-stream");
+  struct Call {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<cases::v1::WatchChangesResponse>> reader;
+  };
+  auto call = std::make_shared<Call>();
+  gateway.Prepare(admission, &call->ctx);
+  cases::v1::WatchChangesRequest request;
+  request.ParseFromString(request_bytes);
+  auto stub = cases::v1::CaseService::NewStub(gateway.cases_channel());
+  call->reader = stub->WatchChanges(&call->ctx, request);
+  res.status = 200;
+  res.set_header("cache-control", "no-store");
+  res.set_chunked_content_provider(
+      sse ? "text/event-stream" : "application/x-ndjson",
+      [call, sse, &route](size_t, httplib::DataSink& sink) {
+        cases::v1::WatchChangesResponse msg;
+        while (call->reader->Read(&msg)) {
+          std::string json;
+          (void)google::protobuf::util::MessageToJsonString(msg, &json);
+          const std::string frame = sse ? absl::StrCat("event: ",
+                                                       msg.has_change() ? "change" : "bookmark",
+                                                       "\ndata: ", json, "\n\n")
+                                        : absl::StrCat(json, "\n");
+          if (!sink.write(frame.data(), frame.size())) {
+            call->ctx.TryCancel();  // the client went away
+            (void)call->reader->Finish();
+            return false;
+          }
+        }
+        const grpc::Status status = call->reader->Finish();
+        if (!status.ok()) {
+          const std::string json = RenderStatusJson(RpcStatusOf(status));
+          const std::string frame = sse ? absl::StrCat("event: error\ndata: ", json, "\n\n")
+                                        : absl::StrCat("{\"error\":", json, "}\n");
+          sink.write(frame.data(), frame.size());
+        }
+        (void)route;
+        sink.done();
+        return true;
+      },
+      [call](bool) { call->ctx.TryCancel(); });
+}
+
+// AddEvidence over HTTP: the whole upload in one JSON body (chunk base64).
+void ServeUpload(const Gateway& gateway, const Admission& admission,
+                 const std::string& request_bytes, httplib::Response& res) {
+  grpc::ClientContext ctx;
+  gateway.Prepare(admission, &ctx);
+  cases::v1::AddEvidenceRequest request;
+  request.ParseFromString(request_bytes);
+  cases::v1::Evidence evidence;
+  auto stub = cases::v1::CaseService::NewStub(gateway.cases_channel());
+  auto writer = stub->AddEvidence(&ctx, &evidence);
+  writer->Write(request);
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (!status.ok()) {
+    SendStatus(res, RpcStatusOf(status));
+    return;
+  }
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(evidence, &json);
+  res.status = 200;
+  res.set_content(json, kJson);
+}
+
+void ServeStreaming(const Gateway& gateway, const Route& route, const Admission& admission,
+                    const std::string& request_bytes, const httplib::Request& req,
+                    httplib::Response& res) {
+  const std::string& method = route.policy->method;
+  if (method == "/counsel.cases.v1.CaseService/WatchChanges") {
+    ServeWatch(gateway, route, admission, request_bytes, req, res);
+  } else if (method == "/counsel.cases.v1.CaseService/AddEvidence") {
+    ServeUpload(gateway, admission, request_bytes, res);
+  } else {
+    SendError(res, absl::UnimplementedError("this streaming method is not served over HTTP"));
+  }
+}
+
 void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib::Request& req,
             httplib::Response& res) {
   const absl::Time start = gateway.clock()->Now();
@@ -64,11 +153,6 @@ void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib:
   }
   const MethodPolicy& policy = *match->route->policy;
   method_name = policy.method;
-  if (policy.descriptor->server_streaming() || policy.descriptor->client_streaming()) {
-    SendError(res, absl::UnimplementedError("streaming methods are not served over HTTP yet"));
-    finish_log();
-    return;
-  }
   CallInput input;
   input.policy = &policy;
   input.transport = "http";
@@ -98,6 +182,11 @@ void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib:
   auto bytes = transcoder.BuildRequest(*match, query, req.body);
   if (!bytes.ok()) {
     SendError(res, bytes.status());
+    finish_log();
+    return;
+  }
+  if (policy.descriptor->server_streaming() || policy.descriptor->client_streaming()) {
+    ServeStreaming(gateway, *match->route, admission, *bytes, req, res);
     finish_log();
     return;
   }

@@ -158,7 +158,9 @@ class Cluster:
         common = ["--listen=127.0.0.1:0", f"--context_key_file={self.context_key}"]
         g = self.start("guidance", "counsel-guidance", common + [f"--db={self.guidance_db}"])
         self.guidance_port = g.port()
-        c = self.start("cases", "counsel-cases", common + [
+        # Short bookmarks: an HTTP watcher notices a closed connection at the
+        # next frame it sends.
+        c = self.start("cases", "counsel-cases", common + ["--bookmark_interval=1s",
             f"--db={os.path.join(self.dir, 'cases.db')}", f"--master_key_file={self.master_key}",
             f"--guidance_addr=127.0.0.1:{self.guidance_port}"])
         self.cases_port = c.port()

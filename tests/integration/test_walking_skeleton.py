@@ -1,5 +1,6 @@
 """The three real binaries answer on loopback: HTTP and gRPC through the
 gateway, keys, signed contexts, health and reflection."""
+import json
 import os
 import signal
 import sys
@@ -172,6 +173,50 @@ class WalkingSkeletonTest(unittest.TestCase):
         e = upload(iter(chunks), metadata=self.auth(), timeout=20)
         self.assertEqual(e.attachment.size_bytes, 5 * 65536)
         self.assertEqual(len(e.attachment.sha256), 64)
+
+    def _watch_http(self, accept):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.cluster.http_port, timeout=20)
+        conn.request("GET", "/v1/changes:watch", headers={
+            "authorization": f"Bearer {self.key}", "accept": accept})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        return conn, resp
+
+    def test_watch_over_http_as_sse_and_ndjson(self):
+        for accept, ctype in (("text/event-stream", "text/event-stream"),
+                              ("application/json", "application/x-ndjson")):
+            conn, resp = self._watch_http(accept)
+            self.assertEqual(resp.getheader("content-type"), ctype)
+            status, created, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
+                "client": {"displayName": "钱七"}, "leakedData": ["LEAKED_DATA_ADDRESS"]})
+            self.assertEqual(status, 200, created)
+            found = False
+            while not found:
+                line = resp.fp.readline().decode()
+                self.assertTrue(line, "stream ended early")
+                if accept == "text/event-stream":
+                    if line.startswith("data: ") and created["name"] in line:
+                        found = True
+                elif created["name"] in line:
+                    self.assertEqual(json.loads(line)["change"]["event"]["case"], created["name"])
+                    found = True
+            conn.close()
+
+    def test_evidence_over_http_in_one_body(self):
+        status, created, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
+            "client": {"displayName": "孙八"}, "leakedData": ["LEAKED_DATA_PHONE"]})
+        status, e, _ = self.cluster.http("POST", f"/v1/{created['name']}/evidence", key=self.key,
+                                         body={"evidence": {"kind": "KIND_CALL",
+                                                            "counterpart": "021-5555 1234"},
+                                               "chunk": "aGVsbG8="})
+        self.assertEqual(status, 200, e)
+        self.assertEqual(e["attachment"]["sizeBytes"], "5")
+        status, body, _ = self.cluster.http("POST", f"/v1/{created['name']}/evidence", key=self.key,
+                                            body={"evidence": {"kind": "KIND_CALL"},
+                                                  "chunk": "aGVsbG8=", "attachmentSha256": "00"})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(body["details"][0]["fieldViolations"][0]["field"], "attachment_sha256")
 
     def test_bad_input_is_400_naming_the_field(self):
         status, body, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
