@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "gateway/portal.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -36,6 +37,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
                    MakeChannelCredentials(options.backend_tls));
   std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock));
+  gw->local_ = std::make_unique<Executor>(4);
   auto channel = [&](const std::string& addr, Backend backend) {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(BackendServiceConfig(backend));
@@ -105,7 +107,31 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
                       std::function<void(grpc::Status)> done) const {
   grpc::GenericStub* stub = StubFor(policy);
   if (stub == nullptr) {
-    done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet"));
+    if (policy.method != "/counsel.gateway.v1.PortalService/GetCaseBrief") {
+      done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented"));
+      return;
+    }
+    local_->Schedule([this, admission, ex, done = std::move(done)] {
+      v1::GetCaseBriefRequest request;
+      std::vector<grpc::Slice> slices;
+      std::string bytes;
+      if (ex->request.Dump(&slices).ok()) {
+        for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+      if (!request.ParseFromString(bytes)) {
+        done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unreadable request"));
+        return;
+      }
+      auto brief = ComposeCaseBrief(*this, admission, request);
+      if (!brief.ok()) {
+        done(ToGrpcStatus(brief.status()));
+        return;
+      }
+      const std::string out = brief->SerializeAsString();
+      grpc::Slice slice(out);
+      ex->response = grpc::ByteBuffer(&slice, 1);
+      done(grpc::Status::OK);
+    });
     return;
   }
   Prepare(admission, &ex->client);

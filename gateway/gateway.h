@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/call_context.h"
 #include "common/clock.h"
+#include "common/executor.h"
 #include "common/server.h"
 #include "gateway/keys/authenticator.h"
 #include "gateway/policy.h"
@@ -70,8 +71,9 @@ class Gateway {
   // a delegate key that names no client.
   absl::StatusOr<Admission> Admit(const CallInput& input) const;
 
-  // Forwards ex->request to the method's backend; runs `done` with the
-  // backend's status (details included) once ex->response is filled.
+  // Forwards ex->request to the method's backend (or serves a local method
+  // on the gateway's executor); runs `done` with the status (details
+  // included) once ex->response is filled.
   void Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                std::function<void(grpc::Status)> done) const;
 
@@ -105,6 +107,8 @@ class Gateway {
   std::shared_ptr<grpc::Channel> cases_channel_;
   std::unique_ptr<grpc::GenericStub> guidance_;
   std::unique_ptr<grpc::GenericStub> cases_;
+  // Composed methods block on backends here; last, so it drains first.
+  std::unique_ptr<Executor> local_;
 };
 
 // The gRPC service config for a backend: retries on UNAVAILABLE for the

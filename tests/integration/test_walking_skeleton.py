@@ -54,6 +54,7 @@ class WalkingSkeletonTest(unittest.TestCase):
         c = cls.cluster
         cls.key = c.create_key("firm-a", ["guidance.read", "cases.read", "cases.write",
                                           "cases.pii"])
+        cls.admin = c.create_key("firm-a", ["cases.admin"])
         cls.gw = grpc.insecure_channel(f"127.0.0.1:{c.gateway_port}")
 
     @classmethod
@@ -227,8 +228,28 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertEqual(fields, ["case.client.phone"])
 
     def test_unbuilt_methods_answer_unimplemented(self):
-        status, body, _ = self.cluster.http("GET", "/v1/cases/abc:brief", key=self.key)
+        status, body, _ = self.cluster.http("POST", "/v1/audit:verify", key=self.admin, body={})
         self.assertEqual(status, 501, body)
+
+    def test_case_brief_cites_the_law_as_on_the_incident_date(self):
+        status, created, _ = self.cluster.http("POST", "/v1/cases", key=self.key, body={
+            "client": {"displayName": "周九"}, "leakedData": ["LEAKED_DATA_PHONE"],
+            "occurredOn": "2020-06-01", "discoveredTime": "2020-06-03T08:00:00Z"})
+        self.assertEqual(status, 200, created)
+        status, brief, _ = self.cluster.http("GET", f"/v1/{created['name']}:brief", key=self.key)
+        self.assertEqual(status, 200, brief)
+        self.assertEqual(brief["asOf"], "2020-06-01")
+        self.assertEqual(brief["case"]["name"], created["name"])
+        by_name = {p["name"]: p for p in brief["provisions"]}
+        # The advice (2026 revision) cites 第五十条第（六）项; on the incident
+        # date the same provision was 第四十二条第（六）项 of the 2012 text.
+        item = by_name[f"{STATUTE}/provisions/art_42__para_1__item_6"]
+        self.assertEqual(item["version"]["versionId"], "2013-01-01")
+        self.assertNotIn(f"{STATUTE}/provisions/art_56", by_name, "not in force in 2020")
+        # A foreign tenant gets NOT_FOUND for the whole brief.
+        other = self.cluster.create_key("firm-b", ["cases.read", "guidance.read"])
+        status, _, _ = self.cluster.http("GET", f"/v1/{created['name']}:brief", key=other)
+        self.assertEqual(status, 404)
 
     def test_advice_is_served_with_its_pinned_citations(self):
         status, body, _ = self.cluster.http(

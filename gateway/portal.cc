@@ -1,0 +1,98 @@
+#include "gateway/portal.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "counsel/cases/v1/cases.grpc.pb.h"
+#include "counsel/guidance/v1/guidance.grpc.pb.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace counsel::gateway {
+namespace {
+
+// The caller's admission re-signed for one backend method.
+Admission For(const Admission& a, absl::string_view method) {
+  Admission out = a;
+  out.context.set_method(std::string(method));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Admission& admission,
+                                               const v1::GetCaseBriefRequest& request) {
+  if (request.name().rfind("cases/", 0) != 0 || request.name().size() <= 6) {
+    return InvalidArgumentField("name", "must be cases/{case}");
+  }
+  auto cases = counsel::cases::v1::CaseService::NewStub(gateway.cases_channel());
+  auto guidance = counsel::guidance::v1::GuidanceService::NewStub(gateway.guidance_channel());
+  v1::CaseBrief brief;
+  {
+    grpc::ClientContext ctx;
+    gateway.Prepare(For(admission, "/counsel.cases.v1.CaseService/GetCase"), &ctx);
+    counsel::cases::v1::GetCaseRequest get;
+    get.set_name(request.name());
+    RETURN_IF_ERROR(FromGrpcStatus(cases->GetCase(&ctx, get, brief.mutable_case_())));
+  }
+  const auto& c = brief.case_();
+  // Provisions as in force on the incident date (or the discovery date).
+  std::string as_of = c.occurred_on();
+  if (as_of.empty()) {
+    as_of = ShanghaiDate(absl::FromUnixMicros(
+        google::protobuf::util::TimeUtil::TimestampToMicroseconds(c.discovered_time())));
+  }
+  brief.set_as_of(as_of);
+  if (c.advice().empty()) return brief;
+  {
+    grpc::ClientContext ctx;
+    gateway.Prepare(For(admission, "/counsel.guidance.v1.GuidanceService/GetAdvice"), &ctx);
+    counsel::guidance::v1::GetAdviceRequest get;
+    get.set_name(c.advice());
+    get.set_locale(request.locale());
+    get.set_resolve_citations_as_of(as_of);
+    RETURN_IF_ERROR(FromGrpcStatus(guidance->GetAdvice(&ctx, get, brief.mutable_advice())));
+  }
+  std::set<std::string> names;
+  for (const auto& section : brief.advice().sections()) {
+    for (const auto& step : section.steps()) {
+      for (const auto& cited : step.cited_provisions()) {
+        if (!cited.resolved_provision().empty()) names.insert(cited.resolved_provision());
+      }
+    }
+  }
+  const std::vector<std::string> ordered(names.begin(), names.end());
+  struct Call {
+    grpc::ClientContext ctx;
+    counsel::guidance::v1::GetProvisionRequest request;
+    counsel::guidance::v1::Provision response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::BlockingCounter done(static_cast<int>(ordered.size()));
+  for (const std::string& name : ordered) {
+    auto call = std::make_unique<Call>();
+    gateway.Prepare(For(admission, "/counsel.guidance.v1.GuidanceService/GetProvision"),
+                    &call->ctx);
+    call->request.set_name(name);
+    call->request.set_as_of(as_of);
+    Call* raw = call.get();
+    guidance->async()->GetProvision(&raw->ctx, &raw->request, &raw->response,
+                                    [raw, &done](grpc::Status s) {
+                                      raw->status = std::move(s);
+                                      done.DecrementCount();
+                                    });
+    calls.push_back(std::move(call));
+  }
+  done.Wait();
+  for (auto& call : calls) {
+    RETURN_IF_ERROR(FromGrpcStatus(call->status));
+    *brief.add_provisions() = std::move(call->response);
+  }
+  return brief;
+}
+
+}  // namespace counsel::gateway
