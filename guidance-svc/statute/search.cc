@@ -31,48 +31,72 @@ std::string Encode(const std::vector<char32_t>& t, size_t from, size_t to) {
 
 std::vector<v1::SearchResult> ScanArticles(
     const std::vector<std::pair<const Catalog::Entry*, const Catalog::Version*>>& versions,
-    absl::string_view query) {
-  const std::vector<char32_t> q = DecodeUtf8(query);
-  std::vector<v1::SearchResult> out;
-  if (q.empty()) return out;
+    absl::string_view query, int offset, int limit, int* total) {
+  struct Match {
+    double score;
+    const Catalog::Entry* entry;
+    const Catalog::Version* version;
+    const v1::Provision* article;
+  };
+  std::vector<Match> matches;
+  if (query.empty()) return {};
+  // First pass on bytes only: UTF-8 makes a byte match of valid text a
+  // character match. Length in characters = bytes not continuing a sequence.
   for (const auto& [entry, version] : versions) {
     for (const v1::Provision& a : version->articles) {
-      // Cheap byte search first; decode only articles that match.
-      if (absl::string_view(a.text()).find(query) == absl::string_view::npos) continue;
-      const std::vector<char32_t> t = DecodeUtf8(a.text());
-      std::vector<size_t> at;
-      for (size_t i = 0; i + q.size() <= t.size(); ++i) {
-        if (std::equal(q.begin(), q.end(), t.begin() + static_cast<long>(i))) {
-          at.push_back(i);
-          i += q.size() - 1;
-        }
+      const absl::string_view text = a.text();
+      size_t count = 0;
+      for (size_t at = text.find(query); at != absl::string_view::npos;
+           at = text.find(query, at + query.size())) {
+        ++count;
       }
-      if (at.empty()) continue;
-      v1::SearchResult r;
-      r.set_provision(a.name());
-      r.set_label(a.label());
-      r.set_statute_title(entry->meta.title());
-      r.set_version_id(version->meta.version_id());
+      if (count == 0) continue;
+      size_t chars = 0;
+      for (unsigned char c : text) chars += (c & 0xc0) != 0x80;
       // More matches in less text rank higher.
-      r.set_score(static_cast<double>(at.size()) / std::sqrt(static_cast<double>(t.size()) + 1.0));
+      matches.push_back({static_cast<double>(count) / std::sqrt(static_cast<double>(chars) + 1.0),
+                         entry, version, &a});
+    }
+  }
+  *total = static_cast<int>(matches.size());
+  const size_t end = std::min(matches.size(), static_cast<size_t>(offset + limit));
+  if (static_cast<size_t>(offset) >= end) return {};
+  std::partial_sort(matches.begin(), matches.begin() + static_cast<long>(end), matches.end(),
+                    [](const Match& a, const Match& b) { return a.score > b.score; });
+  const std::vector<char32_t> q = DecodeUtf8(query);
+  std::vector<v1::SearchResult> out;
+  for (size_t k = static_cast<size_t>(offset); k < end; ++k) {
+    const Match& m = matches[k];
+    const std::vector<char32_t> t = DecodeUtf8(m.article->text());
+    std::vector<size_t> at;
+    for (size_t i = 0; i + q.size() <= t.size(); ++i) {
+      if (std::equal(q.begin(), q.end(), t.begin() + static_cast<long>(i))) {
+        at.push_back(i);
+        i += q.size() - 1;
+      }
+    }
+    v1::SearchResult r;
+    r.set_provision(m.article->name());
+    r.set_label(m.article->label());
+    r.set_statute_title(m.entry->meta.title());
+    r.set_version_id(m.version->meta.version_id());
+    r.set_score(m.score);
+    if (!at.empty()) {
       const size_t from = at[0] > kSnippetContext ? at[0] - kSnippetContext : 0;
       const size_t to = std::min(t.size(), at[0] + q.size() + kSnippetContext * 2);
       std::string snippet = from > 0 ? "…" : "";
       size_t pos = from;
-      for (size_t m : at) {
-        if (m < from || m + q.size() > to) continue;
-        snippet += Encode(t, pos, m) + "【" + Encode(t, m, m + q.size()) + "】";
-        pos = m + q.size();
+      for (size_t p : at) {
+        if (p < from || p + q.size() > to) continue;
+        snippet += Encode(t, pos, p) + "【" + Encode(t, p, p + q.size()) + "】";
+        pos = p + q.size();
       }
       snippet += Encode(t, pos, to);
       if (to < t.size()) snippet += "…";
       r.set_snippet(snippet);
-      out.push_back(std::move(r));
     }
+    out.push_back(std::move(r));
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.score() > b.score();
-  });
   return out;
 }
 
@@ -122,39 +146,42 @@ absl::StatusOr<v1::SearchProvisionsResponse> SearchProvisions(
       if (v.ok()) versions.emplace_back(e, *v);
     }
   }
-  std::vector<v1::SearchResult> results;
+  v1::SearchProvisionsResponse out;
+  int total = 0;
   if (cps.size() >= 3) {
     absl::flat_hash_map<std::string, std::pair<const Catalog::Entry*, const Catalog::Version*>>
         allowed;
+    std::vector<std::string> keys;
     for (const auto& [e, v] : versions) {
-      allowed[absl::StrCat(e->meta.name(), "@", v->meta.version_id())] = {e, v};
+      const std::string key =
+          absl::StrCat(absl::StripPrefix(e->meta.name(), "statutes/"), "@", v->meta.version_id());
+      allowed[key] = {e, v};
+      keys.push_back(key);
     }
-    ASSIGN_OR_RETURN(std::vector<StatuteStore::Hit> hits, store.Search(query, kMaxHits * 4));
+    // One row more than the page tells whether another page follows.
+    ASSIGN_OR_RETURN(std::vector<StatuteStore::Hit> hits,
+                     store.Search(query, keys, offset, size + 1));
+    total = offset + static_cast<int>(hits.size());
+    if (static_cast<int>(hits.size()) > size) hits.resize(static_cast<size_t>(size));
     for (const auto& h : hits) {
-      auto it = allowed.find(absl::StrCat("statutes/", h.statute_id, "@", h.version_id));
+      auto it = allowed.find(absl::StrCat(h.statute_id, "@", h.version_id));
       if (it == allowed.end()) continue;
       auto p = it->second.second->by_eid.find(h.eid);
       if (p == it->second.second->by_eid.end()) continue;
-      v1::SearchResult r;
-      r.set_provision(p->second->name());
-      r.set_label(p->second->label());
-      r.set_statute_title(it->second.first->meta.title());
-      r.set_version_id(h.version_id);
-      r.set_snippet(h.snippet);
-      r.set_score(h.score);
-      results.push_back(std::move(r));
-      if (static_cast<int>(results.size()) >= kMaxHits) break;
+      v1::SearchResult* r = out.add_results();
+      r->set_provision(p->second->name());
+      r->set_label(p->second->label());
+      r->set_statute_title(it->second.first->meta.title());
+      r->set_version_id(h.version_id);
+      r->set_snippet(h.snippet);
+      r->set_score(h.score);
     }
   } else {
-    results = ScanArticles(versions, query);
-    if (static_cast<int>(results.size()) > kMaxHits) results.resize(kMaxHits);
+    for (auto& r : ScanArticles(versions, query, offset, size, &total)) {
+      *out.add_results() = std::move(r);
+    }
   }
-  v1::SearchProvisionsResponse out;
-  const int total = static_cast<int>(results.size());
-  for (int i = offset; i < total && i < offset + size; ++i) {
-    *out.add_results() = std::move(results[static_cast<size_t>(i)]);
-  }
-  if (offset + size < total) out.set_next_page_token(absl::StrCat(offset + size));
+  if (offset + size < std::min(total, kMaxHits)) out.set_next_page_token(absl::StrCat(offset + size));
   return out;
 }
 

@@ -21,11 +21,12 @@ absl::StatusOr<v1::SearchProvisionsResponse> SearchProvisions(
     const Catalog& catalog, StatuteStore& store, const v1::SearchProvisionsRequest& request,
     absl::CivilDay today);
 
-// The scan path on its own (exposed for tests and benchmarks): every match
-// of `query` in the articles of `versions`, ranked.
+// The scan path on its own (exposed for tests and benchmarks): the matches
+// of `query` in the articles of `versions`, ranked, results [offset,
+// offset+limit) with snippets; `total` gets the number of matches.
 std::vector<v1::SearchResult> ScanArticles(
     const std::vector<std::pair<const Catalog::Entry*, const Catalog::Version*>>& versions,
-    absl::string_view query);
+    absl::string_view query, int offset, int limit, int* total);
 
 }  // namespace counsel::guidance
 

@@ -94,8 +94,11 @@ class SqliteStatuteStore final : public StatuteStore {
     return result;
   }
 
-  absl::StatusOr<std::vector<Hit>> Search(absl::string_view query, int limit) override {
+  absl::StatusOr<std::vector<Hit>> Search(absl::string_view query,
+                                          const std::vector<std::string>& versions, int offset,
+                                          int limit) override {
     absl::MutexLock lock(&mu_);
+    if (versions.empty()) return std::vector<Hit>();
     // The query is one phrase: quoted, with quotes doubled, so that FTS5
     // operators in user input are plain text.
     std::string phrase = "\"";
@@ -104,11 +107,20 @@ class SqliteStatuteStore final : public StatuteStore {
       phrase += c;
     }
     phrase += '"';
-    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+    // Only the versions in force are ranked, and snippets are made for the
+    // page alone: both dominate the cost on a large corpus.
+    std::string in;
+    for (size_t i = 0; i < versions.size(); ++i) absl::StrAppend(&in, i == 0 ? "?" : ", ?");
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(absl::StrCat(
         "SELECT statute_id, version_id, eid, "
         "snippet(provision_fts, 0, '【', '】', '…', 32), -bm25(provision_fts) "
-        "FROM provision_fts WHERE provision_fts MATCH ?1 ORDER BY rank LIMIT ?2"));
-    q.Bind(1, phrase).Bind(2, limit);
+        "FROM provision_fts WHERE provision_fts MATCH ? AND statute_id || '@' || version_id IN (",
+        in, ") ORDER BY rank LIMIT ? OFFSET ?")));
+    int i = 1;
+    q.Bind(i++, phrase);
+    for (const auto& v : versions) q.Bind(i++, v);
+    q.Bind(i++, limit);
+    q.Bind(i++, offset);
     std::vector<Hit> hits;
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.Step());

@@ -42,12 +42,15 @@ class StatuteStore {
   virtual absl::StatusOr<ImportResult> ImportVersion(const ParsedStatuteVersion& parsed) = 0;
 
   // Full-text search (FTS5 trigram) over article text: matches of the
-  // phrase `query` (3+ characters), best first, at most `limit`.
+  // phrase `query` (3+ characters) in the given versions ("statute@version"
+  // keys), best first, skipping `offset`, at most `limit`.
   struct Hit {
     std::string statute_id, version_id, eid, snippet;
     double score = 0;  // larger is better
   };
-  virtual absl::StatusOr<std::vector<Hit>> Search(absl::string_view query, int limit) = 0;
+  virtual absl::StatusOr<std::vector<Hit>> Search(absl::string_view query,
+                                                  const std::vector<std::string>& versions,
+                                                  int offset, int limit) = 0;
 
   // Everything, for building the in-memory catalogue.
   virtual absl::StatusOr<std::vector<StoredStatute>> LoadAll() = 0;
