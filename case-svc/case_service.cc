@@ -823,6 +823,42 @@ grpc::ServerWriteReactor<v1::WatchChangesResponse>* CaseServiceImpl::WatchChange
   return new ChangeWatch(this, context, request);
 }
 
+grpc::ServerUnaryReactor* CaseServiceImpl::EraseClientData(
+    grpc::CallbackServerContext* context, const v1::EraseClientDataRequest* request,
+    v1::Case* response) {
+  auto cc = Authorize(*context, "EraseClientData", kScopeCasesAdmin);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!cc.ok()) {
+    reactor->Finish(ToGrpcStatus(cc.status()));
+    return reactor;
+  }
+  auto id = ParseCaseName(request->name(), "name");
+  absl::Status st = id.status();
+  if (st.ok() && absl::StripAsciiWhitespace(request->reason()).empty()) {
+    st = InvalidArgumentField("reason", "is required (e.g. the client's request under PIPL 第四十七条)");
+  }
+  if (st.ok()) st = CheckText(request->reason(), 2000, "reason");
+  if (!st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  store_->EraseClientData(ActorOf(*cc), *id, request->reason(),
+                          [this, cc = *cc, reactor, response](absl::StatusOr<v1::Case> c) {
+                            if (c.ok()) *response = Present(cc, std::move(*c));
+                            reactor->Finish(ToGrpcStatus(c.status()));
+                          });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::VerifyAuditLog(
+    grpc::CallbackServerContext* context, const v1::VerifyAuditLogRequest* request,
+    v1::VerifyAuditLogResponse* response) {
+  return Run(context, "VerifyAuditLog", kScopeCasesAdmin, [=](const CallContext&) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, store_->VerifyAuditLog(request->expected_head()));
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseStats(grpc::CallbackServerContext* context,
                                                         const v1::GetCaseStatsRequest* request,
                                                         v1::CaseStats* response) {

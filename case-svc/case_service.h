@@ -68,6 +68,12 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
                                         v1::ListChangesResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchChangesResponse>* WatchChanges(
       grpc::CallbackServerContext* context, const v1::WatchChangesRequest* request) override;
+  grpc::ServerUnaryReactor* EraseClientData(grpc::CallbackServerContext* context,
+                                            const v1::EraseClientDataRequest* request,
+                                            v1::Case* response) override;
+  grpc::ServerUnaryReactor* VerifyAuditLog(grpc::CallbackServerContext* context,
+                                           const v1::VerifyAuditLogRequest* request,
+                                           v1::VerifyAuditLogResponse* response) override;
   grpc::ServerUnaryReactor* GetCaseStats(grpc::CallbackServerContext* context,
                                          const v1::GetCaseStatsRequest* request,
                                          v1::CaseStats* response) override;

@@ -1,9 +1,12 @@
 // CaseService through a real gRPC server on an ephemeral port.
 #include "case-svc/case_service.h"
+#include "case-svc/store/maintenance.h"
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_format.h"
@@ -76,7 +79,9 @@ class CaseServiceTest : public ::testing::Test {
     runner_.reset();
     service_.reset();
     store_.reset();
-    auto store = OpenSqliteCaseStore(dir_ + "/cases.db", &vault_, &clock_);
+    SqliteCaseStoreOptions store_options;
+    store_options.audit_key = std::string(32, 'a');
+    auto store = OpenSqliteCaseStore(dir_ + "/cases.db", &vault_, &clock_, store_options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     service_ = std::make_unique<CaseServiceImpl>(&key_, &clock_, store_.get(), &advice_, options);
@@ -692,6 +697,186 @@ TEST_F(CaseServiceTest, RefusesUnsignedAndUnscopedCalls) {
   Caller reader;
   reader.scopes = {kScopeCasesRead};
   EXPECT_EQ(Create(NewRequest(), &out, reader).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// --- sealing, erasure, audit ---
+
+TEST_F(CaseServiceTest, PhoneAndIdLookupsGoThroughTheBlindIndex) {
+  v1::Case c = MustCreate();
+  for (const char* filter : {"client.phone = \"138 1234 5678\"",
+                             "client.national_id = \"11010519491231002x\""}) {
+    v1::ListCasesRequest r;
+    r.set_filter(filter);
+    v1::ListCasesResponse resp;
+    auto ctx = Signed("ListCases", {});
+    ASSERT_TRUE(stub_->ListCases(ctx.get(), r, &resp).ok()) << filter;
+    ASSERT_EQ(resp.cases_size(), 1) << filter;
+    EXPECT_EQ(resp.cases(0).name(), c.name());
+  }
+  // Another tenant's index of the same number is different.
+  Caller other;
+  other.tenant = "firm-b";
+  v1::ListCasesRequest r;
+  r.set_filter("client.phone = \"13812345678\"");
+  v1::ListCasesResponse resp;
+  auto ctx = Signed("ListCases", other);
+  ASSERT_TRUE(stub_->ListCases(ctx.get(), r, &resp).ok());
+  EXPECT_EQ(resp.cases_size(), 0);
+}
+
+TEST_F(CaseServiceTest, ErasureDestroysTheClientsDataButKeepsTheCaseAndItsHistory) {
+  v1::Case c = MustCreate();
+  v1::AddNoteRequest note;
+  note.set_parent(c.name());
+  note.mutable_note()->set_text("客户王小明来电");
+  v1::Note n;
+  auto nctx = Signed("AddNote", {});
+  ASSERT_TRUE(stub_->AddNote(nctx.get(), note, &n).ok());
+  v1::EraseClientDataRequest erase;
+  erase.set_name(c.name());
+  erase.set_reason("客户依个人信息保护法第四十七条要求删除");
+  v1::Case erased;
+  Caller writer;  // no cases.admin
+  auto denied = Signed("EraseClientData", writer);
+  EXPECT_EQ(stub_->EraseClientData(denied.get(), erase, &erased).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  Caller admin;
+  admin.scopes = {kScopeCasesAdmin, kScopeCasesPii};
+  auto ctx = Signed("EraseClientData", admin);
+  ASSERT_TRUE(stub_->EraseClientData(ctx.get(), erase, &erased).ok());
+  EXPECT_TRUE(erased.client().has_erase_time());
+  EXPECT_TRUE(erased.client().display_name().empty());
+  EXPECT_TRUE(erased.client().phone().empty());
+  EXPECT_EQ(erased.client().id(), "crm-client-7");
+  EXPECT_EQ(erased.summary(), c.summary()) << "the case skeleton stays";
+  // Idempotent: a second erasure changes nothing and records nothing.
+  const int64_t audit_rows = Rows("audit_log");
+  auto again = Signed("EraseClientData", admin);
+  ASSERT_TRUE(stub_->EraseClientData(again.get(), erase, &erased).ok());
+  EXPECT_EQ(Rows("audit_log"), audit_rows);
+  // The timeline shows it; the key is gone; no ciphertext remains.
+  v1::ListCaseEventsRequest er;
+  er.set_parent(c.name());
+  v1::ListCaseEventsResponse events;
+  auto ectx = Signed("ListCaseEvents", {});
+  ASSERT_TRUE(stub_->ListCaseEvents(ectx.get(), er, &events).ok());
+  EXPECT_EQ(events.events(events.events_size() - 1).type(), v1::CaseEvent::TYPE_CLIENT_DATA_ERASED);
+  auto db = sqlite::Database::Open(dir_ + "/cases.db", {});
+  auto q = (*db)->Prepare(
+      "SELECT count(*) FROM client_keys WHERE wrapped IS NOT NULL UNION ALL "
+      "SELECT count(*) FROM cases WHERE phone_sealed IS NOT NULL OR name_sealed IS NOT NULL "
+      "UNION ALL SELECT count(*) FROM notes WHERE length(text_sealed) > 0");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(*q->Step());
+    EXPECT_EQ(q->ColumnInt64(0), 0) << i;
+  }
+}
+
+// Verifies the chain through the API.
+v1::VerifyAuditLogResponse Verify(CaseServiceTest* t, v1::CaseService::Stub* stub,
+                                  std::unique_ptr<grpc::ClientContext> ctx,
+                                  const std::string& head = "") {
+  v1::VerifyAuditLogRequest r;
+  r.set_expected_head(head);
+  v1::VerifyAuditLogResponse resp;
+  EXPECT_TRUE(stub->VerifyAuditLog(ctx.get(), r, &resp).ok());
+  (void)t;
+  return resp;
+}
+
+TEST_F(CaseServiceTest, AuditChainCatchesEditsDeletionsReorderingAndTruncation) {
+  for (int i = 0; i < 4; ++i) MustCreate();
+  Caller admin;
+  admin.scopes = {kScopeCasesAdmin};
+  auto ok = Verify(this, stub_.get(), Signed("VerifyAuditLog", admin));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.entries_checked(), 4);
+  const std::string head = ok.head();
+  runner_.reset();
+  service_.reset();
+  store_.reset();
+  const std::string path = dir_ + "/cases.db";
+  const std::string key(32, 'a');
+  // The triggers refuse edits through SQL.
+  {
+    auto db = sqlite::Database::Open(path, {});
+    EXPECT_FALSE((*db)->Exec("UPDATE audit_log SET actor = 'x' WHERE seq = 2").ok());
+    EXPECT_FALSE((*db)->Exec("DELETE FROM audit_log WHERE seq = 4").ok());
+  }
+  auto tamper = [&](const std::string& sql) {
+    const std::string copy = dir_ + "/tampered.db";
+    std::filesystem::remove(copy);
+    EXPECT_TRUE(BackupDatabase(path, copy).ok());
+    auto db = sqlite::Database::Open(copy, {});
+    EXPECT_TRUE((*db)->Exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; " + sql).ok());
+    return copy;
+  };
+  auto check = [&](const std::string& file, const std::string& expected_head) {
+    return *VerifyAuditFile(file, key, expected_head);
+  };
+  EXPECT_TRUE(check(path, head).ok());
+  auto edited = check(tamper("UPDATE audit_log SET actor = 'someone' WHERE seq = 2"), "");
+  EXPECT_FALSE(edited.ok());
+  EXPECT_EQ(edited.first_bad_sequence(), 2);
+  auto deleted = check(tamper("DELETE FROM audit_log WHERE seq = 3"), "");
+  EXPECT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.first_bad_sequence(), 3);
+  auto reordered = check(tamper(
+      "UPDATE audit_log SET seq = 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; "
+      "UPDATE audit_log SET seq = 3 WHERE seq = 100"), "");
+  EXPECT_FALSE(reordered.ok());
+  EXPECT_EQ(reordered.first_bad_sequence(), 2);
+  const std::string truncated = tamper("DELETE FROM audit_log WHERE seq = 4");
+  EXPECT_TRUE(check(truncated, "").ok()) << "a truncated tail is a valid shorter chain...";
+  auto against_head = check(truncated, head);
+  EXPECT_FALSE(against_head.ok()) << "...until it is checked against the exported head";
+  EXPECT_EQ(against_head.first_bad_sequence(), 4);
+}
+
+TEST_F(CaseServiceTest, MasterKeyRotationRewrapsEveryDataKey) {
+  v1::Case c = MustCreate();
+  runner_.reset();
+  service_.reset();
+  store_.reset();
+  PiiVault both({std::string(32, 'n'), std::string(32, 'm')});
+  auto n = RewrapDataKeys(dir_ + "/cases.db", both);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(*RewrapDataKeys(dir_ + "/cases.db", both), 0) << "idempotent";
+  // Only the new key is needed now.
+  PiiVault only_new({std::string(32, 'n')});
+  SqliteCaseStoreOptions options;
+  options.audit_key = std::string(32, 'a');
+  auto store = OpenSqliteCaseStore(dir_ + "/cases.db", &only_new, &clock_, options);
+  ASSERT_TRUE(store.ok());
+  auto got = (*store)->GetCase(Actor{"firm-a", "k", ""}, c.name().substr(6));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->client().display_name(), "王小明");
+}
+
+TEST_F(CaseServiceTest, BackupUnderWritesIsConsistentAndVerifies) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) MustCreate();
+  });
+  while (Rows("cases") < 20) {
+    std::this_thread::yield();
+  }
+  const std::string copy = dir_ + "/backup.db";
+  ASSERT_TRUE(BackupDatabase(dir_ + "/cases.db", copy).ok());
+  stop = true;
+  writer.join();
+  auto verify = VerifyAuditFile(copy, std::string(32, 'a'), "");
+  ASSERT_TRUE(verify.ok());
+  EXPECT_TRUE(verify->ok());
+  auto db = sqlite::Database::Open(copy, {});
+  auto q = (*db)->Prepare("SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM audit_log)");
+  ASSERT_TRUE(*q->Step());
+  EXPECT_GE(q->ColumnInt64(0), 20);
+  EXPECT_EQ(q->ColumnInt64(0), q->ColumnInt64(1)) << "one audited create per case, no partial rows";
+  auto ic = (*db)->Prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(*ic->Step());
+  EXPECT_EQ(ic->ColumnText(0), "ok");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "absl/flags/flag.h"
 #include "case-svc/advice_source.h"
 #include "case-svc/case_service.h"
+#include "case-svc/store/maintenance.h"
 #include "grpcpp/create_channel.h"
 #include "case-svc/crypto/pii_vault.h"
 #include "common/call_context.h"
@@ -20,6 +21,14 @@ ABSL_FLAG(std::string, master_key_file, "var/master.key",
 ABSL_FLAG(std::string, guidance_addr, "127.0.0.1:50051", "guidance-svc address");
 ABSL_FLAG(std::string, context_key_file, "var/context.key",
           "Key that verifies and signs call contexts (>= 32 bytes, mode 0600)");
+ABSL_FLAG(std::string, audit_key_file, "var/audit.key",
+          "Key of the audit chain and the blind indexes (>= 32 bytes, mode 0600); "
+          "separate from the master key");
+ABSL_FLAG(std::string, previous_master_key_file, "",
+          "During a master-key rotation: the old key, still able to unwrap data keys");
+ABSL_FLAG(std::string, new_key_file, "", "rotate-master-key: the new master key");
+ABSL_FLAG(std::string, to, "", "backup: the file to write");
+ABSL_FLAG(std::string, head, "", "audit verify: a head ({seq}:{mac}) exported earlier");
 ABSL_FLAG(bool, group_commit, true,
           "Batch concurrent writes into one transaction (false: one commit per write)");
 ABSL_FLAG(absl::Duration, change_retention, absl::Hours(24 * 30),
@@ -33,7 +42,11 @@ namespace {
 constexpr char kUsage[] =
     "counsel-cases: client incidents.\n"
     "  counsel-cases [--listen=ADDR] [--db=PATH] [--master_key_file=PATH]\n"
-    "                [--guidance_addr=ADDR] [--context_key_file=PATH]";
+    "                [--guidance_addr=ADDR] [--context_key_file=PATH] [--audit_key_file=PATH]\n"
+    "  counsel-cases audit head [--db=PATH]\n"
+    "  counsel-cases audit verify [--head=SEQ:MAC] [--db=PATH]\n"
+    "  counsel-cases backup --to=PATH [--db=PATH]\n"
+    "  counsel-cases rotate-master-key --new_key_file=PATH [--master_key_file=OLD] [--db=PATH]";
 
 int Fail(const absl::Status& status) {
   log::Error("fatal", {{"program", "counsel-cases"}, {"error", status.ToString()}});
@@ -41,15 +54,72 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+absl::StatusOr<std::string> AuditKey() {
+  return LoadKeyFile(absl::GetFlag(FLAGS_audit_key_file));
+}
+
+int RunAudit(const std::vector<std::string>& args) {
+  auto key = AuditKey();
+  if (!key.ok()) return Fail(key.status());
+  auto verify = VerifyAuditFile(absl::GetFlag(FLAGS_db), *key, absl::GetFlag(FLAGS_head));
+  if (!verify.ok()) return Fail(verify.status());
+  if (args.size() == 2 && args[1] == "head") {
+    std::printf("%s\n", verify->head().c_str());
+    return verify->ok() ? 0 : 1;
+  }
+  if (args.size() == 2 && args[1] == "verify") {
+    if (verify->ok()) {
+      std::printf("ok: %lld entries, head %s\n", static_cast<long long>(verify->entries_checked()),
+                  verify->head().c_str());
+      return 0;
+    }
+    std::printf("BROKEN at sequence %lld: %s\n",
+                static_cast<long long>(verify->first_bad_sequence()), verify->problem().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "%s\n", kUsage);
+  return 2;
+}
+
+int RunBackup() {
+  if (absl::GetFlag(FLAGS_to).empty()) return Fail(absl::InvalidArgumentError("backup needs --to"));
+  const absl::Status st = BackupDatabase(absl::GetFlag(FLAGS_db), absl::GetFlag(FLAGS_to));
+  if (!st.ok()) return Fail(st);
+  std::printf("backup written to %s\n", absl::GetFlag(FLAGS_to).c_str());
+  return 0;
+}
+
+int RunRotate() {
+  auto old_key = LoadKeyFile(absl::GetFlag(FLAGS_master_key_file));
+  if (!old_key.ok()) return Fail(old_key.status());
+  auto new_key = LoadKeyFile(absl::GetFlag(FLAGS_new_key_file));
+  if (!new_key.ok()) return Fail(new_key.status());
+  PiiVault vault({std::move(*new_key), std::move(*old_key)});
+  auto rewrapped = RewrapDataKeys(absl::GetFlag(FLAGS_db), vault);
+  if (!rewrapped.ok()) return Fail(rewrapped.status());
+  std::printf("re-wrapped %lld data keys under master key %s\n",
+              static_cast<long long>(*rewrapped), vault.current_key_id().c_str());
+  return 0;
+}
+
 int Serve() {
   auto context_key = LoadKeyFile(absl::GetFlag(FLAGS_context_key_file));
   if (!context_key.ok()) return Fail(context_key.status());
   auto master_key = LoadKeyFile(absl::GetFlag(FLAGS_master_key_file));
   if (!master_key.ok()) return Fail(master_key.status());
+  auto audit_key = AuditKey();
+  if (!audit_key.ok()) return Fail(audit_key.status());
   ContextKey key(std::move(*context_key));
-  PiiVault vault({std::move(*master_key)});
+  std::vector<std::string> master_keys = {std::move(*master_key)};
+  if (!absl::GetFlag(FLAGS_previous_master_key_file).empty()) {
+    auto previous = LoadKeyFile(absl::GetFlag(FLAGS_previous_master_key_file));
+    if (!previous.ok()) return Fail(previous.status());
+    master_keys.push_back(std::move(*previous));
+  }
+  PiiVault vault(std::move(master_keys));
   SqliteCaseStoreOptions store_options;
   store_options.max_batch = absl::GetFlag(FLAGS_group_commit) ? 256 : 1;
+  store_options.audit_key = *audit_key;
   auto store = OpenSqliteCaseStore(absl::GetFlag(FLAGS_db), &vault, RealClock::Get(),
                                    store_options);
   if (!store.ok()) return Fail(store.status());
@@ -74,6 +144,9 @@ int Serve() {
 int main(int argc, char** argv) {
   counsel::BlockTerminationSignals();
   std::vector<std::string> args = counsel::ParseFlags(argc, argv, counsel::cases::kUsage);
+  if (!args.empty() && args[0] == "audit") return counsel::cases::RunAudit(args);
+  if (args.size() == 1 && args[0] == "backup") return counsel::cases::RunBackup();
+  if (args.size() == 1 && args[0] == "rotate-master-key") return counsel::cases::RunRotate();
   if (!args.empty()) {
     std::fprintf(stderr, "%s\n", counsel::cases::kUsage);
     return 2;

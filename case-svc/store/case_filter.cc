@@ -25,7 +25,8 @@ struct Token {
 
 class Parser {
  public:
-  Parser(absl::string_view input, absl::Time now) : in_(input), now_(now) {}
+  Parser(absl::string_view input, absl::Time now, const BlindIndexFn& blind)
+      : in_(input), now_(now), blind_(blind) {}
 
   absl::StatusOr<SqlCondition> Parse() {
     if (absl::StripAsciiWhitespace(in_).empty()) return SqlCondition{};
@@ -213,11 +214,19 @@ class Parser {
       return want ? "(next_due_time IS NOT NULL AND next_due_time < ?)"
                   : "(next_due_time IS NULL OR next_due_time >= ?)";
     }
+    if ((f == "client.phone" || f == "client.national_id") && blind_) {
+      if (op.text != "=") return Error(op.pos, absl::StrCat(f, " takes = only"));
+      auto index = blind_(f, value.text);
+      if (!index.ok()) return Error(value.pos, absl::StrCat("not a valid ", f));
+      params_.emplace_back(*index);
+      return f == "client.phone" ? "phone_index = ?" : "national_id_index = ?";
+    }
     return Error(field.pos, absl::StrCat("'", f, "' is not a field that can be filtered"));
   }
 
   absl::string_view in_;
   absl::Time now_;
+  const BlindIndexFn& blind_;
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   std::vector<SqlValue> params_;
@@ -225,8 +234,9 @@ class Parser {
 
 }  // namespace
 
-absl::StatusOr<SqlCondition> CompileCaseFilter(absl::string_view filter, absl::Time now) {
-  return Parser(filter, now).Parse();
+absl::StatusOr<SqlCondition> CompileCaseFilter(absl::string_view filter, absl::Time now,
+                                               const BlindIndexFn& blind) {
+  return Parser(filter, now, blind).Parse();
 }
 
 }  // namespace counsel::cases

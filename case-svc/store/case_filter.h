@@ -6,12 +6,14 @@
 //
 // Fields: state, severity (enums; short or full value names), assignee,
 // incident_type, suspected_source (=, !=), leaked_data (`:`), create_time,
-// update_time (RFC 3339), limitation_ends_on (YYYY-MM-DD), overdue (bool).
+// update_time (RFC 3339), limitation_ends_on (YYYY-MM-DD), overdue (bool),
+// client.phone and client.national_id (= only).
 // Errors are INVALID_ARGUMENT naming `filter` and the position.
 #ifndef COUNSEL_CASES_STORE_CASE_FILTER_H_
 #define COUNSEL_CASES_STORE_CASE_FILTER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -29,8 +31,16 @@ struct SqlCondition {
   std::vector<SqlValue> params;
 };
 
-// `now` decides `overdue`. An empty filter matches everything.
-absl::StatusOr<SqlCondition> CompileCaseFilter(absl::string_view filter, absl::Time now);
+// Blind-index value of a normalised personal field ("client.phone",
+// "client.national_id"), or an error for a value that cannot be one.
+using BlindIndexFn =
+    std::function<absl::StatusOr<std::string>(absl::string_view field, absl::string_view value)>;
+
+// `now` decides `overdue`. `client.phone = "..."` and `client.national_id =
+// "..."` compare keyed blind indexes made by `blind` (no plaintext is stored
+// to compare with). An empty filter matches everything.
+absl::StatusOr<SqlCondition> CompileCaseFilter(absl::string_view filter, absl::Time now,
+                                               const BlindIndexFn& blind = nullptr);
 
 }  // namespace counsel::cases
 

@@ -93,11 +93,25 @@ class CaseStore {
                                                                int64_t seq) = 0;
   virtual absl::StatusOr<v1::CaseStats> Stats(const Actor& actor, const v1::GetCaseStatsRequest& request) = 0;
 
+  // Destroys the data key of the case's client and overwrites every value
+  // sealed with it (client fields, evidence counterparts and attachments,
+  // notes) in all of that client's cases; the cases, their timelines and the
+  // audit log stay. Idempotent.
+  virtual void EraseClientData(const Actor& actor, std::string case_id, std::string reason,
+                               Callback<v1::Case> done) = 0;
+
+  // Recomputes the audit chain (see audit/audit_chain.h).
+  virtual absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
+      const std::string& expected_head) = 0;
+
   // Called after every commit that may have added changes.
   virtual void SetCommitListener(std::function<void()> listener) = 0;
 };
 
 struct SqliteCaseStoreOptions {
+  // Keys the audit chain and the blind indexes; >= 32 bytes, separate from
+  // the master key (so rotating the master key keeps both valid).
+  std::string audit_key;
   // 1 commits each write on its own (the comparison baseline).
   int max_batch = 256;
   std::string synchronous = "FULL";

@@ -7,6 +7,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "case-svc/audit/audit_chain.h"
+#include "case-svc/domain/validation.h"
 #include "case-svc/store/case_filter.h"
 #include "case-svc/store/case_store.h"
 #include "case-svc/store/writer.h"
@@ -18,6 +20,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "openssl/sha.h"
+#include <sodium.h>
 
 namespace counsel::cases {
 namespace {
@@ -30,7 +33,7 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
 const std::vector<std::string>& Migrations() {
-  static const auto* m = new std::vector<std::string>{R"sql(
+  static const auto* m = new std::vector<std::string>{std::string(R"sql(
 -- One data key per client (or per case when the firm gives no client id),
 -- wrapped by the master key. Destroying the key erases the client's data.
 CREATE TABLE client_keys (
@@ -141,6 +144,14 @@ CREATE TRIGGER evidence_no_update BEFORE UPDATE OF data, supersedes, seq ON evid
 BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
 CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
 BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+)sql"),
+      // The audit chain, and keyed blind indexes for equality lookups of
+      // personal fields (no plaintext index anywhere).
+      std::string(kAuditSchema) + R"sql(
+ALTER TABLE cases ADD COLUMN phone_index TEXT;
+ALTER TABLE cases ADD COLUMN national_id_index TEXT;
+CREATE INDEX cases_by_phone_index ON cases (tenant, phone_index);
+CREATE INDEX cases_by_national_id_index ON cases (tenant, national_id_index);
 )sql"};
   return *m;
 }
@@ -221,9 +232,16 @@ class SqliteCaseStore final : public CaseStore {
   SqliteCaseStore(const PiiVault* vault, const Clock* clock) : vault_(vault), clock_(clock) {}
 
   absl::Status Init(const std::string& path, const SqliteCaseStoreOptions& options) {
+    if (options.audit_key.size() < 32) {
+      return absl::FailedPreconditionError("the audit key must hold at least 32 bytes");
+    }
+    audit_ = std::make_unique<AuditChain>(Derive(options.audit_key, "audit-chain"));
+    index_key_ = Derive(options.audit_key, "blind-index");
     sqlite::Options o;
     o.synchronous = options.synchronous;
     ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, o));
+    // Freed pages are zeroed, so erased ciphertext does not linger in the file.
+    RETURN_IF_ERROR(db->Exec("PRAGMA secure_delete=ON"));
     RETURN_IF_ERROR(db->Migrate(Migrations()));
     ASSIGN_OR_RETURN(readers_, ReaderPool::Open(path, options.readers, options.synchronous));
     writer_ = std::make_unique<Writer>(std::move(db), options.max_batch, [this] {
@@ -294,6 +312,29 @@ class SqliteCaseStore final : public CaseStore {
         });
   }
 
+  void EraseClientData(const Actor& actor, std::string case_id, std::string reason,
+                       Callback<v1::Case> done) override {
+    auto result = std::make_shared<v1::Case>();
+    writer_->Submit(
+        [this, actor, case_id = std::move(case_id), reason = std::move(reason),
+         result](Database& db) -> absl::Status {
+          ASSIGN_OR_RETURN(*result, EraseIn(db, actor, case_id, reason));
+          return absl::OkStatus();
+        },
+        [result, done = std::move(done)](absl::Status s) {
+          if (s.ok()) done(std::move(*result)); else done(s);
+        });
+  }
+
+  absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
+      const std::string& expected_head) override {
+    std::optional<AuditHead> expected;
+    if (!expected_head.empty()) {
+      ASSIGN_OR_RETURN(expected, AuditHead::Parse(expected_head));
+    }
+    return readers_->With([&](Database& db) { return audit_->Verify(db, expected); });
+  }
+
   absl::StatusOr<v1::Case> GetCase(const Actor& actor, absl::string_view case_id) override {
     return readers_->With([&](Database& db) { return Load(db, actor, case_id); });
   }
@@ -303,7 +344,8 @@ class SqliteCaseStore final : public CaseStore {
     if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
     const int size = request.page_size() == 0 ? kDefaultPageSize
                                               : std::min(request.page_size(), kMaxPageSize);
-    ASSIGN_OR_RETURN(SqlCondition filter, CompileCaseFilter(request.filter(), clock_->Now()));
+    ASSIGN_OR_RETURN(SqlCondition filter,
+                     CompileCaseFilter(request.filter(), clock_->Now(), BlindFor(actor.tenant)));
     // order_by: one of create_time, update_time, severity; asc or desc.
     std::string column = "create_time";
     bool desc = true;
@@ -518,7 +560,8 @@ class SqliteCaseStore final : public CaseStore {
   absl::StatusOr<v1::CaseStats> Stats(const Actor& actor,
                                       const v1::GetCaseStatsRequest& request) override {
     const absl::Time now = clock_->Now();
-    ASSIGN_OR_RETURN(SqlCondition filter, CompileCaseFilter(request.filter(), now));
+    ASSIGN_OR_RETURN(SqlCondition filter,
+                     CompileCaseFilter(request.filter(), now, BlindFor(actor.tenant)));
     const std::string where = absl::StrCat(
         "tenant = ? AND (? = '' OR client_id = ?) AND (", filter.sql, ")");
     auto bind = [&](Statement& q) {
@@ -624,6 +667,38 @@ class SqliteCaseStore final : public CaseStore {
   }
 
  private:
+  static std::string Derive(const std::string& key, absl::string_view label) {
+    unsigned char out[32];
+    crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(label.data()),
+                       label.size(), reinterpret_cast<const unsigned char*>(key.data()),
+                       std::min<size_t>(key.size(), crypto_generichash_KEYBYTES_MAX));
+    return std::string(reinterpret_cast<const char*>(out), sizeof out);
+  }
+
+  // Keyed hash of a normalised value, per tenant and field.
+  std::string BlindIndex(absl::string_view tenant, absl::string_view field,
+                         absl::string_view value) const {
+    const std::string msg = absl::StrCat(tenant.size(), ":", tenant, "|", field, "|", value);
+    unsigned char out[16];
+    crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(msg.data()),
+                       msg.size(), reinterpret_cast<const unsigned char*>(index_key_.data()),
+                       index_key_.size());
+    // Hex text: filters bind it as text, and text never equals a blob.
+    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(out), sizeof out));
+  }
+
+  BlindIndexFn BlindFor(const std::string& tenant) const {
+    return [this, tenant](absl::string_view field, absl::string_view value)
+               -> absl::StatusOr<std::string> {
+      if (field == "client.phone") {
+        ASSIGN_OR_RETURN(std::string p, NormalizePhone(value, "filter"));
+        return BlindIndex(tenant, field, p);
+      }
+      ASSIGN_OR_RETURN(std::string id, NormalizeNationalId(value, "filter"));
+      return BlindIndex(tenant, field, id);
+    };
+  }
+
   static std::string Digest(absl::string_view s) {
     unsigned char d[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
@@ -755,6 +830,17 @@ class SqliteCaseStore final : public CaseStore {
     if (next_due == 0) s.BindNull(17); else s.Bind(17, next_due);
     s.Bind(18, now).Bind(19, revision).BindBlob(20, stored.SerializeAsString());
     RETURN_IF_ERROR(s.Run());
+    {
+      ASSIGN_OR_RETURN(Statement idx, db.Prepare(
+          "UPDATE cases SET phone_index = ?3, national_id_index = ?4 "
+          "WHERE tenant = ?1 AND case_id = ?2"));
+      idx.Bind(1, tenant).Bind(2, case_id);
+      if (c.client().phone().empty() || key == nullptr) idx.BindNull(3);
+      else idx.Bind(3, BlindIndex(tenant, "client.phone", c.client().phone()));
+      if (c.client().national_id().empty() || key == nullptr) idx.BindNull(4);
+      else idx.Bind(4, BlindIndex(tenant, "client.national_id", c.client().national_id()));
+      RETURN_IF_ERROR(idx.Run());
+    }
     // The overdue index: PENDING items with a due time.
     {
       ASSIGN_OR_RETURN(Statement del, db.Prepare(
@@ -800,6 +886,12 @@ class SqliteCaseStore final : public CaseStore {
     ins.Bind(1, tenant).Bind(2, seq).Bind(3, case_id).Bind(4, client_id).Bind(5, now)
         .BindBlob(6, event.SerializeAsString());
     RETURN_IF_ERROR(ins.Run());
+    // Every mutation records an event, so every mutation is audited here,
+    // in the same transaction.
+    RETURN_IF_ERROR(audit_->Append(db, tenant, event.actor(),
+                                   v1::CaseEvent::Type_Name(event.type()),
+                                   event.resource().empty() ? event.case_() : event.resource(),
+                                   now));
     return seq;
   }
 
@@ -881,6 +973,59 @@ class SqliteCaseStore final : public CaseStore {
                           key ? &*key : nullptr, now, revision + 1));
     RETURN_IF_ERROR(AppendEvent(db, actor.tenant, m.case_id, c.client().id(), event, now).status());
     return Load(db, actor, m.case_id);
+  }
+
+  absl::StatusOr<v1::Case> EraseIn(Database& db, const Actor& actor, const std::string& case_id,
+                                   const std::string& reason) {
+    ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
+    if (c.client().has_erase_time()) return c;  // already erased: nothing more to do
+    std::string key_ref;
+    {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT key_ref FROM cases WHERE tenant = ?1 AND case_id = ?2"));
+      q.Bind(1, actor.tenant).Bind(2, case_id);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return NotFound(case_id);
+      key_ref = q.ColumnText(0);
+    }
+    const int64_t now = absl::ToUnixMicros(clock_->Now());
+    // The key first: without it nothing sealed can be opened again, even
+    // from an old backup of the same rows.
+    for (const char* sql : {
+             "UPDATE client_keys SET wrapped = NULL, destroy_time = ?2 WHERE key_ref = ?1",
+             "UPDATE cases SET name_sealed = NULL, phone_sealed = NULL, email_sealed = NULL, "
+             "national_id_sealed = NULL, phone_index = NULL, national_id_index = NULL "
+             "WHERE key_ref = ?1",
+             "UPDATE evidence SET counterpart_sealed = NULL, attachment_sealed = NULL "
+             "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
+             "UPDATE notes SET text_sealed = x'' "
+             "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)"}) {
+      ASSIGN_OR_RETURN(Statement up, db.Prepare(sql));
+      up.Bind(1, key_ref);
+      if (absl::string_view(sql).find("?2") != absl::string_view::npos) up.Bind(2, now);
+      RETURN_IF_ERROR(up.Run());
+    }
+    // Every case of the client records the erasure.
+    std::vector<std::string> cases;
+    {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT case_id FROM cases WHERE key_ref = ?1 ORDER BY case_id"));
+      q.Bind(1, key_ref);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        cases.push_back(q.ColumnText(0));
+      }
+    }
+    for (const std::string& id : cases) {
+      v1::CaseEvent event;
+      event.set_type(v1::CaseEvent::TYPE_CLIENT_DATA_ERASED);
+      event.set_actor(actor.key_id);
+      event.set_reason(reason);
+      event.add_changed_fields("client");
+      RETURN_IF_ERROR(AppendEvent(db, actor.tenant, id, c.client().id(), event, now).status());
+    }
+    return Load(db, actor, case_id);
   }
 
   absl::StatusOr<v1::Evidence> AddEvidenceIn(Database& db, const Actor& actor,
@@ -1016,6 +1161,8 @@ class SqliteCaseStore final : public CaseStore {
 
   const PiiVault* vault_;
   const Clock* clock_;
+  std::unique_ptr<AuditChain> audit_;
+  std::string index_key_;
   std::unique_ptr<ReaderPool> readers_;
   absl::Mutex listener_mu_;
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);

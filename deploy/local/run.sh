@@ -19,7 +19,7 @@ HEALTH=$BUILD/deploy/counsel-healthcheck
 
 mkdir -p var/log
 chmod 700 var
-for key in context master; do
+for key in context master audit; do
   if [ ! -f "var/$key.key" ]; then
     (umask 077 && openssl rand -out "var/$key.key" 32)
   fi

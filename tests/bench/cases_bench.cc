@@ -62,6 +62,7 @@ struct Server {
     std::filesystem::create_directories(dir);
     SqliteCaseStoreOptions options;
     options.max_batch = max_batch;
+    options.audit_key = std::string(32, 'a');
     store = std::move(*OpenSqliteCaseStore(dir + "/cases.db", &vault, RealClock::Get(), options));
     service = std::make_unique<CaseServiceImpl>(&key, RealClock::Get(), store.get(), &advice);
     ServerConfig config;

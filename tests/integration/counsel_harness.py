@@ -152,6 +152,7 @@ class Cluster:
     def _start(self):
         self.context_key = self._key_file("context.key")
         self.master_key = self._key_file("master.key")
+        self.audit_key = self._key_file("audit.key")
         self.guidance_db = os.path.join(self.dir, "guidance.db")
         self.run("counsel-guidance", "import", os.path.join(REPO, "guidance-svc", "content"),
                  f"--db={self.guidance_db}")
@@ -162,6 +163,7 @@ class Cluster:
         # next frame it sends.
         c = self.start("cases", "counsel-cases", common + ["--bookmark_interval=1s",
             f"--db={os.path.join(self.dir, 'cases.db')}", f"--master_key_file={self.master_key}",
+            f"--audit_key_file={self.audit_key}",
             f"--guidance_addr=127.0.0.1:{self.guidance_port}"])
         self.cases_port = c.port()
         self.gateway_db = os.path.join(self.dir, "gateway.db")

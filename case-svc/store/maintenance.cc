@@ -1,0 +1,100 @@
+#include "case-svc/store/maintenance.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "case-svc/audit/audit_chain.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+
+namespace counsel::cases {
+
+absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditFile(const std::string& path,
+                                                           const std::string& audit_key,
+                                                           const std::string& expected_head) {
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+  }
+  sqlite::Options o;
+  o.read_only = true;
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, o));
+  // The same derivation as the store's (SqliteCaseStore::Derive).
+  unsigned char k[32];
+  const absl::string_view label = "audit-chain";
+  crypto_generichash(k, sizeof k, reinterpret_cast<const unsigned char*>(label.data()),
+                     label.size(), reinterpret_cast<const unsigned char*>(audit_key.data()),
+                     std::min<size_t>(audit_key.size(), crypto_generichash_KEYBYTES_MAX));
+  AuditChain chain(std::string(reinterpret_cast<const char*>(k), sizeof k));
+  std::optional<AuditHead> expected;
+  if (!expected_head.empty()) {
+    ASSIGN_OR_RETURN(expected, AuditHead::Parse(expected_head));
+  }
+  return chain.Verify(*db, expected);
+}
+
+absl::Status BackupDatabase(const std::string& path, const std::string& to) {
+  if (std::filesystem::exists(to)) {
+    return absl::AlreadyExistsError(absl::StrCat(to, " exists; choose a new file"));
+  }
+  sqlite::Options o;
+  o.read_only = true;
+  ASSIGN_OR_RETURN(auto src, sqlite::Database::Open(path, o));
+  ASSIGN_OR_RETURN(auto dst, sqlite::Database::Open(to, {}));
+  sqlite3_backup* b = sqlite3_backup_init(dst->raw(), "main", src->raw(), "main");
+  if (b == nullptr) return dst->LastError("starting the backup");
+  int rc;
+  // Copies in steps; a write in between restarts from the changed pages, so
+  // the result is one consistent snapshot.
+  while ((rc = sqlite3_backup_step(b, 256)) == SQLITE_OK || rc == SQLITE_BUSY ||
+         rc == SQLITE_LOCKED) {
+    if (rc != SQLITE_OK) sqlite3_sleep(10);
+  }
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) return absl::InternalError(absl::StrCat("backup failed: ", sqlite3_errstr(rc)));
+  RETURN_IF_ERROR(dst->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  dst.reset();
+  const int fd = ::open(to.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::filesystem::remove(to + "-wal");
+  std::filesystem::remove(to + "-shm");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> RewrapDataKeys(const std::string& path, const PiiVault& vault) {
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, {}));
+  int64_t done = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(*db));
+    std::vector<std::tuple<std::string, std::string, std::string>> batch;
+    {
+      ASSIGN_OR_RETURN(sqlite::Statement q, db->Prepare(
+          "SELECT key_ref, tenant, wrapped FROM client_keys WHERE wrapped IS NOT NULL "
+          "AND master_key_id != ?1 LIMIT 100"));
+      q.Bind(1, vault.current_key_id());
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        batch.emplace_back(q.ColumnText(0), q.ColumnText(1), std::string(q.ColumnBlob(2)));
+      }
+    }
+    if (batch.empty()) return done;
+    for (const auto& [ref, tenant, wrapped] : batch) {
+      ASSIGN_OR_RETURN(DataKey key, vault.Unwrap(tenant, ref, wrapped));
+      ASSIGN_OR_RETURN(sqlite::Statement up, db->Prepare(
+          "UPDATE client_keys SET wrapped = ?2, master_key_id = ?3 WHERE key_ref = ?1"));
+      up.Bind(1, ref).BindBlob(2, vault.Wrap(tenant, key)).Bind(3, vault.current_key_id());
+      RETURN_IF_ERROR(up.Run());
+      ++done;
+    }
+    RETURN_IF_ERROR(tx.Commit());
+  }
+}
+
+}  // namespace counsel::cases
