@@ -76,11 +76,16 @@ void Writer::Loop() {
       if (tx.ok()) tx = db_->Exec("COMMIT");
       if (!tx.ok()) (void)db_->Exec("ROLLBACK");
     }
+    bool refresh_statistics = false;
     {
       absl::MutexLock lock(&mu_);
       ++batches_;
+      refresh_statistics = items_ / 50000 != (items_ + static_cast<int64_t>(batch.size())) / 50000;
       items_ += static_cast<int64_t>(batch.size());
     }
+    // Keep the planner's statistics current as tables grow (SQLite's advice
+    // for long-lived connections); cheap, bounded by analysis_limit.
+    if (refresh_statistics) (void)db_->Exec("PRAGMA optimize");
     if (tx.ok() && after_commit_) after_commit_();
     for (size_t i = 0; i < batch.size(); ++i) {
       // A failed commit fails every item: none of them is on disk.
