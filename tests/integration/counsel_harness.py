@@ -70,6 +70,7 @@ class Program:
 
     def __init__(self, name, argv, cwd, env=None):
         self.name = name
+        self.argv = argv
         self.lines = []
         self._events = queue.Queue()
         self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
@@ -179,6 +180,18 @@ class Cluster:
         prog = Program(role, [self.bin(name), *flags], self.dir)
         self.programs[role] = prog
         return prog
+
+    def restart(self, role, sig=signal.SIGKILL):
+        """Stops a program (kill -9 by default) and starts it again on its port."""
+        prog = self.programs[role]
+        port = {"guidance": self.guidance_port, "cases": self.cases_port}[role]
+        prog.stop(sig)
+        argv = [a if not a.startswith("--listen=") else f"--listen=127.0.0.1:{port}"
+                for a in prog.argv]
+        new = Program(role, argv, self.dir)
+        self.programs[role] = new
+        new.port()
+        return new
 
     def __exit__(self, *exc):
         for prog in self.programs.values():
