@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "gateway/metrics.h"
 #include "gateway/portal.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -36,7 +37,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
                                                          const Clock* clock) {
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
                    MakeChannelCredentials(options.backend_tls));
-  std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock));
+  std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options));
   gw->local_ = std::make_unique<Executor>(4);
   auto channel = [&](const std::string& addr, Backend backend) {
     grpc::ChannelArguments args;
@@ -59,7 +60,19 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
 }
 
 absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
-  ASSIGN_OR_RETURN(KeyRecord key, authenticator_->Authenticate(input.authorization));
+  const absl::Time now = clock_->Now();
+  const std::string source(input.peer);
+  if (failed_auth_.Empty(source, options_.failed_auth_rate, options_.failed_auth_burst, now)) {
+    Metrics::Get().RateLimited("failed_auth");
+    return failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now,
+                             "too many failed authentications from this address");
+  }
+  auto authenticated = authenticator_->Authenticate(input.authorization);
+  if (!authenticated.ok()) {
+    (void)failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now, "");
+    return authenticated.status();
+  }
+  KeyRecord key = std::move(*authenticated);
   const MethodPolicy& policy = *input.policy;
   Admission out;
   CallContext& cc = out.context;
@@ -78,9 +91,25 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
       cc.set_client_id(std::string(input.on_behalf_of));
     }
   }
+  const double rate = key.rate_per_second > 0 ? key.rate_per_second : options_.default_rate;
+  const double burst = key.burst > 0 ? key.burst : std::max(options_.default_burst, rate);
+  if (auto st = quotas_.Take(key.key_id, rate, burst, now, "this key is over its quota");
+      !st.ok()) {
+    Metrics::Get().RateLimited("quota");
+    return st;
+  }
+  if (!in_flight_.Enter()) {
+    Metrics::Get().RateLimited("in_flight");
+    return ResourceExhaustedRetryAfter("the gateway is at its limit of calls in flight",
+                                       absl::Milliseconds(100));
+  }
+  Metrics::Get().SetInFlight(in_flight_.count());
+  out.in_flight = std::shared_ptr<void>(nullptr, [this](void*) {
+    in_flight_.Leave();
+    Metrics::Get().SetInFlight(in_flight_.count());
+  });
   cc.set_request_id(std::string(input.request_id));
   cc.set_method(policy.method);
-  const absl::Time now = clock_->Now();
   out.deadline = input.client_deadline == absl::InfiniteFuture()
                      ? now + policy.default_deadline
                      : std::min(input.client_deadline, now + policy.max_deadline);
@@ -135,8 +164,15 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
     return;
   }
   Prepare(admission, &ex->client);
+  const char* backend = policy.backend == Backend::kGuidance ? "guidance" : "cases";
   stub->UnaryCall(&ex->client, policy.method, grpc::StubOptions(), &ex->request, &ex->response,
-                  std::move(done));
+                  [backend, done = std::move(done)](grpc::Status s) {
+                    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+                      Metrics::Get().BackendError(backend);
+                    }
+                    done(std::move(s));
+                  });
 }
 
 std::string Gateway::RequestIdFrom(absl::string_view given) {
@@ -155,6 +191,7 @@ void Gateway::LogAccess(absl::string_view transport, absl::string_view method,
                        {"latency_us", absl::ToInt64Microseconds(latency)},
                        {"tenant", context != nullptr ? context->tenant() : ""},
                        {"key_id", context != nullptr ? context->key_id() : ""}});
+  Metrics::Get().Call(method, code, transport, latency);
 }
 
 }  // namespace counsel::gateway

@@ -16,6 +16,7 @@
 #include "common/executor.h"
 #include "common/server.h"
 #include "gateway/keys/authenticator.h"
+#include "gateway/limits.h"
 #include "gateway/policy.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -35,6 +36,8 @@ struct CallInput {
   absl::string_view authorization;
   absl::string_view on_behalf_of;
   absl::string_view request_id;
+  // The caller's network address (failed authentications are limited by it).
+  absl::string_view peer;
   // The caller's own deadline, InfiniteFuture() when it set none.
   absl::Time client_deadline = absl::InfiniteFuture();
 };
@@ -43,6 +46,8 @@ struct CallInput {
 struct Admission {
   CallContext context;
   absl::Time deadline;
+  // Holds a place among the calls in flight until the last copy goes.
+  std::shared_ptr<void> in_flight;
 };
 
 // One forwarded unary exchange; the front owns it until `done` runs.
@@ -56,6 +61,14 @@ struct GatewayOptions {
   std::string guidance_addr;
   std::string cases_addr;
   TlsFiles backend_tls;
+  // Per-key quota when the key sets none: calls per second and burst.
+  double default_rate = 50;
+  double default_burst = 100;
+  // Failed authentications allowed per source address.
+  double failed_auth_rate = 1;
+  double failed_auth_burst = 20;
+  // Calls in flight beyond which new ones are refused at once.
+  int max_in_flight = 1000;
 };
 
 // Thread-safe.
@@ -68,7 +81,9 @@ class Gateway {
                                                          const Clock* clock);
 
   // UNAUTHENTICATED for a bad key, PERMISSION_DENIED for a missing scope or
-  // a delegate key that names no client.
+  // a delegate key that names no client, RESOURCE_EXHAUSTED (with RetryInfo)
+  // over the key's quota, after too many failed keys from the source, or
+  // beyond the cap on calls in flight.
   absl::StatusOr<Admission> Admit(const CallInput& input) const;
 
   // Forwards ex->request to the method's backend (or serves a local method
@@ -97,12 +112,18 @@ class Gateway {
   const Clock* clock() const { return clock_; }
 
  private:
-  Gateway(const Authenticator* authenticator, const ContextKey* context_key, const Clock* clock)
-      : authenticator_(authenticator), context_key_(context_key), clock_(clock) {}
+  Gateway(const Authenticator* authenticator, const ContextKey* context_key, const Clock* clock,
+          const GatewayOptions& options)
+      : authenticator_(authenticator), context_key_(context_key), clock_(clock),
+        options_(options), in_flight_(options.max_in_flight) {}
 
   const Authenticator* authenticator_;
   const ContextKey* context_key_;
   const Clock* clock_;
+  GatewayOptions options_;
+  mutable TokenBuckets quotas_;
+  mutable TokenBuckets failed_auth_;
+  mutable InFlight in_flight_;
   std::shared_ptr<grpc::Channel> guidance_channel_;
   std::shared_ptr<grpc::Channel> cases_channel_;
   std::unique_ptr<grpc::GenericStub> guidance_;

@@ -24,6 +24,8 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
   input.authorization = authorization;
   input.on_behalf_of = on_behalf_of;
   input.request_id = request_id;
+  const std::string peer = PeerAddress(ctx.peer());
+  input.peer = peer;
   const auto deadline = ctx.deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
     input.client_deadline = absl::FromChrono(deadline);

@@ -27,6 +27,11 @@ ABSL_FLAG(std::string, cases_addr, "127.0.0.1:50052", "case-svc address");
 ABSL_FLAG(std::string, context_key_file, "var/context.key",
           "Key that signs call contexts for the backends (>= 32 bytes, mode 0600)");
 ABSL_FLAG(int, http_threads, 8, "HTTP worker threads");
+ABSL_FLAG(double, default_rate, 50, "Calls per second a key may make when it sets no rate");
+ABSL_FLAG(double, default_burst, 100, "Burst a key may make when it sets none");
+ABSL_FLAG(int, max_in_flight, 1000, "Calls in flight beyond which new calls are refused at once");
+ABSL_FLAG(std::string, cors_origins, "",
+          "Comma-separated origins allowed to call the HTTP front from a browser");
 // keys create
 ABSL_FLAG(std::string, tenant, "", "keys create: the firm the key belongs to");
 ABSL_FLAG(std::string, scopes, "", "keys create: comma-separated scopes");
@@ -118,6 +123,9 @@ int Serve() {
   options.guidance_addr = absl::GetFlag(FLAGS_guidance_addr);
   options.cases_addr = absl::GetFlag(FLAGS_cases_addr);
   options.backend_tls = TlsFilesFromFlags();
+  options.default_rate = absl::GetFlag(FLAGS_default_rate);
+  options.default_burst = absl::GetFlag(FLAGS_default_burst);
+  options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   auto gateway = Gateway::Create(options, &authenticator, &key, RealClock::Get());
   if (!gateway.ok()) return Fail(gateway.status());
   auto transcoder = Transcoder::Build();
@@ -139,6 +147,7 @@ int Serve() {
   HttpOptions http;
   http.listen = absl::GetFlag(FLAGS_http_listen);
   http.threads = absl::GetFlag(FLAGS_http_threads);
+  http.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   auto http_front = HttpFront::Start(http, gateway->get(), transcoder->get());
   if (!http_front.ok()) return Fail(http_front.status());
   (*runner)->RunUntilSignal();

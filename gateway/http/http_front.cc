@@ -9,6 +9,9 @@
 #include "absl/synchronization/notification.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "gateway/metrics.h"
+#include "google/rpc/error_details.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 
 namespace counsel::gateway {
 namespace {
@@ -17,6 +20,14 @@ constexpr char kJson[] = "application/json; charset=utf-8";
 
 void SendStatus(httplib::Response& res, const google::rpc::Status& status) {
   res.status = HttpStatusForCode(status.code());
+  // RESOURCE_EXHAUSTED carries RetryInfo; HTTP clients read Retry-After.
+  for (const auto& any : status.details()) {
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&retry)) {
+      const int64_t seconds = retry.retry_delay().seconds() + (retry.retry_delay().nanos() > 0);
+      res.set_header("retry-after", std::to_string(std::max<int64_t>(1, seconds)));
+    }
+  }
   res.set_content(RenderStatusJson(status), kJson);
 }
 
@@ -127,6 +138,24 @@ void ServeStreaming(const Gateway& gateway, const Route& route, const Admission&
   }
 }
 
+// True when a backend answers its health check as SERVING within 500 ms.
+bool BackendServing(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1), response;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return status.ok() && Flatten(response) == std::string("\x08\x01", 2);
+}
+
 void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib::Request& req,
             httplib::Response& res) {
   const absl::Time start = gateway.clock()->Now();
@@ -161,6 +190,7 @@ void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib:
   input.authorization = authorization;
   input.on_behalf_of = on_behalf_of;
   input.request_id = request_id;
+  input.peer = req.remote_addr;
   auto admitted = gateway.Admit(input);
   if (!admitted.ok()) {
     SendError(res, admitted.status());
@@ -226,6 +256,39 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
   server.set_read_timeout(30, 0);
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/readyz", [gateway](const httplib::Request&, httplib::Response& res) {
+    const bool guidance = BackendServing(gateway->guidance_channel());
+    const bool cases = BackendServing(gateway->cases_channel());
+    res.status = guidance && cases ? 200 : 503;
+    res.set_content(absl::StrCat("{\"guidance\":", guidance ? "true" : "false",
+                                 ",\"cases\":", cases ? "true" : "false", "}"),
+                    kJson);
+  });
+  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(Metrics::Get().Render(), "text/plain; version=0.0.4");
+  });
+  // CORS: only the configured origins; preflights answered here.
+  const std::vector<std::string> origins = options.cors_origins;
+  server.set_pre_routing_handler([origins](const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = req.get_header_value("origin");
+    if (origin.empty() ||
+        std::find(origins.begin(), origins.end(), origin) == origins.end()) {
+      return req.method == "OPTIONS" ? (res.status = 403, httplib::Server::HandlerResponse::Handled)
+                                     : httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("access-control-allow-origin", origin);
+    res.set_header("vary", "origin");
+    res.set_header("access-control-expose-headers", "x-request-id, retry-after");
+    if (req.method == "OPTIONS") {
+      res.set_header("access-control-allow-methods", "GET, POST, PATCH, PUT, DELETE");
+      res.set_header("access-control-allow-headers",
+                     "authorization, content-type, x-request-id, x-counsel-on-behalf-of");
+      res.set_header("access-control-max-age", "600");
+      res.status = 204;
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
   });
   auto handler = [gateway, transcoder](const httplib::Request& req, httplib::Response& res) {
     Handle(*gateway, *transcoder, req, res);

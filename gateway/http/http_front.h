@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "gateway/gateway.h"
@@ -23,6 +24,8 @@ struct HttpOptions {
   std::string listen = "127.0.0.1:8080";
   size_t max_body_bytes = 32 << 20;
   int threads = 8;
+  // Origins allowed to call from a browser (CORS); empty allows none.
+  std::vector<std::string> cors_origins;
 };
 
 class HttpFront {

@@ -1,0 +1,62 @@
+// Admission limits: per-key token buckets (the key's own rate and burst, or
+// the defaults), a per-source bucket for failed authentications, and a cap
+// on calls in flight.
+#ifndef COUNSEL_GATEWAY_LIMITS_H_
+#define COUNSEL_GATEWAY_LIMITS_H_
+
+#include <atomic>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace counsel::gateway {
+
+// Thread-safe token buckets by name.
+class TokenBuckets {
+ public:
+  // Takes one token from `name`'s bucket (rate per second, burst size).
+  // OK, or RESOURCE_EXHAUSTED with RetryInfo saying when one will be there.
+  absl::Status Take(const std::string& name, double rate, double burst, absl::Time now,
+                    absl::string_view what);
+  // Whether a token is there, without taking it.
+  bool Empty(const std::string& name, double rate, double burst, absl::Time now);
+
+ private:
+  struct Bucket {
+    double tokens;
+    absl::Time last;
+  };
+  Bucket& Refill(const std::string& name, double rate, double burst, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+// Counts calls in flight; Enter fails fast beyond the cap.
+class InFlight {
+ public:
+  explicit InFlight(int cap) : cap_(cap) {}
+  bool Enter() {
+    if (count_.fetch_add(1) >= cap_) {
+      count_.fetch_sub(1);
+      return false;
+    }
+    return true;
+  }
+  void Leave() { count_.fetch_sub(1); }
+  int count() const { return count_.load(); }
+
+ private:
+  const int cap_;
+  std::atomic<int> count_{0};
+};
+
+// The address part of a peer ("ipv4:127.0.0.1:5000" → "127.0.0.1").
+std::string PeerAddress(absl::string_view peer);
+
+}  // namespace counsel::gateway
+
+#endif  // COUNSEL_GATEWAY_LIMITS_H_
