@@ -17,7 +17,7 @@ PACKAGES=(
   prometheus-cpp-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
-  nghttp2-client curl
+  nghttp2-client curl bc
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,98 @@
+// The framework's reference points for the load report, with no Counsel
+// code in the path:
+//   bare_proxy echo  --listen=ADDR           a callback-API server that echoes
+//   bare_proxy proxy --listen=ADDR --to=ADDR  a callback-API generic proxy that
+//                                              forwards bytes, no auth, no policy
+// Each logs its port ("listening") and runs until SIGTERM/SIGINT.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "common/config.h"
+#include "common/server.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/generic/generic_stub.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "listen address");
+ABSL_FLAG(std::string, to, "", "proxy: where to forward");
+
+namespace {
+
+class Echo final : public grpc::CallbackGenericService {
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class R : public grpc::ServerGenericBidiReactor {
+     public:
+      R() { StartRead(&buf_); }
+      void OnReadDone(bool ok) override {
+        if (ok) StartWriteAndFinish(&buf_, grpc::WriteOptions(), grpc::Status::OK);
+        else Finish(grpc::Status::OK);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      grpc::ByteBuffer buf_;
+    };
+    return new R();
+  }
+};
+
+class Proxy final : public grpc::CallbackGenericService {
+ public:
+  explicit Proxy(const std::string& to)
+      : stub_(grpc::CreateChannel(to, grpc::InsecureChannelCredentials())) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    class R : public grpc::ServerGenericBidiReactor {
+     public:
+      R(grpc::GenericStub* stub, std::string method) : stub_(stub), method_(std::move(method)) {
+        StartRead(&req_);
+      }
+      void OnReadDone(bool ok) override {
+        if (!ok) {
+          Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
+          return;
+        }
+        stub_->UnaryCall(&client_, method_, grpc::StubOptions(), &req_, &resp_,
+                         [this](grpc::Status s) {
+                           if (s.ok()) StartWriteAndFinish(&resp_, grpc::WriteOptions(), s);
+                           else Finish(s);
+                         });
+      }
+      void OnCancel() override { client_.TryCancel(); }
+      void OnDone() override { delete this; }
+
+     private:
+      grpc::GenericStub* stub_;
+      std::string method_;
+      grpc::ClientContext client_;
+      grpc::ByteBuffer req_, resp_;
+    };
+    return new R(&stub_, ctx->method());
+  }
+
+ private:
+  grpc::GenericStub stub_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  counsel::BlockTerminationSignals();
+  std::vector<std::string> args = counsel::ParseFlags(argc, argv, "bare_proxy echo|proxy");
+  if (args.size() != 1 || (args[0] != "echo" && args[0] != "proxy")) return 2;
+  Echo echo;
+  std::unique_ptr<Proxy> proxy;
+  grpc::CallbackGenericService* service = &echo;
+  if (args[0] == "proxy") {
+    proxy = std::make_unique<Proxy>(absl::GetFlag(FLAGS_to));
+    service = proxy.get();
+  }
+  counsel::ServerConfig config;
+  config.program = "bare-" + args[0];
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.reflection = false;
+  auto runner = counsel::ServerRunner::Start(
+      config, {}, [service](grpc::ServerBuilder& b) { b.RegisterCallbackGenericService(service); });
+  if (!runner.ok()) return 1;
+  (*runner)->RunUntilSignal();
+  return 0;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The end-to-end load report: builds Release, starts a bare echo server, a
+# bare byte-forwarding proxy in front of it, and Counsel's three programs,
+# then drives each with h2load (gRPC with framed bodies; HTTP/1.1 for JSON),
+# all in one run, and prints one table with ratios to the baselines.
+#
+#   tests/bench/load_report.sh [REQUESTS]      (default 40000 per target)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+N=${1:-40000}
+BUILD=${COUNSEL_BENCH_BUILD:-build/release}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway bare_proxy >/dev/null
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port_of() {  # waits for a program's "listening" line for the transport
+  local log=$1 transport=$2
+  for _ in $(seq 1 200); do
+    local p
+    p=$(grep -o "\"transport\":\"$transport\",\"address\":\"[^\"]*\",\"port\":[0-9]*" "$log" 2>/dev/null |
+        head -1 | grep -o '[0-9]*$' || true)
+    if [ -n "$p" ]; then echo "$p"; return; fi
+    sleep 0.05
+  done
+  echo "no port in $log" >&2
+  exit 1
+}
+start() {  # name, log, command...
+  local log=$2
+  shift 2
+  "$@" >"$log" 2>&1 &
+  pids+=($!)
+}
+
+for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
+"$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
+start echo "$WORK/echo.log" "$BUILD/tests/bench/bare_proxy" echo
+ECHO=$(port_of "$WORK/echo.log" grpc)
+start proxy "$WORK/proxy.log" "$BUILD/tests/bench/bare_proxy" proxy --to="127.0.0.1:$ECHO"
+PROXY=$(port_of "$WORK/proxy.log" grpc)
+start guidance "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
+  --db="$WORK/g.db" --context_key_file="$WORK/context.key" --reflection=false
+G=$(port_of "$WORK/g.log" grpc)
+start cases "$WORK/c.log" "$BUILD/case-svc/counsel-cases" --listen=127.0.0.1:0 --db="$WORK/c.db" \
+  --master_key_file="$WORK/master.key" --audit_key_file="$WORK/audit.key" \
+  --context_key_file="$WORK/context.key" --guidance_addr=127.0.0.1:$G --reflection=false
+C=$(port_of "$WORK/c.log" grpc)
+start gateway "$WORK/gw.log" "$BUILD/gateway/counsel-gateway" --listen=127.0.0.1:0 \
+  --http_listen=127.0.0.1:0 --db="$WORK/gw.db" --context_key_file="$WORK/context.key" \
+  --guidance_addr=127.0.0.1:$G --cases_addr=127.0.0.1:$C --reflection=false \
+  --default_rate=1000000 --default_burst=1000000 --max_in_flight=100000 --log_level=warning
+GW=$(port_of "$WORK/gw.log" grpc)
+HTTP=$(port_of "$WORK/gw.log" http)
+KEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=bench \
+  --scopes=guidance.read | tail -1)
+
+# Request bodies: a gRPC frame of GetProvisionRequest, and a signed context
+# for calling guidance-svc directly (what the gateway would send).
+/usr/bin/python3 - "$WORK" "$BUILD/py" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+work, py = sys.argv[1], sys.argv[2]
+sys.path.insert(0, py)
+from counsel.guidance.v1 import guidance_pb2
+from counsel.internal.v1 import call_context_pb2
+req = guidance_pb2.GetProvisionRequest(
+    name="statutes/public-security-administration-punishments/provisions/art_42",
+    as_of="2020-01-01").SerializeToString()
+open(f"{work}/req.bin", "wb").write(struct.pack(">BI", 0, len(req)) + req)
+key = open(f"{work}/context.key", "rb").read()
+ctx = call_context_pb2.CallContext(
+    tenant="bench", key_id="bench", scopes=["guidance.read"],
+    method="/counsel.guidance.v1.GuidanceService/GetProvision",
+    expire_unix_micros=int((time.time() + 3600) * 1e6)).SerializeToString()
+signed = call_context_pb2.SignedCallContext(
+    context=ctx, mac=hmac.new(key, ctx, hashlib.sha256).digest()).SerializeToString()
+open(f"{work}/ctx.b64", "w").write(base64.b64encode(signed).decode())
+PY
+CTX=$(cat "$WORK/ctx.b64")
+GRPC_HEADERS=(-H "content-type: application/grpc" -H "te: trailers")
+PROV=/counsel.guidance.v1.GuidanceService/GetProvision
+
+run() {  # label, h2load args... → "label rps p50 p99"
+  local label=$1
+  shift
+  local out
+  out=$(h2load -n "$N" "$@" 2>&1)
+  local rps mean
+  rps=$(echo "$out" | grep -o 'finished in [^,]*, [0-9.]* req/s' | grep -o '[0-9.]* req/s' | cut -d' ' -f1)
+  local failed
+  failed=$(echo "$out" | grep -o '[0-9]* failed' | head -1 | cut -d' ' -f1)
+  local lat
+  lat=$(echo "$out" | grep '^time for request:' | awk '{print $6 " / " $7}')
+  echo "$label|$rps|$lat|$failed"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "requests per target: $N; gRPC: 4 connections x 16 streams"
+results=()
+results+=("$(run "bare echo server" -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
+  "http://127.0.0.1:$ECHO/bench.Echo/Echo")")
+results+=("$(run "bare proxy -> echo (two hops)" -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
+  "http://127.0.0.1:$PROXY/bench.Echo/Echo")")
+results+=("$(run "guidance-svc GetProvision, direct" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+  -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$G$PROV")")
+results+=("$(run "gateway gRPC GetProvision" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+  -H "authorization: Bearer $KEY" -d "$WORK/req.bin" "http://127.0.0.1:$GW$PROV")")
+results+=("$(run "gateway HTTP/JSON GetProvision (h1, 16 conns)" --h1 -c 16 \
+  -H "authorization: Bearer $KEY" \
+  "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
+
+printf '\n| target | req/s | mean / sd latency | failed | ratio to echo | ratio to two-hop proxy |\n'
+printf '|---|---|---|---|---|---|\n'
+echo_rps=$(echo "${results[0]}" | cut -d'|' -f2)
+proxy_rps=$(echo "${results[1]}" | cut -d'|' -f2)
+for r in "${results[@]}"; do
+  IFS='|' read -r label rps lat failed <<<"$r"
+  printf '| %s | %s | %s | %s | %.2f | %.2f |\n' "$label" "$rps" "$lat" "$failed" \
+    "$(echo "$rps / $echo_rps" | bc -l)" "$(echo "$rps / $proxy_rps" | bc -l)"
+done
+for p in gateway cases guidance; do :; done
+printf '\nresident memory (KiB) after the run: '
+for pid in "${pids[@]}"; do printf '%s ' "$(awk '/VmRSS/{print $2}' /proc/$pid/status 2>/dev/null)"; done
+printf '(echo proxy guidance cases gateway)\n'
