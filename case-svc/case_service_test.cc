@@ -833,25 +833,53 @@ TEST_F(CaseServiceTest, AuditChainCatchesEditsDeletionsReorderingAndTruncation) 
   EXPECT_EQ(against_head.first_bad_sequence(), 4);
 }
 
-TEST_F(CaseServiceTest, MasterKeyRotationRewrapsEveryDataKey) {
-  v1::Case c = MustCreate();
+TEST_F(CaseServiceTest, MasterKeyRotationRewrapsEveryDataKeyWhileServing) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 5; ++i) names.push_back(MustCreate().name());
   runner_.reset();
   service_.reset();
   store_.reset();
+  // The server restarts with the new key and the previous one...
   PiiVault both({std::string(32, 'n'), std::string(32, 'm')});
-  auto n = RewrapDataKeys(dir_ + "/cases.db", both);
-  ASSERT_TRUE(n.ok()) << n.status();
-  EXPECT_EQ(*n, 1);
-  EXPECT_EQ(*RewrapDataKeys(dir_ + "/cases.db", both), 0) << "idempotent";
-  // Only the new key is needed now.
-  PiiVault only_new({std::string(32, 'n')});
   SqliteCaseStoreOptions options;
   options.audit_key = std::string(32, 'a');
+  auto serving = OpenSqliteCaseStore(dir_ + "/cases.db", &both, &clock_, options);
+  ASSERT_TRUE(serving.ok());
+  const Actor actor{"firm-a", "k", ""};
+  // ...and keeps answering while the keys are re-wrapped beside it.
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::thread reader([&] {
+    while (!done) {
+      for (const auto& n : names) {
+        auto c = (*serving)->GetCase(actor, n.substr(6));
+        ASSERT_TRUE(c.ok()) << c.status();
+        ASSERT_EQ(c->client().display_name(), "王小明");
+        ++reads;
+      }
+    }
+  });
+  auto n = RewrapDataKeys(dir_ + "/cases.db", both);
+  done = true;
+  reader.join();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1) << "one client, one data key";
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(*RewrapDataKeys(dir_ + "/cases.db", both), 0) << "idempotent";
+  serving->reset();
+  // Only the new key is needed now.
+  PiiVault only_new({std::string(32, 'n')});
   auto store = OpenSqliteCaseStore(dir_ + "/cases.db", &only_new, &clock_, options);
   ASSERT_TRUE(store.ok());
-  auto got = (*store)->GetCase(Actor{"firm-a", "k", ""}, c.name().substr(6));
+  auto got = (*store)->GetCase(actor, names[0].substr(6));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->client().display_name(), "王小明");
+  PiiVault only_old({std::string(32, 'm')});
+  auto old_store = OpenSqliteCaseStore(dir_ + "/cases.db", &only_old, &clock_, options);
+  ASSERT_TRUE(old_store.ok());
+  EXPECT_EQ((*old_store)->GetCase(actor, names[0].substr(6)).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "the old key alone no longer opens anything";
 }
 
 TEST_F(CaseServiceTest, BackupUnderWritesIsConsistentAndVerifies) {

@@ -248,6 +248,10 @@ class SqliteCaseStore final : public CaseStore {
     // Statistics for the planner, so that a filter picks its most selective
     // index (cheap: analyses only what changed a lot since last time).
     RETURN_IF_ERROR(db->Exec("PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002"));
+    // A new database's schema lives only in the WAL until a checkpoint, and
+    // SQLite discards a WAL whose main file is empty: checkpoint now, so the
+    // main file holds the schema (synced) before any write is acknowledged.
+    RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
     ASSIGN_OR_RETURN(readers_, ReaderPool::Open(path, options.readers, options.synchronous));
     writer_ = std::make_unique<Writer>(std::move(db), options.max_batch, [this] {
       std::function<void()> l;
