@@ -72,22 +72,6 @@ bool IsReadOnlyPath(absl::string_view p) {
   return std::find(paths->begin(), paths->end(), p) != paths->end();
 }
 
-std::string NormalizeCounterpart(const std::string& in) {
-  const std::string trimmed(absl::StripAsciiWhitespace(in));
-  if (trimmed.find('@') != std::string::npos) {
-    auto e = NormalizeEmail(trimmed, "x");
-    if (e.ok()) return *e;
-  }
-  auto p = NormalizePhone(trimmed, "x");
-  if (p.ok()) return *p;
-  // An account: drop the spaces people put in card numbers.
-  std::string out;
-  for (char c : trimmed) {
-    if (c != ' ' && c != '-') out.push_back(c);
-  }
-  return out;
-}
-
 std::string MaskCounterpart(const std::string& v) {
   if (absl::StartsWith(v, "+")) return MaskPhone(v);
   if (v.find('@') != std::string::npos) return MaskEmail(v);

@@ -486,6 +486,22 @@ TEST_F(CaseServiceTest, EvidenceUploadChecksShaAndSupersedes) {
   ASSERT_TRUE(stub_->ListEvidence(ctx.get(), lr, &all).ok());
   ASSERT_EQ(all.evidence_size(), 2) << "both entries are kept";
   EXPECT_EQ(all.evidence(0).superseded_by(), correction.name());
+  // Lookup by counterpart, written another way, through the blind index.
+  v1::ListEvidenceRequest by_counterpart;
+  by_counterpart.set_parent(c.name());
+  by_counterpart.set_filter("counterpart = \"+86 139 0000 1111\"");
+  v1::ListEvidenceResponse found;
+  auto fctx = Signed("ListEvidence", {});
+  ASSERT_TRUE(stub_->ListEvidence(fctx.get(), by_counterpart, &found).ok());
+  EXPECT_EQ(found.evidence_size(), 2) << "the entry and its correction name that counterpart";
+  by_counterpart.set_filter("counterpart = \"13900002222\"");
+  auto octx = Signed("ListEvidence", {});
+  ASSERT_TRUE(stub_->ListEvidence(octx.get(), by_counterpart, &found).ok());
+  EXPECT_EQ(found.evidence_size(), 0);
+  by_counterpart.set_filter("counterpart ~ 1");
+  auto bctx = Signed("ListEvidence", {});
+  EXPECT_EQ(stub_->ListEvidence(bctx.get(), by_counterpart, &found).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   Caller dashboard;
   dashboard.scopes = {kScopeCasesRead};
   auto dctx = Signed("ListEvidence", dashboard);

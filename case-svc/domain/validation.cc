@@ -128,6 +128,21 @@ absl::StatusOr<std::string> NormalizeEmail(absl::string_view input, absl::string
   return email;
 }
 
+std::string NormalizeCounterpart(absl::string_view in) {
+  const std::string trimmed(absl::StripAsciiWhitespace(in));
+  if (trimmed.find('@') != std::string::npos) {
+    auto e = NormalizeEmail(trimmed, "x");
+    if (e.ok()) return *e;
+  }
+  auto p = NormalizePhone(trimmed, "x");
+  if (p.ok()) return *p;
+  std::string out;
+  for (char c : trimmed) {
+    if (c != ' ' && c != '-') out.push_back(c);
+  }
+  return out;
+}
+
 absl::Status ValidateNewCase(v1::Case& c) {
   std::vector<std::pair<std::string, std::string>> violations;
   auto note = [&](const absl::Status& s) {

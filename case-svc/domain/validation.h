@@ -25,6 +25,10 @@ absl::StatusOr<std::string> NormalizeNationalId(absl::string_view input, absl::s
 // Lower-cases and checks an e-mail address (one @, a dot in the domain).
 absl::StatusOr<std::string> NormalizeEmail(absl::string_view input, absl::string_view field);
 
+// An evidence counterpart in one form: E.164 for a phone number, lower case
+// for an e-mail address, an account without spaces or dashes.
+std::string NormalizeCounterpart(absl::string_view in);
+
 // Valid UTF-8 of at most `max_chars` code points.
 absl::Status CheckText(absl::string_view text, size_t max_chars, absl::string_view field);
 

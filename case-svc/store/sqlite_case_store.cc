@@ -154,6 +154,10 @@ CREATE INDEX cases_by_phone_index ON cases (tenant, phone_index);
 CREATE INDEX cases_by_national_id_index ON cases (tenant, national_id_index);
 CREATE INDEX cases_by_assignee ON cases (tenant, assignee, create_time);
 CREATE INDEX cases_by_severity ON cases (tenant, severity, create_time);
+)sql",
+      R"sql(
+ALTER TABLE evidence ADD COLUMN counterpart_index TEXT;
+CREATE INDEX evidence_by_counterpart ON evidence (tenant, counterpart_index);
 )sql"};
   return *m;
 }
@@ -444,6 +448,21 @@ class SqliteCaseStore final : public CaseStore {
         (!absl::SimpleAtoi(request.page_token(), &after) || after < 0)) {
       return InvalidArgumentField("page_token", "is not a token this service issued");
     }
+    std::string counterpart_index;
+    if (!request.filter().empty()) {
+      absl::string_view f = absl::StripAsciiWhitespace(request.filter());
+      const bool named = absl::ConsumePrefix(&f, "counterpart");
+      f = absl::StripAsciiWhitespace(f);
+      if (!named || !absl::ConsumePrefix(&f, "=")) {
+        return InvalidArgumentField("filter", "supports counterpart = \"...\" only");
+      }
+      f = absl::StripAsciiWhitespace(f);
+      if (f.size() < 2 || f.front() != '"' || f.back() != '"') {
+        return InvalidArgumentField("filter", "the counterpart must be quoted");
+      }
+      counterpart_index = BlindIndex(actor.tenant, "evidence.counterpart",
+                                     NormalizeCounterpart(f.substr(1, f.size() - 2)));
+    }
     return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListEvidenceResponse> {
       ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
       ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
@@ -452,8 +471,9 @@ class SqliteCaseStore final : public CaseStore {
           "(SELECT s.evidence_id FROM evidence s WHERE s.tenant = e.tenant AND "
           " s.case_id = e.case_id AND s.supersedes = e.evidence_id ORDER BY s.seq LIMIT 1) "
           "FROM evidence e WHERE e.tenant = ?1 AND e.case_id = ?2 AND e.seq > ?3 "
-          "ORDER BY e.seq LIMIT ?4"));
-      q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, after).Bind(4, size + 1);
+          "AND (?5 = '' OR e.counterpart_index = ?5) ORDER BY e.seq LIMIT ?4"));
+      q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, after).Bind(4, size + 1)
+          .Bind(5, counterpart_index);
       v1::ListEvidenceResponse out;
       int64_t last = 0;
       while (true) {
@@ -1005,7 +1025,8 @@ class SqliteCaseStore final : public CaseStore {
              "UPDATE cases SET name_sealed = NULL, phone_sealed = NULL, email_sealed = NULL, "
              "national_id_sealed = NULL, phone_index = NULL, national_id_index = NULL "
              "WHERE key_ref = ?1",
-             "UPDATE evidence SET counterpart_sealed = NULL, attachment_sealed = NULL "
+             "UPDATE evidence SET counterpart_sealed = NULL, attachment_sealed = NULL, "
+             "counterpart_index = NULL "
              "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
              "UPDATE notes SET text_sealed = x'' "
              "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)"}) {
@@ -1100,6 +1121,14 @@ class SqliteCaseStore final : public CaseStore {
     }
     ins.BindBlob(8, stored.SerializeAsString());
     RETURN_IF_ERROR(ins.Run());
+    if (!e.counterpart().empty()) {
+      ASSIGN_OR_RETURN(Statement idx, db.Prepare(
+          "UPDATE evidence SET counterpart_index = ?4 WHERE tenant = ?1 AND case_id = ?2 "
+          "AND evidence_id = ?3"));
+      idx.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, id)
+          .Bind(4, BlindIndex(actor.tenant, "evidence.counterpart", e.counterpart()));
+      RETURN_IF_ERROR(idx.Run());
+    }
     RETURN_IF_ERROR(RecordRequest(db, actor.tenant, in.request_id, Digest(digest), id, now));
     return e;
   }
