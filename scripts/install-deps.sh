@@ -10,8 +10,8 @@ PACKAGES=(
   cmake g++ make pkg-config
   # gRPC, protobuf, Abseil
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  # googleapis .proto files (google.api.http, google.rpc.Status)
-  golang-github-gogo-googleapis-dev
+  # googleapis .proto files (google.api.http, google.rpc.Status); the OpenAPI generator
+  golang-github-gogo-googleapis-dev golang-grpc-gateway
   # storage, cryptography, HTTP, metrics, logs
   libsqlite3-dev sqlite3 libsodium-dev libssl-dev openssl libcpp-httplib-dev
   prometheus-cpp-dev libspdlog-dev

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "gateway/metrics.h"
+#include "gateway/openapi/openapi.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 
@@ -264,6 +265,9 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
     res.set_content(absl::StrCat("{\"guidance\":", guidance ? "true" : "false",
                                  ",\"cases\":", cases ? "true" : "false", "}"),
                     kJson);
+  });
+  server.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kOpenApiJson, kJson);
   });
   server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(Metrics::Get().Render(), "text/plain; version=0.0.4");

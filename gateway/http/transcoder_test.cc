@@ -4,6 +4,7 @@
 #include "counsel/cases/v1/cases.pb.h"
 #include "counsel/guidance/v1/guidance.pb.h"
 #include "google/rpc/error_details.pb.h"
+#include "gateway/openapi/openapi.h"
 #include "gtest/gtest.h"
 
 namespace counsel::gateway {
@@ -155,6 +156,14 @@ TEST_F(TranscoderTest, PathVariablesArePercentDecoded) {
   ASSERT_TRUE(req.ParseFromString(*t_->BuildRequest(*m, {}, "")));
   EXPECT_EQ(req.name(), "statutes/x/provisions/art_42");
   EXPECT_FALSE(t_->Find("GET", "/v1/statutes/x/provisions/art%zz"));
+}
+
+TEST_F(TranscoderTest, OpenApiDocumentListsEveryRoute) {
+  const std::string doc = kOpenApiJson;
+  for (const Route& r : t_->routes()) {
+    EXPECT_NE(doc.find("\"" + r.pattern + "\""), std::string::npos) << r.pattern;
+  }
+  EXPECT_NE(doc.find("\"securityDefinitions\""), std::string::npos);
 }
 
 TEST(HttpStatusTest, StandardMapping) {

@@ -269,6 +269,13 @@ class WalkingSkeletonTest(unittest.TestCase):
         status, body, _ = self.cluster.http("GET", "/healthz")
         self.assertEqual(status, 200)
 
+    def test_openapi_document_is_served(self):
+        status, doc, _ = self.cluster.http("GET", "/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["swagger"], "2.0")
+        self.assertIn("/v1/{name=statutes/*/provisions/*}", doc["paths"])
+        self.assertIn("/v1/{name=cases/*}:brief", doc["paths"])
+
     def test_reflection_lists_the_services(self):
         self.assertIn("counsel.guidance.v1.GuidanceService",
                       reflected_services(self.cluster.guidance_port))
