@@ -26,7 +26,8 @@ ABSL_FLAG(std::string, guidance_addr, "127.0.0.1:50051", "guidance-svc address")
 ABSL_FLAG(std::string, cases_addr, "127.0.0.1:50052", "case-svc address");
 ABSL_FLAG(std::string, context_key_file, "var/context.key",
           "Key that signs call contexts for the backends (>= 32 bytes, mode 0600)");
-ABSL_FLAG(int, http_threads, 8, "HTTP worker threads");
+ABSL_FLAG(int, http_threads, 64,
+          "HTTP worker threads; each serves one kept-alive connection at a time");
 ABSL_FLAG(double, default_rate, 50, "Calls per second a key may make when it sets no rate");
 ABSL_FLAG(double, default_burst, 100, "Burst a key may make when it sets none");
 ABSL_FLAG(int, max_in_flight, 1000, "Calls in flight beyond which new calls are refused at once");

@@ -56,7 +56,7 @@ C=$(port_of "$WORK/c.log" grpc)
 start gateway "$WORK/gw.log" "$BUILD/gateway/counsel-gateway" --listen=127.0.0.1:0 \
   --http_listen=127.0.0.1:0 --db="$WORK/gw.db" --context_key_file="$WORK/context.key" \
   --guidance_addr=127.0.0.1:$G --cases_addr=127.0.0.1:$C --reflection=false \
-  --default_rate=1000000 --default_burst=1000000 --max_in_flight=100000 --log_level=warning
+  --default_rate=1000000 --default_burst=1000000 --max_in_flight=100000
 GW=$(port_of "$WORK/gw.log" grpc)
 HTTP=$(port_of "$WORK/gw.log" http)
 KEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=bench \
