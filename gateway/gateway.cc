@@ -165,10 +165,19 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
   }
   Prepare(admission, &ex->client);
   const char* backend = policy.backend == Backend::kGuidance ? "guidance" : "cases";
+  CircuitBreaker* breaker =
+      policy.backend == Backend::kGuidance ? &guidance_breaker_ : &cases_breaker_;
+  if (!breaker->Allow(clock_->Now())) {
+    Metrics::Get().BackendError(backend);
+    done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      absl::StrCat(backend, " is unavailable (circuit open); retry shortly")));
+    return;
+  }
   stub->UnaryCall(&ex->client, policy.method, grpc::StubOptions(), &ex->request, &ex->response,
-                  [backend, done = std::move(done)](grpc::Status s) {
-                    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+                  [this, backend, breaker, done = std::move(done)](grpc::Status s) {
+                    const bool unavailable = s.error_code() == grpc::StatusCode::UNAVAILABLE;
+                    breaker->Record(unavailable, clock_->Now());
+                    if (unavailable || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
                       Metrics::Get().BackendError(backend);
                     }
                     done(std::move(s));

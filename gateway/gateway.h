@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/executor.h"
 #include "common/server.h"
+#include "gateway/breaker.h"
 #include "gateway/keys/authenticator.h"
 #include "gateway/limits.h"
 #include "gateway/policy.h"
@@ -124,6 +125,8 @@ class Gateway {
   mutable TokenBuckets quotas_;
   mutable TokenBuckets failed_auth_;
   mutable InFlight in_flight_;
+  mutable CircuitBreaker guidance_breaker_;
+  mutable CircuitBreaker cases_breaker_;
   std::shared_ptr<grpc::Channel> guidance_channel_;
   std::shared_ptr<grpc::Channel> cases_channel_;
   std::unique_ptr<grpc::GenericStub> guidance_;

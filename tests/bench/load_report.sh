@@ -11,7 +11,8 @@ cd "$ROOT"
 N=${1:-40000}
 BUILD=${COUNSEL_BENCH_BUILD:-build/release}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway bare_proxy >/dev/null
+cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway bare_proxy \
+  latency_probe >/dev/null
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -126,6 +127,14 @@ for r in "${results[@]}"; do
     "$(echo "$rps / $echo_rps" | bc -l)" "$(echo "$rps / $proxy_rps" | bc -l)"
 done
 for p in gateway cases guidance; do :; done
+# Latency the gateway adds at half of its measured maximum rate (open loop).
+gw_rps=$(echo "${results[3]}" | cut -d'|' -f2)
+half=$(printf '%.0f' "$(echo "$gw_rps / 2" | bc -l)")
+echo
+echo "open-loop latency at $half calls/s (half the gateway's maximum), 10 s each:"
+echo "  direct:  $("$BUILD/tests/bench/latency_probe" --addr=127.0.0.1:$G --rate="$half" --seconds=10 --context_b64="$CTX")"
+echo "  gateway: $("$BUILD/tests/bench/latency_probe" --addr=127.0.0.1:$GW --rate="$half" --seconds=10 --key="$KEY")"
+
 printf '\nresident memory (KiB) after the run: '
 for pid in "${pids[@]}"; do printf '%s ' "$(awk '/VmRSS/{print $2}' /proc/$pid/status 2>/dev/null)"; done
 printf '(echo proxy guidance cases gateway)\n'
