@@ -1,5 +1,6 @@
 // counsel-gateway: the one door (gRPC and HTTP/JSON); `keys` manages API keys.
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_join.h"
@@ -26,6 +27,9 @@ ABSL_FLAG(std::string, guidance_addr, "127.0.0.1:50051", "guidance-svc address")
 ABSL_FLAG(std::string, cases_addr, "127.0.0.1:50052", "case-svc address");
 ABSL_FLAG(std::string, context_key_file, "var/context.key",
           "Key that signs call contexts for the backends (>= 32 bytes, mode 0600)");
+ABSL_FLAG(std::string, keys_seed, "",
+          "If --db does not exist yet, start from a copy of this key database (e.g. a "
+          "read-only Secret in Kubernetes)");
 ABSL_FLAG(int, http_threads, 64,
           "HTTP worker threads; each serves one kept-alive connection at a time");
 ABSL_FLAG(double, default_rate, 50, "Calls per second a key may make when it sets no rate");
@@ -117,6 +121,14 @@ int Serve() {
   auto context_key = LoadKeyFile(absl::GetFlag(FLAGS_context_key_file));
   if (!context_key.ok()) return Fail(context_key.status());
   ContextKey key(std::move(*context_key));
+  const std::string seed = absl::GetFlag(FLAGS_keys_seed);
+  if (!seed.empty() && !std::filesystem::exists(absl::GetFlag(FLAGS_db))) {
+    std::error_code ec;
+    std::filesystem::copy_file(seed, absl::GetFlag(FLAGS_db), ec);
+    if (ec) return Fail(absl::FailedPreconditionError("cannot copy --keys_seed: " + ec.message()));
+    std::filesystem::permissions(absl::GetFlag(FLAGS_db), std::filesystem::perms::owner_read |
+                                                              std::filesystem::perms::owner_write);
+  }
   auto store = OpenKeyStore(absl::GetFlag(FLAGS_db), RealClock::Get());
   if (!store.ok()) return Fail(store.status());
   Authenticator authenticator(store->get(), RealClock::Get());
@@ -141,8 +153,14 @@ int Serve() {
         gateway->get()));
     services.push_back(visible.back().get());
   }
+  // --tls_ca authenticates the backends (and the gateway to them, mTLS); the
+  // front serves TLS with --tls_cert/--tls_key but asks callers for no
+  // client certificate: they authenticate with API keys.
+  ServerConfig front_config =
+      ServerConfigFromFlags("counsel-gateway", absl::GetFlag(FLAGS_listen));
+  front_config.tls.ca.clear();
   auto runner = ServerRunner::Start(
-      ServerConfigFromFlags("counsel-gateway", absl::GetFlag(FLAGS_listen)), services,
+      front_config, services,
       [&front](grpc::ServerBuilder& builder) { builder.RegisterCallbackGenericService(&front); });
   if (!runner.ok()) return Fail(runner.status());
   HttpOptions http;

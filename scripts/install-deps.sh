@@ -17,12 +17,16 @@ PACKAGES=(
   prometheus-cpp-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
-  nghttp2-client curl bc
+  python3-yaml nghttp2-client curl bc systemd
 )
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+
+# kubectl renders the Kubernetes overlays in the tests; use the one the
+# machine has, or Debian's.
+command -v kubectl >/dev/null || apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 
 # buf (proto lint) ships as an npm package with the binary inside it.
 if [ "${1:-}" = "--with-buf" ]; then
