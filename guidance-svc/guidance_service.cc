@@ -155,6 +155,11 @@ absl::StatusOr<v1::ImportStatuteVersionResponse> GuidanceServiceImpl::Import(
   if (request.content().size() > kMaxImportBytes) {
     return InvalidArgumentField("content", "is larger than 8 MiB");
   }
+  // The name is echoed in every parse error: bounded, so an error always fits
+  // in gRPC's trailing metadata.
+  if (request.source_name().size() > 255) {
+    return InvalidArgumentField("source_name", "is longer than 255 bytes");
+  }
   const std::string source = request.source_name().empty() ? "content" : request.source_name();
   ASSIGN_OR_RETURN(ParsedStatuteVersion parsed, ParseStatuteFile(request.content(), source));
   v1::ImportStatuteVersionResponse out;
