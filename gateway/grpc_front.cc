@@ -54,7 +54,7 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
 
   // Caller → backend.
   void OnReadDone(bool ok) override {
-    if (ok) {
+    if (ok && up_.Valid()) {
       client_.StartWrite(&up_);
     } else {
       client_.StartWritesDone();
@@ -71,7 +71,7 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
 
   // Backend → caller.
   void DownRead(bool ok) {
-    if (ok) {
+    if (ok && down_.Valid()) {
       StartWrite(&down_);
     } else {
       client_.RemoveHold();
@@ -163,7 +163,7 @@ class ForwardReactor final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {
+    if (!ok || !ex_.request.Valid()) {
       FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
       return;
     }
@@ -219,6 +219,16 @@ grpc::ServerUnaryReactor* ForwardRegisteredUnary(const Gateway* gateway,
     Gateway::LogAccess("grpc", policy->method, request_id, nullptr, status.error_code(),
                        gateway->clock()->Now() - start);
     reactor->Finish(status);
+    return reactor;
+  }
+  // A call whose deadline passed or that was cancelled before its message
+  // arrived reaches here with no valid request: never forward it (sending an
+  // invalid buffer aborts the process).
+  if (request == nullptr || !request->Valid() || ctx->IsCancelled()) {
+    Gateway::LogAccess("grpc", policy->method, request_id, &admission->context,
+                       static_cast<int>(grpc::StatusCode::CANCELLED),
+                       gateway->clock()->Now() - start);
+    reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended before its request"));
     return reactor;
   }
   struct Call {

@@ -199,11 +199,13 @@ class Cluster:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def create_key(self, tenant, scopes, client=None):
+    def create_key(self, tenant, scopes, client=None, rate=None):
         args = ["keys", "create", f"--db={self.gateway_db}", f"--tenant={tenant}",
                 f"--scopes={','.join(scopes)}"]
         if client:
             args.append(f"--client={client}")
+        if rate:
+            args += [f"--rate={rate}", f"--burst={rate}"]
         out = self.run("counsel-gateway", *args).stdout
         return out.strip().splitlines()[-1]
 
