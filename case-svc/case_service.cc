@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "case-svc/domain/lifecycle.h"
@@ -292,7 +293,17 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
         options.set_replace_message_fields(true);
         google::protobuf::util::FieldMaskUtil::MergeMessageTo(incoming, mask, options, &updated);
         // Re-check with the full validation of a new case (normalising too).
-        RETURN_IF_ERROR(ValidateNewCase(updated));
+        if (c.client().has_erase_time()) {
+          for (const auto& p : paths) {
+            if (absl::StartsWith(p, "client.")) {
+              return FailedPreconditionViolation(
+                  "ERASED", c.name(), "the client's data was erased and cannot be set again");
+            }
+          }
+          RETURN_IF_ERROR(ValidateErasedCase(updated));
+        } else {
+          RETURN_IF_ERROR(ValidateNewCase(updated));
+        }
         Derive(updated);
         c = std::move(updated);
         event.set_type(v1::CaseEvent::TYPE_CASE_UPDATED);
@@ -454,7 +465,7 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
  public:
   EvidenceUpload(CaseServiceImpl* service, grpc::CallbackServerContext* context,
                  v1::Evidence* response)
-      : service_(service), response_(response) {
+      : service_(service), context_(context), response_(response) {
     auto cc = service->Authorize(*context, "AddEvidence", kScopeCasesWrite);
     if (!cc.ok()) {
       Finish(ToGrpcStatus(cc.status()));
@@ -466,7 +477,13 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Complete();
+      // The end of the stream, or a cancelled upload: only the first is
+      // evidence; a partial attachment must never be stored.
+      if (context_->IsCancelled()) {
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the upload was cancelled"));
+      } else {
+        Complete();
+      }
       return;
     }
     if (first_) {
@@ -501,6 +518,9 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
         return InvalidArgumentField("evidence.kind", "is required");
       }
       RETURN_IF_ERROR(CheckText(e.summary(), 10000, "evidence.summary"));
+      if (e.has_occurred_time()) {
+        RETURN_IF_ERROR(CheckTimestamp(e.occurred_time(), "evidence.occurred_time"));
+      }
       RETURN_IF_ERROR(CheckText(e.counterpart(), 200, "evidence.counterpart"));
       RETURN_IF_ERROR(CheckText(header_.request_id(), 64, "request_id"));
       RETURN_IF_ERROR(CheckText(e.attachment().filename(), 255, "evidence.attachment.filename"));
@@ -545,6 +565,7 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
   }
 
   CaseServiceImpl* service_;
+  grpc::CallbackServerContext* context_;
   v1::Evidence* response_;
   CallContext cc_;
   v1::AddEvidenceRequest message_;
@@ -677,13 +698,16 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
       Finish(ToGrpcStatus(st));
       return;
     }
+    // The first fetch starts before the hub can wake this watcher, so that
+    // a wake-up finds it busy and only asks for a rescan: one operation in
+    // flight at a time.
+    absl::MutexLock lock(&mu_);
+    FetchLocked();
     link_->watch = this;
     hub_id_ = service->hub_.Add([link = link_](bool bookmark) {
       absl::MutexLock lock(&link->mu);
       if (link->watch != nullptr) link->watch->Wake(bookmark);
     });
-    absl::MutexLock lock(&mu_);
-    FetchLocked();
   }
 
   void OnWriteDone(bool ok) override {

@@ -298,6 +298,12 @@ TEST_F(CaseServiceTest, BadInputNamesTheFieldAndStoresNothing) {
   EXPECT_NE(s.error_message().find("case.client.national_id"), std::string::npos);
   EXPECT_EQ(s.error_message().find("110105194912310021"), std::string::npos)
       << "errors must not echo personal data";
+  // A discovery time past protobuf's range of times (due times are added to it).
+  v1::CreateCaseRequest far = NewRequest();
+  far.mutable_case_()->mutable_discovered_time()->set_seconds(253402300799);
+  const grpc::Status f = Create(far, &out);
+  EXPECT_EQ(f.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(f.error_message().find("case.discovered_time"), std::string::npos);
   EXPECT_EQ(Rows("cases"), 0);
   EXPECT_EQ(Rows("events"), 0);
 }
@@ -777,10 +783,28 @@ TEST_F(CaseServiceTest, ErasureDestroysTheClientsDataButKeepsTheCaseAndItsHistor
   auto ectx = Signed("ListCaseEvents", {});
   ASSERT_TRUE(stub_->ListCaseEvents(ectx.get(), er, &events).ok());
   EXPECT_EQ(events.events(events.events_size() - 1).type(), v1::CaseEvent::TYPE_CLIENT_DATA_ERASED);
+  // The erased case can still be worked on, but its client data not set again.
+  v1::Case edit = erased;
+  edit.mutable_police_report()->set_receipt_number("R-1");
+  v1::Case updated;
+  ASSERT_TRUE(Update(edit, {"police_report"}, &updated).ok());
+  edit.set_etag(updated.etag());
+  edit.mutable_client()->set_display_name("王小明");
+  EXPECT_EQ(Update(edit, {"client.display_name"}, &updated).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // The same client can come back with a new case (and a new key).
+  v1::Case comeback;
+  ASSERT_TRUE(Create(NewRequest(), &comeback).ok());
+  EXPECT_EQ(comeback.client().display_name(), "王小明");
+  v1::Case old_one;
+  ASSERT_TRUE(Get(c.name(), &old_one).ok());
+  EXPECT_TRUE(old_one.client().display_name().empty()) << "the erased case stays erased";
   auto db = sqlite::Database::Open(dir_ + "/cases.db", {});
   auto q = (*db)->Prepare(
-      "SELECT count(*) FROM client_keys WHERE wrapped IS NOT NULL UNION ALL "
-      "SELECT count(*) FROM cases WHERE phone_sealed IS NOT NULL OR name_sealed IS NOT NULL "
+      "SELECT count(*) FROM client_keys WHERE wrapped IS NOT NULL AND key_ref IN (SELECT key_ref "
+      "FROM cases WHERE case_id = '" + c.name().substr(6) + "') UNION ALL "
+      "SELECT count(*) FROM cases WHERE (phone_sealed IS NOT NULL OR name_sealed IS NOT NULL) "
+      "AND case_id = '" + c.name().substr(6) + "' "
       "UNION ALL SELECT count(*) FROM notes WHERE length(text_sealed) > 0");
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(*q->Step());

@@ -39,9 +39,10 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
 // itself once both the caller's and the backend's side are done.
 class StreamProxy final : public grpc::ServerGenericBidiReactor {
  public:
-  StreamProxy(const Gateway* gateway, const MethodPolicy* policy, Admission admission,
-              std::string request_id, absl::Time start)
-      : gateway_(gateway), policy_(policy), admission_(std::move(admission)),
+  StreamProxy(grpc::GenericCallbackServerContext* ctx, const Gateway* gateway,
+              const MethodPolicy* policy, Admission admission, std::string request_id,
+              absl::Time start)
+      : ctx_(ctx), gateway_(gateway), policy_(policy), admission_(std::move(admission)),
         request_id_(std::move(request_id)), start_(start), client_(this) {
     gateway_->Prepare(admission_, &client_ctx_);
     gateway_->StubFor(*policy_)->PrepareBidiStreamingCall(&client_ctx_, policy_->method,
@@ -56,6 +57,11 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
   void OnReadDone(bool ok) override {
     if (ok && up_.Valid()) {
       client_.StartWrite(&up_);
+    } else if (ctx_->IsCancelled()) {
+      // A cancelled caller is not a finished one: the backend must not take
+      // what arrived so far as the whole stream (a partial upload).
+      client_ctx_.TryCancel();
+      client_.RemoveHold();
     } else {
       client_.StartWritesDone();
       client_.RemoveHold();
@@ -125,6 +131,7 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
     StreamProxy* proxy_;
   };
 
+  grpc::GenericCallbackServerContext* ctx_;
   const Gateway* gateway_;
   const MethodPolicy* policy_;
   Admission admission_;
@@ -323,7 +330,8 @@ grpc::ServerGenericBidiReactor* GrpcFront::CreateReactor(
                        : ToGrpcStatus(admission.status());
     return new Refusal(status, policy->method, request_id, start, gateway_);
   }
-  return new StreamProxy(gateway_, policy, std::move(*admission), std::move(request_id), start);
+  return new StreamProxy(context, gateway_, policy, std::move(*admission), std::move(request_id),
+                         start);
 }
 
 }  // namespace counsel::gateway

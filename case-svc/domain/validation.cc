@@ -143,7 +143,17 @@ std::string NormalizeCounterpart(absl::string_view in) {
   return out;
 }
 
-absl::Status ValidateNewCase(v1::Case& c) {
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field) {
+  constexpr int64_t kYear9000 = 221845392000;
+  if (t.seconds() < 0 || t.seconds() > kYear9000 || t.nanos() < 0 || t.nanos() > 999999999) {
+    return InvalidArgumentField(field, "is not a time between 1970 and 9000");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status Validate(v1::Case& c, bool client_erased) {
   std::vector<std::pair<std::string, std::string>> violations;
   auto note = [&](const absl::Status& s) {
     if (s.ok()) return;
@@ -156,21 +166,24 @@ absl::Status ValidateNewCase(v1::Case& c) {
     }
   };
   v1::Client& client = *c.mutable_client();
-  if (client.display_name().empty()) {
+  if (client_erased) {
+    // Nothing to check: the values are gone for good.
+  } else if (client.display_name().empty()) {
     violations.emplace_back("case.client.display_name", "is required");
   } else {
     note(CheckText(client.display_name(), kMaxName, "case.client.display_name"));
   }
   note(CheckText(client.id(), kMaxShort, "case.client.id"));
-  if (!client.phone().empty()) {
+  if (c.has_discovered_time()) note(CheckTimestamp(c.discovered_time(), "case.discovered_time"));
+  if (!client_erased && !client.phone().empty()) {
     auto p = NormalizePhone(client.phone(), "case.client.phone");
     if (p.ok()) client.set_phone(*p); else note(p.status());
   }
-  if (!client.national_id().empty()) {
+  if (!client_erased && !client.national_id().empty()) {
     auto n = NormalizeNationalId(client.national_id(), "case.client.national_id");
     if (n.ok()) client.set_national_id(*n); else note(n.status());
   }
-  if (!client.email().empty()) {
+  if (!client_erased && !client.email().empty()) {
     auto e = NormalizeEmail(client.email(), "case.client.email");
     if (e.ok()) client.set_email(*e); else note(e.status());
   }
@@ -213,5 +226,10 @@ absl::Status ValidateNewCase(v1::Case& c) {
   if (!violations.empty()) return InvalidArgumentFields(violations);
   return absl::OkStatus();
 }
+
+}  // namespace
+
+absl::Status ValidateNewCase(v1::Case& c) { return Validate(c, false); }
+absl::Status ValidateErasedCase(v1::Case& c) { return Validate(c, true); }
 
 }  // namespace counsel::cases

@@ -32,11 +32,19 @@ std::string NormalizeCounterpart(absl::string_view in);
 // Valid UTF-8 of at most `max_chars` code points.
 absl::Status CheckText(absl::string_view text, size_t max_chars, absl::string_view field);
 
+// A timestamp between 1970 and 9000 (so that adding due periods cannot leave
+// protobuf's range). InvalidArgument naming `field` otherwise.
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field);
+
 // Validates and normalises the case of a CreateCase request in place:
 // display name required, phone/national id/email normalised, at least one
 // leaked data category, occurred_on not after discovered_time, lengths
 // bounded, output-only fields ignored. Reports every violation at once.
 absl::Status ValidateNewCase(v1::Case& c);
+
+// The same checks for a case whose client data was erased: the client's
+// fields are absent and stay so.
+absl::Status ValidateErasedCase(v1::Case& c);
 
 }  // namespace counsel::cases
 

@@ -158,6 +158,12 @@ CREATE INDEX cases_by_severity ON cases (tenant, severity, create_time);
       R"sql(
 ALTER TABLE evidence ADD COLUMN counterpart_index TEXT;
 CREATE INDEX evidence_by_counterpart ON evidence (tenant, counterpart_index);
+)sql",
+      // An erased client may come back: only one live key per client.
+      R"sql(
+DROP INDEX client_keys_by_client;
+CREATE UNIQUE INDEX client_keys_by_client ON client_keys (tenant, client_id)
+  WHERE client_id IS NOT NULL AND destroy_time IS NULL;
 )sql"};
   return *m;
 }
@@ -1060,8 +1066,9 @@ class SqliteCaseStore final : public CaseStore {
 
   absl::StatusOr<v1::Evidence> AddEvidenceIn(Database& db, const Actor& actor,
                                              const std::string& case_id, const NewEvidence& in) {
+    // Bound to the case: the same request id for another case is a conflict.
     const std::string digest = absl::StrCat(
-        in.evidence.SerializeAsString(), Digest(in.attachment));
+        case_id, "|", in.evidence.SerializeAsString(), Digest(in.attachment));
     ASSIGN_OR_RETURN(std::string prior,
                      PriorRequest(db, actor.tenant, in.request_id, Digest(digest)));
     ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
@@ -1157,7 +1164,7 @@ class SqliteCaseStore final : public CaseStore {
 
   absl::StatusOr<v1::Note> AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,
                                      const v1::Note& in, const std::string& request_id) {
-    const std::string digest = Digest(in.text());
+    const std::string digest = Digest(absl::StrCat("note|", case_id, "|", in.text()));
     ASSIGN_OR_RETURN(std::string prior, PriorRequest(db, actor.tenant, request_id, digest));
     ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
     ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
