@@ -196,7 +196,16 @@ absl::Status Validate(v1::Case& c, bool client_erased) {
     }
   }
   if (c.incident_type().empty()) c.set_incident_type("personal-information-leak");
-  note(CheckText(c.incident_type(), 63, "case.incident_type"));
+  {
+    // A slug: it names the advice to pin, in a filter sent to guidance-svc.
+    const std::string& t = c.incident_type();
+    bool slug = t.size() <= 63 && absl::ascii_islower(static_cast<unsigned char>(t[0]));
+    for (char ch : t) {
+      slug = slug && (absl::ascii_islower(static_cast<unsigned char>(ch)) ||
+                      absl::ascii_isdigit(static_cast<unsigned char>(ch)) || ch == '-');
+    }
+    if (!slug) violations.emplace_back("case.incident_type", "must match [a-z][a-z0-9-]{0,62}");
+  }
   note(CheckText(c.external_ref(), kMaxShort, "case.external_ref"));
   note(CheckText(c.summary(), kMaxSummary, "case.summary"));
   note(CheckText(c.suspected_source(), kMaxShort, "case.suspected_source"));

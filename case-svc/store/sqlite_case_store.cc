@@ -1041,6 +1041,19 @@ class SqliteCaseStore final : public CaseStore {
       if (absl::string_view(sql).find("?2") != absl::string_view::npos) up.Bind(2, now);
       RETURN_IF_ERROR(up.Run());
     }
+    // Idempotency records hold digests of the requests, personal data
+    // included: they go too.
+    {
+      ASSIGN_OR_RETURN(Statement del, db.Prepare(
+          "DELETE FROM create_requests WHERE tenant = ?2 AND (resource IN "
+          "(SELECT case_id FROM cases WHERE key_ref = ?1) OR resource IN "
+          "(SELECT e.evidence_id FROM evidence e JOIN cases c ON c.tenant = e.tenant AND "
+          "c.case_id = e.case_id WHERE c.key_ref = ?1) OR resource IN "
+          "(SELECT n.note_id FROM notes n JOIN cases c ON c.tenant = n.tenant AND "
+          "c.case_id = n.case_id WHERE c.key_ref = ?1))"));
+      del.Bind(1, key_ref).Bind(2, actor.tenant);
+      RETURN_IF_ERROR(del.Run());
+    }
     // Every case of the client records the erasure.
     std::vector<std::string> cases;
     {
