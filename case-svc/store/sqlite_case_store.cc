@@ -32,6 +32,21 @@ using sqlite::Statement;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
+// AIP-158: zero asks for the default, anything above the maximum is clamped.
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested < 0) return InvalidArgumentField("page_size", "must not be negative");
+  return requested == 0 ? kDefaultPageSize : std::min<int>(requested, kMaxPageSize);
+}
+
+// Lists ordered by an append-only sequence resume after the last seq returned.
+absl::StatusOr<int64_t> SeqPageToken(const std::string& token) {
+  int64_t after = 0;
+  if (!token.empty() && (!absl::SimpleAtoi(token, &after) || after < 0)) {
+    return InvalidArgumentField("page_token", "is not a token this service issued");
+  }
+  return after;
+}
+
 const std::vector<std::string>& Migrations() {
   static const auto* m = new std::vector<std::string>{std::string(R"sql(
 -- One data key per client (or per case when the firm gives no client id),
@@ -360,9 +375,7 @@ class SqliteCaseStore final : public CaseStore {
 
   absl::StatusOr<CasePage> ListCases(const Actor& actor,
                                      const v1::ListCasesRequest& request) override {
-    if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
-    const int size = request.page_size() == 0 ? kDefaultPageSize
-                                              : std::min(request.page_size(), kMaxPageSize);
+    ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
     ASSIGN_OR_RETURN(SqlCondition filter,
                      CompileCaseFilter(request.filter(), clock_->Now(), BlindFor(actor.tenant)));
     // order_by: one of create_time, update_time, severity; asc or desc.
@@ -446,14 +459,8 @@ class SqliteCaseStore final : public CaseStore {
   absl::StatusOr<v1::ListEvidenceResponse> ListEvidence(
       const Actor& actor, const v1::ListEvidenceRequest& request) override {
     const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
-    if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
-    const int size = request.page_size() == 0 ? kDefaultPageSize
-                                              : std::min(request.page_size(), kMaxPageSize);
-    int64_t after = 0;
-    if (!request.page_token().empty() &&
-        (!absl::SimpleAtoi(request.page_token(), &after) || after < 0)) {
-      return InvalidArgumentField("page_token", "is not a token this service issued");
-    }
+    ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
+    ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token()));
     std::string counterpart_index;
     if (!request.filter().empty()) {
       absl::string_view f = absl::StripAsciiWhitespace(request.filter());
@@ -514,14 +521,8 @@ class SqliteCaseStore final : public CaseStore {
   absl::StatusOr<v1::ListCaseEventsResponse> ListCaseEvents(
       const Actor& actor, const v1::ListCaseEventsRequest& request) override {
     const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
-    if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
-    const int size = request.page_size() == 0 ? kDefaultPageSize
-                                              : std::min(request.page_size(), kMaxPageSize);
-    int64_t after = 0;
-    if (!request.page_token().empty() &&
-        (!absl::SimpleAtoi(request.page_token(), &after) || after < 0)) {
-      return InvalidArgumentField("page_token", "is not a token this service issued");
-    }
+    ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
+    ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token()));
     return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListCaseEventsResponse> {
       RETURN_IF_ERROR(Load(db, actor, case_id).status());
       ASSIGN_OR_RETURN(Statement q, db.Prepare(
