@@ -13,6 +13,8 @@
 #ifndef COUNSEL_COMMON_CALL_CONTEXT_H_
 #define COUNSEL_COMMON_CALL_CONTEXT_H_
 
+#include <sodium.h>
+
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -71,7 +73,10 @@ class ContextKey {
                                      absl::string_view method, absl::Time now) const;
 
  private:
+  std::string Mac(absl::string_view data) const;
+
   std::string key_;
+  crypto_auth_hmacsha256_state keyed_;  // HMAC state after absorbing key_
 };
 
 }  // namespace counsel

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -41,8 +42,40 @@ spdlog::logger& Logger() {
 
 }  // namespace
 
+// Formatting the calendar part is most of a log line's cost, and lines come
+// many per second, so each thread keeps the text of the last second it
+// formatted.
+void AppendTimestamp(absl::Time t, std::string* out) {
+  thread_local int64_t cached_second = std::numeric_limits<int64_t>::min();
+  thread_local std::string cached_text;  // "2026-11-28T12:58:09."
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t second = micros / 1000000;
+  int64_t fraction = micros % 1000000;
+  if (fraction < 0) {
+    fraction += 1000000;
+    --second;
+  }
+  if (second != cached_second) {
+    cached_text = absl::FormatTime("%Y-%m-%dT%H:%M:%S.", absl::FromUnixSeconds(second),
+                                   absl::UTCTimeZone());
+    cached_second = second;
+  }
+  out->append(cached_text);
+  absl::StrAppendFormat(out, "%06dZ", fraction);
+}
+
 void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
+  // Most values (ids, method names, codes) need no escaping: the plain
+  // prefix is copied at once.
+  size_t plain = 0;
+  while (plain < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[plain]);
+    if (c < 0x20 || c == '"' || c == '\\') break;
+    ++plain;
+  }
+  out->append(s.data(), plain);
+  s.remove_prefix(plain);
   for (unsigned char c : s) {
     switch (c) {
       case '"': out->append("\\\""); break;
@@ -62,7 +95,7 @@ void AppendJsonString(absl::string_view s, std::string* out) {
 }
 
 void Value::AppendJson(std::string* out) const {
-  if (const auto* s = std::get_if<std::string>(&v_)) {
+  if (const auto* s = std::get_if<absl::string_view>(&v_)) {
     AppendJsonString(*s, out);
   } else if (const auto* i = std::get_if<int64_t>(&v_)) {
     absl::StrAppend(out, *i);
@@ -78,8 +111,10 @@ void Write(Level level, absl::string_view event,
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
     return;
   }
-  std::string line = "{\"time\":\"";
-  line += absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  line.reserve(256);
+  line.append("{\"time\":\"");
+  AppendTimestamp(absl::Now(), &line);
   absl::StrAppend(&line, "\",\"level\":\"", LevelName(level), "\",\"event\":");
   AppendJsonString(event, &line);
   for (const Field& f : fields) {

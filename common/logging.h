@@ -15,17 +15,19 @@
 #include <variant>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace counsel::log {
 
 enum class Level { kDebug, kInfo, kWarning, kError };
 
-// A field value: text, integer, real or boolean.
+// A field value: text, integer, real or boolean. Text is a view: a Value
+// lives only within the call that logs it, so nothing is copied.
 class Value {
  public:
-  Value(absl::string_view s) : v_(std::string(s)) {}  // NOLINT
-  Value(const std::string& s) : v_(s) {}              // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}        // NOLINT
+  Value(absl::string_view s) : v_(s) {}               // NOLINT
+  Value(const std::string& s) : v_(absl::string_view(s)) {}  // NOLINT
+  Value(const char* s) : v_(absl::string_view(s)) {}  // NOLINT
   Value(int i) : v_(static_cast<int64_t>(i)) {}       // NOLINT
   Value(long i) : v_(static_cast<int64_t>(i)) {}      // NOLINT
   Value(long long i) : v_(static_cast<int64_t>(i)) {} // NOLINT
@@ -36,13 +38,16 @@ class Value {
   void AppendJson(std::string* out) const;
 
  private:
-  std::variant<std::string, int64_t, double, bool> v_;
+  std::variant<absl::string_view, int64_t, double, bool> v_;
 };
 
 struct Field {
   absl::string_view key;
   Value value;
 };
+
+// Appends `t` as RFC 3339 UTC with microseconds ("2026-11-28T10:00:00.000000Z").
+void AppendTimestamp(absl::Time t, std::string* out);
 
 void Write(Level level, absl::string_view event, std::initializer_list<Field> fields);
 

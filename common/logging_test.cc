@@ -17,6 +17,19 @@ TEST(JsonStringTest, KeepsUtf8) {
   EXPECT_EQ(out, "\"治安\"");
 }
 
+TEST(TimestampTest, FormatsUtcMicrosecondsAcrossSecondsAndBeforeTheEpoch) {
+  std::string out;
+  AppendTimestamp(absl::FromUnixMicros(1795870689000001), &out);
+  EXPECT_EQ(out, "2026-11-28T12:58:09.000001Z");
+  out.clear();
+  // The next second must not reuse the previous second's cached text.
+  AppendTimestamp(absl::FromUnixMicros(1795870690999999), &out);
+  EXPECT_EQ(out, "2026-11-28T12:58:10.999999Z");
+  out.clear();
+  AppendTimestamp(absl::FromUnixMicros(-1), &out);
+  EXPECT_EQ(out, "1969-12-31T23:59:59.999999Z");
+}
+
 TEST(LogTest, WritesOneJsonObjectPerLine) {
   ::testing::internal::CaptureStderr();
   Info("listening", {{"port", 50051}, {"program", "x\ny"}, {"tls", false}});

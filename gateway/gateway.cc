@@ -127,10 +127,9 @@ grpc::GenericStub* Gateway::StubFor(const MethodPolicy& policy) const {
 
 void Gateway::Prepare(const Admission& admission, grpc::ClientContext* client) const {
   client->set_deadline(absl::ToChronoTime(admission.deadline));
+  // The request id travels inside the signed context only: a second,
+  // per-call unique header would cost an HPACK literal on every hop.
   context_key_->Attach(admission.context, client);
-  if (!admission.context.request_id().empty()) {
-    client->AddMetadata(kRequestIdHeader, admission.context.request_id());
-  }
 }
 
 void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,

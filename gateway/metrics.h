@@ -1,6 +1,6 @@
 // Prometheus metrics of the gateway (prometheus-cpp), served at /metrics:
 //   counsel_gateway_calls_total{method,code,transport}
-//   counsel_gateway_call_latency_seconds{transport} (histogram)
+//   counsel_gateway_call_latency_seconds{method,transport} (histogram)
 //   counsel_gateway_in_flight
 //   counsel_gateway_rate_limited_total{reason}
 //   counsel_gateway_backend_errors_total{backend}

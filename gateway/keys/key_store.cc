@@ -13,7 +13,7 @@
 #include "common/ids.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
-#include "openssl/sha.h"
+#include "openssl/evp.h"
 
 namespace counsel::gateway {
 namespace {
@@ -170,9 +170,16 @@ bool ParseToken(absl::string_view token, std::string* key_id, std::string* secre
 }
 
 std::string HashSecret(absl::string_view secret) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+  // Every call hashes its key: the algorithm is looked up once (OpenSSL's
+  // one-shot SHA256() fetches it from the provider each time).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (sha256 == nullptr ||
+      EVP_Digest(secret.data(), secret.size(), digest, &size, sha256, nullptr) != 1) {
+    abort();  // no SHA-256 means no usable OpenSSL
+  }
+  return std::string(reinterpret_cast<const char*>(digest), size);
 }
 
 absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,

@@ -15,6 +15,9 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "listen address");
 ABSL_FLAG(std::string, to, "", "proxy: where to forward");
+ABSL_FLAG(bool, forward_metadata, false,
+          "proxy: copy the caller's metadata onto the forwarded call (so that it can front "
+          "guidance-svc with a signed context: the same backend as the gateway)");
 
 namespace {
 
@@ -43,7 +46,13 @@ class Proxy final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     class R : public grpc::ServerGenericBidiReactor {
      public:
-      R(grpc::GenericStub* stub, std::string method) : stub_(stub), method_(std::move(method)) {
+      R(grpc::GenericStub* stub, grpc::GenericCallbackServerContext* ctx)
+          : stub_(stub), method_(ctx->method()) {
+        if (absl::GetFlag(FLAGS_forward_metadata)) {
+          for (const auto& [k, v] : ctx->client_metadata()) {
+            client_.AddMetadata(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+          }
+        }
         StartRead(&req_);
       }
       void OnReadDone(bool ok) override {
@@ -66,7 +75,7 @@ class Proxy final : public grpc::CallbackGenericService {
       grpc::ClientContext client_;
       grpc::ByteBuffer req_, resp_;
     };
-    return new R(&stub_, ctx->method());
+    return new R(&stub_, ctx);
   }
 
  private:
