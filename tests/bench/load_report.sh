@@ -5,6 +5,9 @@
 # all in one run, and prints one table with ratios to the baselines.
 #
 #   tests/bench/load_report.sh [REQUESTS]      (default 40000 per target)
+#
+# With REPORT_KV=FILE it also writes its figures as key=value lines there
+# (tests/bench/perf_report.sh folds them into the full report).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -60,6 +63,11 @@ start gateway "$WORK/gw.log" "$BUILD/gateway/counsel-gateway" --listen=127.0.0.1
   --default_rate=1000000 --default_burst=1000000 --max_in_flight=100000
 GW=$(port_of "$WORK/gw.log" grpc)
 HTTP=$(port_of "$WORK/gw.log" http)
+# The same bare proxy in front of guidance-svc: the gateway's path minus
+# the gateway's own work (keys, policy, quotas, signing, logs, metrics).
+start proxy_g "$WORK/pg.log" "$BUILD/tests/bench/bare_proxy" proxy --forward_metadata \
+  --to="127.0.0.1:$G"
+PG=$(port_of "$WORK/pg.log" grpc)
 KEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=bench \
   --scopes=guidance.read | tail -1)
 
@@ -88,53 +96,85 @@ CTX=$(cat "$WORK/ctx.b64")
 GRPC_HEADERS=(-H "content-type: application/grpc" -H "te: trailers")
 PROV=/counsel.guidance.v1.GuidanceService/GetProvision
 
-run() {  # label, h2load args... → "label rps p50 p99"
-  local label=$1
-  shift
-  local out
+kv() { [ -z "${REPORT_KV:-}" ] || echo "$1=$2" >>"$REPORT_KV"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk "/^$2:/{print \$2}" "/proc/$1/status"; }
+names=(echo proxy guidance cases gateway proxy_g)
+idle=()
+for i in "${!names[@]}"; do
+  idle[$i]=$(rss_kib "${pids[$i]}" VmRSS)
+  kv "rss_idle_kib_${names[$i]}" "${idle[$i]}"
+done
+
+run() {  # id, label, pid whose CPU to count (or -), h2load args... → "label|rps|lat|failed|cpu"
+  local id=$1 label=$2 pid=$3
+  shift 3
+  local out before=0 after=0
+  [ "$pid" = - ] || before=$(cpu_ticks "$pid")
   out=$(h2load -n "$N" "$@" 2>&1)
-  local rps mean
+  [ "$pid" = - ] || after=$(cpu_ticks "$pid")
+  local rps failed lat p cpu=""
   rps=$(echo "$out" | grep -o 'finished in [^,]*, [0-9.]* req/s' | grep -o '[0-9.]* req/s' | cut -d' ' -f1)
-  local failed
   failed=$(echo "$out" | grep -o '[0-9]* failed' | head -1 | cut -d' ' -f1)
-  local lat
   lat=$(echo "$out" | grep '^time for request:' | awk '{print $6 " / " $7}')
-  echo "$label|$rps|$lat|$failed"
+  # CPU time of the forwarding process per call (user + system, in µs).
+  if [ "$pid" != - ]; then
+    cpu=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l)
+    cpu=$(printf '%.0f' "$cpu")
+  fi
+  kv "rps_$id" "$rps"; kv "failed_$id" "$failed"; [ -z "$cpu" ] || kv "cpu_us_$id" "$cpu"
+  echo "$label|$rps|$lat|$failed|$cpu"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "requests per target: $N; gRPC: 4 connections x 16 streams"
 results=()
-results+=("$(run "bare echo server" -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
+results+=("$(run echo "bare echo server" - -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
   "http://127.0.0.1:$ECHO/bench.Echo/Echo")")
-results+=("$(run "bare proxy -> echo (two hops)" -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
-  "http://127.0.0.1:$PROXY/bench.Echo/Echo")")
-results+=("$(run "guidance-svc GetProvision, direct" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+results+=("$(run proxy "bare proxy -> echo (two hops)" "${pids[1]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+  -d "$WORK/req.bin" "http://127.0.0.1:$PROXY/bench.Echo/Echo")")
+results+=("$(run direct "guidance-svc GetProvision, direct" - -c 4 -m 16 "${GRPC_HEADERS[@]}" \
   -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$G$PROV")")
-results+=("$(run "gateway gRPC GetProvision" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+results+=("$(run proxy_g "bare proxy -> guidance-svc GetProvision" "${pids[5]}" -c 4 -m 16 \
+  "${GRPC_HEADERS[@]}" -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$PG$PROV")")
+results+=("$(run gateway "gateway gRPC GetProvision" "${pids[4]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
   -H "authorization: Bearer $KEY" -d "$WORK/req.bin" "http://127.0.0.1:$GW$PROV")")
-results+=("$(run "gateway HTTP/JSON GetProvision (h1, 16 conns)" --h1 -c 16 \
+results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns)" "${pids[4]}" --h1 -c 16 \
   -H "authorization: Bearer $KEY" \
   "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
 
-printf '\n| target | req/s | mean / sd latency | failed | ratio to echo | ratio to two-hop proxy |\n'
-printf '|---|---|---|---|---|---|\n'
+printf '\n| target | req/s | mean / sd latency | failed | CPU µs/call (forwarder) | ratio to echo | ratio to two-hop proxy |\n'
+printf '|---|---|---|---|---|---|---|\n'
 echo_rps=$(echo "${results[0]}" | cut -d'|' -f2)
 proxy_rps=$(echo "${results[1]}" | cut -d'|' -f2)
 for r in "${results[@]}"; do
-  IFS='|' read -r label rps lat failed <<<"$r"
-  printf '| %s | %s | %s | %s | %.2f | %.2f |\n' "$label" "$rps" "$lat" "$failed" \
+  IFS='|' read -r label rps lat failed cpu <<<"$r"
+  printf '| %s | %s | %s | %s | %s | %.2f | %.2f |\n' "$label" "$rps" "$lat" "$failed" "${cpu:--}" \
     "$(echo "$rps / $echo_rps" | bc -l)" "$(echo "$rps / $proxy_rps" | bc -l)"
 done
-for p in gateway cases guidance; do :; done
-# Latency the gateway adds at half of its measured maximum rate (open loop).
-gw_rps=$(echo "${results[3]}" | cut -d'|' -f2)
+# Latency the gateway adds at half of its measured maximum rate (open loop),
+# beside the same bare proxy in front of the same backend at the same rate.
+gw_rps=$(echo "${results[4]}" | cut -d'|' -f2)
 half=$(printf '%.0f' "$(echo "$gw_rps / 2" | bc -l)")
+kv half_rate "$half"
 echo
 echo "open-loop latency at $half calls/s (half the gateway's maximum), 10 s each:"
-echo "  direct:  $("$BUILD/tests/bench/latency_probe" --addr=127.0.0.1:$G --rate="$half" --seconds=10 --context_b64="$CTX")"
-echo "  gateway: $("$BUILD/tests/bench/latency_probe" --addr=127.0.0.1:$GW --rate="$half" --seconds=10 --key="$KEY")"
+probe() {  # id, probe args...
+  local id=$1
+  shift
+  local out
+  out=$("$BUILD/tests/bench/latency_probe" --rate="$half" --seconds=10 "$@")
+  for f in p50_us p90_us p99_us max_us; do kv "lat_${id}_$f" "$(echo "$out" | grep -o "$f=[0-9]*" | cut -d= -f2)"; done
+  echo "  $id: $out"
+}
+probe direct --addr=127.0.0.1:$G --context_b64="$CTX"
+probe proxy_g --addr=127.0.0.1:$PG --context_b64="$CTX"
+probe gateway --addr=127.0.0.1:$GW --key="$KEY"
 
-printf '\nresident memory (KiB) after the run: '
-for pid in "${pids[@]}"; do printf '%s ' "$(awk '/VmRSS/{print $2}' /proc/$pid/status 2>/dev/null)"; done
-printf '(echo proxy guidance cases gateway)\n'
+printf '\nresident memory (KiB), idle / peak: '
+for i in "${!names[@]}"; do
+  peak=$(rss_kib "${pids[$i]}" VmHWM)
+  kv "rss_peak_kib_${names[$i]}" "$peak"
+  printf '%s %s/%s  ' "${names[$i]}" "${idle[$i]}" "$peak"
+done
+echo
