@@ -82,6 +82,9 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, *creds, &runner->port_);
   builder.SetMaxReceiveMessageSize(config.max_receive_message_bytes);
+  if (config.max_concurrent_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
+  }
   for (grpc::Service* s : services) builder.RegisterService(s);
   if (customize) customize(builder);
   runner->server_ = builder.BuildAndStart();

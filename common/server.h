@@ -53,6 +53,11 @@ struct ServerConfig {
   absl::Duration drain_timeout = absl::Seconds(10);
   // Largest message accepted, in bytes.
   int max_receive_message_bytes = 32 << 20;
+  // Streams one client connection may hold open at once (HTTP/2
+  // SETTINGS_MAX_CONCURRENT_STREAMS); 0 leaves gRPC's default (no limit).
+  // Calls a server has read but not yet answered cost memory, and without
+  // this a fast client can open them faster than they are answered.
+  int max_concurrent_streams = 0;
 };
 
 class ServerRunner {

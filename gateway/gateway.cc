@@ -68,6 +68,20 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
     return failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now,
                              "too many failed authentications from this address");
   }
+  // The cap on calls in flight comes before the key check (a hash and a
+  // cache lookup), so that under overload a refusal is the cheapest thing
+  // the gateway does.
+  Admission out;
+  if (!in_flight_.Enter()) {
+    Metrics::Get().RateLimited("in_flight");
+    return ResourceExhaustedRetryAfter("the gateway is at its limit of calls in flight",
+                                       absl::Milliseconds(100));
+  }
+  Metrics::Get().SetInFlight(in_flight_.count());
+  out.in_flight = std::shared_ptr<void>(nullptr, [this](void*) {
+    in_flight_.Leave();
+    Metrics::Get().SetInFlight(in_flight_.count());
+  });
   auto authenticated = authenticator_->Authenticate(input.authorization);
   if (!authenticated.ok()) {
     (void)failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now, "");
@@ -75,7 +89,6 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   }
   KeyRecord key = std::move(*authenticated);
   const MethodPolicy& policy = *input.policy;
-  Admission out;
   CallContext& cc = out.context;
   cc.set_tenant(key.tenant);
   cc.set_key_id(key.key_id);
@@ -99,16 +112,6 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
     Metrics::Get().RateLimited("quota");
     return st;
   }
-  if (!in_flight_.Enter()) {
-    Metrics::Get().RateLimited("in_flight");
-    return ResourceExhaustedRetryAfter("the gateway is at its limit of calls in flight",
-                                       absl::Milliseconds(100));
-  }
-  Metrics::Get().SetInFlight(in_flight_.count());
-  out.in_flight = std::shared_ptr<void>(nullptr, [this](void*) {
-    in_flight_.Leave();
-    Metrics::Get().SetInFlight(in_flight_.count());
-  });
   cc.set_request_id(std::string(input.request_id));
   cc.set_method(policy.method);
   out.deadline = input.client_deadline == absl::InfiniteFuture()

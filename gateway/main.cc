@@ -35,6 +35,9 @@ ABSL_FLAG(int, http_threads, 64,
 ABSL_FLAG(double, default_rate, 50, "Calls per second a key may make when it sets no rate");
 ABSL_FLAG(double, default_burst, 100, "Burst a key may make when it sets none");
 ABSL_FLAG(int, max_in_flight, 1000, "Calls in flight beyond which new calls are refused at once");
+ABSL_FLAG(int, max_concurrent_streams, 100,
+          "Calls one client connection may have open at once (HTTP/2 "
+          "SETTINGS_MAX_CONCURRENT_STREAMS); bounds the memory a fast client can claim");
 ABSL_FLAG(std::string, cors_origins, "",
           "Comma-separated origins allowed to call the HTTP front from a browser");
 // keys create
@@ -159,6 +162,7 @@ int Serve() {
   ServerConfig front_config =
       ServerConfigFromFlags("counsel-gateway", absl::GetFlag(FLAGS_listen));
   front_config.tls.ca.clear();
+  front_config.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   auto runner = ServerRunner::Start(
       front_config, services,
       [&front](grpc::ServerBuilder& builder) { builder.RegisterCallbackGenericService(&front); });

@@ -1,15 +1,21 @@
 // Open-loop latency at a fixed rate: sends GetProvision at --rate calls per
 // second for --seconds, without waiting for answers (so a slow server does
-// not slow the sender), and prints p50/p90/p99/max in microseconds.
+// not slow the sender), and prints p50/p90/p99/max of the successful calls
+// in microseconds, the rate actually sent, the calls by status code and the
+// p99 of the failed ones (an overloaded server should refuse fast).
 //
 //   latency_probe --addr=127.0.0.1:50050 --rate=4000 --seconds=10
 //                 [--key=ck_...] [--context_b64=...]
+//
+// Exits 1 when any call failed.
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -47,7 +53,8 @@ int main(int argc, char** argv) {
     absl::Time start;
   };
   absl::Mutex mu;
-  std::vector<double> latencies_us;
+  std::vector<double> latencies_us, failed_us;
+  std::map<int, int64_t> by_code;
   int64_t failures = 0, outstanding = 0;
   const int64_t total = static_cast<int64_t>(absl::GetFlag(FLAGS_rate) * absl::GetFlag(FLAGS_seconds));
   const absl::Duration interval = absl::Seconds(1) / absl::GetFlag(FLAGS_rate);
@@ -71,21 +78,35 @@ int main(int argc, char** argv) {
         &call->ctx, &request, &call->response, [&, call](grpc::Status s) {
           const double us = absl::ToDoubleMicroseconds(absl::Now() - call->start);
           absl::MutexLock lock(&mu);
-          if (s.ok()) latencies_us.push_back(us); else ++failures;
+          if (s.ok()) {
+            latencies_us.push_back(us);
+          } else {
+            ++failures;
+            failed_us.push_back(us);
+          }
+          ++by_code[s.error_code()];
           --outstanding;
           delete call;
         });
   }
+  const double sent_rate =
+      static_cast<double>(total) / std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - begin));
   absl::MutexLock lock(&mu);
   mu.Await(absl::Condition(+[](int64_t* n) { return *n == 0; }, &outstanding));
-  std::sort(latencies_us.begin(), latencies_us.end());
-  auto pct = [&](double p) {
-    return latencies_us.empty() ? 0.0
-                                : latencies_us[std::min(latencies_us.size() - 1,
-                                                        static_cast<size_t>(p * latencies_us.size()))];
+  auto pct = [](std::vector<double>& v, double p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
   };
-  std::printf("rate=%.0f ok=%zu failed=%lld p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f\n",
-              absl::GetFlag(FLAGS_rate), latencies_us.size(), static_cast<long long>(failures),
-              pct(0.5), pct(0.9), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back());
+  std::string codes;
+  for (const auto& [code, n] : by_code) {
+    absl::StrAppend(&codes, codes.empty() ? "" : ",", code, ":", n);
+  }
+  std::printf(
+      "rate=%.0f sent_rate=%.0f ok=%zu failed=%lld p50_us=%.0f p90_us=%.0f p99_us=%.0f "
+      "max_us=%.0f failed_p99_us=%.0f codes=%s\n",
+      absl::GetFlag(FLAGS_rate), sent_rate, latencies_us.size(), static_cast<long long>(failures),
+      pct(latencies_us, 0.5), pct(latencies_us, 0.9), pct(latencies_us, 0.99),
+      pct(latencies_us, 1.0), pct(failed_us, 0.99), codes.c_str());
   return failures == 0 ? 0 : 1;
 }

@@ -101,6 +101,16 @@ class Program:
             if predicate(event):
                 return event
 
+    def events(self):
+        """Every JSON log object written so far."""
+        out = []
+        for line in list(self.lines):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
     def port(self, transport="grpc"):
         return self.wait_for(lambda e: e.get("event") == "listening" and
                              e.get("transport") == transport)["port"]

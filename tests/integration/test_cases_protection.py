@@ -105,7 +105,8 @@ class LeakCanaryTest(unittest.TestCase):
 
 
 class CrashLoopTest(unittest.TestCase):
-    ROUNDS = int(os.environ.get("COUNSEL_CRASH_ROUNDS", "3"))
+    ROUNDS = int(os.environ.get(
+        "COUNSEL_CRASH_ROUNDS", "20" if os.environ.get("COUNSEL_LONG_TESTS") == "1" else "3"))
 
     def test_kill_minus_nine_loses_no_acknowledged_case(self):
         with Cluster(BUILD) as c:
