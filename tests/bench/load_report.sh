@@ -68,6 +68,8 @@ HTTP=$(port_of "$WORK/gw.log" http)
 start proxy_g "$WORK/pg.log" "$BUILD/tests/bench/bare_proxy" proxy --forward_metadata \
   --to="127.0.0.1:$G"
 PG=$(port_of "$WORK/pg.log" grpc)
+WKEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=bench \
+  --scopes=cases.write | tail -1)
 KEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=bench \
   --scopes=guidance.read | tail -1)
 
@@ -83,6 +85,13 @@ req = guidance_pb2.GetProvisionRequest(
     name="statutes/public-security-administration-punishments/provisions/art_42",
     as_of="2020-01-01").SerializeToString()
 open(f"{work}/req.bin", "wb").write(struct.pack(">BI", 0, len(req)) + req)
+from counsel.cases.v1 import cases_pb2
+# No request_id: every call creates a case (durable, advice pinned).
+create = cases_pb2.CreateCaseRequest(case=cases_pb2.Case(
+    client=cases_pb2.Client(display_name="测试", phone="+8613800000000"),
+    leaked_data=[cases_pb2.LEAKED_DATA_PHONE, cases_pb2.LEAKED_DATA_NATIONAL_ID],
+    summary="load")).SerializeToString()
+open(f"{work}/create.bin", "wb").write(struct.pack(">BI", 0, len(create)) + create)
 key = open(f"{work}/context.key", "rb").read()
 ctx = call_context_pb2.CallContext(
     tenant="bench", key_id="bench", scopes=["guidance.read"],
@@ -111,15 +120,17 @@ run() {  # id, label, pid whose CPU to count (or -), h2load args... → "label|r
   shift 3
   local out before=0 after=0
   [ "$pid" = - ] || before=$(cpu_ticks "$pid")
-  out=$(h2load -n "$N" "$@" 2>&1)
+  out=$(h2load -n "$N" "$@" 2>&1)  # a later -n overrides
   [ "$pid" = - ] || after=$(cpu_ticks "$pid")
   local rps failed lat p cpu=""
   rps=$(echo "$out" | grep -o 'finished in [^,]*, [0-9.]* req/s' | grep -o '[0-9.]* req/s' | cut -d' ' -f1)
   failed=$(echo "$out" | grep -o '[0-9]* failed' | head -1 | cut -d' ' -f1)
   lat=$(echo "$out" | grep '^time for request:' | awk '{print $6 " / " $7}')
-  # CPU time of the forwarding process per call (user + system, in µs).
+  # CPU time of the measured process per call (user + system, in µs).
+  local total
+  total=$(echo "$out" | grep -o 'requests: [0-9]* total' | grep -o '[0-9]*')
   if [ "$pid" != - ]; then
-    cpu=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l)
+    cpu=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $total" | bc -l)
     cpu=$(printf '%.0f' "$cpu")
   fi
   kv "rps_$id" "$rps"; kv "failed_$id" "$failed"; [ -z "$cpu" ] || kv "cpu_us_$id" "$cpu"
@@ -139,11 +150,14 @@ results+=("$(run proxy_g "bare proxy -> guidance-svc GetProvision" "${pids[5]}" 
   "${GRPC_HEADERS[@]}" -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$PG$PROV")")
 results+=("$(run gateway "gateway gRPC GetProvision" "${pids[4]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
   -H "authorization: Bearer $KEY" -d "$WORK/req.bin" "http://127.0.0.1:$GW$PROV")")
+results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests)" "${pids[3]}" \
+  -n "$((N / 3))" -c 4 -m 16 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $WKEY" \
+  -d "$WORK/create.bin" "http://127.0.0.1:$GW/counsel.cases.v1.CaseService/CreateCase")")
 results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns)" "${pids[4]}" --h1 -c 16 \
   -H "authorization: Bearer $KEY" \
   "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
 
-printf '\n| target | req/s | mean / sd latency | failed | CPU µs/call (forwarder) | ratio to echo | ratio to two-hop proxy |\n'
+printf '\n| target | req/s | mean / sd latency | failed | CPU µs/call (gateway, proxy or case-svc) | ratio to echo | ratio to two-hop proxy |\n'
 printf '|---|---|---|---|---|---|---|\n'
 echo_rps=$(echo "${results[0]}" | cut -d'|' -f2)
 proxy_rps=$(echo "${results[1]}" | cut -d'|' -f2)
@@ -158,18 +172,29 @@ gw_rps=$(echo "${results[4]}" | cut -d'|' -f2)
 half=$(printf '%.0f' "$(echo "$gw_rps / 2" | bc -l)")
 kv half_rate "$half"
 echo
-echo "open-loop latency at $half calls/s (half the gateway's maximum), 10 s each:"
-probe() {  # id, probe args...
-  local id=$1
-  shift
-  local out
-  out=$("$BUILD/tests/bench/latency_probe" --rate="$half" --seconds=10 "$@")
-  for f in p50_us p90_us p99_us max_us; do kv "lat_${id}_$f" "$(echo "$out" | grep -o "$f=[0-9]*" | cut -d= -f2)"; done
-  echo "  $id: $out"
-}
-probe direct --addr=127.0.0.1:$G --context_b64="$CTX"
-probe proxy_g --addr=127.0.0.1:$PG --context_b64="$CTX"
-probe gateway --addr=127.0.0.1:$GW --key="$KEY"
+# Three interleaved rounds of 5 s per path; each percentile is the median
+# of the rounds (one noisy neighbour on a shared VM moves a single p99).
+echo "open-loop latency at $half calls/s (half the gateway's maximum), 3 interleaved rounds of 5 s:"
+declare -A lat
+for round in 1 2 3; do
+  for path in direct proxy_g gateway; do
+    case $path in
+      direct) args=(--addr=127.0.0.1:$G --context_b64="$CTX") ;;
+      proxy_g) args=(--addr=127.0.0.1:$PG --context_b64="$CTX") ;;
+      gateway) args=(--addr=127.0.0.1:$GW --key="$KEY") ;;
+    esac
+    out=$("$BUILD/tests/bench/latency_probe" --rate="$half" --seconds=5 "${args[@]}")
+    echo "  $path #$round: $out"
+    for f in p50_us p90_us p99_us max_us; do
+      lat[$path.$f]+="$(echo "$out" | grep -o "$f=[0-9]*" | cut -d= -f2) "
+    done
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | sed -n 2p; }
+for path in direct proxy_g gateway; do
+  for f in p50_us p90_us p99_us max_us; do kv "lat_${path}_$f" "$(median "${lat[$path.$f]}")"; done
+  echo "  $path median: p50 $(median "${lat[$path.p50_us]}") us, p99 $(median "${lat[$path.p99_us]}") us"
+done
 
 printf '\nresident memory (KiB), idle / peak: '
 for i in "${!names[@]}"; do
