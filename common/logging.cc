@@ -2,11 +2,14 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -106,11 +109,10 @@ void Value::AppendJson(std::string* out) const {
   }
 }
 
-void Write(Level level, absl::string_view event,
-           std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
-    return;
-  }
+namespace {
+
+std::string FormatLine(Level level, absl::string_view event,
+                       std::initializer_list<Field> fields) {
   std::string line;
   line.reserve(256);
   line.append("{\"time\":\"");
@@ -123,9 +125,85 @@ void Write(Level level, absl::string_view event,
     line.push_back(':');
     f.value.AppendJson(&line);
   }
-  line.push_back('}');
-  Logger().info(line);
+  line.append("}\n");
+  return line;
 }
+
+// Queued lines, and the order of writes: whoever writes holds write_mu
+// while it takes the queue, so batches never overtake each other; appending
+// to the queue takes only mu, held for a copy.
+struct Output {
+  absl::Mutex write_mu;
+  absl::Mutex mu ABSL_ACQUIRED_AFTER(write_mu);
+  std::string queued ABSL_GUARDED_BY(mu);
+  bool flusher_started ABSL_GUARDED_BY(mu) = false;
+};
+
+Output& Out() {
+  static Output* out = new Output();  // never destroyed: the flusher outlives main
+  return *out;
+}
+
+constexpr size_t kQueueLimit = 64 << 10;
+
+// Writes `lines` (each ending in a newline) as one output call; the caller
+// holds Out().write_mu.
+void Emit(std::string* lines) {
+  if (lines->empty()) return;
+  lines->pop_back();  // spdlog ends the message with its own newline
+  Logger().info(*lines);
+}
+
+// Writes what is queued, then `line` (may be empty).
+void WriteNow(std::string line) {
+  Output& out = Out();
+  absl::MutexLock write_lock(&out.write_mu);
+  std::string lines;
+  {
+    absl::MutexLock lock(&out.mu);
+    lines.swap(out.queued);
+  }
+  lines.append(line);
+  Emit(&lines);
+}
+
+}  // namespace
+
+void Write(Level level, absl::string_view event,
+           std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
+    return;
+  }
+  WriteNow(FormatLine(level, event, fields));
+}
+
+void WriteBuffered(Level level, absl::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
+    return;
+  }
+  const std::string line = FormatLine(level, event, fields);
+  Output& out = Out();
+  bool start_flusher = false, full = false;
+  {
+    absl::MutexLock lock(&out.mu);
+    out.queued.append(line);
+    full = out.queued.size() >= kQueueLimit;
+    start_flusher = !out.flusher_started;
+    out.flusher_started = true;
+  }
+  if (start_flusher) {
+    std::atexit(Flush);
+    std::thread([] {
+      for (;;) {
+        absl::SleepFor(absl::Milliseconds(100));
+        Flush();
+      }
+    }).detach();
+  }
+  if (full) Flush();
+}
+
+void Flush() { WriteNow(""); }
 
 void SetMinLevel(Level level) { g_min_level.store(static_cast<int>(level)); }
 

@@ -64,6 +64,19 @@ inline void Error(absl::string_view event, std::initializer_list<Field> fields =
   Write(Level::kError, event, fields);
 }
 
+// For events that come once per call (the gateway's access log): the line
+// is queued and written with others at most 100 ms later, or as soon as
+// 64 KiB are queued, or before the next unbuffered line (so order is kept),
+// or at Flush() and at exit. One write per batch instead of one per call
+// keeps the system call and the output lock off the serving threads; a
+// kill -9 loses at most the last 100 ms of these lines.
+void WriteBuffered(Level level, absl::string_view event, std::initializer_list<Field> fields);
+inline void InfoBuffered(absl::string_view event, std::initializer_list<Field> fields = {}) {
+  WriteBuffered(Level::kInfo, event, fields);
+}
+// Writes the queued lines now.
+void Flush();
+
 // Lines below this level are dropped. Default kInfo.
 void SetMinLevel(Level level);
 // Parses "debug", "info", "warning", "error"; false if unknown.

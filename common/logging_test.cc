@@ -42,6 +42,24 @@ TEST(LogTest, WritesOneJsonObjectPerLine) {
       << out;
 }
 
+TEST(LogTest, BufferedLinesKeepTheirOrderAndReachTheOutputOnFlush) {
+  ::testing::internal::CaptureStderr();
+  InfoBuffered("first", {{"n", 1}});
+  Info("second");  // writes what is queued before itself
+  InfoBuffered("third");
+  Flush();
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  const size_t first = out.find("\"event\":\"first\",\"n\":1}\n");
+  const size_t second = out.find("\"event\":\"second\"}\n");
+  const size_t third = out.find("\"event\":\"third\"}\n");
+  ASSERT_NE(first, std::string::npos) << out;
+  ASSERT_NE(second, std::string::npos) << out;
+  ASSERT_NE(third, std::string::npos) << out;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_EQ(out.find("\n\n"), std::string::npos) << "one line each, no blank lines";
+}
+
 TEST(LogTest, DropsLinesBelowMinimumLevel) {
   SetMinLevel(Level::kWarning);
   ::testing::internal::CaptureStderr();

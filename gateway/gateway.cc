@@ -202,7 +202,7 @@ std::string Gateway::RequestIdFrom(absl::string_view given) {
 void Gateway::LogAccess(absl::string_view transport, absl::string_view method,
                         absl::string_view request_id, const CallContext* context, int code,
                         absl::Duration latency) {
-  log::Info("access", {{"request_id", request_id},
+  log::InfoBuffered("access", {{"request_id", request_id},
                        {"method", method},
                        {"transport", transport},
                        {"code", code},

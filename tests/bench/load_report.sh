@@ -186,7 +186,7 @@ for round in 1 2 3; do
     out=$("$BUILD/tests/bench/latency_probe" --rate="$half" --seconds=5 "${args[@]}")
     echo "  $path #$round: $out"
     for f in p50_us p90_us p99_us max_us; do
-      lat[$path.$f]+="$(echo "$out" | grep -o "$f=[0-9]*" | cut -d= -f2) "
+      lat[$path.$f]+="$(echo "$out" | grep -o " $f=[0-9]*" | cut -d= -f2) "
     done
   done
 done

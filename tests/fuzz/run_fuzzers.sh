@@ -13,8 +13,9 @@ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
   -DCOUNSEL_SANITIZE=address,undefined -DCOUNSEL_FUZZ=ON -DCOUNSEL_BUILD_TESTS=OFF >/dev/null
-cmake --build build/fuzz -j2 --target citation filter transcoder
-for t in citation filter transcoder; do
+TARGETS=(citation filter transcoder guidance_service case_service)
+cmake --build build/fuzz -j2 --target "${TARGETS[@]}"
+for t in "${TARGETS[@]}"; do
   mkdir -p "build/fuzz/corpus/$t"
   (cd build/fuzz && ./tests/fuzz/$t -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
      "corpus/$t" "$ROOT/tests/fuzz/corpus/$t")
