@@ -16,6 +16,34 @@ std::string TypeUrl(const google::protobuf::Message& m) {
 
 }  // namespace
 
+std::string ValidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc >> 6) == 0x2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and code points beyond Unicode are invalid too.
+    ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
+         !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(text.data() + i, len);
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
 void AttachDetail(absl::Status& status, const google::protobuf::Message& detail) {
   status.SetPayload(TypeUrl(detail), absl::Cord(detail.SerializeAsString()));
 }
@@ -26,10 +54,11 @@ absl::Status InvalidArgumentFields(
   std::string message;
   for (const auto& [field, description] : violations) {
     auto* v = bad.add_field_violations();
-    v->set_field(field);
-    v->set_description(description);
-    absl::StrAppend(&message, message.empty() ? "" : "; ", field, ": ",
-                    description);
+    // Descriptions may quote what the caller sent; details are proto3
+    // strings that a client's parser rejects unless they are UTF-8.
+    v->set_field(ValidUtf8(field));
+    v->set_description(ValidUtf8(description));
+    absl::StrAppend(&message, message.empty() ? "" : "; ", v->field(), ": ", v->description());
   }
   absl::Status status = absl::InvalidArgumentError(message);
   AttachDetail(status, bad);
@@ -47,8 +76,8 @@ absl::Status ErrorWithReason(
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));
   info.set_domain(std::string(kErrorDomain));
-  for (const auto& [k, v] : metadata) (*info.mutable_metadata())[k] = v;
-  absl::Status status(code, message);
+  for (const auto& [k, v] : metadata) (*info.mutable_metadata())[ValidUtf8(k)] = ValidUtf8(v);
+  absl::Status status(code, ValidUtf8(message));
   AttachDetail(status, info);
   return status;
 }
@@ -58,10 +87,10 @@ absl::Status FailedPreconditionViolation(absl::string_view type,
                                          absl::string_view description) {
   google::rpc::PreconditionFailure failure;
   auto* v = failure.add_violations();
-  v->set_type(std::string(type));
-  v->set_subject(std::string(subject));
-  v->set_description(std::string(description));
-  absl::Status status = absl::FailedPreconditionError(description);
+  v->set_type(ValidUtf8(type));
+  v->set_subject(ValidUtf8(subject));
+  v->set_description(ValidUtf8(description));
+  absl::Status status = absl::FailedPreconditionError(v->description());
   AttachDetail(status, failure);
   return status;
 }

@@ -25,6 +25,10 @@ namespace counsel {
 
 inline constexpr absl::string_view kErrorDomain = "counsel.law";
 
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD.
+// Error helpers below pass what they put in messages and details through it.
+std::string ValidUtf8(absl::string_view text);
+
 // INVALID_ARGUMENT with one BadRequest field violation. The message names the
 // field so that clients without detail support still see it.
 absl::Status InvalidArgumentField(absl::string_view field,

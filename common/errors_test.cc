@@ -63,3 +63,28 @@ TEST(ErrorsTest, OkHasNoDetails) {
 
 }  // namespace
 }  // namespace counsel
+
+namespace counsel {
+namespace {
+
+TEST(ValidUtf8Test, KeepsValidTextAndReplacesEachInvalidByte) {
+  EXPECT_EQ(ValidUtf8("治安 ok"), "治安 ok");
+  EXPECT_EQ(ValidUtf8("a\xff" "b"), "a\uFFFD" "b");
+  EXPECT_EQ(ValidUtf8("\xe6\xb2"), "\uFFFD\uFFFD");          // truncated sequence
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\uFFFD\uFFFD");          // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), "\uFFFD\uFFFD\uFFFD");  // a surrogate
+  EXPECT_EQ(ValidUtf8("\xf0\x9f\x98\x80"), "\U0001F600");
+}
+
+TEST(ValidUtf8Test, FieldViolationsAreAlwaysValidUtf8) {
+  const absl::Status st = InvalidArgumentField("filter", "'\xff' is not a value");
+  EXPECT_EQ(st.message(), "filter: '\uFFFD' is not a value");
+  auto payload = st.GetPayload("type.googleapis.com/google.rpc.BadRequest");
+  ASSERT_TRUE(payload.has_value());
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(bad.ParseFromString(std::string(*payload)));
+  EXPECT_EQ(bad.field_violations(0).description(), "'\uFFFD' is not a value");
+}
+
+}  // namespace
+}  // namespace counsel

@@ -87,7 +87,7 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
     (void)failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now, "");
     return authenticated.status();
   }
-  KeyRecord key = std::move(*authenticated);
+  const KeyRecord& key = **authenticated;
   const MethodPolicy& policy = *input.policy;
   CallContext& cc = out.context;
   cc.set_tenant(key.tenant);

@@ -366,6 +366,13 @@ TEST_F(CorpusTest, SearchRejectsBadQueries) {
   // FTS5 syntax in user input is text, not an operator.
   Search("隐私 OR \"x", "", &s);
   EXPECT_TRUE(s.ok()) << s.error_message();
+  // Found by the guidance_service fuzz target: a NUL inside the phrase made
+  // FTS5 fail (INTERNAL); control characters are refused instead.
+  Search(std::string("个人\0\0信息\"", 15), "", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("query"), std::string::npos);
+  Search("个人\t信息", "", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(CorpusTest, TableOfContentsAsOfADateIsPaged) {

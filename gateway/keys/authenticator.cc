@@ -14,14 +14,17 @@ Authenticator::Authenticator(KeyStore* store, const Clock* clock, absl::Duration
   if (sodium_init() < 0) abort();
 }
 
-absl::StatusOr<std::optional<KeyRecord>> Authenticator::Find(const std::string& key_id) const {
+absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Find(
+    const std::string& key_id) const {
   const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key_id);
     if (it != cache_.end() && now - it->second.fetched < ttl_) return it->second.record;
   }
-  ASSIGN_OR_RETURN(std::optional<KeyRecord> record, store_->Lookup(key_id));
+  ASSIGN_OR_RETURN(std::optional<KeyRecord> found, store_->Lookup(key_id));
+  std::shared_ptr<const KeyRecord> record =
+      found ? std::make_shared<const KeyRecord>(std::move(*found)) : nullptr;
   absl::MutexLock lock(&mu_);
   // Unknown ids are cached too, so that guessing does not reach the
   // database more than once a second per id; the map is bounded.
@@ -30,7 +33,8 @@ absl::StatusOr<std::optional<KeyRecord>> Authenticator::Find(const std::string& 
   return record;
 }
 
-absl::StatusOr<KeyRecord> Authenticator::Authenticate(absl::string_view authorization) const {
+absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Authenticate(
+    absl::string_view authorization) const {
   if (authorization.empty()) {
     return absl::UnauthenticatedError("missing API key: send `authorization: Bearer <key>`");
   }
@@ -42,7 +46,7 @@ absl::StatusOr<KeyRecord> Authenticator::Authenticate(absl::string_view authoriz
   if (!ParseToken(absl::StripAsciiWhitespace(token), &key_id, &secret)) {
     return absl::UnauthenticatedError("malformed API key");
   }
-  ASSIGN_OR_RETURN(std::optional<KeyRecord> record, Find(key_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<const KeyRecord> record, Find(key_id));
   const std::string hash = HashSecret(secret);
   sodium_memzero(secret.data(), secret.size());
   if (!record || record->secret_hash.size() != hash.size() ||
@@ -56,7 +60,7 @@ absl::StatusOr<KeyRecord> Authenticator::Authenticate(absl::string_view authoriz
   if (record->expire_time && *record->expire_time <= now) {
     return absl::UnauthenticatedError("API key expired");
   }
-  return *record;
+  return record;
 }
 
 }  // namespace counsel::gateway

@@ -4,6 +4,8 @@
 #ifndef COUNSEL_GATEWAY_KEYS_AUTHENTICATOR_H_
 #define COUNSEL_GATEWAY_KEYS_AUTHENTICATOR_H_
 
+#include <memory>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -18,15 +20,17 @@ class Authenticator {
   Authenticator(KeyStore* store, const Clock* clock, absl::Duration cache_ttl = absl::Seconds(1));
 
   // UNAUTHENTICATED when the header is missing or malformed, or the key is
-  // unknown, wrong, revoked or expired. Messages never echo the key.
-  absl::StatusOr<KeyRecord> Authenticate(absl::string_view authorization) const;
+  // unknown, wrong, revoked or expired. Messages never echo the key. The
+  // record is shared with the cache (every call reads it; none copies it).
+  absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticate(
+      absl::string_view authorization) const;
 
  private:
   struct Cached {
-    std::optional<KeyRecord> record;
+    std::shared_ptr<const KeyRecord> record;  // null: no such key
     absl::Time fetched;
   };
-  absl::StatusOr<std::optional<KeyRecord>> Find(const std::string& key_id) const;
+  absl::StatusOr<std::shared_ptr<const KeyRecord>> Find(const std::string& key_id) const;
 
   KeyStore* store_;
   const Clock* clock_;

@@ -44,8 +44,8 @@ TEST_F(KeyStoreTest, CreatedKeyAuthenticatesAndOnlyItsHashIsStored) {
   Authenticator auth(store_.get(), &clock_);
   auto got = auth.Authenticate("Bearer " + key->token);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(got->tenant, "firm-a");
-  EXPECT_EQ(got->scopes, std::vector<std::string>{"cases.read"});
+  EXPECT_EQ((*got)->tenant, "firm-a");
+  EXPECT_EQ((*got)->scopes, std::vector<std::string>{"cases.read"});
   std::string id, secret;
   ASSERT_TRUE(ParseToken(key->token, &id, &secret));
   EXPECT_EQ(id, key->record.key_id);

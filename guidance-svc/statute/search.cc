@@ -113,6 +113,11 @@ absl::StatusOr<v1::SearchProvisionsResponse> SearchProvisions(
     return InvalidArgumentField("query", absl::StrCat("is longer than ", kMaxQueryChars,
                                                       " characters"));
   }
+  // Statute text has no control characters, and FTS5 reads a NUL inside a
+  // query phrase as its end (a syntax error, not a search).
+  if (std::any_of(cps.begin(), cps.end(), [](char32_t c) { return c < 0x20 || c == 0x7F; })) {
+    return InvalidArgumentField("query", "must not contain control characters");
+  }
   if (request.page_size() < 0) return InvalidArgumentField("page_size", "must not be negative");
   const int size = request.page_size() == 0 ? kDefaultPageSize
                                             : std::min(request.page_size(), kMaxPageSize);

@@ -1,6 +1,8 @@
 // The framework's reference points for the load report, with no Counsel
 // code in the path:
 //   bare_proxy echo  --listen=ADDR           a callback-API server that echoes
+//                    [--response_bytes=N]     (or answers N bytes: the size of
+//                                              the answer it stands in for)
 //   bare_proxy proxy --listen=ADDR --to=ADDR  a callback-API generic proxy that
 //                                              forwards bytes, no auth, no policy
 // Each logs its port ("listening") and runs until SIGTERM/SIGINT.
@@ -15,6 +17,7 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "listen address");
 ABSL_FLAG(std::string, to, "", "proxy: where to forward");
+ABSL_FLAG(int, response_bytes, -1, "echo: answer this many bytes instead of the request");
 ABSL_FLAG(bool, forward_metadata, false,
           "proxy: copy the caller's metadata onto the forwarded call (so that it can front "
           "guidance-svc with a signed context: the same backend as the gateway)");
@@ -22,21 +25,38 @@ ABSL_FLAG(bool, forward_metadata, false,
 namespace {
 
 class Echo final : public grpc::CallbackGenericService {
+ public:
+  Echo() {
+    const int n = absl::GetFlag(FLAGS_response_bytes);
+    if (n >= 0) {
+      grpc::Slice slice(std::string(static_cast<size_t>(n), 'x'));
+      fixed_ = grpc::ByteBuffer(&slice, 1);
+    }
+  }
+
+ private:
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
     class R : public grpc::ServerGenericBidiReactor {
      public:
-      R() { StartRead(&buf_); }
+      explicit R(const grpc::ByteBuffer* fixed) : fixed_(fixed) { StartRead(&buf_); }
       void OnReadDone(bool ok) override {
-        if (ok) StartWriteAndFinish(&buf_, grpc::WriteOptions(), grpc::Status::OK);
-        else Finish(grpc::Status::OK);
+        if (!ok) {
+          Finish(grpc::Status::OK);
+          return;
+        }
+        if (fixed_->Valid()) buf_ = *fixed_;  // shares the slices, copies no bytes
+        StartWriteAndFinish(&buf_, grpc::WriteOptions(), grpc::Status::OK);
       }
       void OnDone() override { delete this; }
 
      private:
+      const grpc::ByteBuffer* fixed_;
       grpc::ByteBuffer buf_;
     };
-    return new R();
+    return new R(&fixed_);
   }
+
+  grpc::ByteBuffer fixed_;
 };
 
 class Proxy final : public grpc::CallbackGenericService {

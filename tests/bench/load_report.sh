@@ -18,6 +18,7 @@ cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gatew
   latency_probe >/dev/null
 WORK=$(mktemp -d)
 pids=()
+declare -A pid_of
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -38,18 +39,15 @@ port_of() {  # waits for a program's "listening" line for the transport
   exit 1
 }
 start() {  # name, log, command...
-  local log=$2
+  local name=$1 log=$2
   shift 2
   "$@" >"$log" 2>&1 &
   pids+=($!)
+  pid_of[$name]=$!
 }
 
 for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
 "$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
-start echo "$WORK/echo.log" "$BUILD/tests/bench/bare_proxy" echo
-ECHO=$(port_of "$WORK/echo.log" grpc)
-start proxy "$WORK/proxy.log" "$BUILD/tests/bench/bare_proxy" proxy --to="127.0.0.1:$ECHO"
-PROXY=$(port_of "$WORK/proxy.log" grpc)
 start guidance "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
   --db="$WORK/g.db" --context_key_file="$WORK/context.key" --reflection=false
 G=$(port_of "$WORK/g.log" grpc)
@@ -75,7 +73,7 @@ KEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=b
 
 # Request bodies: a gRPC frame of GetProvisionRequest, and a signed context
 # for calling guidance-svc directly (what the gateway would send).
-/usr/bin/python3 - "$WORK" "$BUILD/py" <<'PY'
+/usr/bin/python3 - "$WORK" "$BUILD/py" "$G" <<'PY'
 import base64, hashlib, hmac, struct, sys, time
 work, py = sys.argv[1], sys.argv[2]
 sys.path.insert(0, py)
@@ -100,8 +98,21 @@ ctx = call_context_pb2.CallContext(
 signed = call_context_pb2.SignedCallContext(
     context=ctx, mac=hmac.new(key, ctx, hashlib.sha256).digest()).SerializeToString()
 open(f"{work}/ctx.b64", "w").write(base64.b64encode(signed).decode())
+# The size of the answer, for an echo server that answers as many bytes.
+import grpc
+with grpc.insecure_channel(f"127.0.0.1:{sys.argv[3]}") as ch:
+    get = ch.unary_unary("/counsel.guidance.v1.GuidanceService/GetProvision")
+    open(f"{work}/response_size", "w").write(
+        str(len(get(req, metadata=[("counsel-context-bin", signed)], timeout=10))))
 PY
 CTX=$(cat "$WORK/ctx.b64")
+RESPONSE_BYTES=$(cat "$WORK/response_size")
+# The framework's references: an echo server answering as many bytes as
+# GetProvision does (same bytes on the wire), and the bare proxy in front.
+start echo "$WORK/echo.log" "$BUILD/tests/bench/bare_proxy" echo --response_bytes="$RESPONSE_BYTES"
+ECHO=$(port_of "$WORK/echo.log" grpc)
+start proxy "$WORK/proxy.log" "$BUILD/tests/bench/bare_proxy" proxy --to="127.0.0.1:$ECHO"
+PROXY=$(port_of "$WORK/proxy.log" grpc)
 GRPC_HEADERS=(-H "content-type: application/grpc" -H "te: trailers")
 PROV=/counsel.guidance.v1.GuidanceService/GetProvision
 
@@ -109,10 +120,10 @@ kv() { [ -z "${REPORT_KV:-}" ] || echo "$1=$2" >>"$REPORT_KV"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk "/^$2:/{print \$2}" "/proc/$1/status"; }
 names=(echo proxy guidance cases gateway proxy_g)
-idle=()
-for i in "${!names[@]}"; do
-  idle[$i]=$(rss_kib "${pids[$i]}" VmRSS)
-  kv "rss_idle_kib_${names[$i]}" "${idle[$i]}"
+declare -A idle
+for n in "${names[@]}"; do
+  idle[$n]=$(rss_kib "${pid_of[$n]}" VmRSS)
+  kv "rss_idle_kib_$n" "${idle[$n]}"
 done
 
 run() {  # id, label, pid whose CPU to count (or -), h2load args... → "label|rps|lat|failed|cpu"
@@ -140,20 +151,21 @@ run() {  # id, label, pid whose CPU to count (or -), h2load args... → "label|r
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "requests per target: $N; gRPC: 4 connections x 16 streams"
 results=()
-results+=("$(run echo "bare echo server" - -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
+kv response_bytes "$RESPONSE_BYTES"
+results+=("$(run echo "bare echo server (answers $RESPONSE_BYTES bytes, as GetProvision)" - -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
   "http://127.0.0.1:$ECHO/bench.Echo/Echo")")
-results+=("$(run proxy "bare proxy -> echo (two hops)" "${pids[1]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+results+=("$(run proxy "bare proxy -> echo (two hops)" "${pid_of[proxy]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
   -d "$WORK/req.bin" "http://127.0.0.1:$PROXY/bench.Echo/Echo")")
 results+=("$(run direct "guidance-svc GetProvision, direct" - -c 4 -m 16 "${GRPC_HEADERS[@]}" \
   -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$G$PROV")")
-results+=("$(run proxy_g "bare proxy -> guidance-svc GetProvision" "${pids[5]}" -c 4 -m 16 \
+results+=("$(run proxy_g "bare proxy -> guidance-svc GetProvision" "${pid_of[proxy_g]}" -c 4 -m 16 \
   "${GRPC_HEADERS[@]}" -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$PG$PROV")")
-results+=("$(run gateway "gateway gRPC GetProvision" "${pids[4]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
+results+=("$(run gateway "gateway gRPC GetProvision" "${pid_of[gateway]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
   -H "authorization: Bearer $KEY" -d "$WORK/req.bin" "http://127.0.0.1:$GW$PROV")")
-results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests)" "${pids[3]}" \
+results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests)" "${pid_of[cases]}" \
   -n "$((N / 3))" -c 4 -m 16 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $WKEY" \
   -d "$WORK/create.bin" "http://127.0.0.1:$GW/counsel.cases.v1.CaseService/CreateCase")")
-results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns)" "${pids[4]}" --h1 -c 16 \
+results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns)" "${pid_of[gateway]}" --h1 -c 16 \
   -H "authorization: Bearer $KEY" \
   "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
 
@@ -197,9 +209,9 @@ for path in direct proxy_g gateway; do
 done
 
 printf '\nresident memory (KiB), idle / peak: '
-for i in "${!names[@]}"; do
-  peak=$(rss_kib "${pids[$i]}" VmHWM)
-  kv "rss_peak_kib_${names[$i]}" "$peak"
-  printf '%s %s/%s  ' "${names[$i]}" "${idle[$i]}" "$peak"
+for n in "${names[@]}"; do
+  peak=$(rss_kib "${pid_of[$n]}" VmHWM)
+  kv "rss_peak_kib_$n" "$peak"
+  printf '%s %s/%s  ' "$n" "${idle[$n]}" "$peak"
 done
 echo

@@ -3,7 +3,7 @@
 # libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer. New inputs that
 # find new coverage are kept in build/fuzz/corpus/<target>; crashes are left
 # in build/fuzz as crash-* files and fail the script.
-#   tests/fuzz/run_fuzzers.sh [SECONDS]
+#   tests/fuzz/run_fuzzers.sh [SECONDS [TARGET...]]   (default: every target)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -14,6 +14,7 @@ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
   -DCOUNSEL_SANITIZE=address,undefined -DCOUNSEL_FUZZ=ON -DCOUNSEL_BUILD_TESTS=OFF >/dev/null
 TARGETS=(citation filter transcoder guidance_service case_service)
+if [ $# -gt 1 ]; then TARGETS=("${@:2}"); fi
 cmake --build build/fuzz -j2 --target "${TARGETS[@]}"
 for t in "${TARGETS[@]}"; do
   mkdir -p "build/fuzz/corpus/$t"
