@@ -41,9 +41,6 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   grpc::ServerUnaryReactor* GetStatute(grpc::CallbackServerContext* context,
                                        const v1::GetStatuteRequest* request,
                                        v1::Statute* response) override;
-  grpc::ServerUnaryReactor* GetProvision(grpc::CallbackServerContext* context,
-                                         const v1::GetProvisionRequest* request,
-                                         v1::Provision* response) override;
   grpc::ServerUnaryReactor* ListProvisions(grpc::CallbackServerContext* context,
                                            const v1::ListProvisionsRequest* request,
                                            v1::ListProvisionsResponse* response) override;
@@ -85,6 +82,10 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
       v1::ImportStatuteVersionResponse* response) override;
 
  private:
+  // GetProvision as registered (see the constructor).
+  grpc::ServerUnaryReactor* GetProvisionBytes(grpc::CallbackServerContext* context,
+                                              const grpc::ByteBuffer* request,
+                                              grpc::ByteBuffer* response);
   std::shared_ptr<const Catalog> catalog() const;
   absl::CivilDay Today() const;
   absl::StatusOr<CallContext> Authorize(const grpc::CallbackServerContext& context,

@@ -8,8 +8,10 @@
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/server.h"
+#include "absl/synchronization/notification.h"
 #include "common/testing/status_matchers.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
 namespace counsel::guidance {
@@ -349,6 +351,36 @@ TEST_F(CorpusTest, TrigramSearchIsFilteredByDate) {
   EXPECT_EQ(r2020.results(0).provision(), std::string(kStatute) + "/provisions/art_42");
   EXPECT_EQ(r2026.results(0).provision(), std::string(kStatute) + "/provisions/art_50");
   EXPECT_NE(r2026.results(0).snippet().find("【"), std::string::npos);
+}
+
+TEST_F(CorpusTest, GetProvisionRefusesBytesThatAreNotARequest) {
+  // GetProvision is served from bytes (Catalog::GetProvisionBytes): it parses
+  // the request itself.
+  grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(runner_->port()),
+                                                grpc::InsecureChannelCredentials()));
+  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+  grpc::Slice garbage(std::string("\x0a\xff\xff\xff\x0f"));
+  grpc::ByteBuffer in(&garbage, 1), out;
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(ctx.get(), "/counsel.guidance.v1.GuidanceService/GetProvision",
+                    grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  // And a real request still answers the typed message, unauthenticated
+  // callers still refused.
+  v1::Provision p;
+  ASSERT_TRUE(GetProvision("art_42", "2020-01-01", &p).ok());
+  EXPECT_EQ(p.eid(), "art_42");
+  EXPECT_FALSE(p.text().empty());
+  grpc::ClientContext anonymous;
+  v1::GetProvisionRequest req;
+  req.set_name(std::string(kStatute) + "/provisions/art_42");
+  EXPECT_EQ(stub_->GetProvision(&anonymous, req, &p).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(CorpusTest, SearchRejectsBadQueries) {

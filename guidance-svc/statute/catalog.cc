@@ -187,8 +187,8 @@ absl::StatusOr<const Catalog::Version*> Catalog::SelectVersion(
       {{"statute", statute.meta.name()}, {"as_of", FormatDate(day)}});
 }
 
-absl::StatusOr<v1::Provision> Catalog::GetProvision(const v1::GetProvisionRequest& request,
-                                                    absl::CivilDay today) const {
+absl::StatusOr<Catalog::Found> Catalog::FindProvision(const v1::GetProvisionRequest& request,
+                                                      absl::CivilDay today) const {
   // statutes/{statute}/provisions/{eid}
   const std::vector<absl::string_view> parts = absl::StrSplit(request.name(), '/');
   if (parts.size() != 4 || parts[0] != "statutes" || !IsValidSlug(parts[1]) ||
@@ -218,7 +218,36 @@ absl::StatusOr<v1::Provision> Catalog::GetProvision(const v1::GetProvisionReques
         absl::StrCat(e->meta.title(), " version ", v->meta.version_id(), " has no provision ", eid),
         {{"version_id", v->meta.version_id()}});
   }
-  return Present(*e, *v, *it->second, today);
+  return Found{e, v, it->second};
+}
+
+absl::StatusOr<v1::Provision> Catalog::GetProvision(const v1::GetProvisionRequest& request,
+                                                    absl::CivilDay today) const {
+  ASSIGN_OR_RETURN(const Found found, FindProvision(request, today));
+  return Present(*found.statute, *found.version, *found.provision, today);
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> Catalog::GetProvisionBytes(
+    const v1::GetProvisionRequest& request, absl::CivilDay today) const {
+  ASSIGN_OR_RETURN(const Found found, FindProvision(request, today));
+  {
+    absl::ReaderMutexLock lock(&answers_mu_);
+    auto it = answers_.find(found.provision);
+    if (it != answers_.end() && it->second.today == today) return it->second.bytes;
+  }
+  auto bytes = std::make_shared<const std::string>(
+      Present(*found.statute, *found.version, *found.provision, today).SerializeAsString());
+  absl::MutexLock lock(&answers_mu_);
+  auto [it, inserted] = answers_.try_emplace(found.provision);
+  if (!inserted) {
+    answer_bytes_ -= it->second.bytes->size();
+  } else if (answer_bytes_ + bytes->size() > kAnswerCacheBytes) {
+    answers_.erase(it);  // full: answered, not kept
+    return bytes;
+  }
+  it->second = Answer{today, bytes};
+  answer_bytes_ += bytes->size();
+  return bytes;
 }
 
 v1::Provision Catalog::Present(const Entry& statute, const Version& version,

@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "counsel/guidance/v1/guidance.pb.h"
 #include "guidance-svc/store/statute_store.h"
@@ -54,6 +55,14 @@ class Catalog {
                                                         absl::CivilDay today) const;
   absl::StatusOr<v1::Provision> GetProvision(const v1::GetProvisionRequest& request,
                                              absl::CivilDay today) const;
+  // The same answer, serialized: the bytes of GetProvision(...) on the wire.
+  // Answers are kept (up to kAnswerCacheBytes, for the day they were made
+  // on): the same provisions are asked for again and again, and serializing
+  // one costs more than the rest of the call, protobuf checking every
+  // string of the statute text as UTF-8 each time.
+  absl::StatusOr<std::shared_ptr<const std::string>> GetProvisionBytes(
+      const v1::GetProvisionRequest& request, absl::CivilDay today) const;
+  static constexpr size_t kAnswerCacheBytes = 32 << 20;
   // A provision of a selected version, with statute title and version set.
   static v1::Provision Present(const Entry& statute, const Version& version,
                                const v1::Provision& provision, absl::CivilDay today);
@@ -84,9 +93,26 @@ class Catalog {
   static v1::StatuteVersion VersionWithStatus(const Version& v, absl::CivilDay today);
 
  private:
+  struct Found {
+    const Entry* statute;
+    const Version* version;
+    const v1::Provision* provision;
+  };
+  struct Answer {
+    absl::CivilDay today;
+    std::shared_ptr<const std::string> bytes;
+  };
+
   Catalog() = default;
+  absl::StatusOr<Found> FindProvision(const v1::GetProvisionRequest& request,
+                                      absl::CivilDay today) const;
+
   absl::flat_hash_map<std::string, Entry> statutes_;  // by statute id
   std::vector<std::string> order_;                     // statute ids, sorted
+  mutable absl::Mutex answers_mu_;
+  mutable absl::flat_hash_map<const v1::Provision*, Answer> answers_
+      ABSL_GUARDED_BY(answers_mu_);
+  mutable size_t answer_bytes_ ABSL_GUARDED_BY(answers_mu_) = 0;
 };
 
 }  // namespace counsel::guidance

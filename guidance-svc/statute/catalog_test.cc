@@ -55,6 +55,31 @@ TEST(CatalogTest, PicksTheVersionInForceOnTheDate) {
   EXPECT_EQ(catalog->GetProvision(r, today)->text(), "旧文本");
 }
 
+TEST(CatalogTest, KeptAnswerBytesAreTheAnswerOfTheDay) {
+  std::vector<StoredStatute> all;
+  all.push_back(MakeStatute());
+  auto catalog = Catalog::Build(std::move(all));
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_version_id("2026-01-01");
+  // Before and after the new version takes effect its status differs: an
+  // answer kept from one day must not be served on another.
+  std::string before;
+  for (const absl::CivilDay today : {absl::CivilDay(2025, 12, 1), absl::CivilDay(2025, 12, 1),
+                                     absl::CivilDay(2026, 11, 28), absl::CivilDay(2026, 11, 28)}) {
+    auto typed = catalog->GetProvision(r, today);
+    auto bytes = catalog->GetProvisionBytes(r, today);
+    ASSERT_TRUE(typed.ok() && bytes.ok());
+    EXPECT_EQ(**bytes, typed->SerializeAsString());
+    if (today == absl::CivilDay(2025, 12, 1)) before = **bytes;
+    else EXPECT_NE(**bytes, before);
+  }
+  // Errors are the typed path's errors.
+  r.set_version_id("1999-01-01");
+  EXPECT_EQ(catalog->GetProvisionBytes(r, absl::CivilDay(2026, 11, 28)).status(),
+            catalog->GetProvision(r, absl::CivilDay(2026, 11, 28)).status());
+}
+
 TEST(CatalogTest, DistinguishesNotInForceFromMissing) {
   std::vector<StoredStatute> all;
   all.push_back(MakeStatute());
