@@ -146,121 +146,69 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
   bool server_done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// One forwarded unary call. Deletes itself when gRPC is done with it.
-class ForwardReactor final : public grpc::ServerGenericBidiReactor {
+// A unary method registered by name: gRPC reads the request before the
+// handler runs and sends answer and status in one batch, which costs less
+// than the generic bidi path; registration also lets reflection list the
+// service. The reactor owns the backend call, so a caller's cancellation
+// reaches the backend.
+class UnaryForward final : public grpc::ServerUnaryReactor {
  public:
-  ForwardReactor(const Gateway* gateway, grpc::GenericCallbackServerContext* ctx)
-      : gateway_(gateway), start_(gateway->clock()->Now()) {
-    method_ = ctx->method();
+  UnaryForward(const Gateway* gateway, const MethodPolicy* policy,
+               grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+               grpc::ByteBuffer* response)
+      : gateway_(gateway), policy_(policy), start_(gateway->clock()->Now()) {
     request_id_ = Gateway::RequestIdFrom(Metadata(*ctx, kRequestIdHeader));
     ctx->AddInitialMetadata(kRequestIdHeader, request_id_);
-    policy_ = PolicyTable::Get().Find(method_);
-    if (policy_ == nullptr) {
-      FinishWith(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method"));
-      return;
-    }
     auto admission = AdmitFromMetadata(*gateway_, *policy_, *ctx, request_id_);
     if (!admission.ok()) {
-      FinishWith(ToGrpcStatus(admission.status()));
+      End(ToGrpcStatus(admission.status()));
       return;
     }
     admission_ = std::move(*admission);
     admitted_ = true;
-    StartRead(&ex_.request);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok || !ex_.request.Valid()) {
-      FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+    // A call whose deadline passed or that was cancelled before its message
+    // arrived reaches here with no valid request: never forward it (sending
+    // an invalid buffer aborts the process).
+    if (request == nullptr || !request->Valid() || ctx->IsCancelled()) {
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended before its request"));
       return;
     }
-    gateway_->Forward(*policy_, admission_, &ex_, [this](grpc::Status status) {
-      code_ = status.error_code();
-      if (status.ok()) {
-        StartWriteAndFinish(&ex_.response, grpc::WriteOptions(), status);
-      } else {
-        Finish(status);
-      }
+    ex_.request = *request;
+    gateway_->Forward(*policy_, admission_, &ex_, [this, response](grpc::Status status) {
+      if (status.ok()) *response = ex_.response;
+      End(status);
     });
   }
 
   void OnCancel() override { ex_.client.TryCancel(); }
 
   void OnDone() override {
-    Gateway::LogAccess("grpc", method_, request_id_, admitted_ ? &admission_.context : nullptr,
-                       code_, gateway_->clock()->Now() - start_);
+    Gateway::LogAccess("grpc", policy_->method, request_id_,
+                       admitted_ ? &admission_.context : nullptr, code_,
+                       gateway_->clock()->Now() - start_);
     delete this;
   }
 
  private:
-  void FinishWith(const grpc::Status& status) {
+  void End(const grpc::Status& status) {
     code_ = status.error_code();
     Finish(status);
   }
 
   const Gateway* gateway_;
+  const MethodPolicy* policy_;
   const absl::Time start_;
-  std::string method_;
   std::string request_id_;
-  const MethodPolicy* policy_ = nullptr;
   Admission admission_;
   bool admitted_ = false;
   Exchange ex_;
   int code_ = 0;
 };
 
-// A unary method registered by name (so that reflection lists its service)
-// and forwarded like the generic ones.
-grpc::ServerUnaryReactor* ForwardRegisteredUnary(const Gateway* gateway,
-                                                 const MethodPolicy* policy,
-                                                 grpc::CallbackServerContext* ctx,
-                                                 const grpc::ByteBuffer* request,
-                                                 grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const absl::Time start = gateway->clock()->Now();
-  const std::string request_id = Gateway::RequestIdFrom(Metadata(*ctx, kRequestIdHeader));
-  ctx->AddInitialMetadata(kRequestIdHeader, request_id);
-  auto admission = AdmitFromMetadata(*gateway, *policy, *ctx, request_id);
-  if (!admission.ok()) {
-    const grpc::Status status = ToGrpcStatus(admission.status());
-    Gateway::LogAccess("grpc", policy->method, request_id, nullptr, status.error_code(),
-                       gateway->clock()->Now() - start);
-    reactor->Finish(status);
-    return reactor;
-  }
-  // A call whose deadline passed or that was cancelled before its message
-  // arrived reaches here with no valid request: never forward it (sending an
-  // invalid buffer aborts the process).
-  if (request == nullptr || !request->Valid() || ctx->IsCancelled()) {
-    Gateway::LogAccess("grpc", policy->method, request_id, &admission->context,
-                       static_cast<int>(grpc::StatusCode::CANCELLED),
-                       gateway->clock()->Now() - start);
-    reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended before its request"));
-    return reactor;
-  }
-  struct Call {
-    Exchange ex;
-    Admission admission;
-  };
-  auto* call = new Call{{}, std::move(*admission)};
-  call->ex.request = *request;
-  gateway->Forward(*policy, call->admission, &call->ex,
-                   [=](grpc::Status status) {
-                     if (status.ok()) *response = call->ex.response;
-                     Gateway::LogAccess("grpc", policy->method, request_id,
-                                        &call->admission.context, status.error_code(),
-                                        gateway->clock()->Now() - start);
-                     delete call;
-                     reactor->Finish(status);
-                   });
-  return reactor;
-}
-
 }  // namespace
 
 VisibleService::VisibleService(const google::protobuf::ServiceDescriptor* service,
                                const Gateway* gateway) {
-  bool registered_one = false;
   for (int i = 0; i < service->method_count(); ++i) {
     const auto* m = service->method(i);
     names_.push_back(std::make_unique<std::string>(
@@ -278,31 +226,31 @@ VisibleService::VisibleService(const google::protobuf::ServiceDescriptor* servic
             [](grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*)
                 -> grpc::ServerUnaryReactor* { return nullptr; })));
     const MethodPolicy* policy = PolicyTable::Get().Find(*names_.back());
-    if (!registered_one && type == grpc::internal::RpcMethod::NORMAL_RPC && policy != nullptr) {
-      registered_one = true;
+    if (type == grpc::internal::RpcMethod::NORMAL_RPC && policy != nullptr) {
       MarkMethodRawCallback(
           i, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
                  [gateway, policy](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
-                                   grpc::ByteBuffer* resp) {
-                   return ForwardRegisteredUnary(gateway, policy, ctx, req, resp);
+                                   grpc::ByteBuffer* resp) -> grpc::ServerUnaryReactor* {
+                   return new UnaryForward(gateway, policy, ctx, req, resp);
                  }));
     } else {
-      MarkMethodGeneric(i);
+      MarkMethodGeneric(i);  // streams: GrpcFront
     }
   }
 }
 
 grpc::ServerGenericBidiReactor* GrpcFront::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
+  // Unary methods are registered (VisibleService); what reaches here is a
+  // stream, or a method no policy names.
   const MethodPolicy* policy = PolicyTable::Get().Find(context->method());
-  if (policy == nullptr || (!policy->descriptor->client_streaming() &&
-                            !policy->descriptor->server_streaming())) {
-    return new ForwardReactor(gateway_, context);
-  }
   const absl::Time start = gateway_->clock()->Now();
   std::string request_id = Gateway::RequestIdFrom(Metadata(*context, kRequestIdHeader));
   context->AddInitialMetadata(kRequestIdHeader, request_id);
-  auto admission = AdmitFromMetadata(*gateway_, *policy, *context, request_id);
+  const bool stream = policy != nullptr && (policy->descriptor->client_streaming() ||
+                                            policy->descriptor->server_streaming());
+  auto admission = stream ? AdmitFromMetadata(*gateway_, *policy, *context, request_id)
+                          : absl::StatusOr<Admission>(absl::UnimplementedError("unknown method"));
   if (!admission.ok() || gateway_->StubFor(*policy) == nullptr) {
     // Refuses the call; logs when done.
     class Refusal final : public grpc::ServerGenericBidiReactor {
@@ -328,7 +276,8 @@ grpc::ServerGenericBidiReactor* GrpcFront::CreateReactor(
     const grpc::Status status =
         admission.ok() ? grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet")
                        : ToGrpcStatus(admission.status());
-    return new Refusal(status, policy->method, request_id, start, gateway_);
+    return new Refusal(status, policy != nullptr ? policy->method : context->method(), request_id,
+                       start, gateway_);
   }
   return new StreamProxy(context, gateway_, policy, std::move(*admission), std::move(request_id),
                          start);

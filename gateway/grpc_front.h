@@ -14,9 +14,10 @@
 
 namespace counsel::gateway {
 
-// Stands in for a public service so that server reflection lists it: every
-// method but one is left to the generic service; that one is forwarded
-// directly. (Reflection lists only services with a registered method.)
+// Stands in for a public service: its unary methods are registered and
+// forwarded as bytes (UnaryForward), its streaming methods are left to the
+// generic service (GrpcFront). Registration also makes server reflection
+// list the service.
 class VisibleService final : public grpc::Service {
  public:
   VisibleService(const google::protobuf::ServiceDescriptor* service, const Gateway* gateway);
