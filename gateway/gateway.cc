@@ -209,7 +209,10 @@ void Gateway::LogAccess(absl::string_view transport, absl::string_view method,
                        {"latency_us", absl::ToInt64Microseconds(latency)},
                        {"tenant", context != nullptr ? context->tenant() : ""},
                        {"key_id", context != nullptr ? context->key_id() : ""}});
-  Metrics::Get().Call(method, code, transport, latency);
+  // Metric labels come from the policy table only: a caller inventing
+  // method names must not invent series.
+  Metrics::Get().Call(PolicyTable::Get().Find(method) != nullptr ? method : "unknown", code,
+                      transport, latency);
 }
 
 }  // namespace counsel::gateway

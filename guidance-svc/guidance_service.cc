@@ -62,7 +62,12 @@ grpc::ServerUnaryReactor* GuidanceServiceImpl::GetProvisionBytes(
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const std::string> answer,
                      catalog()->GetProvisionBytes(parsed, Today()));
-    grpc::Slice slice(answer->data(), answer->size());
+    // The slice shares the kept bytes: it holds a reference until gRPC has
+    // sent them.
+    auto* keep = new std::shared_ptr<const std::string>(std::move(answer));
+    grpc::Slice slice(const_cast<char*>((*keep)->data()), (*keep)->size(),
+                      [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); },
+                      keep);
     *response = grpc::ByteBuffer(&slice, 1);
     return absl::OkStatus();
   }());

@@ -403,8 +403,11 @@ TEST_F(CorpusTest, SearchRejectsBadQueries) {
   Search(std::string("个人\0\0信息\"", 15), "", &s);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_NE(s.error_message().find("query"), std::string::npos);
-  Search("个人\t信息", "", &s);
+  Search("个人\x01信息", "", &s);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A pasted multi-line query is a query: line breaks and tabs are spaces.
+  Search("个人信息\r\n保护\t", "", &s);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(CorpusTest, TableOfContentsAsOfADateIsPaged) {

@@ -238,15 +238,26 @@ absl::StatusOr<std::shared_ptr<const std::string>> Catalog::GetProvisionBytes(
   auto bytes = std::make_shared<const std::string>(
       Present(*found.statute, *found.version, *found.provision, today).SerializeAsString());
   absl::MutexLock lock(&answers_mu_);
-  auto [it, inserted] = answers_.try_emplace(found.provision);
-  if (!inserted) {
-    answer_bytes_ -= it->second.bytes->size();
-  } else if (answer_bytes_ + bytes->size() > kAnswerCacheBytes) {
-    answers_.erase(it);  // full: answered, not kept
-    return bytes;
+  if (auto old = answers_.find(found.provision); old != answers_.end()) {
+    answer_bytes_ -= old->second.bytes->size();
+    answers_.erase(old);
   }
-  it->second = Answer{today, bytes};
-  answer_bytes_ += bytes->size();
+  if (answer_bytes_ + bytes->size() > kAnswerCacheBytes) {
+    // Answers kept on another day go first; a full cache of today's answers
+    // stays as it is (the answer is served, not kept).
+    for (auto it = answers_.begin(); it != answers_.end();) {
+      if (it->second.today != today) {
+        answer_bytes_ -= it->second.bytes->size();
+        answers_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (answer_bytes_ + bytes->size() <= kAnswerCacheBytes) {
+    answers_.emplace(found.provision, Answer{today, bytes});
+    answer_bytes_ += bytes->size();
+  }
   return bytes;
 }
 

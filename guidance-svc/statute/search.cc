@@ -103,7 +103,11 @@ std::vector<v1::SearchResult> ScanArticles(
 absl::StatusOr<v1::SearchProvisionsResponse> SearchProvisions(
     const Catalog& catalog, StatuteStore& store, const v1::SearchProvisionsRequest& request,
     absl::CivilDay today) {
-  const std::string query(absl::StripAsciiWhitespace(request.query()));
+  // A pasted query may span lines: tabs and line breaks are spaces.
+  std::string query(absl::StripAsciiWhitespace(request.query()));
+  for (char& c : query) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
   if (query.empty()) return InvalidArgumentField("query", "is required");
   const std::vector<char32_t> cps = DecodeUtf8(query);
   if (std::find(cps.begin(), cps.end(), char32_t{0xFFFD}) != cps.end()) {
@@ -113,8 +117,8 @@ absl::StatusOr<v1::SearchProvisionsResponse> SearchProvisions(
     return InvalidArgumentField("query", absl::StrCat("is longer than ", kMaxQueryChars,
                                                       " characters"));
   }
-  // Statute text has no control characters, and FTS5 reads a NUL inside a
-  // query phrase as its end (a syntax error, not a search).
+  // Statute text has no other control characters, and FTS5 reads a NUL
+  // inside a query phrase as its end (a syntax error, not a search).
   if (std::any_of(cps.begin(), cps.end(), [](char32_t c) { return c < 0x20 || c == 0x7F; })) {
     return InvalidArgumentField("query", "must not contain control characters");
   }

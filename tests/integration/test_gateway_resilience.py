@@ -48,6 +48,16 @@ class GatewayResilienceTest(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertIn('counsel_gateway_rate_limited_total{reason="quota"}', metrics)
             self.assertIn("counsel_gateway_calls_total", metrics)
+            # Invented method names are refused and counted under one label:
+            # a caller cannot create metric series.
+            with grpc.insecure_channel(f"127.0.0.1:{c.gateway_port}") as ch:
+                for i in range(3):
+                    with self.assertRaises(grpc.RpcError) as e:
+                        ch.unary_unary(f"/made.Up/Method{i}")(b"", timeout=5)
+                    self.assertEqual(e.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+            _, metrics, _ = c.http("GET", "/metrics")
+            self.assertNotIn("made.Up", metrics)
+            self.assertIn('method="unknown"', metrics)
 
     def test_failed_keys_are_limited_per_source(self):
         with Cluster(BUILD) as c:
