@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +15,7 @@
 #include "common/logging.h"
 #include "common/server.h"
 #include "common/server_flags.h"
+#include "guidance-svc/content_paths.h"
 #include "guidance-svc/guidance_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address; port 0 picks one");
@@ -37,37 +37,6 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-// Files named on the command line, with folders expanded to their *.md
-// files (sorted, so that older versions load before newer ones).
-absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths) {
-  std::vector<std::string> files;
-  for (const std::string& p : paths) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(p, ec)) {
-      std::vector<std::string> found;
-      for (const auto& entry : std::filesystem::recursive_directory_iterator(p, ec)) {
-        const auto ext = entry.path().extension();
-        if (entry.is_regular_file() && (ext == ".md" || ext == ".json") &&
-            entry.path().filename() != "README.md") {
-          found.push_back(entry.path().string());
-        }
-      }
-      // Statutes (.md) before advice (.json), whose citations they resolve;
-      // within each, by name, so older versions load first.
-      std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) {
-        const bool ja = absl::EndsWith(a, ".json"), jb = absl::EndsWith(b, ".json");
-        return ja != jb ? jb : a < b;
-      });
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (std::filesystem::is_regular_file(p, ec)) {
-      files.push_back(p);
-    } else {
-      return absl::NotFoundError(absl::StrCat(p, ": no such file or folder"));
-    }
-  }
-  return files;
-}
-
 void Progress(size_t done, size_t total, const std::string& file) {
   if (!isatty(STDERR_FILENO)) return;
   constexpr int kWidth = 30;
@@ -79,7 +48,7 @@ void Progress(size_t done, size_t total, const std::string& file) {
 }
 
 int RunImport(const std::vector<std::string>& paths) {
-  auto files = ExpandPaths(paths);
+  auto files = ExpandContentPaths(paths);
   if (!files.ok()) return Fail(files.status());
   if (files->empty()) return Fail(absl::InvalidArgumentError("import: no files given"));
   auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));

@@ -19,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "benchmark/benchmark.h"
 #include "case-svc/case_service.h"
+#include "case-svc/testing/fixed_advice.h"
 #include "common/server.h"
 #include "grpcpp/create_channel.h"
 
@@ -30,26 +31,11 @@ int64_t CorpusCases() {
   return env != nullptr ? std::max<int64_t>(100, std::atoll(env)) : 1000000;
 }
 
-class NoAdvice final : public AdviceSource {
-  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(const std::string&,
-                                                                 const std::string&) override {
-    guidance::v1::Advice a;
-    a.set_name("advice/personal-information-leak");
-    a.set_revision_id("bench");
-    auto* step = a.add_sections()->add_steps();
-    step->set_key("change-passwords");
-    step->set_title("更换重要密码");
-    step->set_checklist(true);
-    step->mutable_due_within()->set_seconds(86400);
-    return std::optional<guidance::v1::Advice>(a);
-  }
-};
-
 struct Server {
   std::string dir;
   ContextKey key{std::string(32, 'k')};
   PiiVault vault{{std::string(32, 'm')}};
-  NoAdvice advice;
+  FixedAdvice advice{"bench"};
   std::unique_ptr<CaseStore> store;
   std::unique_ptr<CaseServiceImpl> service;
   std::unique_ptr<ServerRunner> runner;

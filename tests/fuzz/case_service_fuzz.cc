@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "case-svc/case_service.h"
+#include "case-svc/testing/fixed_advice.h"
 #include "common/clock.h"
 #include "common/server.h"
 #include "tests/fuzz/service_fuzz.h"
@@ -20,27 +21,11 @@
 namespace counsel::cases {
 namespace {
 
-// The pinned advice, without a guidance-svc.
-class FixedAdvice final : public AdviceSource {
-  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(const std::string&,
-                                                                 const std::string&) override {
-    guidance::v1::Advice a;
-    a.set_name("advice/personal-information-leak");
-    a.set_revision_id("fuzz");
-    auto* step = a.add_sections()->add_steps();
-    step->set_key("change-passwords");
-    step->set_title("更换重要密码");
-    step->set_checklist(true);
-    step->mutable_due_within()->set_seconds(86400);
-    return std::optional<guidance::v1::Advice>(a);
-  }
-};
-
 struct Service {
   std::string dir;
   ContextKey key{std::string(32, 'k')};
   PiiVault vault{{std::string(32, 'm')}};
-  FixedAdvice advice;
+  FixedAdvice advice{"fuzz"};
   std::unique_ptr<CaseStore> store;
   std::unique_ptr<CaseServiceImpl> service;
   std::unique_ptr<ServerRunner> runner;
@@ -55,17 +40,8 @@ struct Service {
     options.audit_key = std::string(32, 'a');
     store = std::move(*OpenSqliteCaseStore(dir + "/cases.db", &vault, RealClock::Get(), options));
     service = std::make_unique<CaseServiceImpl>(&key, RealClock::Get(), store.get(), &advice);
-    ServerConfig config;
-    config.program = "fuzz";
-    config.listen = "127.0.0.1:0";
-    config.reflection = false;
-    runner = std::move(*ServerRunner::Start(config, {service.get()}));
-    channel = runner->server()->InProcessChannel(grpc::ChannelArguments());
-    base.set_tenant("fuzz");
-    base.set_key_id("fuzz");
-    for (const char* s : {kScopeCasesRead, kScopeCasesWrite, kScopeCasesPii, kScopeCasesAdmin}) {
-      base.add_scopes(s);
-    }
+    runner = fuzz::ServeInProcess(service.get(), &channel);
+    base = fuzz::FuzzContext({kScopeCasesRead, kScopeCasesWrite, kScopeCasesPii, kScopeCasesAdmin});
     std::atexit([] { std::filesystem::remove_all(Get().dir); });
     auto stub = v1::CaseService::NewStub(channel);
     grpc::ClientContext ctx;

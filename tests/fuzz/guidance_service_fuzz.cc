@@ -1,7 +1,6 @@
 // Fuzz target: guidance-svc's request handling in process. The shipped
 // content is imported once into a fresh database; each input is one call of
 // a unary GuidanceService method (service_fuzz.h), reads and writes alike.
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/server.h"
+#include "guidance-svc/content_paths.h"
 #include "guidance-svc/guidance_service.h"
 #include "guidance-svc/store/advice_store.h"
 #include "guidance-svc/store/statute_store.h"
@@ -40,21 +40,9 @@ struct Service {
     service = std::make_unique<GuidanceServiceImpl>(&key, RealClock::Get(), statutes.get(),
                                                     advice.get());
     if (!service->Reload().ok()) abort();
-    // Statutes before the advice that cites them, older versions first.
-    std::vector<std::string> files;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(
-             std::string(COUNSEL_SOURCE_DIR) + "/guidance-svc/content")) {
-      const auto ext = e.path().extension();
-      if (e.is_regular_file() && (ext == ".md" || ext == ".json") &&
-          e.path().filename() != "README.md") {
-        files.push_back(e.path().string());
-      }
-    }
-    std::sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
-      return std::make_pair(absl::EndsWith(a, ".json"), a) <
-             std::make_pair(absl::EndsWith(b, ".json"), b);
-    });
-    for (const std::string& f : files) {
+    auto files = ExpandContentPaths({std::string(COUNSEL_SOURCE_DIR) + "/guidance-svc/content"});
+    if (!files.ok()) abort();
+    for (const std::string& f : *files) {
       std::ifstream in(f, std::ios::binary);
       std::stringstream ss;
       ss << in.rdbuf();
@@ -67,16 +55,8 @@ struct Service {
         if (!service->Import(r).ok()) abort();
       }
     }
-    ServerConfig config;
-    config.program = "fuzz";
-    config.listen = "127.0.0.1:0";
-    config.reflection = false;
-    runner = std::move(*ServerRunner::Start(config, {service.get()}));
-    channel = runner->server()->InProcessChannel(grpc::ChannelArguments());
-    base.set_tenant("fuzz");
-    base.set_key_id("fuzz");
-    base.add_scopes(kScopeGuidanceRead);
-    base.add_scopes(kScopeGuidanceWrite);
+    runner = fuzz::ServeInProcess(service.get(), &channel);
+    base = fuzz::FuzzContext({kScopeGuidanceRead, kScopeGuidanceWrite});
     std::atexit([] { std::filesystem::remove_all(Get().dir); });
   }
 

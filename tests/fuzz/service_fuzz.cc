@@ -14,6 +14,26 @@
 
 namespace counsel::fuzz {
 
+std::unique_ptr<ServerRunner> ServeInProcess(grpc::Service* service,
+                                             std::shared_ptr<grpc::Channel>* channel) {
+  ServerConfig config;
+  config.program = "fuzz";
+  config.listen = "127.0.0.1:0";
+  config.reflection = false;
+  auto runner = ServerRunner::Start(config, {service});
+  if (!runner.ok()) abort();
+  *channel = (*runner)->server()->InProcessChannel(grpc::ChannelArguments());
+  return std::move(*runner);
+}
+
+CallContext FuzzContext(std::initializer_list<const char*> scopes) {
+  CallContext cc;
+  cc.set_tenant("fuzz");
+  cc.set_key_id("fuzz");
+  for (const char* s : scopes) cc.add_scopes(s);
+  return cc;
+}
+
 void CallUnary(const std::shared_ptr<grpc::Channel>& channel, const google::protobuf::ServiceDescriptor* service,
                const ContextKey& key, const CallContext& base, const uint8_t* data,
                size_t size) {

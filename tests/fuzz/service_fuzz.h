@@ -13,11 +13,22 @@
 #include <cstdint>
 #include <memory>
 
+#include <initializer_list>
+
 #include "common/call_context.h"
+#include "common/server.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/channel.h"
 
 namespace counsel::fuzz {
+
+// Starts `service` (loopback, port 0, no reflection); *channel reaches it
+// in process. Aborts if it cannot start.
+std::unique_ptr<ServerRunner> ServeInProcess(grpc::Service* service,
+                                             std::shared_ptr<grpc::Channel>* channel);
+
+// The context every fuzz call carries: tenant and key id "fuzz", `scopes`.
+CallContext FuzzContext(std::initializer_list<const char*> scopes);
 
 // Makes the call and checks what every handler promises whatever the
 // request: a request that parses is never answered UNKNOWN or INTERNAL (a

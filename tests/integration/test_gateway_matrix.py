@@ -52,7 +52,7 @@ def methods():
 
 
 def invoke(channel, service, method, request, metadata, timeout=10):
-    """Calls any method; returns (status code, response or None)."""
+    """Calls any method; returns (status code, response or None, error details)."""
     db = symbol_database.Default()
     resp_type = db.GetSymbol(method.output_type.full_name)
     path = f"/{service.full_name}/{method.name}"
@@ -60,17 +60,38 @@ def invoke(channel, service, method, request, metadata, timeout=10):
     try:
         if method.client_streaming:
             call = channel.stream_unary(path, request_serializer=ser, response_deserializer=de)
-            return grpc.StatusCode.OK, call(iter([request]), metadata=metadata, timeout=timeout)
+            return grpc.StatusCode.OK, call(iter([request]), metadata=metadata, timeout=timeout), ""
         if method.server_streaming:
             call = channel.unary_stream(path, request_serializer=ser, response_deserializer=de)
             stream = call(request, metadata=metadata, timeout=timeout)
             first = next(stream)
             stream.cancel()
-            return grpc.StatusCode.OK, first
+            return grpc.StatusCode.OK, first, ""
         call = channel.unary_unary(path, request_serializer=ser, response_deserializer=de)
-        return grpc.StatusCode.OK, call(request, metadata=metadata, timeout=timeout)
+        return grpc.StatusCode.OK, call(request, metadata=metadata, timeout=timeout), ""
     except grpc.RpcError as e:
-        return e.code(), None
+        return e.code(), None, e.details() or ""
+
+
+def requests_for(name):
+    """A request naming case `name` for every method that takes one."""
+    return {
+        "GetCase": cases_pb2.GetCaseRequest(name=name),
+        "UpdateCase": cases_pb2.UpdateCaseRequest(case=cases_pb2.Case(name=name, summary="x"),
+                                                  update_mask={"paths": ["summary"]}),
+        "TransitionCase": cases_pb2.TransitionCaseRequest(
+            name=name, state=cases_pb2.Case.STATE_TRIAGED, reason="x"),
+        "UpdateChecklistItem": cases_pb2.UpdateChecklistItemRequest(
+            item=cases_pb2.ChecklistItem(name=f"{name}/checklist/change-passwords",
+                                         state=cases_pb2.ChecklistItem.STATE_DONE)),
+        "AddEvidence": cases_pb2.AddEvidenceRequest(
+            parent=name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS)),
+        "ListEvidence": cases_pb2.ListEvidenceRequest(parent=name),
+        "AddNote": cases_pb2.AddNoteRequest(parent=name, note=cases_pb2.Note(text="x")),
+        "ListCaseEvents": cases_pb2.ListCaseEventsRequest(parent=name),
+        "EraseClientData": cases_pb2.EraseClientDataRequest(name=name, reason="x"),
+        "GetCaseBrief": portal_pb2.GetCaseBriefRequest(name=name),
+    }
 
 
 class GatewayMatrixTest(unittest.TestCase):
@@ -94,7 +115,7 @@ class GatewayMatrixTest(unittest.TestCase):
             lacking = [s for s in ALL_SCOPES if s not in EXPECTED[m.name]]
             key = self.c.create_key("firm-a", lacking)
             req = db.GetSymbol(m.input_type.full_name)()
-            code, _ = invoke(self.ch, service, m, req, [("authorization", f"Bearer {key}")])
+            code, _, _ = invoke(self.ch, service, m, req, [("authorization", f"Bearer {key}")])
             self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, m.name)
 
     def test_client_bound_key_cannot_reach_another_clients_case(self):
@@ -107,39 +128,23 @@ class GatewayMatrixTest(unittest.TestCase):
                            "--tenant=firm-a", f"--scopes={','.join(ALL_SCOPES)}",
                            "--client=client-1").stdout.strip().splitlines()[-1]
         md = [("authorization", f"Bearer {bound}")]
-        by_name = {
-            "GetCase": cases_pb2.GetCaseRequest(name=name),
-            "UpdateCase": cases_pb2.UpdateCaseRequest(case=cases_pb2.Case(name=name, summary="x"),
-                                                      update_mask={"paths": ["summary"]}),
-            "TransitionCase": cases_pb2.TransitionCaseRequest(
-                name=name, state=cases_pb2.Case.STATE_TRIAGED, reason="x"),
-            "UpdateChecklistItem": cases_pb2.UpdateChecklistItemRequest(
-                item=cases_pb2.ChecklistItem(name=f"{name}/checklist/change-passwords",
-                                             state=cases_pb2.ChecklistItem.STATE_DONE)),
-            "AddEvidence": cases_pb2.AddEvidenceRequest(
-                parent=name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS)),
-            "ListEvidence": cases_pb2.ListEvidenceRequest(parent=name),
-            "AddNote": cases_pb2.AddNoteRequest(parent=name, note=cases_pb2.Note(text="x")),
-            "ListCaseEvents": cases_pb2.ListCaseEventsRequest(parent=name),
-            "EraseClientData": cases_pb2.EraseClientDataRequest(name=name, reason="x"),
-            "GetCaseBrief": portal_pb2.GetCaseBriefRequest(name=name),
-        }
+        by_name = requests_for(name)
         for service, m in methods():
             if m.name in by_name:
-                code, _ = invoke(self.ch, service, m, by_name[m.name], md)
+                code, _, _ = invoke(self.ch, service, m, by_name[m.name], md)
                 self.assertEqual(code, grpc.StatusCode.NOT_FOUND, m.name)
         # Lists and the feed never show it.
         for service, m in methods():
             if m.name == "ListCases":
-                code, resp = invoke(self.ch, service, m, cases_pb2.ListCasesRequest(), md)
+                code, resp, _ = invoke(self.ch, service, m, cases_pb2.ListCasesRequest(), md)
                 self.assertEqual(code, grpc.StatusCode.OK)
                 self.assertNotIn(name, [c.name for c in resp.cases])
             if m.name == "ListChanges":
-                code, resp = invoke(self.ch, service, m, cases_pb2.ListChangesRequest(), md)
+                code, resp, _ = invoke(self.ch, service, m, cases_pb2.ListChangesRequest(), md)
                 self.assertEqual(code, grpc.StatusCode.OK)
                 self.assertNotIn(name, [ch.event.case for ch in resp.changes])
             if m.name == "GetCaseStats":
-                code, resp = invoke(self.ch, service, m, cases_pb2.GetCaseStatsRequest(), md)
+                code, resp, _ = invoke(self.ch, service, m, cases_pb2.GetCaseStatsRequest(), md)
                 self.assertEqual(resp.total_cases, 0)
         # Over HTTP too.
         for method, path in [("GET", f"/v1/{name}"), ("GET", f"/v1/{name}/evidence"),

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
 from counsel_harness import Cluster  # noqa: E402
-from test_gateway_matrix import ALL_SCOPES, invoke  # noqa: E402
+from test_gateway_matrix import ALL_SCOPES, invoke, requests_for  # noqa: E402
 from counsel.cases.v1 import cases_pb2  # noqa: E402
 from counsel.gateway.v1 import portal_pb2  # noqa: E402
 from counsel.guidance.v1 import guidance_pb2  # noqa: E402
@@ -36,51 +36,6 @@ CASES = cases_pb2.DESCRIPTOR.services_by_name["CaseService"]
 GUIDANCE = guidance_pb2.DESCRIPTOR.services_by_name["GuidanceService"]
 PORTAL = portal_pb2.DESCRIPTOR.services_by_name["PortalService"]
 NONEXISTENT = "cases/00000000000000000000000000"
-
-
-def requests_for(name):
-    """A request naming case `name` for every method that takes one."""
-    return {
-        "GetCase": cases_pb2.GetCaseRequest(name=name),
-        "UpdateCase": cases_pb2.UpdateCaseRequest(case=cases_pb2.Case(name=name, summary="x"),
-                                                  update_mask={"paths": ["summary"]}),
-        "TransitionCase": cases_pb2.TransitionCaseRequest(
-            name=name, state=cases_pb2.Case.STATE_TRIAGED, reason="x"),
-        "UpdateChecklistItem": cases_pb2.UpdateChecklistItemRequest(
-            item=cases_pb2.ChecklistItem(name=f"{name}/checklist/change-passwords",
-                                         state=cases_pb2.ChecklistItem.STATE_DONE)),
-        "AddEvidence": cases_pb2.AddEvidenceRequest(
-            parent=name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS)),
-        "ListEvidence": cases_pb2.ListEvidenceRequest(parent=name),
-        "AddNote": cases_pb2.AddNoteRequest(parent=name, note=cases_pb2.Note(text="x")),
-        "ListCaseEvents": cases_pb2.ListCaseEventsRequest(parent=name),
-        "EraseClientData": cases_pb2.EraseClientDataRequest(name=name, reason="x"),
-        "GetCaseBrief": portal_pb2.GetCaseBriefRequest(name=name),
-    }
-
-
-def call_error(channel, service, method, request, metadata):
-    """(code, details) of a call, details empty on success."""
-    db = symbol_database.Default()
-    resp_type = db.GetSymbol(method.output_type.full_name)
-    path = f"/{service.full_name}/{method.name}"
-    ser, de = (lambda m: m.SerializeToString()), resp_type.FromString
-    try:
-        if method.client_streaming:
-            channel.stream_unary(path, request_serializer=ser, response_deserializer=de)(
-                iter([request]), metadata=metadata, timeout=10)
-        elif method.server_streaming:
-            stream = channel.unary_stream(path, request_serializer=ser,
-                                          response_deserializer=de)(
-                request, metadata=metadata, timeout=10)
-            next(stream)
-            stream.cancel()
-        else:
-            channel.unary_unary(path, request_serializer=ser, response_deserializer=de)(
-                request, metadata=metadata, timeout=10)
-        return grpc.StatusCode.OK, ""
-    except grpc.RpcError as e:
-        return e.code(), e.details() or ""
 
 
 class TenantIsolationTest(unittest.TestCase):
@@ -146,9 +101,9 @@ class TenantIsolationTest(unittest.TestCase):
                         continue  # below, last: it erases the own case
                     ch, md = route(service, m)
                     with self.subTest(transport=label, method=m.name):
-                        code_f, msg_f = call_error(ch, service, m, foreign_reqs[m.name], md)
-                        code_n, msg_n = call_error(ch, service, m, missing_reqs[m.name], md)
-                        code_o, _ = call_error(ch, service, m, own_reqs[m.name], md)
+                        code_f, _, msg_f = invoke(ch, service, m, foreign_reqs[m.name], md)
+                        code_n, _, msg_n = invoke(ch, service, m, missing_reqs[m.name], md)
+                        code_o, _, _ = invoke(ch, service, m, own_reqs[m.name], md)
                         self.assertEqual(code_f, grpc.StatusCode.NOT_FOUND, msg_f)
                         self.assertEqual(code_n, grpc.StatusCode.NOT_FOUND, msg_n)
                         self.assertEqual(msg_f.replace(foreign, "<name>"),
@@ -162,25 +117,25 @@ class TenantIsolationTest(unittest.TestCase):
             for m in CASES.methods:
                 ch, md = route(CASES, m)
                 if m.name == "ListCases":
-                    _, resp = invoke(ch, CASES, m, cases_pb2.ListCasesRequest(page_size=1000), md)
+                    _, resp, _ = invoke(ch, CASES, m, cases_pb2.ListCasesRequest(page_size=1000), md)
                     self.assertNotIn(foreign, [x.name for x in resp.cases], label)
                     self.assertIn(own, [x.name for x in resp.cases], label)
                 if m.name == "ListChanges":
-                    _, resp = invoke(ch, CASES, m, cases_pb2.ListChangesRequest(page_size=1000),
+                    _, resp, _ = invoke(ch, CASES, m, cases_pb2.ListChangesRequest(page_size=1000),
                                      md)
                     cases_seen = {x.event.case for x in resp.changes}
                     self.assertNotIn(foreign, cases_seen, label)
                     self.assertIn(own, cases_seen, label)
                 if m.name == "GetCaseStats":
-                    _, resp = invoke(ch, CASES, m, cases_pb2.GetCaseStatsRequest(), md)
+                    _, resp, _ = invoke(ch, CASES, m, cases_pb2.GetCaseStatsRequest(), md)
                     self.assertEqual(resp.total_cases, 1, label)
 
         # Erasure last: foreign and nonexistent alike, and the foreign case untouched.
         for label, route in transports.items():
             m = CASES.methods_by_name["EraseClientData"]
             ch, md = route(CASES, m)
-            code_f, msg_f = call_error(ch, CASES, m, foreign_reqs[m.name], md)
-            code_n, msg_n = call_error(ch, CASES, m, missing_reqs[m.name], md)
+            code_f, _, msg_f = invoke(ch, CASES, m, foreign_reqs[m.name], md)
+            code_n, _, msg_n = invoke(ch, CASES, m, missing_reqs[m.name], md)
             self.assertEqual((code_f, code_n), (grpc.StatusCode.NOT_FOUND,) * 2, label)
             self.assertEqual(msg_f.replace(foreign, "<name>"),
                              msg_n.replace(NONEXISTENT, "<name>"))
@@ -222,17 +177,17 @@ class TenantIsolationTest(unittest.TestCase):
                     request = guidance_pb2.CreateAdviceRequest(advice_id="forged")
                 for label, attack in attacks.items():
                     with self.subTest(method=m.name, attack=label):
-                        code, details = call_error(channel, service, m, request, attack(service, m))
+                        code, _, details = invoke(channel, service, m, request, attack(service, m))
                         self.assertEqual(code, grpc.StatusCode.UNAUTHENTICATED, details)
                         calls += 1
         self.assertEqual(calls, len(attacks) * (len(CASES.methods) + len(GUIDANCE.methods)))
         # Nothing was stored for the forged tenant (or anyone).
         m = CASES.methods_by_name["ListCases"]
-        _, resp = invoke(self.cases, CASES, m, cases_pb2.ListCasesRequest(),
+        _, resp, _ = invoke(self.cases, CASES, m, cases_pb2.ListCasesRequest(),
                          self.direct_md("firm-c", CASES, m))
         self.assertEqual(len(resp.cases), 0)
         m = GUIDANCE.methods_by_name["GetAdvice"]
-        code, _ = call_error(self.guidance, GUIDANCE, m,
+        code, _, _ = invoke(self.guidance, GUIDANCE, m,
                              guidance_pb2.GetAdviceRequest(name="advice/forged"),
                              self.direct_md("firm-c", GUIDANCE, m))
         self.assertEqual(code, grpc.StatusCode.NOT_FOUND)

@@ -1,0 +1,36 @@
+// For benchmarks and fuzz targets: the advice case-svc pins, without a
+// guidance-svc. One revision with one checklist step due within a day.
+#ifndef COUNSEL_CASES_TESTING_FIXED_ADVICE_H_
+#define COUNSEL_CASES_TESTING_FIXED_ADVICE_H_
+
+#include <optional>
+#include <string>
+
+#include "case-svc/advice_source.h"
+
+namespace counsel::cases {
+
+class FixedAdvice final : public AdviceSource {
+ public:
+  explicit FixedAdvice(std::string revision_id) : revision_id_(std::move(revision_id)) {}
+
+  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(const std::string&,
+                                                                 const std::string&) override {
+    guidance::v1::Advice a;
+    a.set_name("advice/personal-information-leak");
+    a.set_revision_id(revision_id_);
+    auto* step = a.add_sections()->add_steps();
+    step->set_key("change-passwords");
+    step->set_title("更换重要密码");
+    step->set_checklist(true);
+    step->mutable_due_within()->set_seconds(86400);
+    return std::optional<guidance::v1::Advice>(a);
+  }
+
+ private:
+  const std::string revision_id_;
+};
+
+}  // namespace counsel::cases
+
+#endif  // COUNSEL_CASES_TESTING_FIXED_ADVICE_H_
