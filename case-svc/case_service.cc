@@ -123,6 +123,20 @@ absl::StatusOr<std::string> ParseCaseName(absl::string_view name, absl::string_v
 
 Actor ActorOf(const CallContext& cc) { return Actor{cc.tenant(), cc.key_id(), cc.client_id()}; }
 
+namespace {
+
+// external_ref is the firm's CRM id, unique in the tenant. A key that sees
+// one client only (bound or delegate) may not set it: a conflict would
+// confirm, and name, a case of another client.
+absl::Status RequireFirmWideForExternalRef(const CallContext& cc, absl::string_view value,
+                                           absl::string_view field) {
+  if (value.empty() || cc.client_id().empty()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      field, ": only a key for the whole firm may set external_ref; this key acts for one client"));
+}
+
+}  // namespace
+
 CaseServiceImpl::CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store,
                                  AdviceSource* advice, CaseServiceOptions options)
     : key_(key), clock_(clock), store_(store), advice_(advice), options_(options),
@@ -188,7 +202,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::CreateCase(grpc::CallbackServerContex
         }
         c.mutable_client()->set_id(cc.client_id());
       }
-      RETURN_IF_ERROR(ValidateNewCase(c));
+      RETURN_IF_ERROR(RequireFirmWideForExternalRef(cc, c.external_ref(), "case.external_ref"));
+      RETURN_IF_ERROR(ValidateNewCase(c, clock_->Now()));
       // Output-only fields are set here, whatever the request said.
       c.set_name(absl::StrCat("cases/", RandomId()));
       c.set_state(v1::Case::STATE_NEW);
@@ -277,6 +292,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
             UpdatablePaths().end()) {
           return InvalidArgumentField(field, absl::StrCat("'", snake, "' is not a field of Case"));
         }
+        if (snake == "external_ref") {
+          RETURN_IF_ERROR(RequireFirmWideForExternalRef(cc, "set", "case.external_ref"));
+        }
         paths.push_back(snake);
       }
       // Validate the incoming values as a new case would be.
@@ -284,7 +302,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
       CaseMutation m;
       m.case_id = id;
       m.expected_etag = request->case_().etag();
-      m.apply = [paths, incoming](v1::Case& c, v1::CaseEvent& event) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      m.apply = [paths, incoming, now](v1::Case& c, v1::CaseEvent& event) -> absl::Status {
         v1::Case updated = c;
         google::protobuf::FieldMask mask;
         for (const auto& p : paths) mask.add_paths(p);
@@ -300,9 +319,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
                   "ERASED", c.name(), "the client's data was erased and cannot be set again");
             }
           }
-          RETURN_IF_ERROR(ValidateErasedCase(updated));
+          RETURN_IF_ERROR(ValidateErasedCase(updated, now));
         } else {
-          RETURN_IF_ERROR(ValidateNewCase(updated));
+          RETURN_IF_ERROR(ValidateNewCase(updated, now));
         }
         Derive(updated);
         c = std::move(updated);
@@ -339,8 +358,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::TransitionCase(grpc::CallbackServerCo
       if (absl::StripAsciiWhitespace(request->reason()).empty()) {
         return InvalidArgumentField("reason", "is required");
       }
-      RETURN_IF_ERROR(CheckText(request->reason(), 2000, "reason"));
-      RETURN_IF_ERROR(CheckText(request->override_reason(), 2000, "override_reason"));
+      RETURN_IF_ERROR(CheckFreeText(request->reason(), 2000, "reason"));
+      RETURN_IF_ERROR(CheckFreeText(request->override_reason(), 2000, "override_reason"));
       CaseMutation m;
       m.case_id = id;
       m.expected_etag = request->etag();
@@ -408,7 +427,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateChecklistItem(
            !v1::ChecklistItem::State_IsValid(in.state()))) {
         return InvalidArgumentField("item.state", "name a state");
       }
-      RETURN_IF_ERROR(CheckText(in.note(), 2000, "item.note"));
+      RETURN_IF_ERROR(CheckFreeText(in.note(), 2000, "item.note"));
       CaseMutation m;
       m.case_id = id;
       const absl::Time now = clock_->Now();
@@ -517,9 +536,10 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
       if (e.kind() == v1::Evidence::KIND_UNSPECIFIED || !v1::Evidence::Kind_IsValid(e.kind())) {
         return InvalidArgumentField("evidence.kind", "is required");
       }
-      RETURN_IF_ERROR(CheckText(e.summary(), 10000, "evidence.summary"));
+      RETURN_IF_ERROR(CheckFreeText(e.summary(), 10000, "evidence.summary"));
       if (e.has_occurred_time()) {
-        RETURN_IF_ERROR(CheckTimestamp(e.occurred_time(), "evidence.occurred_time"));
+        RETURN_IF_ERROR(CheckPastTimestamp(e.occurred_time(), service_->clock_->Now(),
+                                           "evidence.occurred_time"));
       }
       RETURN_IF_ERROR(CheckText(e.counterpart(), 200, "evidence.counterpart"));
       RETURN_IF_ERROR(CheckText(header_.request_id(), 64, "request_id"));
@@ -605,7 +625,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::AddNote(grpc::CallbackServerContext* 
     if (st.ok() && absl::StripAsciiWhitespace(request->note().text()).empty()) {
       st = InvalidArgumentField("note.text", "is required");
     }
-    if (st.ok()) st = CheckText(request->note().text(), 10000, "note.text");
+    if (st.ok()) st = CheckFreeText(request->note().text(), 10000, "note.text");
     if (st.ok()) st = CheckText(request->request_id(), 64, "request_id");
     if (!st.ok()) {
       done(st);
@@ -845,7 +865,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::EraseClientData(
   if (st.ok() && absl::StripAsciiWhitespace(request->reason()).empty()) {
     st = InvalidArgumentField("reason", "is required (e.g. the client's request under PIPL 第四十七条)");
   }
-  if (st.ok()) st = CheckText(request->reason(), 2000, "reason");
+  if (st.ok()) st = CheckFreeText(request->reason(), 2000, "reason");
   if (!st.ok()) {
     reactor->Finish(ToGrpcStatus(st));
     return reactor;

@@ -7,6 +7,7 @@
 #include "case-svc/store/maintenance.h"
 #include "grpcpp/create_channel.h"
 #include "case-svc/crypto/pii_vault.h"
+#include "common/process.h"
 #include "common/call_context.h"
 #include "common/config.h"
 #include "common/key_file.h"
@@ -142,6 +143,7 @@ int Serve() {
 }  // namespace counsel::cases
 
 int main(int argc, char** argv) {
+  counsel::InitProcess();
   counsel::BlockTerminationSignals();
   std::vector<std::string> args = counsel::ParseFlags(argc, argv, counsel::cases::kUsage);
   if (!args.empty() && args[0] == "audit") return counsel::cases::RunAudit(args);

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/utf8.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -69,28 +70,36 @@ void AppendTimestamp(absl::Time t, std::string* out) {
 
 void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
-  // Most values (ids, method names, codes) need no escaping: the plain
+  // Most values (ids, method names, codes) need no escaping: the plain ASCII
   // prefix is copied at once.
   size_t plain = 0;
   while (plain < s.size()) {
     const unsigned char c = static_cast<unsigned char>(s[plain]);
-    if (c < 0x20 || c == '"' || c == '\\') break;
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) break;
     ++plain;
   }
   out->append(s.data(), plain);
-  s.remove_prefix(plain);
-  for (unsigned char c : s) {
-    switch (c) {
+  // The rest is escaped so that the line stays one JSON object whatever a
+  // caller sent: controls (C0, DEL, C1) and bidirectional overrides as
+  // \uXXXX, invalid UTF-8 as U+FFFD.
+  size_t i = plain;
+  while (i < s.size()) {
+    const size_t start = i;
+    char32_t cp;
+    const bool valid = utf8::Next(s, &i, &cp);
+    switch (cp) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
       case '\n': out->append("\\n"); break;
       case '\r': out->append("\\r"); break;
       case '\t': out->append("\\t"); break;
       default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", c);
+        if (!valid) {
+          out->append("\\ufffd");
+        } else if (utf8::IsForbiddenControl(cp, false)) {
+          absl::StrAppendFormat(out, "\\u%04x", static_cast<uint32_t>(cp));
         } else {
-          out->push_back(static_cast<char>(c));
+          out->append(s.data() + start, i - start);
         }
     }
   }

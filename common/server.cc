@@ -82,6 +82,13 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, *creds, &runner->port_);
   builder.SetMaxReceiveMessageSize(config.max_receive_message_bytes);
+  // gRPC 1.51 inflates a compressed message whole before it checks its size
+  // (1 MiB of gzip became 1 GiB), so no compressed request is accepted: a
+  // caller that sends one gets UNIMPLEMENTED before anything is inflated.
+  // Answers are not compressed either; callers on loopback or a LAN gain
+  // little from it.
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
   if (config.max_concurrent_streams > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
   }

@@ -1,14 +1,20 @@
 #include "common/sqlite.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace counsel::sqlite {
 namespace {
 
 absl::Status StatusFromCode(int code, absl::string_view what, sqlite3* db) {
+  // SQLite's own message names tables, columns and constraints: it goes to
+  // the log, and callers get the canonical code with a plain description
+  // (a store that can name the field at fault checks before it writes).
   const std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
-  const std::string message = absl::StrCat(what, ": ", detail);
+  log::Warning("sqlite_error", {{"what", what}, {"code", code}, {"detail", detail}});
+  const std::string message = absl::StrCat(what, ": ", sqlite3_errstr(code));
   switch (code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -131,7 +137,16 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   if (!options.read_only) {
-    RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+    // Switching a new database to WAL takes an exclusive lock, and SQLite
+    // answers BUSY at once (without its busy handler) while another process
+    // holds one: retry for as long as the busy timeout.
+    absl::Status wal;
+    for (int waited_ms = 0;; waited_ms += 10) {
+      wal = db->Exec("PRAGMA journal_mode=WAL");
+      if (wal.ok() || !absl::IsUnavailable(wal) || waited_ms >= options.busy_timeout_ms) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    RETURN_IF_ERROR(wal);
   }
   if (options.synchronous != "FULL" && options.synchronous != "NORMAL" &&
       options.synchronous != "OFF" && options.synchronous != "EXTRA") {
@@ -197,20 +212,25 @@ absl::StatusOr<int> Database::UserVersion() {
   return static_cast<int>(stmt.ColumnInt64(0));
 }
 
-absl::Status Database::Migrate(const std::vector<std::string>& migrations) {
-  ASSIGN_OR_RETURN(int version, UserVersion());
-  if (version > static_cast<int>(migrations.size())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database schema version ", version, " is newer than this program knows (",
-        migrations.size(), "): refusing to downgrade"));
-  }
-  for (int v = version; v < static_cast<int>(migrations.size()); ++v) {
-    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*this));
-    RETURN_IF_ERROR(Exec(migrations[static_cast<size_t>(v)]));
-    RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", v + 1)));
+absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
+  // Each step runs under BEGIN IMMEDIATE and re-reads the version inside it:
+  // of several processes opening one database at once, one migrates and the
+  // others wait, then find the work done.
+  for (;;) {
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*this, Transaction::Mode::kImmediate));
+    ASSIGN_OR_RETURN(int version, UserVersion());
+    if (version > static_cast<int>(migrations.size())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database schema version ", version, " is newer than this program knows (",
+          migrations.size(), "): refusing to downgrade"));
+    }
+    if (version == static_cast<int>(migrations.size())) return tx.Commit();
+    const Migration& m = migrations[static_cast<size_t>(version)];
+    if (!m.sql.empty()) RETURN_IF_ERROR(Exec(m.sql));
+    if (m.run) RETURN_IF_ERROR(m.run(*this));
+    RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", version + 1)));
     RETURN_IF_ERROR(tx.Commit());
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<Transaction> Transaction::Begin(Database& db, Mode mode) {

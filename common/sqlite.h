@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -82,6 +83,19 @@ struct Options {
   std::string vfs;
 };
 
+class Database;
+
+// One step of a schema: SQL, and optionally code run after it in the same
+// transaction (for changes SQL alone cannot make, such as recomputing MACs).
+struct Migration {
+  Migration(std::string s) : sql(std::move(s)) {}  // NOLINT: most steps are SQL only
+  Migration(const char* s) : sql(s) {}              // NOLINT
+  Migration(std::string s, std::function<absl::Status(Database&)> fn)
+      : sql(std::move(s)), run(std::move(fn)) {}
+  std::string sql;
+  std::function<absl::Status(Database&)> run;
+};
+
 class Database {
  public:
   // Opens (creating if allowed) the database at `path` in WAL mode with
@@ -99,9 +113,10 @@ class Database {
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
 
   // Applies migrations[user_version ...] in order, each in its own
-  // transaction, bumping PRAGMA user_version. Refuses a database whose
-  // version is newer than the binary knows (a downgrade).
-  absl::Status Migrate(const std::vector<std::string>& migrations);
+  // BEGIN IMMEDIATE transaction that re-reads the version, bumping PRAGMA
+  // user_version: any number of processes may open one database at once.
+  // Refuses a database whose version is newer than the binary knows.
+  absl::Status Migrate(const std::vector<Migration>& migrations);
 
   // PRAGMA user_version.
   absl::StatusOr<int> UserVersion();

@@ -37,8 +37,8 @@ TEST_F(SqliteTest, OpensInWalWithFullSyncAndForeignKeys) {
 }
 
 TEST_F(SqliteTest, MigratesForwardOnceAndRefusesDowngrade) {
-  const std::vector<std::string> v1 = {"CREATE TABLE t (x TEXT)"};
-  const std::vector<std::string> v2 = {"CREATE TABLE t (x TEXT)",
+  const std::vector<Migration> v1 = {"CREATE TABLE t (x TEXT)"};
+  const std::vector<Migration> v2 = {"CREATE TABLE t (x TEXT)",
                                        "ALTER TABLE t ADD COLUMN y INTEGER"};
   {
     ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));

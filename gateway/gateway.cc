@@ -62,12 +62,6 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
 
 absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   const absl::Time now = clock_->Now();
-  const std::string source(input.peer);
-  if (failed_auth_.Empty(source, options_.failed_auth_rate, options_.failed_auth_burst, now)) {
-    Metrics::Get().RateLimited("failed_auth");
-    return failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now,
-                             "too many failed authentications from this address");
-  }
   // The cap on calls in flight comes before the key check (a hash and a
   // cache lookup), so that under overload a refusal is the cheapest thing
   // the gateway does.
@@ -82,9 +76,26 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
     in_flight_.Leave();
     Metrics::Get().SetInFlight(in_flight_.count());
   });
-  auto authenticated = authenticator_->Authenticate(input.authorization);
+  std::string failed_key_id;
+  auto authenticated = authenticator_->Authenticate(input.authorization, &failed_key_id);
   if (!authenticated.ok()) {
-    (void)failed_auth_.Take(source, options_.failed_auth_rate, options_.failed_auth_burst, now, "");
+    // Failures are counted against the key id they presented, so guessing
+    // one key's secret never locks out the other keys behind the same
+    // address (an ingress is one address for every firm); tokens naming no
+    // key count against their source. A valid key is never refused here.
+    const std::string bucket =
+        !failed_key_id.empty()
+            ? absl::StrCat("key:", failed_key_id)
+            : absl::StrCat("src:", SourceAddress(input.peer, input.forwarded_for,
+                                                 options_.trusted_proxies));
+    if (!failed_auth_.Take(bucket, options_.failed_auth_rate, options_.failed_auth_burst, now, "")
+             .ok()) {
+      Metrics::Get().RateLimited("failed_auth");
+      return ResourceExhaustedRetryAfter(
+          !failed_key_id.empty() ? "too many failed authentications with this key id"
+                                 : "too many failed authentications from this address",
+          absl::Seconds(1));
+    }
     return authenticated.status();
   }
   const KeyRecord& key = **authenticated;
@@ -94,23 +105,24 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   cc.set_key_id(key.key_id);
   for (const std::string& s : key.scopes) cc.add_scopes(s);
   for (const std::string& need : policy.scopes) RETURN_IF_ERROR(RequireScope(cc, need));
-  if (policy.client_scoped) {
-    if (!key.client_id.empty()) {
-      cc.set_client_id(key.client_id);
-    } else if (HasScope(cc, kScopeCasesDelegate)) {
-      if (input.on_behalf_of.empty() || input.on_behalf_of.size() > 200) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "this key acts for clients: name the client in the ", kOnBehalfOfHeader, " header"));
-      }
-      cc.set_client_id(std::string(input.on_behalf_of));
-    }
-  }
+  RETURN_IF_ERROR(BindClient(key, cc, input.on_behalf_of, policy.client_scoped));
   const double rate = key.rate_per_second > 0 ? key.rate_per_second : options_.default_rate;
   const double burst = key.burst > 0 ? key.burst : std::max(options_.default_burst, rate);
   if (auto st = quotas_.Take(key.key_id, rate, burst, now, "this key is over its quota");
       !st.ok()) {
     Metrics::Get().RateLimited("quota");
     return st;
+  }
+  if (policy.descriptor != nullptr &&
+      (policy.descriptor->server_streaming() || policy.descriptor->client_streaming())) {
+    auto slot = streams_.Take(key.key_id,
+                              key.max_streams > 0 ? key.max_streams : options_.max_streams_per_key,
+                              key.tenant, options_.max_streams_per_tenant);
+    if (!slot.ok()) {
+      Metrics::Get().RateLimited("streams");
+      return slot.status();
+    }
+    out.stream_slot = *std::move(slot);
   }
   cc.set_request_id(std::string(input.request_id));
   cc.set_method(policy.method);
@@ -120,6 +132,31 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   // The context outlives the call by a little, for clock skew between hosts.
   cc.set_expire_unix_micros(absl::ToUnixMicros(out.deadline + absl::Seconds(5)));
   return out;
+}
+
+absl::Status BindClient(const KeyRecord& key, CallContext& cc, absl::string_view on_behalf_of,
+                        bool client_scoped) {
+  const bool delegate = HasScope(cc, kScopeCasesDelegate);
+  // A header the key cannot use is an error, not silently ignored: a CRM key
+  // that sends it must not believe it sees one client's cases only.
+  if (!on_behalf_of.empty() && !delegate && key.client_id.empty()) {
+    return InvalidArgumentField(kOnBehalfOfHeader,
+                                "is only for keys with the cases.delegate scope");
+  }
+  if (!key.client_id.empty()) {
+    if (!on_behalf_of.empty() && on_behalf_of != key.client_id) {
+      return absl::PermissionDeniedError("this key is bound to another client");
+    }
+    if (client_scoped) cc.set_client_id(key.client_id);
+    return absl::OkStatus();
+  }
+  if (!delegate || !client_scoped) return absl::OkStatus();
+  if (on_behalf_of.empty() || on_behalf_of.size() > 200) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "this key acts for clients: name the client in the ", kOnBehalfOfHeader, " header"));
+  }
+  cc.set_client_id(std::string(on_behalf_of));
+  return absl::OkStatus();
 }
 
 grpc::GenericStub* Gateway::StubFor(const MethodPolicy& policy) const {

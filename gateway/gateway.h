@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/call_context.h"
@@ -37,8 +38,10 @@ struct CallInput {
   absl::string_view authorization;
   absl::string_view on_behalf_of;
   absl::string_view request_id;
-  // The caller's network address (failed authentications are limited by it).
+  // The caller's network address, and the X-Forwarded-For it sent (believed
+  // only when `peer` is a trusted proxy).
   absl::string_view peer;
+  absl::string_view forwarded_for;
   // The caller's own deadline, InfiniteFuture() when it set none.
   absl::Time client_deadline = absl::InfiniteFuture();
 };
@@ -47,8 +50,10 @@ struct CallInput {
 struct Admission {
   CallContext context;
   absl::Time deadline;
-  // Holds a place among the calls in flight until the last copy goes.
+  // Holds a place among the calls in flight (and, for a stream, among the
+  // key's and the tenant's open streams) until the last copy goes.
   std::shared_ptr<void> in_flight;
+  std::shared_ptr<void> stream_slot;
 };
 
 // One forwarded unary exchange; the front owns it until `done` runs.
@@ -65,11 +70,19 @@ struct GatewayOptions {
   // Per-key quota when the key sets none: calls per second and burst.
   double default_rate = 50;
   double default_burst = 100;
-  // Failed authentications allowed per source address.
+  // Failed authentications allowed per presented key id, and per source
+  // address for tokens that name no known key. A valid key is never refused
+  // by these.
   double failed_auth_rate = 1;
   double failed_auth_burst = 20;
+  // Addresses whose X-Forwarded-For names the source (ingresses).
+  absl::flat_hash_set<std::string> trusted_proxies;
   // Calls in flight beyond which new ones are refused at once.
   int max_in_flight = 1000;
+  // Streaming calls one key (unless it sets its own) and one tenant may
+  // hold open at once.
+  int max_streams_per_key = 32;
+  int max_streams_per_tenant = 256;
 };
 
 // Thread-safe.
@@ -81,10 +94,13 @@ class Gateway {
                                                          const ContextKey* context_key,
                                                          const Clock* clock);
 
-  // UNAUTHENTICATED for a bad key, PERMISSION_DENIED for a missing scope or
-  // a delegate key that names no client, RESOURCE_EXHAUSTED (with RetryInfo)
-  // over the key's quota, after too many failed keys from the source, or
-  // beyond the cap on calls in flight.
+  // UNAUTHENTICATED for a bad key (RESOURCE_EXHAUSTED once the key id, or
+  // the source for tokens naming no known key, failed too often);
+  // PERMISSION_DENIED for a missing scope, a delegate key that names no
+  // client, or a client-bound key naming another client; INVALID_ARGUMENT for
+  // x-counsel-on-behalf-of on a key without cases.delegate;
+  // RESOURCE_EXHAUSTED (with RetryInfo) over the key's quota, beyond the cap
+  // on calls in flight, or beyond the key's or the tenant's open streams.
   absl::StatusOr<Admission> Admit(const CallInput& input) const;
 
   // Forwards ex->request to the method's backend (or serves a local method
@@ -125,6 +141,7 @@ class Gateway {
   mutable TokenBuckets quotas_;
   mutable TokenBuckets failed_auth_;
   mutable InFlight in_flight_;
+  mutable StreamSlots streams_;
   mutable CircuitBreaker guidance_breaker_;
   mutable CircuitBreaker cases_breaker_;
   std::shared_ptr<grpc::Channel> guidance_channel_;
@@ -134,6 +151,13 @@ class Gateway {
   // Composed methods block on backends here; last, so it drains first.
   std::unique_ptr<Executor> local_;
 };
+
+// Binds the call to the client a key acts for: the key's own client, or for
+// a cases.delegate key the one named in x-counsel-on-behalf-of (client-scoped
+// methods only). The header on a key that cannot use it is INVALID_ARGUMENT;
+// on a client-bound key naming another client, PERMISSION_DENIED.
+absl::Status BindClient(const KeyRecord& key, CallContext& cc, absl::string_view on_behalf_of,
+                        bool client_scoped);
 
 // The gRPC service config for a backend: retries on UNAVAILABLE for the
 // idempotent methods of `backend`, with gRPC's retry throttling as budget.

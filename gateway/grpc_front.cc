@@ -26,6 +26,8 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
   input.request_id = request_id;
   const std::string peer = PeerAddress(ctx.peer());
   input.peer = peer;
+  const std::string forwarded_for = Metadata(ctx, "x-forwarded-for");
+  input.forwarded_for = forwarded_for;
   const auto deadline = ctx.deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
     input.client_deadline = absl::FromChrono(deadline);

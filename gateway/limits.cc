@@ -5,7 +5,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "common/errors.h"
 
 namespace counsel::gateway {
@@ -42,6 +44,57 @@ absl::Status TokenBuckets::Take(const std::string& name, double rate, double bur
 bool TokenBuckets::Empty(const std::string& name, double rate, double burst, absl::Time now) {
   absl::MutexLock lock(&mu_);
   return Refill(name, rate, burst, now).tokens < 1;
+}
+
+absl::StatusOr<std::shared_ptr<void>> StreamSlots::Take(const std::string& key_id, int key_cap,
+                                                        const std::string& tenant,
+                                                        int tenant_cap) {
+  {
+    absl::MutexLock lock(&mu_);
+    int& k = by_key_[key_id];
+    int& t = by_tenant_[tenant];
+    if (k >= key_cap || t >= tenant_cap) {
+      const bool key_full = k >= key_cap;
+      if (k == 0) by_key_.erase(key_id);
+      if (t == 0) by_tenant_.erase(tenant);
+      return ResourceExhaustedRetryAfter(
+          key_full ? absl::StrCat("this key holds its limit of ", key_cap, " open streams")
+                   : absl::StrCat("this tenant holds its limit of ", tenant_cap, " open streams"),
+          absl::Seconds(1));
+    }
+    ++k;
+    ++t;
+  }
+  return std::shared_ptr<void>(nullptr, [this, key_id, tenant](void*) { Give(key_id, tenant); });
+}
+
+void StreamSlots::Give(const std::string& key_id, const std::string& tenant) {
+  absl::MutexLock lock(&mu_);
+  if (--by_key_[key_id] <= 0) by_key_.erase(key_id);
+  if (--by_tenant_[tenant] <= 0) by_tenant_.erase(tenant);
+}
+
+int StreamSlots::open_for_key(const std::string& key_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_key_.find(key_id);
+  return it == by_key_.end() ? 0 : it->second;
+}
+
+std::string SourceAddress(absl::string_view peer, absl::string_view forwarded_for,
+                          const absl::flat_hash_set<std::string>& trusted_proxies) {
+  std::string source(peer);
+  if (forwarded_for.empty() || !trusted_proxies.contains(source)) return source;
+  // Walk from the right: each hop appends the address it received from, so
+  // the rightmost address not a trusted proxy is the first one nobody
+  // trusted could have written.
+  std::vector<absl::string_view> hops = absl::StrSplit(forwarded_for, ',');
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    const std::string hop(absl::StripAsciiWhitespace(*it));
+    if (hop.empty() || hop.size() > 64) break;
+    source = hop;
+    if (!trusted_proxies.contains(hop)) break;
+  }
+  return source;
 }
 
 std::string PeerAddress(absl::string_view peer) {

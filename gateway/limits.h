@@ -5,9 +5,12 @@
 #define COUNSEL_GATEWAY_LIMITS_H_
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -53,6 +56,29 @@ class InFlight {
   const int cap_;
   std::atomic<int> count_{0};
 };
+
+// Counts open streams per key and per tenant. Thread-safe.
+class StreamSlots {
+ public:
+  // Takes a slot for `key_id` (at most `key_cap` open) and `tenant` (at most
+  // `tenant_cap`), or RESOURCE_EXHAUSTED naming the cap that was reached.
+  // The slot is given back when the returned handle goes.
+  absl::StatusOr<std::shared_ptr<void>> Take(const std::string& key_id, int key_cap,
+                                             const std::string& tenant, int tenant_cap);
+  int open_for_key(const std::string& key_id);
+
+ private:
+  void Give(const std::string& key_id, const std::string& tenant);
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> by_key_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> by_tenant_ ABSL_GUARDED_BY(mu_);
+};
+
+// The address whose failed authentications are counted: the peer, or, when
+// the peer is a trusted proxy, the last address in X-Forwarded-For that is
+// not itself a trusted proxy.
+std::string SourceAddress(absl::string_view peer, absl::string_view forwarded_for,
+                          const absl::flat_hash_set<std::string>& trusted_proxies);
 
 // The address part of a peer ("ipv4:127.0.0.1:5000" → "127.0.0.1").
 std::string PeerAddress(absl::string_view peer);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/process.h"
 #include "common/call_context.h"
 #include "common/config.h"
 #include "common/key_file.h"
@@ -35,6 +36,13 @@ ABSL_FLAG(int, http_threads, 64,
 ABSL_FLAG(double, default_rate, 50, "Calls per second a key may make when it sets no rate");
 ABSL_FLAG(double, default_burst, 100, "Burst a key may make when it sets none");
 ABSL_FLAG(int, max_in_flight, 1000, "Calls in flight beyond which new calls are refused at once");
+ABSL_FLAG(int, max_streams_per_key, 32,
+          "Streams (watches, uploads) one key may hold open at once unless the key sets its own");
+ABSL_FLAG(int, max_streams_per_tenant, 256,
+          "Streams all keys of one tenant may hold open at once");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "Comma-separated addresses of proxies (ingresses) whose X-Forwarded-For is believed "
+          "for the failed-authentication limit; none by default");
 ABSL_FLAG(int, max_concurrent_streams, 100,
           "Calls one client connection may have open at once (HTTP/2 "
           "SETTINGS_MAX_CONCURRENT_STREAMS); bounds the memory a fast client can claim");
@@ -48,6 +56,8 @@ ABSL_FLAG(std::string, client, "", "keys create: bind the key to this client id"
 ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(), "keys create: expire after this long (0: never)");
 ABSL_FLAG(double, rate, 0, "keys create: calls per second allowed (0: default)");
 ABSL_FLAG(int, burst, 0, "keys create: burst size (0: default)");
+ABSL_FLAG(int, max_streams, 0,
+          "keys create: streams the key may hold open at once (0: --max_streams_per_key)");
 
 namespace counsel::gateway {
 namespace {
@@ -57,6 +67,7 @@ constexpr char kUsage[] =
     "  counsel-gateway [--listen=ADDR] [--http_listen=ADDR] [--db=PATH]\n"
     "                  [--guidance_addr=ADDR] [--cases_addr=ADDR] [--context_key_file=PATH]\n"
     "  counsel-gateway keys create --tenant=T --scopes=a,b [--name=N] [--client=ID] [--ttl=720h]\n"
+    "                              [--rate=R --burst=B] [--max_streams=N]\n"
     "  counsel-gateway keys list [--tenant=T]\n"
     "  counsel-gateway keys revoke KEY_ID";
 
@@ -83,6 +94,7 @@ int RunKeys(const std::vector<std::string>& args) {
     if (absl::GetFlag(FLAGS_ttl) > absl::ZeroDuration()) spec.ttl = absl::GetFlag(FLAGS_ttl);
     spec.rate_per_second = absl::GetFlag(FLAGS_rate);
     spec.burst = absl::GetFlag(FLAGS_burst);
+    spec.max_streams = absl::GetFlag(FLAGS_max_streams);
     auto key = (*store)->Create(spec);
     if (!key.ok()) return Fail(key.status());
     std::printf("key id:  %s\ntenant:  %s\nscopes:  %s\nclient:  %s\nexpires: %s\n",
@@ -142,6 +154,12 @@ int Serve() {
   options.default_rate = absl::GetFlag(FLAGS_default_rate);
   options.default_burst = absl::GetFlag(FLAGS_default_burst);
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  options.max_streams_per_key = absl::GetFlag(FLAGS_max_streams_per_key);
+  options.max_streams_per_tenant = absl::GetFlag(FLAGS_max_streams_per_tenant);
+  for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_trusted_proxies), ',',
+                                            absl::SkipWhitespace())) {
+    options.trusted_proxies.insert(std::string(absl::StripAsciiWhitespace(p)));
+  }
   auto gateway = Gateway::Create(options, &authenticator, &key, RealClock::Get());
   if (!gateway.ok()) return Fail(gateway.status());
   auto transcoder = Transcoder::Build();
@@ -182,6 +200,7 @@ int Serve() {
 }  // namespace counsel::gateway
 
 int main(int argc, char** argv) {
+  counsel::InitProcess();
   counsel::BlockTerminationSignals();
   std::vector<std::string> args = counsel::ParseFlags(argc, argv, counsel::gateway::kUsage);
   if (!args.empty() && args[0] == "keys") return counsel::gateway::RunKeys(args);

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/process.h"
 #include "common/call_context.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -120,6 +121,7 @@ int Serve() {
 }  // namespace counsel::guidance
 
 int main(int argc, char** argv) {
+  counsel::InitProcess();
   counsel::BlockTerminationSignals();
   std::vector<std::string> args =
       counsel::ParseFlags(argc, argv, counsel::guidance::kUsage);

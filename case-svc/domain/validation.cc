@@ -10,6 +10,8 @@
 #include "common/clock.h"
 #include "common/dates.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace counsel::cases {
@@ -20,33 +22,59 @@ constexpr size_t kMaxShort = 200;
 constexpr size_t kMaxSummary = 10000;
 constexpr size_t kMaxLabels = 64;
 
-// Code points of valid UTF-8, or -1.
-long Utf8Length(absl::string_view s) {
-  long n = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return -1;
-    for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return -1;
+}  // namespace
+
+namespace {
+
+absl::Status CheckCharacters(absl::string_view text, size_t max_chars, absl::string_view field,
+                             bool free_text) {
+  size_t n = 0, i = 0;
+  char32_t cp;
+  while (i < text.size()) {
+    if (!utf8::Next(text, &i, &cp)) return InvalidArgumentField(field, "is not valid UTF-8");
+    if (utf8::IsForbiddenControl(cp, free_text)) {
+      return InvalidArgumentField(
+          field, free_text ? "holds a control character or a bidirectional override "
+                             "(only line breaks and tabs are allowed)"
+                           : "holds a control character, a line break or a bidirectional "
+                             "override");
     }
-    // Reject overlong two-byte forms and surrogates.
-    if (len == 2 && c < 0xc2) return -1;
-    if (len == 3 && c == 0xed && static_cast<unsigned char>(s[i + 1]) >= 0xa0) return -1;
-    i += len;
     ++n;
   }
-  return n;
+  if (n > max_chars) {
+    return InvalidArgumentField(field, absl::StrCat("is longer than ", max_chars, " characters"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status CheckText(absl::string_view text, size_t max_chars, absl::string_view field) {
-  const long n = Utf8Length(text);
-  if (n < 0) return InvalidArgumentField(field, "is not valid UTF-8");
-  if (static_cast<size_t>(n) > max_chars) {
-    return InvalidArgumentField(field, absl::StrCat("is longer than ", max_chars, " characters"));
+  return CheckCharacters(text, max_chars, field, false);
+}
+
+absl::Status CheckFreeText(absl::string_view text, size_t max_chars, absl::string_view field) {
+  return CheckCharacters(text, max_chars, field, true);
+}
+
+absl::StatusOr<absl::CivilDay> CheckPastDate(absl::string_view value, absl::Time now,
+                                             absl::string_view field) {
+  ASSIGN_OR_RETURN(absl::CivilDay day, ParseDate(value, field));
+  // One day of slack for clocks and time zones; nothing in a case happened
+  // before 1900.
+  const absl::CivilDay latest = absl::ToCivilDay(now, ShanghaiTimeZone()) + 1;
+  if (day < absl::CivilDay(1900, 1, 1) || day > latest) {
+    return InvalidArgumentField(
+        field, absl::StrCat("must be a date between 1900-01-01 and ", FormatDate(latest)));
+  }
+  return day;
+}
+
+absl::Status CheckPastTimestamp(const google::protobuf::Timestamp& t, absl::Time now,
+                                absl::string_view field) {
+  RETURN_IF_ERROR(CheckTimestamp(t, field));
+  if (absl::FromUnixSeconds(t.seconds()) > now + absl::Hours(24)) {
+    return InvalidArgumentField(field, "is in the future");
   }
   return absl::OkStatus();
 }
@@ -153,7 +181,7 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_v
 
 namespace {
 
-absl::Status Validate(v1::Case& c, bool client_erased) {
+absl::Status Validate(v1::Case& c, bool client_erased, absl::Time now) {
   std::vector<std::pair<std::string, std::string>> violations;
   auto note = [&](const absl::Status& s) {
     if (s.ok()) return;
@@ -174,7 +202,9 @@ absl::Status Validate(v1::Case& c, bool client_erased) {
     note(CheckText(client.display_name(), kMaxName, "case.client.display_name"));
   }
   note(CheckText(client.id(), kMaxShort, "case.client.id"));
-  if (c.has_discovered_time()) note(CheckTimestamp(c.discovered_time(), "case.discovered_time"));
+  if (c.has_discovered_time()) {
+    note(CheckPastTimestamp(c.discovered_time(), now, "case.discovered_time"));
+  }
   if (!client_erased && !client.phone().empty()) {
     auto p = NormalizePhone(client.phone(), "case.client.phone");
     if (p.ok()) client.set_phone(*p); else note(p.status());
@@ -207,7 +237,7 @@ absl::Status Validate(v1::Case& c, bool client_erased) {
     if (!slug) violations.emplace_back("case.incident_type", "must match [a-z][a-z0-9-]{0,62}");
   }
   note(CheckText(c.external_ref(), kMaxShort, "case.external_ref"));
-  note(CheckText(c.summary(), kMaxSummary, "case.summary"));
+  note(CheckFreeText(c.summary(), kMaxSummary, "case.summary"));
   note(CheckText(c.suspected_source(), kMaxShort, "case.suspected_source"));
   note(CheckText(c.assignee(), kMaxShort, "case.assignee"));
   if (c.labels_size() > static_cast<int>(kMaxLabels)) {
@@ -218,7 +248,7 @@ absl::Status Validate(v1::Case& c, bool client_erased) {
     note(CheckText(v, 63, "case.labels"));
   }
   if (!c.occurred_on().empty()) {
-    auto day = ParseDate(c.occurred_on(), "case.occurred_on");
+    auto day = CheckPastDate(c.occurred_on(), now, "case.occurred_on");
     if (!day.ok()) {
       note(day.status());
     } else if (c.has_discovered_time() &&
@@ -230,15 +260,22 @@ absl::Status Validate(v1::Case& c, bool client_erased) {
   for (const auto& [value, field] : {std::pair{c.damage_known_on(), "case.damage_known_on"},
                                      std::pair{c.liable_party_identified_on(),
                                                "case.liable_party_identified_on"}}) {
-    if (!value.empty()) note(ParseDate(value, field).status());
+    if (!value.empty()) note(CheckPastDate(value, now, field).status());
   }
+  if (!c.police_report().reported_on().empty()) {
+    note(CheckPastDate(c.police_report().reported_on(), now, "case.police_report.reported_on")
+             .status());
+  }
+  note(CheckText(c.police_report().station(), kMaxShort, "case.police_report.station"));
+  note(CheckText(c.police_report().receipt_number(), kMaxShort,
+                 "case.police_report.receipt_number"));
   if (!violations.empty()) return InvalidArgumentFields(violations);
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status ValidateNewCase(v1::Case& c) { return Validate(c, false); }
-absl::Status ValidateErasedCase(v1::Case& c) { return Validate(c, true); }
+absl::Status ValidateNewCase(v1::Case& c, absl::Time now) { return Validate(c, false, now); }
+absl::Status ValidateErasedCase(v1::Case& c, absl::Time now) { return Validate(c, true, now); }
 
 }  // namespace counsel::cases

@@ -7,6 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "counsel/cases/v1/cases.pb.h"
 
 namespace counsel::cases {
@@ -29,8 +31,22 @@ absl::StatusOr<std::string> NormalizeEmail(absl::string_view input, absl::string
 // for an e-mail address, an account without spaces or dashes.
 std::string NormalizeCounterpart(absl::string_view in);
 
-// Valid UTF-8 of at most `max_chars` code points.
+// Valid UTF-8 of at most `max_chars` code points, with no control character
+// (line breaks included) and no bidirectional override: a name or a short field.
 absl::Status CheckText(absl::string_view text, size_t max_chars, absl::string_view field);
+
+// As CheckText, for free text (summaries, notes, reasons): line breaks and
+// tabs are allowed; other controls and bidirectional overrides are not.
+absl::Status CheckFreeText(absl::string_view text, size_t max_chars, absl::string_view field);
+
+// A YYYY-MM-DD date of something that happened: between 1900-01-01 and
+// tomorrow (Asia/Shanghai) at `now`.
+absl::StatusOr<absl::CivilDay> CheckPastDate(absl::string_view value, absl::Time now,
+                                             absl::string_view field);
+
+// A timestamp (CheckTimestamp) no later than one day after `now`.
+absl::Status CheckPastTimestamp(const google::protobuf::Timestamp& t, absl::Time now,
+                                absl::string_view field);
 
 // A timestamp between 1970 and 9000 (so that adding due periods cannot leave
 // protobuf's range). InvalidArgument naming `field` otherwise.
@@ -40,11 +56,11 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_v
 // display name required, phone/national id/email normalised, at least one
 // leaked data category, occurred_on not after discovered_time, lengths
 // bounded, output-only fields ignored. Reports every violation at once.
-absl::Status ValidateNewCase(v1::Case& c);
+absl::Status ValidateNewCase(v1::Case& c, absl::Time now);
 
 // The same checks for a case whose client data was erased: the client's
 // fields are absent and stay so.
-absl::Status ValidateErasedCase(v1::Case& c);
+absl::Status ValidateErasedCase(v1::Case& c, absl::Time now);
 
 }  // namespace counsel::cases
 

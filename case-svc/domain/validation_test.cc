@@ -56,7 +56,7 @@ TEST(ValidateNewCaseTest, ReportsEveryViolationWithItsField) {
   v1::Case c;
   c.mutable_client()->set_phone("nope");
   c.set_occurred_on("2023-02-30");
-  absl::Status s = ValidateNewCase(c);
+  absl::Status s = ValidateNewCase(c, absl::FromCivil(absl::CivilDay(2026, 11, 30), absl::UTCTimeZone()));
   ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   google::rpc::BadRequest bad;
   ASSERT_TRUE(ToRpcStatus(s).details(0).UnpackTo(&bad));
@@ -73,7 +73,7 @@ TEST(ValidateNewCaseTest, NormalisesAndDefaults) {
   c.mutable_client()->set_phone("138 1234 5678");
   c.mutable_client()->set_email(" Zhang@Example.COM ");
   c.add_leaked_data(v1::LEAKED_DATA_PHONE);
-  ASSERT_TRUE(ValidateNewCase(c).ok());
+  ASSERT_TRUE(ValidateNewCase(c, absl::FromCivil(absl::CivilDay(2026, 11, 30), absl::UTCTimeZone())).ok());
   EXPECT_EQ(c.client().phone(), "+8613812345678");
   EXPECT_EQ(c.client().email(), "zhang@example.com");
   EXPECT_EQ(c.incident_type(), "personal-information-leak");
@@ -86,7 +86,7 @@ TEST(ValidateNewCaseTest, OccurredOnMustNotFollowDiscovery) {
   c.set_occurred_on("2026-02-01");
   c.mutable_discovered_time()->set_seconds(absl::ToUnixSeconds(
       absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone())));
-  EXPECT_THAT(ValidateNewCase(c),
+  EXPECT_THAT(ValidateNewCase(c, absl::FromCivil(absl::CivilDay(2026, 11, 30), absl::UTCTimeZone())),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("case.occurred_on")));
 }
 

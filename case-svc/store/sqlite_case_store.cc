@@ -47,8 +47,8 @@ absl::StatusOr<int64_t> SeqPageToken(const std::string& token) {
   return after;
 }
 
-const std::vector<std::string>& Migrations() {
-  static const auto* m = new std::vector<std::string>{std::string(R"sql(
+const std::vector<sqlite::Migration>& Migrations() {
+  static const auto* m = new std::vector<sqlite::Migration>{std::string(R"sql(
 -- One data key per client (or per case when the firm gives no client id),
 -- wrapped by the master key. Destroying the key erases the client's data.
 CREATE TABLE client_keys (
@@ -931,15 +931,23 @@ class SqliteCaseStore final : public CaseStore {
     return seq;
   }
 
+  // Request ids are scoped to the caller's client binding: a client-bound or
+  // delegate key never meets another client's request ids (so reusing one
+  // tells it nothing about anyone else's requests).
+  static std::string ScopedRequestId(const Actor& actor, const std::string& request_id) {
+    return actor.client_id.empty() ? request_id
+                                   : absl::StrCat("client:", actor.client_id, "/", request_id);
+  }
+
   // An earlier create with the same request id: its resource, or
   // InvalidArgument when the body differs; "" when there was none.
-  absl::StatusOr<std::string> PriorRequest(Database& db, const std::string& tenant,
+  absl::StatusOr<std::string> PriorRequest(Database& db, const Actor& actor,
                                            const std::string& request_id,
                                            const std::string& digest) {
     if (request_id.empty()) return std::string();
     ASSIGN_OR_RETURN(Statement q, db.Prepare(
         "SELECT request_digest, resource FROM create_requests WHERE tenant = ?1 AND request_id = ?2"));
-    q.Bind(1, tenant).Bind(2, request_id);
+    q.Bind(1, actor.tenant).Bind(2, ScopedRequestId(actor, request_id));
     ASSIGN_OR_RETURN(bool seen, q.Step());
     if (!seen) return std::string();
     if (q.ColumnBlob(0) != digest) {
@@ -949,40 +957,47 @@ class SqliteCaseStore final : public CaseStore {
     return q.ColumnText(1);
   }
 
-  absl::Status RecordRequest(Database& db, const std::string& tenant,
+  absl::Status RecordRequest(Database& db, const Actor& actor,
                              const std::string& request_id, const std::string& digest,
                              const std::string& resource, int64_t now) {
     if (request_id.empty()) return absl::OkStatus();
     ASSIGN_OR_RETURN(Statement ins, db.Prepare(
         "INSERT INTO create_requests (tenant, request_id, request_digest, resource, create_time) "
         "VALUES (?1, ?2, ?3, ?4, ?5)"));
-    ins.Bind(1, tenant).Bind(2, request_id).BindBlob(3, digest).Bind(4, resource).Bind(5, now);
+    ins.Bind(1, actor.tenant).Bind(2, ScopedRequestId(actor, request_id)).BindBlob(3, digest).Bind(4, resource).Bind(5, now);
     return ins.Run();
+  }
+
+  // ALREADY_EXISTS naming `field` and the case that holds `external_ref`
+  // (only keys for the whole firm may set one, so the name is theirs to see).
+  absl::Status CheckExternalRefFree(Database& db, const std::string& tenant,
+                                    const std::string& external_ref, const std::string& case_id,
+                                    absl::string_view field) {
+    if (external_ref.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(
+        "SELECT case_id FROM cases WHERE tenant = ?1 AND external_ref = ?2 AND case_id != ?3"));
+    q.Bind(1, tenant).Bind(2, external_ref).Bind(3, case_id);
+    ASSIGN_OR_RETURN(bool exists, q.Step());
+    if (!exists) return absl::OkStatus();
+    const std::string existing = absl::StrCat("cases/", q.ColumnText(0));
+    return ErrorWithReason(absl::StatusCode::kAlreadyExists, "EXTERNAL_REF_EXISTS",
+                           absl::StrCat(field, ": is already used by ", existing),
+                           {{"case", existing}, {"field", std::string(field)}});
   }
 
   absl::StatusOr<v1::Case> CreateIn(Database& db, const Actor& actor, const NewCase& request) {
     const std::string& tenant = actor.tenant;
     ASSIGN_OR_RETURN(std::string prior,
-                     PriorRequest(db, tenant, request.request_id, request.request_digest));
+                     PriorRequest(db, actor, request.request_id, request.request_digest));
     if (!prior.empty()) return Load(db, actor, prior);
     const v1::Case& c = request.c;
     const std::string case_id(absl::StripPrefix(c.name(), "cases/"));
-    if (!c.external_ref().empty()) {
-      ASSIGN_OR_RETURN(Statement q, db.Prepare(
-          "SELECT case_id FROM cases WHERE tenant = ?1 AND external_ref = ?2"));
-      q.Bind(1, tenant).Bind(2, c.external_ref());
-      ASSIGN_OR_RETURN(bool exists, q.Step());
-      if (exists) {
-        const std::string existing = absl::StrCat("cases/", q.ColumnText(0));
-        return ErrorWithReason(absl::StatusCode::kAlreadyExists, "EXTERNAL_REF_EXISTS",
-                               absl::StrCat("external_ref is already used by ", existing),
-                               {{"case", existing}});
-      }
-    }
+    RETURN_IF_ERROR(CheckExternalRefFree(db, tenant, c.external_ref(), case_id,
+                                         "case.external_ref"));
     const int64_t now = absl::ToUnixMicros(clock_->Now());
     ASSIGN_OR_RETURN(DataKey key, NewOrExistingKey(db, tenant, c.client().id(), now));
     RETURN_IF_ERROR(Store(db, tenant, case_id, c, /*insert=*/true, &key, now, 1));
-    RETURN_IF_ERROR(RecordRequest(db, tenant, request.request_id, request.request_digest,
+    RETURN_IF_ERROR(RecordRequest(db, actor, request.request_id, request.request_digest,
                                   case_id, now));
     v1::CaseEvent event;
     event.set_type(v1::CaseEvent::TYPE_CASE_CREATED);
@@ -999,10 +1014,18 @@ class SqliteCaseStore final : public CaseStore {
           c.name(), " changed since etag ", m.expected_etag, " (now ", c.etag(),
           "); read it again and retry"));
     }
-    const int64_t revision = std::stoll(c.etag().substr(1));
+    int64_t revision = 0;
+    if (!absl::SimpleAtoi(absl::string_view(c.etag()).substr(1), &revision)) {
+      return absl::DataLossError(absl::StrCat(c.name(), " holds an unreadable revision"));
+    }
+    const std::string external_ref_before = c.external_ref();
     v1::CaseEvent event;
     event.set_actor(actor.key_id);
     RETURN_IF_ERROR(m.apply(c, event));
+    if (c.external_ref() != external_ref_before) {
+      RETURN_IF_ERROR(CheckExternalRefFree(db, actor.tenant, c.external_ref(), m.case_id,
+                                           "case.external_ref"));
+    }
     const int64_t now = absl::ToUnixMicros(clock_->Now());
     ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, m.case_id));
     RETURN_IF_ERROR(Store(db, actor.tenant, m.case_id, c, /*insert=*/false,
@@ -1084,7 +1107,7 @@ class SqliteCaseStore final : public CaseStore {
     const std::string digest = absl::StrCat(
         case_id, "|", in.evidence.SerializeAsString(), Digest(in.attachment));
     ASSIGN_OR_RETURN(std::string prior,
-                     PriorRequest(db, actor.tenant, in.request_id, Digest(digest)));
+                     PriorRequest(db, actor, in.request_id, Digest(digest)));
     ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
     ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
     if (!prior.empty()) return ReadEvidence(db, actor.tenant, case_id, prior, key);
@@ -1150,7 +1173,7 @@ class SqliteCaseStore final : public CaseStore {
           .Bind(4, BlindIndex(actor.tenant, "evidence.counterpart", e.counterpart()));
       RETURN_IF_ERROR(idx.Run());
     }
-    RETURN_IF_ERROR(RecordRequest(db, actor.tenant, in.request_id, Digest(digest), id, now));
+    RETURN_IF_ERROR(RecordRequest(db, actor, in.request_id, Digest(digest), id, now));
     return e;
   }
 
@@ -1179,7 +1202,7 @@ class SqliteCaseStore final : public CaseStore {
   absl::StatusOr<v1::Note> AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,
                                      const v1::Note& in, const std::string& request_id) {
     const std::string digest = Digest(absl::StrCat("note|", case_id, "|", in.text()));
-    ASSIGN_OR_RETURN(std::string prior, PriorRequest(db, actor.tenant, request_id, digest));
+    ASSIGN_OR_RETURN(std::string prior, PriorRequest(db, actor, request_id, digest));
     ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
     ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
     if (!key) {
@@ -1213,7 +1236,7 @@ class SqliteCaseStore final : public CaseStore {
                                     Binding{actor.tenant, case_id, absl::StrCat("notes/", id)}))
         .BindBlob(5, n.SerializeAsString());
     RETURN_IF_ERROR(ins.Run());
-    RETURN_IF_ERROR(RecordRequest(db, actor.tenant, request_id, digest, id, now));
+    RETURN_IF_ERROR(RecordRequest(db, actor, request_id, digest, id, now));
     n.set_text(in.text());
     return n;
   }

@@ -192,6 +192,8 @@ void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib:
   input.on_behalf_of = on_behalf_of;
   input.request_id = request_id;
   input.peer = req.remote_addr;
+  const std::string forwarded_for = req.get_header_value("X-Forwarded-For");
+  input.forwarded_for = forwarded_for;
   auto admitted = gateway.Admit(input);
   if (!admitted.ok()) {
     SendError(res, admitted.status());

@@ -34,7 +34,7 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Find(
 }
 
 absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Authenticate(
-    absl::string_view authorization) const {
+    absl::string_view authorization, std::string* failed_key_id) const {
   if (authorization.empty()) {
     return absl::UnauthenticatedError("missing API key: send `authorization: Bearer <key>`");
   }
@@ -49,6 +49,7 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Authenticate(
   ASSIGN_OR_RETURN(std::shared_ptr<const KeyRecord> record, Find(key_id));
   const std::string hash = HashSecret(secret);
   sodium_memzero(secret.data(), secret.size());
+  if (record && failed_key_id != nullptr) *failed_key_id = key_id;
   if (!record || record->secret_hash.size() != hash.size() ||
       sodium_memcmp(record->secret_hash.data(), hash.data(), hash.size()) != 0) {
     return absl::UnauthenticatedError("invalid API key");
@@ -60,6 +61,7 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Authenticate(
   if (record->expire_time && *record->expire_time <= now) {
     return absl::UnauthenticatedError("API key expired");
   }
+  if (failed_key_id != nullptr) failed_key_id->clear();
   return record;
 }
 

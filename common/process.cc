@@ -1,0 +1,28 @@
+#include "common/process.h"
+
+#include <sys/stat.h>
+
+#include "common/logging.h"
+#include "grpc/support/log.h"
+
+namespace counsel {
+namespace {
+
+void GrpcLog(gpr_log_func_args* args) {
+  const log::Level level = args->severity == GPR_LOG_SEVERITY_ERROR  ? log::Level::kError
+                           : args->severity == GPR_LOG_SEVERITY_INFO ? log::Level::kInfo
+                           : args->severity == GPR_LOG_SEVERITY_DEBUG ? log::Level::kDebug
+                                                                       : log::Level::kWarning;
+  log::Write(level, "grpc", {{"file", args->file != nullptr ? args->file : ""},
+                             {"line", args->line},
+                             {"message", args->message != nullptr ? args->message : ""}});
+}
+
+}  // namespace
+
+void InitProcess() {
+  umask(077);
+  gpr_set_log_function(GrpcLog);
+}
+
+}  // namespace counsel
