@@ -121,7 +121,9 @@ absl::StatusOr<std::string> ParseCaseName(absl::string_view name, absl::string_v
   return std::string(id);
 }
 
-Actor ActorOf(const CallContext& cc) { return Actor{cc.tenant(), cc.key_id(), cc.client_id()}; }
+Actor ActorOf(const CallContext& cc) {
+  return Actor{cc.tenant(), cc.key_id(), cc.client_id(), HasScope(cc, kScopeCasesPii)};
+}
 
 namespace {
 
@@ -179,9 +181,29 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RunWrite(
 }
 
 v1::Case CaseServiceImpl::Present(const CallContext& cc, v1::Case c) const {
-  if (!HasScope(cc, kScopeCasesPii)) MaskClient(*c.mutable_client());
+  if (!HasScope(cc, kScopeCasesPii)) {
+    MaskClient(*c.mutable_client());
+    MaskCaseText(c);
+  }
   return c;
 }
+
+namespace {
+
+// Free text is personal data: without cases.pii its identifiers are masked.
+void PresentEvidence(const CallContext& cc, v1::Evidence& e) {
+  if (HasScope(cc, kScopeCasesPii)) return;
+  if (!e.counterpart().empty()) e.set_counterpart(MaskCounterpart(e.counterpart()));
+  if (!e.summary().empty()) e.set_summary(MaskIdentifiersInText(e.summary()));
+}
+
+void PresentEvent(const CallContext& cc, v1::CaseEvent& e) {
+  if (!HasScope(cc, kScopeCasesPii) && !e.reason().empty()) {
+    e.set_reason(MaskIdentifiersInText(e.reason()));
+  }
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* CaseServiceImpl::CreateCase(grpc::CallbackServerContext* context,
                                                       const v1::CreateCaseRequest* request,
@@ -576,9 +598,7 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
         [this, cc](absl::StatusOr<v1::Evidence> e) {
           if (e.ok()) {
             *response_ = std::move(*e);
-            if (!HasScope(cc, kScopeCasesPii) && !response_->counterpart().empty()) {
-              response_->set_counterpart(MaskCounterpart(response_->counterpart()));
-            }
+            PresentEvidence(cc, *response_);
           }
           Finish(ToGrpcStatus(e.status()));
         });
@@ -605,11 +625,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListEvidence(grpc::CallbackServerCont
   return Run(context, "ListEvidence", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
     RETURN_IF_ERROR(ParseCaseName(request->parent(), "parent").status());
     ASSIGN_OR_RETURN(*response, store_->ListEvidence(ActorOf(cc), *request));
-    if (!HasScope(cc, kScopeCasesPii)) {
-      for (auto& e : *response->mutable_evidence()) {
-        if (!e.counterpart().empty()) e.set_counterpart(MaskCounterpart(e.counterpart()));
-      }
-    }
+    for (auto& e : *response->mutable_evidence()) PresentEvidence(cc, e);
     return absl::OkStatus();
   });
 }
@@ -634,8 +650,13 @@ grpc::ServerUnaryReactor* CaseServiceImpl::AddNote(grpc::CallbackServerContext* 
     v1::Note note;
     note.set_text(request->note().text());
     store_->AddNote(ActorOf(cc), *id, std::move(note), request->request_id(),
-                    [response, done](absl::StatusOr<v1::Note> n) {
-                      if (n.ok()) *response = std::move(*n);
+                    [cc, response, done](absl::StatusOr<v1::Note> n) {
+                      if (n.ok()) {
+                        *response = std::move(*n);
+                        if (!HasScope(cc, kScopeCasesPii)) {
+                          response->set_text(MaskIdentifiersInText(response->text()));
+                        }
+                      }
                       done(n.status());
                     });
   });
@@ -647,6 +668,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCaseEvents(
   return Run(context, "ListCaseEvents", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
     RETURN_IF_ERROR(ParseCaseName(request->parent(), "parent").status());
     ASSIGN_OR_RETURN(*response, store_->ListCaseEvents(ActorOf(cc), *request));
+    for (auto& e : *response->mutable_events()) PresentEvent(cc, e);
     return absl::OkStatus();
   });
 }
@@ -685,6 +707,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListChanges(grpc::CallbackServerConte
         continue;
       }
       change.set_cursor(cursors_.Encode(cc.tenant(), s));
+      PresentEvent(cc, *change.mutable_event());
       *response->add_changes() = std::move(change);
     }
     response->set_next_cursor(cursors_.Encode(cc.tenant(), seq));
@@ -821,6 +844,7 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
     pending_.pop_front();
     seq_ = s;
     current_.Clear();
+    PresentEvent(cc_, *change.mutable_event());
     *current_.mutable_change() = std::move(change);
     busy_ = true;
     StartWrite(&current_);

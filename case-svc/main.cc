@@ -30,6 +30,12 @@ ABSL_FLAG(std::string, previous_master_key_file, "",
 ABSL_FLAG(std::string, new_key_file, "", "rotate-master-key: the new master key");
 ABSL_FLAG(std::string, to, "", "backup: the file to write");
 ABSL_FLAG(std::string, head, "", "audit verify: a head ({seq}:{mac}) exported earlier");
+ABSL_FLAG(std::string, erasure_ledger, "",
+          "File listing every erased client key, applied whenever the database is opened (so "
+          "a restored backup stays erased); default {db}.erasures. Never part of a backup");
+ABSL_FLAG(bool, replace_lost_erasure_ledger, false,
+          "Disaster recovery only: start a new erasure ledger for a database whose ledger is "
+          "lost; erasures made after that database was copied are not re-applied");
 ABSL_FLAG(bool, group_commit, true,
           "Batch concurrent writes into one transaction (false: one commit per write)");
 ABSL_FLAG(absl::Duration, change_retention, absl::Hours(24 * 30),
@@ -121,6 +127,8 @@ int Serve() {
   SqliteCaseStoreOptions store_options;
   store_options.max_batch = absl::GetFlag(FLAGS_group_commit) ? 256 : 1;
   store_options.audit_key = *audit_key;
+  store_options.erasure_ledger = absl::GetFlag(FLAGS_erasure_ledger);
+  store_options.replace_lost_erasure_ledger = absl::GetFlag(FLAGS_replace_lost_erasure_ledger);
   auto store = OpenSqliteCaseStore(absl::GetFlag(FLAGS_db), &vault, RealClock::Get(),
                                    store_options);
   if (!store.ok()) return Fail(store.status());

@@ -1,6 +1,9 @@
 #include "case-svc/domain/masking.h"
 
+#include <optional>
 #include <vector>
+
+#include "absl/strings/ascii.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -59,6 +62,170 @@ std::string MaskTail(absl::string_view value) {
   std::string out(cps.size() - 4, '*');
   for (size_t i = cps.size() - 4; i < cps.size(); ++i) out += cps[i];
   return out;
+}
+
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool ValidIdCheck(absl::string_view id) {
+  static constexpr int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr char kCheck[11] = {'1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'};
+  if (id.size() != 18) return false;
+  int sum = 0;
+  for (size_t i = 0; i < 17; ++i) {
+    if (!IsDigit(id[i])) return false;
+    sum += (id[i] - '0') * kWeights[i];
+  }
+  const char last = id[17] == 'x' ? 'X' : id[17];
+  return kCheck[sum % 11] == last;
+}
+
+bool PassesLuhn(absl::string_view digits) {
+  int sum = 0;
+  bool twice = false;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    int d = *it - '0';
+    if (twice) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+bool IsMobile(absl::string_view d) {
+  return d.size() == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9';
+}
+
+// 17 digits and a check character whose birth date (characters 7-14) is a
+// date of 1900-2099: an ID number even when the check character is wrong (a
+// mistyped ID is still someone's).
+bool LooksLikeId(absl::string_view d) {
+  if (d.size() != 18 || d.substr(0, 17).find_first_not_of("0123456789") != absl::string_view::npos ||
+      !(IsDigit(d[17]) || d[17] == 'X' || d[17] == 'x')) {
+    return false;
+  }
+  const int year = std::stoi(std::string(d.substr(6, 4)));
+  const int month = std::stoi(std::string(d.substr(10, 2)));
+  const int day = std::stoi(std::string(d.substr(12, 2)));
+  return year >= 1900 && year <= 2099 && month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+// The masked form of one run of digits, or nothing when it is no identifier.
+std::optional<std::string> MaskNumber(absl::string_view d) {
+  if (ValidIdCheck(d) || LooksLikeId(d)) return MaskNationalId(absl::AsciiStrToUpper(d));
+  if (d.find_first_not_of("0123456789") != absl::string_view::npos) return std::nullopt;
+  if (IsMobile(d)) return MaskPhone(absl::StrCat("+86", d));
+  if (d.size() == 13 && absl::StartsWith(d, "86") && IsMobile(d.substr(2))) {
+    return absl::StrCat("86", MaskPhone(absl::StrCat("+", d)));
+  }
+  if (d.size() >= 10 && d.size() <= 12 && d[0] == '0' && d[1] != '0') {
+    const size_t area = (d[1] == '1' || d[1] == '2') ? 3 : 4;  // 010, 02X; else 0XXX
+    return absl::StrCat(d.substr(0, area), std::string(d.size() - area - 4, '*'),
+                        d.substr(d.size() - 4));
+  }
+  if (d.size() >= 13 && d.size() <= 19 && PassesLuhn(d)) {
+    return absl::StrCat(std::string(d.size() - 4, '*'), d.substr(d.size() - 4));
+  }
+  return std::nullopt;
+}
+
+bool IsEmailLocal(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+         c == '%' || c == '+' || c == '-';
+}
+bool IsDomainChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+}
+
+}  // namespace
+
+std::string MaskIdentifiersInText(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '@' && !out.empty() && IsEmailLocal(out.back())) {
+      // An address: the local part is already in `out`; find the domain.
+      size_t end = i + 1;
+      while (end < text.size() && IsDomainChar(text[end])) ++end;
+      const absl::string_view domain = text.substr(i + 1, end - i - 1);
+      const size_t dot = domain.rfind('.');
+      if (dot != absl::string_view::npos && dot > 0 && domain.size() - dot - 1 >= 2) {
+        size_t local = out.size();
+        while (local > 0 && IsEmailLocal(out[local - 1])) --local;
+        const std::string address = absl::StrCat(out.substr(local), "@", domain);
+        out.resize(local);
+        out += MaskEmail(address);
+        i = end;
+        continue;
+      }
+    }
+    if (!IsDigit(c) && !(c == '+' && i + 1 < text.size() && IsDigit(text[i + 1]))) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    // A run of digits, with single spaces or dashes between digit groups and
+    // a final X (ID numbers); a leading + is kept.
+    const bool plus = c == '+';
+    size_t end = plus ? i + 1 : i;
+    std::string digits;
+    std::vector<std::string> groups(1);
+    std::string seps;
+    while (end < text.size()) {
+      const char d = text[end];
+      if (IsDigit(d)) {
+        digits.push_back(d);
+        groups.back().push_back(d);
+        ++end;
+      } else if ((d == ' ' || d == '-') && end + 1 < text.size() && IsDigit(text[end + 1]) &&
+                 !digits.empty()) {
+        groups.emplace_back();
+        seps.push_back(d);
+        ++end;
+      } else if ((d == 'X' || d == 'x') && digits.size() == 17) {
+        digits.push_back(d);
+        groups.back().push_back(d);
+        ++end;
+        break;
+      } else {
+        break;
+      }
+    }
+    // Letters or digits around the run make it part of a word, not a number.
+    const bool glued =
+        (end < text.size() && absl::ascii_isalpha(static_cast<unsigned char>(text[end]))) ||
+        (!out.empty() && absl::ascii_isalpha(static_cast<unsigned char>(out.back())));
+    std::optional<std::string> masked = glued ? std::nullopt : MaskNumber(digits);
+    if (masked) {
+      if (plus) out.push_back('+');
+      out += *masked;
+    } else if (!glued && groups.size() > 1) {
+      // Several numbers side by side ("13987654321 110105..."): each alone.
+      if (plus) out.push_back('+');
+      for (size_t g = 0; g < groups.size(); ++g) {
+        if (g > 0) out.push_back(seps[g - 1]);
+        std::optional<std::string> one = MaskNumber(groups[g]);
+        out += one ? *one : groups[g];
+      }
+    } else {
+      out.append(text.data() + i, end - i);
+    }
+    i = end;
+  }
+  return out;
+}
+
+void MaskCaseText(v1::Case& c) {
+  if (!c.summary().empty()) c.set_summary(MaskIdentifiersInText(c.summary()));
+  for (auto& item : *c.mutable_checklist()) {
+    if (!item.note().empty()) item.set_note(MaskIdentifiersInText(item.note()));
+  }
 }
 
 void MaskClient(v1::Client& client) {

@@ -24,6 +24,18 @@ std::string MaskTail(absl::string_view value);
 // Masks every personal field of `client` and sets client.masked.
 void MaskClient(v1::Client& client);
 
+// Free text (summaries, notes, reasons) is personal data too: a caller without
+// cases.pii gets it with every recognisable identifier masked as the fields
+// are. Recognised: mainland mobile numbers (1[3-9] and 10 digits, with or
+// without +86/86, spaces or dashes), landlines (0, an area code, 7-8 digits),
+// 18-character ID numbers (a valid GB 11643 check character, or a plausible
+// birth date: a mistyped ID is still personal data), bank card
+// numbers of 13-19 digits passing the Luhn check, and e-mail addresses.
+std::string MaskIdentifiersInText(absl::string_view text);
+
+// Every free-text field of a case (summary, checklist notes) masked so.
+void MaskCaseText(v1::Case& c);
+
 }  // namespace counsel::cases
 
 #endif  // COUNSEL_CASES_DOMAIN_MASKING_H_

@@ -33,3 +33,39 @@ TEST(MaskingTest, MaskClientHidesEveryPersonalField) {
 
 }  // namespace
 }  // namespace counsel::cases
+
+namespace counsel::cases {
+namespace {
+
+TEST(MaskIdentifiersInTextTest, MasksEveryKindAsTheFieldsAre) {
+  EXPECT_EQ(MaskIdentifiersInText("张三（身份证110105194912310021，手机13987654321）"),
+            "张三（身份证110105********0021，手机139****4321）");
+  EXPECT_EQ(MaskIdentifiersInText("call +86 139 8765 4321 now"), "call +86139****4321 now");
+  EXPECT_EQ(MaskIdentifiersInText("8613987654321"), "86139****4321");
+  EXPECT_EQ(MaskIdentifiersInText("座机010-87654321"), "座机010****4321");
+  EXPECT_EQ(MaskIdentifiersInText("卡号6222021234567890128"), "卡号***************0128");
+  EXPECT_EQ(MaskIdentifiersInText("邮件 zhang.san@example.com 。"), "邮件 z***@example.com 。");
+  EXPECT_EQ(MaskIdentifiersInText("11010519491231002x"), "110105********002X");
+  EXPECT_EQ(MaskIdentifiersInText("13987654321 110105194912310021"),
+            "139****4321 110105********0021");
+}
+
+TEST(MaskIdentifiersInTextTest, LeavesWhatIsNoIdentifier) {
+  for (const char* keep : {"2026-01-05 报案", "金额 12345 元", "第一百八十八条", "订单号 A13987654321",
+                           "123456789012345678" /* no birth date in it */,
+                           "6222021234567890127" /* fails Luhn */, "a@b", "no digits"}) {
+    EXPECT_EQ(MaskIdentifiersInText(keep), keep) << keep;
+  }
+}
+
+TEST(MaskCaseTextTest, MasksSummaryAndChecklistNotes) {
+  v1::Case c;
+  c.set_summary("手机13987654321");
+  c.add_checklist()->set_note("身份证110105194912310021");
+  MaskCaseText(c);
+  EXPECT_EQ(c.summary(), "手机139****4321");
+  EXPECT_EQ(c.checklist(0).note(), "身份证110105********0021");
+}
+
+}  // namespace
+}  // namespace counsel::cases

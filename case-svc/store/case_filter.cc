@@ -214,7 +214,16 @@ class Parser {
       return want ? "(next_due_time IS NOT NULL AND next_due_time < ?)"
                   : "(next_due_time IS NULL OR next_due_time >= ?)";
     }
-    if ((f == "client.phone" || f == "client.national_id") && blind_) {
+    if (absl::StartsWith(f, "client.") && f != "client.id") {
+      // Personal fields: comparing them is reading them.
+      if (!blind_) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "filter: ", f, " is personal data; filtering on it needs the cases.pii scope"));
+      }
+      if (f != "client.phone" && f != "client.national_id") {
+        return Error(field.pos, absl::StrCat("'", f, "' cannot be filtered (only client.phone "
+                                                     "and client.national_id, by equality)"));
+      }
       if (op.text != "=") return Error(op.pos, absl::StrCat(f, " takes = only"));
       auto index = blind_(f, value.text);
       if (!index.ok()) return Error(value.pos, absl::StrCat("not a valid ", f));

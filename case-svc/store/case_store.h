@@ -27,6 +27,10 @@ struct Actor {
   std::string key_id;
   // When set, only this client's cases exist for the caller.
   std::string client_id;
+  // Holds cases.pii: may see personal data, and so filter on it. Without it
+  // a filter on a personal field is PERMISSION_DENIED (a filter is an oracle:
+  // bisecting candidates recovers a masked value).
+  bool pii = false;
 };
 
 struct NewCase {
@@ -116,6 +120,12 @@ struct SqliteCaseStoreOptions {
   int max_batch = 256;
   std::string synchronous = "FULL";
   int readers = 4;
+  // The erasure ledger (see erasure_ledger.h); "" puts it beside the
+  // database as `{path}.erasures`. Keep it with the key files, not in backups.
+  std::string erasure_ledger;
+  // Starts a new ledger for a database whose own is lost (disaster recovery:
+  // erasures after the database was copied cannot be re-applied).
+  bool replace_lost_erasure_ledger = false;
 };
 
 // The SQLite store at `path`, created and migrated on open.

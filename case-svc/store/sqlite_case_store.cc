@@ -11,6 +11,9 @@
 #include "case-svc/domain/validation.h"
 #include "case-svc/store/case_filter.h"
 #include "case-svc/store/case_store.h"
+#include "case-svc/store/erasure_ledger.h"
+#include "case-svc/domain/masking.h"
+#include "common/logging.h"
 #include "case-svc/store/writer.h"
 #include "common/clock.h"
 #include "common/dates.h"
@@ -183,6 +186,18 @@ CREATE UNIQUE INDEX client_keys_by_client ON client_keys (tenant, client_id)
   return *m;
 }
 
+// Free text sealed beside the row (after the static migrations above; the
+// step that moves existing text needs the vault, so the store adds it).
+constexpr char kFreeTextColumns[] = R"sql(
+CREATE TABLE meta (
+  key    TEXT PRIMARY KEY,
+  value  TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE cases ADD COLUMN text_sealed BLOB;
+ALTER TABLE evidence ADD COLUMN summary_sealed BLOB;
+ALTER TABLE events ADD COLUMN reason_sealed BLOB;
+)sql";
+
 google::protobuf::Timestamp ToProto(int64_t micros) {
   return TimeUtil::MicrosecondsToTimestamp(micros);
 }
@@ -252,7 +267,40 @@ class ReaderPool {
 
 constexpr char kCaseColumns[] =
     "c.case_id, c.data, c.revision, c.create_time, c.update_time, c.key_ref, k.wrapped, "
-    "c.name_sealed, c.phone_sealed, c.email_sealed, c.national_id_sealed, k.destroy_time";
+    "c.name_sealed, c.phone_sealed, c.email_sealed, c.national_id_sealed, k.destroy_time, "
+    "c.text_sealed";
+// Columns of kCaseColumns; a query may select its sort key after them.
+constexpr int kTextSealedColumn = 12;
+constexpr int kCaseColumnCount = 13;
+
+// Free text is personal data: a case's summary and checklist notes are kept
+// apart from the rest of the row, sealed under the client's data key.
+v1::Case TakeFreeText(v1::Case& c) {
+  v1::Case text;
+  if (!c.summary().empty()) text.set_summary(std::move(*c.mutable_summary()));
+  c.clear_summary();
+  for (auto& item : *c.mutable_checklist()) {
+    if (item.note().empty()) continue;
+    v1::ChecklistItem* t = text.add_checklist();
+    t->set_key(item.key());
+    t->set_note(std::move(*item.mutable_note()));
+    item.clear_note();
+  }
+  return text;
+}
+
+void PutFreeText(const v1::Case& text, v1::Case& c) {
+  if (!text.summary().empty()) c.set_summary(text.summary());
+  for (const auto& t : text.checklist()) {
+    for (auto& item : *c.mutable_checklist()) {
+      if (item.key() == t.key()) item.set_note(t.note());
+    }
+  }
+}
+
+bool HasFreeText(const v1::Case& text) {
+  return !text.summary().empty() || text.checklist_size() > 0;
+}
 
 class SqliteCaseStore final : public CaseStore {
  public:
@@ -269,7 +317,15 @@ class SqliteCaseStore final : public CaseStore {
     ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, o));
     // Freed pages are zeroed, so erased ciphertext does not linger in the file.
     RETURN_IF_ERROR(db->Exec("PRAGMA secure_delete=ON"));
-    RETURN_IF_ERROR(db->Migrate(Migrations()));
+    std::vector<sqlite::Migration> steps = Migrations();
+    steps.emplace_back(std::string(kFreeTextColumns),
+                       [this](Database& db) { return SealLegacyFreeText(db); });
+    RETURN_IF_ERROR(db->Migrate(steps));
+    RETURN_IF_ERROR(OpenLedger(*db,
+                               options.erasure_ledger.empty() ? path + ".erasures"
+                                                              : options.erasure_ledger,
+                               options.replace_lost_erasure_ledger));
+    RETURN_IF_ERROR(ApplyLedger(*db));
     // Statistics for the planner, so that a filter picks its most selective
     // index (cheap: analyses only what changed a lot since last time).
     RETURN_IF_ERROR(db->Exec("PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002"));
@@ -357,7 +413,9 @@ class SqliteCaseStore final : public CaseStore {
         },
         [result, done = std::move(done)](absl::Status s) {
           if (s.ok()) done(std::move(*result)); else done(s);
-        });
+        },
+        // Acknowledged only once no earlier page version remains in the WAL.
+        /*truncate_wal=*/true);
   }
 
   absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
@@ -377,7 +435,7 @@ class SqliteCaseStore final : public CaseStore {
                                      const v1::ListCasesRequest& request) override {
     ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
     ASSIGN_OR_RETURN(SqlCondition filter,
-                     CompileCaseFilter(request.filter(), clock_->Now(), BlindFor(actor.tenant)));
+                     CompileCaseFilter(request.filter(), clock_->Now(), BlindForActor(actor)));
     // order_by: one of create_time, update_time, severity; asc or desc.
     std::string column = "create_time";
     bool desc = true;
@@ -448,7 +506,7 @@ class SqliteCaseStore final : public CaseStore {
           break;
         }
         ASSIGN_OR_RETURN(v1::Case c, FromRow(q, actor.tenant));
-        last_key = q.ColumnInt64(12);
+        last_key = q.ColumnInt64(kCaseColumnCount);
         last_id = q.ColumnText(0);
         page.cases.push_back(std::move(c));
       }
@@ -463,6 +521,10 @@ class SqliteCaseStore final : public CaseStore {
     ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token()));
     std::string counterpart_index;
     if (!request.filter().empty()) {
+      if (!actor.pii) {
+        return absl::PermissionDeniedError(
+            "filter: counterpart is personal data; filtering on it needs the cases.pii scope");
+      }
       absl::string_view f = absl::StripAsciiWhitespace(request.filter());
       const bool named = absl::ConsumePrefix(&f, "counterpart");
       f = absl::StripAsciiWhitespace(f);
@@ -482,7 +544,8 @@ class SqliteCaseStore final : public CaseStore {
       ASSIGN_OR_RETURN(Statement q, db.Prepare(
           "SELECT e.evidence_id, e.seq, e.data, e.counterpart_sealed, "
           "(SELECT s.evidence_id FROM evidence s WHERE s.tenant = e.tenant AND "
-          " s.case_id = e.case_id AND s.supersedes = e.evidence_id ORDER BY s.seq LIMIT 1) "
+          " s.case_id = e.case_id AND s.supersedes = e.evidence_id ORDER BY s.seq LIMIT 1), "
+          "e.summary_sealed "
           "FROM evidence e WHERE e.tenant = ?1 AND e.case_id = ?2 AND e.seq > ?3 "
           "AND (?5 = '' OR e.counterpart_index = ?5) ORDER BY e.seq LIMIT ?4"));
       q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, after).Bind(4, size + 1)
@@ -512,6 +575,13 @@ class SqliteCaseStore final : public CaseStore {
                                                   absl::StrCat("evidence/", q.ColumnText(0),
                                                                "/counterpart")}));
         }
+        if (!q.ColumnIsNull(5) && key) {
+          ASSIGN_OR_RETURN(*e.mutable_summary(),
+                           PiiVault::Open(*key, q.ColumnBlob(5),
+                                          Binding{actor.tenant, case_id,
+                                                  absl::StrCat("evidence/", q.ColumnText(0),
+                                                               "/summary")}));
+        }
         *out.add_evidence() = std::move(e);
       }
       return out;
@@ -525,9 +595,10 @@ class SqliteCaseStore final : public CaseStore {
     ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token()));
     return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListCaseEventsResponse> {
       RETURN_IF_ERROR(Load(db, actor, case_id).status());
+      ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
       ASSIGN_OR_RETURN(Statement q, db.Prepare(
-          "SELECT seq, data FROM events WHERE tenant = ?1 AND case_id = ?2 AND seq > ?3 "
-          "ORDER BY seq LIMIT ?4"));
+          "SELECT seq, data, reason_sealed FROM events WHERE tenant = ?1 AND case_id = ?2 "
+          "AND seq > ?3 ORDER BY seq LIMIT ?4"));
       q.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, after).Bind(4, size + 1);
       v1::ListCaseEventsResponse out;
       int64_t last = 0;
@@ -539,8 +610,15 @@ class SqliteCaseStore final : public CaseStore {
           break;
         }
         last = q.ColumnInt64(0);
-        if (!out.add_events()->ParseFromString(std::string(q.ColumnBlob(1)))) {
+        v1::CaseEvent* e = out.add_events();
+        if (!e->ParseFromString(std::string(q.ColumnBlob(1)))) {
           return absl::DataLossError("unreadable event row");
+        }
+        if (!q.ColumnIsNull(2) && key) {
+          ASSIGN_OR_RETURN(*e->mutable_reason(),
+                           PiiVault::Open(*key, q.ColumnBlob(2),
+                                          Binding{actor.tenant, case_id,
+                                                  absl::StrCat("events/", last, "/reason")}));
         }
       }
       return out;
@@ -597,7 +675,7 @@ class SqliteCaseStore final : public CaseStore {
                                       const v1::GetCaseStatsRequest& request) override {
     const absl::Time now = clock_->Now();
     ASSIGN_OR_RETURN(SqlCondition filter,
-                     CompileCaseFilter(request.filter(), now, BlindFor(actor.tenant)));
+                     CompileCaseFilter(request.filter(), now, BlindForActor(actor)));
     const std::string where = absl::StrCat(
         "tenant = ? AND (? = '' OR client_id = ?) AND (", filter.sql, ")");
     auto bind = [&](Statement& q) {
@@ -723,6 +801,117 @@ class SqliteCaseStore final : public CaseStore {
     return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(out), sizeof out));
   }
 
+  // Moves the free text of rows written before it was sealed into sealed
+  // columns (one migration, in its transaction). Append-only tables are
+  // opened for it and closed again inside the same transaction.
+  absl::Status SealLegacyFreeText(Database& db) {
+    RETURN_IF_ERROR(db.Exec("DROP TRIGGER evidence_no_update; DROP TRIGGER events_no_update"));
+    // Cases, in primary-key batches (a table may hold millions).
+    std::string tenant, id;
+    for (;;) {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT tenant, case_id, data FROM cases WHERE (tenant, case_id) > (?1, ?2) "
+          "ORDER BY tenant, case_id LIMIT 500"));
+      q.Bind(1, tenant).Bind(2, id);
+      std::vector<std::tuple<std::string, std::string, std::string>> rows;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        rows.emplace_back(q.ColumnText(0), q.ColumnText(1), std::string(q.ColumnBlob(2)));
+      }
+      if (rows.empty()) break;
+      for (auto& [t, c_id, data] : rows) {
+        v1::Case c;
+        if (!c.ParseFromString(data)) return absl::DataLossError("unreadable case row");
+        const v1::Case text = TakeFreeText(c);
+        if (!HasFreeText(text)) continue;
+        ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, t, c_id));
+        ASSIGN_OR_RETURN(Statement up, db.Prepare(
+            "UPDATE cases SET data = ?3, text_sealed = ?4 WHERE tenant = ?1 AND case_id = ?2"));
+        up.Bind(1, t).Bind(2, c_id).BindBlob(3, c.SerializeAsString());
+        if (key) {
+          up.BindBlob(4, PiiVault::Seal(*key, text.SerializeAsString(), Binding{t, c_id, "text"}));
+        } else {
+          up.BindNull(4);
+        }
+        RETURN_IF_ERROR(up.Run());
+      }
+      tenant = std::get<0>(rows.back());
+      id = std::get<1>(rows.back());
+    }
+    // Evidence summaries and event reasons, in primary-key batches too.
+    for (const bool evidence : {true, false}) {
+      std::string k1, k2, k3;  // the last primary key seen
+      int64_t last_seq = 0;
+      for (;;) {
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(
+            evidence ? "SELECT tenant, case_id, evidence_id, data FROM evidence "
+                       "WHERE (tenant, case_id, evidence_id) > (?1, ?2, ?3) "
+                       "ORDER BY tenant, case_id, evidence_id LIMIT 500"
+                     : "SELECT tenant, case_id, seq, data FROM events WHERE (tenant, seq) > "
+                       "(?1, ?4) AND ?2 IS NULL AND ?3 IS NULL ORDER BY tenant, seq LIMIT 500"));
+        q.Bind(1, k1);
+        if (evidence) q.Bind(2, k2).Bind(3, k3); else q.Bind(4, last_seq);
+        // (tenant, case, item: evidence id or seq, data)
+        std::vector<std::tuple<std::string, std::string, std::string, std::string>> rows;
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          rows.emplace_back(q.ColumnText(0), q.ColumnText(1),
+                            evidence ? q.ColumnText(2) : absl::StrCat(q.ColumnInt64(2)),
+                            std::string(q.ColumnBlob(3)));
+        }
+        if (rows.empty()) break;
+        for (auto& [t, c_id, item, data] : rows) {
+          std::string text, stripped;
+          if (evidence) {
+            v1::Evidence e;
+            if (!e.ParseFromString(data)) return absl::DataLossError("unreadable evidence row");
+            text = std::move(*e.mutable_summary());
+            e.clear_summary();
+            stripped = e.SerializeAsString();
+          } else {
+            v1::CaseEvent e;
+            if (!e.ParseFromString(data)) return absl::DataLossError("unreadable event row");
+            text = std::move(*e.mutable_reason());
+            e.clear_reason();
+            stripped = e.SerializeAsString();
+          }
+          if (text.empty()) continue;
+          ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, t, c_id));
+          ASSIGN_OR_RETURN(Statement up, db.Prepare(
+              evidence ? "UPDATE evidence SET data = ?4, summary_sealed = ?5 WHERE tenant = ?1 "
+                         "AND case_id = ?2 AND evidence_id = ?3"
+                       : "UPDATE events SET data = ?4, reason_sealed = ?5 WHERE tenant = ?1 "
+                         "AND case_id = ?2 AND seq = CAST(?3 AS INTEGER)"));
+          up.Bind(1, t).Bind(2, c_id).Bind(3, item).BindBlob(4, stripped);
+          const std::string field = evidence ? absl::StrCat("evidence/", item, "/summary")
+                                             : absl::StrCat("events/", item, "/reason");
+          if (key) up.BindBlob(5, PiiVault::Seal(*key, text, Binding{t, c_id, field}));
+          else up.BindNull(5);
+          RETURN_IF_ERROR(up.Run());
+        }
+        const auto& [t, c_id, item, data] = rows.back();
+        k1 = t;
+        k2 = c_id;
+        k3 = item;
+        if (!evidence) (void)absl::SimpleAtoi(item, &last_seq);
+      }
+    }
+    return db.Exec(R"sql(
+CREATE TRIGGER events_no_update
+BEFORE UPDATE OF tenant, seq, case_id, client_id, time, data ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER evidence_no_update BEFORE UPDATE OF data, supersedes, seq ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+)sql");
+  }
+
+  // Only a caller who may read personal data may compare it.
+  BlindIndexFn BlindForActor(const Actor& actor) const {
+    return actor.pii ? BlindFor(actor.tenant) : nullptr;
+  }
+
   BlindIndexFn BlindFor(const std::string& tenant) const {
     return [this, tenant](absl::string_view field, absl::string_view value)
                -> absl::StatusOr<std::string> {
@@ -803,6 +992,13 @@ class SqliteCaseStore final : public CaseStore {
         ASSIGN_OR_RETURN(*f.out, PiiVault::Open(key, q.ColumnBlob(f.col),
                                                 Binding{tenant, case_id, f.field}));
       }
+      if (!q.ColumnIsNull(kTextSealedColumn)) {
+        ASSIGN_OR_RETURN(std::string raw, PiiVault::Open(key, q.ColumnBlob(kTextSealedColumn),
+                                                         Binding{tenant, case_id, "text"}));
+        v1::Case text;
+        if (!text.ParseFromString(raw)) return absl::DataLossError("unreadable case text");
+        PutFreeText(text, c);
+      }
     } else {
       *c.mutable_client()->mutable_erase_time() = ToProto(q.ColumnInt64(11));
     }
@@ -825,6 +1021,7 @@ class SqliteCaseStore final : public CaseStore {
                      int64_t revision) {
     v1::Case stored = c;
     ScrubClient(stored);
+    const v1::Case text = TakeFreeText(stored);
     auto seal = [&](const std::string& value, const char* field) -> std::optional<std::string> {
       if (value.empty() || key == nullptr) return std::nullopt;
       return PiiVault::Seal(*key, value, Binding{tenant, case_id, field});
@@ -868,9 +1065,15 @@ class SqliteCaseStore final : public CaseStore {
     RETURN_IF_ERROR(s.Run());
     {
       ASSIGN_OR_RETURN(Statement idx, db.Prepare(
-          "UPDATE cases SET phone_index = ?3, national_id_index = ?4 "
+          "UPDATE cases SET phone_index = ?3, national_id_index = ?4, text_sealed = ?5 "
           "WHERE tenant = ?1 AND case_id = ?2"));
       idx.Bind(1, tenant).Bind(2, case_id);
+      if (HasFreeText(text) && key != nullptr) {
+        idx.BindBlob(5, PiiVault::Seal(*key, text.SerializeAsString(),
+                                       Binding{tenant, case_id, "text"}));
+      } else {
+        idx.BindNull(5);
+      }
       if (c.client().phone().empty() || key == nullptr) idx.BindNull(3);
       else idx.Bind(3, BlindIndex(tenant, "client.phone", c.client().phone()));
       if (c.client().national_id().empty() || key == nullptr) idx.BindNull(4);
@@ -916,11 +1119,28 @@ class SqliteCaseStore final : public CaseStore {
     event.set_name(absl::StrCat("cases/", case_id, "/events/", seq));
     event.set_case_(absl::StrCat("cases/", case_id));
     *event.mutable_time() = ToProto(now);
+    // A reason is free text: sealed under the client's key (and so gone with
+    // it on erasure, though the event itself stays).
+    v1::CaseEvent stored = event;
+    stored.clear_reason();
+    std::optional<std::string> reason;
+    if (!event.reason().empty()) {
+      ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, tenant, case_id));
+      if (key) {
+        reason = PiiVault::Seal(*key, event.reason(),
+                                Binding{tenant, case_id, absl::StrCat("events/", seq, "/reason")});
+      } else {
+        // The client's key is gone (the erasure itself): the reason stays as
+        // the record of why, with every identifier in it masked for good.
+        stored.set_reason(MaskIdentifiersInText(event.reason()));
+      }
+    }
     ASSIGN_OR_RETURN(Statement ins, db.Prepare(
-        "INSERT INTO events (tenant, seq, case_id, client_id, time, data) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+        "INSERT INTO events (tenant, seq, case_id, client_id, time, data, reason_sealed) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     ins.Bind(1, tenant).Bind(2, seq).Bind(3, case_id).Bind(4, client_id).Bind(5, now)
-        .BindBlob(6, event.SerializeAsString());
+        .BindBlob(6, stored.SerializeAsString());
+    if (reason) ins.BindBlob(7, *reason); else ins.BindNull(7);
     RETURN_IF_ERROR(ins.Run());
     // Every mutation records an event, so every mutation is audited here,
     // in the same transaction.
@@ -1034,6 +1254,128 @@ class SqliteCaseStore final : public CaseStore {
     return Load(db, actor, m.case_id);
   }
 
+  // Destroys a data key and every value sealed with it (and the idempotency
+  // records of its client's requests, which digest personal data).
+  absl::Status ScrubKey(Database& db, const std::string& tenant, const std::string& key_ref,
+                        int64_t now) {
+    // The key first: without it nothing sealed can be opened again.
+    for (const char* sql : {
+             "UPDATE client_keys SET wrapped = NULL, destroy_time = coalesce(destroy_time, ?2) "
+             "WHERE key_ref = ?1",
+             "UPDATE cases SET name_sealed = NULL, phone_sealed = NULL, email_sealed = NULL, "
+             "national_id_sealed = NULL, phone_index = NULL, national_id_index = NULL, "
+             "text_sealed = NULL WHERE key_ref = ?1",
+             "UPDATE evidence SET counterpart_sealed = NULL, attachment_sealed = NULL, "
+             "counterpart_index = NULL, summary_sealed = NULL "
+             "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
+             "UPDATE notes SET text_sealed = x'' "
+             "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
+             // An event stays (the record that something happened); only its
+             // sealed reason, the one column that may change, goes.
+             "UPDATE events SET reason_sealed = NULL WHERE reason_sealed IS NOT NULL AND "
+             "(tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)"}) {
+      ASSIGN_OR_RETURN(Statement up, db.Prepare(sql));
+      up.Bind(1, key_ref);
+      if (absl::string_view(sql).find("?2") != absl::string_view::npos) up.Bind(2, now);
+      RETURN_IF_ERROR(up.Run());
+    }
+    ASSIGN_OR_RETURN(Statement del, db.Prepare(
+        "DELETE FROM create_requests WHERE tenant = ?2 AND (resource IN "
+        "(SELECT case_id FROM cases WHERE key_ref = ?1) OR resource IN "
+        "(SELECT e.evidence_id FROM evidence e JOIN cases c ON c.tenant = e.tenant AND "
+        "c.case_id = e.case_id WHERE c.key_ref = ?1) OR resource IN "
+        "(SELECT n.note_id FROM notes n JOIN cases c ON c.tenant = n.tenant AND "
+        "c.case_id = n.case_id WHERE c.key_ref = ?1))"));
+    del.Bind(1, key_ref).Bind(2, tenant);
+    return del.Run();
+  }
+
+  // Opens the database's own ledger, creating it with a new database: a
+  // database that has a ledger refuses to open without that same one.
+  absl::Status OpenLedger(Database& db, const std::string& ledger_path,
+                          bool replace_lost_ledger) {
+    // Under the write lock: of processes opening a new database at once, one
+    // creates the ledger and the others read it.
+    ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(db));
+    ASSIGN_OR_RETURN(ledger_, ErasureLedger::Open(ledger_path));
+    ASSIGN_OR_RETURN(Statement q,
+                     db.Prepare("SELECT value FROM meta WHERE key = 'erasure_ledger'"));
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    const std::string recorded = row ? q.ColumnText(0) : "";
+    if (!recorded.empty() && ledger_->id() != recorded && ledger_->id().empty() &&
+        replace_lost_ledger) {
+      // Disaster recovery, chosen by the operator: erasures made after this
+      // database was copied cannot be re-applied.
+      log::Warning("erasure_ledger_replaced", {{"lost", recorded}, {"ledger", ledger_path}});
+      ASSIGN_OR_RETURN(ledger_, ErasureLedger::Create(ledger_path));
+      ASSIGN_OR_RETURN(Statement up, db.Prepare(
+          "UPDATE meta SET value = ?1 WHERE key = 'erasure_ledger'"));
+      up.Bind(1, ledger_->id());
+      RETURN_IF_ERROR(up.Run());
+      return tx.Commit();
+    }
+    if (!recorded.empty() && ledger_->id() != recorded) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this database's erasure ledger (", recorded, ") is ",
+          ledger_->id().empty() ? "missing" : "not the one at", " ", ledger_path,
+          ": put it back (or pass --erasure_ledger) before opening the database, or erased "
+          "clients' data could come back"));
+    }
+    if (recorded.empty()) {
+      if (ledger_->id().empty()) {
+        ASSIGN_OR_RETURN(ledger_, ErasureLedger::Create(ledger_path));
+      }
+      ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+          "INSERT INTO meta (key, value) VALUES ('erasure_ledger', ?1)"));
+      ins.Bind(1, ledger_->id());
+      RETURN_IF_ERROR(ins.Run());
+    }
+    return tx.Commit();
+  }
+
+  // Erases again every key the ledger names that this database still holds
+  // (it was restored from a backup older than the erasure).
+  absl::Status ApplyLedger(Database& db) {
+    ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(db));
+    int reapplied = 0;
+    for (const ErasureLedger::Entry& e : ledger_->entries()) {
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT 1 FROM client_keys WHERE key_ref = ?1 AND tenant = ?2 AND wrapped IS NOT NULL"));
+      q.Bind(1, e.key_ref).Bind(2, e.tenant);
+      ASSIGN_OR_RETURN(bool live, q.Step());
+      if (!live) continue;
+      RETURN_IF_ERROR(ScrubKey(db, e.tenant, e.key_ref, e.time_micros));
+      std::vector<std::pair<std::string, std::string>> cases;  // case id, client id
+      {
+        ASSIGN_OR_RETURN(Statement c, db.Prepare(
+            "SELECT case_id, client_id FROM cases WHERE key_ref = ?1 ORDER BY case_id"));
+        c.Bind(1, e.key_ref);
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, c.Step());
+          if (!row) break;
+          cases.emplace_back(c.ColumnText(0), c.ColumnText(1));
+        }
+      }
+      for (const auto& [id, client] : cases) {
+        v1::CaseEvent event;
+        event.set_type(v1::CaseEvent::TYPE_CLIENT_DATA_ERASED);
+        event.set_actor("erasure-ledger");
+        event.set_reason("erased again on open: the database was restored from before the erasure");
+        event.add_changed_fields("client");
+        RETURN_IF_ERROR(
+            AppendEvent(db, e.tenant, id, client, event, absl::ToUnixMicros(clock_->Now()))
+                .status());
+      }
+      ++reapplied;
+    }
+    RETURN_IF_ERROR(tx.Commit());
+    if (reapplied > 0) {
+      log::Warning("erasures_reapplied", {{"keys", reapplied}, {"ledger", ledger_->path()}});
+      RETURN_IF_ERROR(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<v1::Case> EraseIn(Database& db, const Actor& actor, const std::string& case_id,
                                    const std::string& reason) {
     ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
@@ -1048,36 +1390,10 @@ class SqliteCaseStore final : public CaseStore {
       key_ref = q.ColumnText(0);
     }
     const int64_t now = absl::ToUnixMicros(clock_->Now());
-    // The key first: without it nothing sealed can be opened again, even
-    // from an old backup of the same rows.
-    for (const char* sql : {
-             "UPDATE client_keys SET wrapped = NULL, destroy_time = ?2 WHERE key_ref = ?1",
-             "UPDATE cases SET name_sealed = NULL, phone_sealed = NULL, email_sealed = NULL, "
-             "national_id_sealed = NULL, phone_index = NULL, national_id_index = NULL "
-             "WHERE key_ref = ?1",
-             "UPDATE evidence SET counterpart_sealed = NULL, attachment_sealed = NULL, "
-             "counterpart_index = NULL "
-             "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
-             "UPDATE notes SET text_sealed = x'' "
-             "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)"}) {
-      ASSIGN_OR_RETURN(Statement up, db.Prepare(sql));
-      up.Bind(1, key_ref);
-      if (absl::string_view(sql).find("?2") != absl::string_view::npos) up.Bind(2, now);
-      RETURN_IF_ERROR(up.Run());
-    }
-    // Idempotency records hold digests of the requests, personal data
-    // included: they go too.
-    {
-      ASSIGN_OR_RETURN(Statement del, db.Prepare(
-          "DELETE FROM create_requests WHERE tenant = ?2 AND (resource IN "
-          "(SELECT case_id FROM cases WHERE key_ref = ?1) OR resource IN "
-          "(SELECT e.evidence_id FROM evidence e JOIN cases c ON c.tenant = e.tenant AND "
-          "c.case_id = e.case_id WHERE c.key_ref = ?1) OR resource IN "
-          "(SELECT n.note_id FROM notes n JOIN cases c ON c.tenant = n.tenant AND "
-          "c.case_id = n.case_id WHERE c.key_ref = ?1))"));
-      del.Bind(1, key_ref).Bind(2, actor.tenant);
-      RETURN_IF_ERROR(del.Run());
-    }
+    // The ledger first, durably: a backup restored later is erased again on
+    // open, even if this transaction were lost.
+    RETURN_IF_ERROR(ledger_->Record(actor.tenant, key_ref, now));
+    RETURN_IF_ERROR(ScrubKey(db, actor.tenant, key_ref, now));
     // Every case of the client records the erasure.
     std::vector<std::string> cases;
     {
@@ -1139,6 +1455,7 @@ class SqliteCaseStore final : public CaseStore {
     ASSIGN_OR_RETURN(int64_t seq, AppendEvent(db, actor.tenant, case_id, c.client().id(), event, now));
     v1::Evidence stored = e;
     stored.clear_counterpart();
+    stored.clear_summary();
     ASSIGN_OR_RETURN(Statement ins, db.Prepare(
         "INSERT INTO evidence (tenant, case_id, evidence_id, seq, counterpart_sealed, "
         "attachment_sealed, supersedes, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
@@ -1173,6 +1490,16 @@ class SqliteCaseStore final : public CaseStore {
           .Bind(4, BlindIndex(actor.tenant, "evidence.counterpart", e.counterpart()));
       RETURN_IF_ERROR(idx.Run());
     }
+    if (!e.summary().empty()) {
+      ASSIGN_OR_RETURN(Statement up, db.Prepare(
+          "UPDATE evidence SET summary_sealed = ?4 WHERE tenant = ?1 AND case_id = ?2 "
+          "AND evidence_id = ?3"));
+      up.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, id)
+          .BindBlob(4, PiiVault::Seal(*key, e.summary(),
+                                      Binding{actor.tenant, case_id,
+                                              absl::StrCat("evidence/", id, "/summary")}));
+      RETURN_IF_ERROR(up.Run());
+    }
     RETURN_IF_ERROR(RecordRequest(db, actor, in.request_id, Digest(digest), id, now));
     return e;
   }
@@ -1181,8 +1508,8 @@ class SqliteCaseStore final : public CaseStore {
                                             const std::string& case_id, const std::string& id,
                                             const std::optional<DataKey>& key) {
     ASSIGN_OR_RETURN(Statement q, db.Prepare(
-        "SELECT data, counterpart_sealed FROM evidence WHERE tenant = ?1 AND case_id = ?2 "
-        "AND evidence_id = ?3"));
+        "SELECT data, counterpart_sealed, summary_sealed FROM evidence WHERE tenant = ?1 "
+        "AND case_id = ?2 AND evidence_id = ?3"));
     q.Bind(1, tenant).Bind(2, case_id).Bind(3, id);
     ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return absl::NotFoundError("evidence does not exist");
@@ -1195,6 +1522,12 @@ class SqliteCaseStore final : public CaseStore {
                        PiiVault::Open(*key, q.ColumnBlob(1),
                                       Binding{tenant, case_id,
                                               absl::StrCat("evidence/", id, "/counterpart")}));
+    }
+    if (!q.ColumnIsNull(2) && key) {
+      ASSIGN_OR_RETURN(*e.mutable_summary(),
+                       PiiVault::Open(*key, q.ColumnBlob(2),
+                                      Binding{tenant, case_id,
+                                              absl::StrCat("evidence/", id, "/summary")}));
     }
     return e;
   }
@@ -1244,6 +1577,7 @@ class SqliteCaseStore final : public CaseStore {
   const PiiVault* vault_;
   const Clock* clock_;
   std::unique_ptr<AuditChain> audit_;
+  std::unique_ptr<ErasureLedger> ledger_;
   std::string index_key_;
   std::unique_ptr<ReaderPool> readers_;
   absl::Mutex listener_mu_;

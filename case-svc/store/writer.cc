@@ -21,9 +21,23 @@ Writer::~Writer() {
   thread_.join();
 }
 
-void Writer::Submit(Work work, Done done) {
+void Writer::Submit(Work work, Done done, bool truncate_wal) {
   absl::MutexLock lock(&mu_);
-  queue_.push_back({std::move(work), std::move(done)});
+  queue_.push_back({std::move(work), std::move(done), truncate_wal});
+}
+
+absl::Status Writer::TruncateWal() {
+  // The checkpoint waits (busy handler) for readers of older snapshots; a
+  // reader transaction is short, so a few tries are plenty.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto q = db_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!q.ok()) return q.status();
+    auto row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row && q->ColumnInt64(0) == 0) return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      "the change is committed, but readers kept the write-ahead log from being cleared; retry");
 }
 
 absl::Status Writer::Run(Work work) {
@@ -87,9 +101,20 @@ void Writer::Loop() {
     // for long-lived connections); cheap, bounded by analysis_limit.
     if (refresh_statistics) (void)db_->Exec("PRAGMA optimize");
     if (tx.ok() && after_commit_) after_commit_();
+    absl::Status truncated;
+    if (tx.ok()) {
+      for (const Item& item : batch) {
+        if (item.truncate_wal) {
+          truncated = TruncateWal();
+          break;
+        }
+      }
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       // A failed commit fails every item: none of them is on disk.
-      batch[i].done(tx.ok() ? results[i] : tx);
+      absl::Status s = tx.ok() ? results[i] : tx;
+      if (s.ok() && batch[i].truncate_wal) s = truncated;
+      batch[i].done(std::move(s));
     }
   }
 }

@@ -31,7 +31,11 @@ class Writer {
   // Finishes queued work, then stops.
   ~Writer();
 
-  void Submit(Work work, Done done);
+  // With `truncate_wal`, `done` runs only after the commit's pages are
+  // copied into the database file and the write-ahead log is truncated to
+  // nothing, so that no earlier version of a changed page remains in the log
+  // (erasure); UNAVAILABLE if readers kept the log from being truncated.
+  void Submit(Work work, Done done, bool truncate_wal = false);
   // Submits and waits.
   absl::Status Run(Work work);
 
@@ -43,8 +47,10 @@ class Writer {
   struct Item {
     Work work;
     Done done;
+    bool truncate_wal = false;
   };
   void Loop();
+  absl::Status TruncateWal();
 
   std::unique_ptr<sqlite::Database> db_;
   const int max_batch_;

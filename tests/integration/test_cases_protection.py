@@ -9,6 +9,7 @@ acknowledged case is there afterwards, whole, with a valid audit chain."""
 import http.client
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -202,6 +203,8 @@ class RestoreDrillTest(unittest.TestCase):
             os.makedirs(restored_dir)
             restored = os.path.join(restored_dir, "cases.db")
             os.rename(backup, restored)
+            # The erasure ledger travels with the keys, never in a backup.
+            shutil.copy(os.path.join(c.dir, "cases.db.erasures"), restored + ".erasures")
             verify = c.run("counsel-cases", "audit", "verify", f"--db={restored}",
                            f"--audit_key_file={c.audit_key}", check=False)
             self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)

@@ -1,0 +1,225 @@
+"""Masked stays masked, erased stays erased: attacks on the real binaries.
+
+A key without cases.pii tries to recover a masked phone number by filtering
+(the bisection that recovered one in 158 queries), reads free text that
+quotes identifiers, and the files are searched byte for byte: free text is
+sealed at rest; after EraseClientData is acknowledged no byte of the client's
+wrapped key or of anything sealed under it remains in the database, its WAL
+or its free pages; a backup taken before the erasure, restored by the
+documented procedure, does not bring the data back; and a database whose
+erasure ledger is missing refuses to start."""
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import unittest
+
+BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                          "build", "release"))
+sys.path.insert(0, os.path.join(BUILD, "py"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+
+from counsel_harness import Cluster, Program  # noqa: E402
+
+PHONE = "13987654321"
+NATIONAL_ID = "11010519491231002X"
+FREE_TEXT = f"张三（身份证{NATIONAL_ID}，手机{PHONE}，邮箱 zhangsan@example.com）"
+SUMMARY_MARK = "泄露于某某快递平台的订单"
+
+
+def files_bytes(path):
+    """The database file and every companion (WAL, shared memory)."""
+    out = b""
+    folder, name = os.path.split(path)
+    for f in os.listdir(folder):
+        if f.startswith(name) and not f.endswith(".erasures"):
+            with open(os.path.join(folder, f), "rb") as fh:
+                out += fh.read()
+    return out
+
+
+class MaskedAndErasedTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Cluster(BUILD).__enter__()
+        self.db = os.path.join(self.c.dir, "cases.db")
+        self.full = self.c.create_key("firm-a", ["cases.read", "cases.write", "cases.pii",
+                                                 "cases.admin"])
+        self.dash = self.c.create_key("firm-a", ["cases.read", "cases.write"])
+
+    def tearDown(self):
+        self.c.__exit__(None, None, None)
+
+    def create(self, client_id="crm-1", phone=PHONE):
+        status, case = self.c.http("POST", "/v1/cases", key=self.full, body={
+            "client": {"id": client_id, "displayName": "张三", "phone": phone,
+                       "nationalId": NATIONAL_ID, "email": "zhangsan@example.com"},
+            "summary": f"{SUMMARY_MARK}：{FREE_TEXT}",
+            "leakedData": ["LEAKED_DATA_PHONE", "LEAKED_DATA_NATIONAL_ID"]})[:2]
+        self.assertEqual(status, 200, case)
+        return case
+
+    def test_filters_on_personal_fields_need_the_pii_scope(self):
+        case = self.create()
+        attacks = ['client.phone = "13987654321"',
+                   'state = NEW OR client.phone = "13900000000"',
+                   'client.national_id = "11010519491231002X"',
+                   'client.email = "zhangsan@example.com"',
+                   'client.display_name = "张三"',
+                   'NOT client.phone = "13987654321"']
+        for f in attacks:
+            for path in ("/v1/cases", "/v1/cases:stats"):
+                status, body, _ = self.c.http("GET", f"{path}?filter={_q(f)}", key=self.dash)
+                self.assertEqual(status, 403, (f, body))
+                self.assertIn("client.", body["message"], body)
+        by_counterpart = _q('counterpart = "13800001111"')
+        status, body, _ = self.c.http(
+            "GET", f"/v1/{case['name']}/evidence?filter={by_counterpart}", key=self.dash)
+        self.assertEqual(status, 403, body)
+        self.assertIn("counterpart", body["message"])
+        # With cases.pii the lookup works as before.
+        status, body, _ = self.c.http("GET", f"/v1/cases?filter={_q(attacks[0])}", key=self.full)
+        self.assertEqual(status, 200, body)
+        self.assertEqual([x["name"] for x in body["cases"]], [case["name"]])
+
+    def test_free_text_is_masked_without_pii_and_sealed_at_rest(self):
+        case = self.create()
+        name = case["name"]
+        s, ev, _ = self.c.http("POST", f"/v1/{name}/evidence", key=self.full, body={
+            "evidence": {"kind": "KIND_CALL", "counterpart": "13800001111",
+                         "summary": f"对方自称客服，报出{FREE_TEXT}"}})
+        self.assertEqual(s, 200, ev)
+        s, note, _ = self.c.http("POST", f"/v1/{name}/notes", key=self.dash,
+                                 body={"text": f"回电 {PHONE}"})
+        self.assertEqual(s, 200, note)
+        self.assertNotIn(PHONE, json.dumps(note, ensure_ascii=False))
+        s, moved, _ = self.c.http("POST", f"/v1/{name}:transition", key=self.full,
+                                  body={"state": "STATE_TRIAGED", "reason": f"客户 {PHONE} 来电确认"})
+        self.assertEqual(s, 200, moved)
+        item = moved["checklist"][0]["name"]
+        s, ticked, _ = self.c.http("PATCH", f"/v1/{item}?updateMask=state,note", key=self.full,
+                                   body={"name": item, "state": "STATE_DONE",
+                                         "note": f"已通知 {NATIONAL_ID}"})
+        self.assertEqual(s, 200, ticked)
+        seen = []
+        for path in (f"/v1/{name}", "/v1/cases", f"/v1/{name}/evidence", f"/v1/{name}/events",
+                     "/v1/changes"):
+            s, body, _ = self.c.http("GET", path, key=self.dash)
+            self.assertEqual(s, 200, (path, body))
+            seen.append(json.dumps(body, ensure_ascii=False))
+        text = "\n".join(seen)
+        for secret in (PHONE, NATIONAL_ID, "zhangsan@example.com"):
+            self.assertNotIn(secret, text, secret)
+        self.assertIn("139****4321", text)
+        self.assertIn("110105********002X", text)
+        self.assertIn(SUMMARY_MARK, text)  # the rest of the text is there
+        # The pii key reads it whole.
+        s, body, _ = self.c.http("GET", f"/v1/{name}", key=self.full)
+        self.assertIn(FREE_TEXT, body["summary"])
+        s, body, _ = self.c.http("GET", f"/v1/{name}/events", key=self.full)
+        self.assertIn(PHONE, json.dumps(body, ensure_ascii=False))
+        # At rest, free text is sealed: nothing of it in the files.
+        raw = files_bytes(self.db)
+        for secret in (SUMMARY_MARK, PHONE, NATIONAL_ID, "对方自称客服", "已通知", "来电确认"):
+            self.assertNotIn(secret.encode(), raw, secret)
+
+    def sealed_values(self):
+        """Every wrapped key and sealed value of the database, read raw."""
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            values = [r[0] for r in con.execute("SELECT wrapped FROM client_keys")]
+            for table, cols in (("cases", "name_sealed, phone_sealed, email_sealed, "
+                                          "national_id_sealed, text_sealed"),
+                                ("evidence", "counterpart_sealed, attachment_sealed, "
+                                             "summary_sealed"),
+                                ("notes", "text_sealed"), ("events", "reason_sealed")):
+                for row in con.execute(f"SELECT {cols} FROM {table}"):
+                    values += list(row)
+        finally:
+            con.close()
+        return [v for v in values if v]
+
+    def test_erased_means_no_byte_left_in_the_files(self):
+        case = self.create()
+        name = case["name"]
+        self.c.http("POST", f"/v1/{name}/evidence", key=self.full, body={
+            "evidence": {"kind": "KIND_SCREENSHOT", "counterpart": "13800001111",
+                         "summary": "截图", "attachment": {"data": "aGVsbG8gd29ybGQ=",
+                                                          "contentType": "image/png"}}})
+        self.c.http("POST", f"/v1/{name}/notes", key=self.full, body={"text": "备注"})
+        self.c.http("POST", f"/v1/{name}:transition", key=self.full,
+                    body={"state": "STATE_TRIAGED", "reason": "核实"})
+        secrets = self.sealed_values()
+        self.assertGreaterEqual(len(secrets), 8)
+        raw = files_bytes(self.db)
+        self.assertTrue(all(v in raw for v in secrets))  # the search can find them
+        s, erased, _ = self.c.http("POST", f"/v1/{name}:eraseClientData", key=self.full,
+                                   body={"reason": "客户要求删除"})
+        self.assertEqual(s, 200, erased)
+        raw = files_bytes(self.db)
+        left = [v for v in secrets if v in raw]
+        where = {}
+        folder, base = os.path.split(self.db)
+        for f in os.listdir(folder):
+            if f.startswith(base) and not f.endswith(".erasures"):
+                data = open(os.path.join(folder, f), "rb").read()
+                for v in left:
+                    if v in data:
+                        where.setdefault(f, []).append((data.find(v), secrets.index(v)))
+        self.assertEqual(left, [], f"{len(left)} sealed values survive the erasure: {where}")
+        self.assertEqual(os.path.getsize(self.db + "-wal"), 0)
+
+    def test_a_restored_backup_stays_erased(self):
+        case = self.create()
+        name = case["name"]
+        backup = os.path.join(self.c.dir, "before-erasure.db")
+        self.c.run("counsel-cases", "backup", f"--to={backup}", f"--db={self.db}")
+        s, _, _ = self.c.http("POST", f"/v1/{name}:eraseClientData", key=self.full,
+                              body={"reason": "客户要求删除"})
+        self.assertEqual(s, 200)
+        # The documented restore: stop, copy the backup over, start.
+        prog = self.c.programs["cases"]
+        prog.stop()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.db + suffix):
+                os.remove(self.db + suffix)
+        shutil.copy(backup, self.db)
+        argv = [a if not a.startswith("--listen=") else f"--listen=127.0.0.1:{self.c.cases_port}"
+                for a in prog.argv]
+        restarted = Program("cases", argv, self.c.dir)
+        self.c.programs["cases"] = restarted
+        restarted.wait_for(lambda e: e.get("event") == "erasures_reapplied")
+        restarted.port()
+        s, body, _ = self.c.http("GET", f"/v1/{name}", key=self.full)
+        self.assertEqual(s, 200, body)
+        self.assertIn("eraseTime", body["client"])
+        text = json.dumps(body, ensure_ascii=False)
+        for secret in (PHONE, NATIONAL_ID, "张三", SUMMARY_MARK):
+            self.assertNotIn(secret, text)
+        self.assertNotIn(PHONE.encode(), files_bytes(self.db))
+        s, events, _ = self.c.http("GET", f"/v1/{name}/events", key=self.full)
+        self.assertIn("erasure-ledger", json.dumps(events))
+
+    def test_a_database_without_its_ledger_refuses_to_start(self):
+        self.create()
+        prog = self.c.programs["cases"]
+        prog.stop()
+        os.rename(self.db + ".erasures", self.db + ".erasures.away")
+        p = Program("cases", prog.argv, self.c.dir)
+        self.c.programs["cases"] = p
+        p.proc.wait(timeout=30)
+        self.assertNotEqual(p.proc.returncode, 0)
+        self.assertIn("erasure ledger", "\n".join(p.lines))
+        os.rename(self.db + ".erasures.away", self.db + ".erasures")
+        again = Program("cases", prog.argv, self.c.dir)
+        self.c.programs["cases"] = again
+        again.port()
+
+
+def _q(text):
+    from urllib.parse import quote
+    return quote(text, safe="")
+
+
+if __name__ == "__main__":
+    unittest.main()
