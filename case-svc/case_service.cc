@@ -905,8 +905,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::EraseClientData(
 grpc::ServerUnaryReactor* CaseServiceImpl::VerifyAuditLog(
     grpc::CallbackServerContext* context, const v1::VerifyAuditLogRequest* request,
     v1::VerifyAuditLogResponse* response) {
-  return Run(context, "VerifyAuditLog", kScopeCasesAdmin, [=](const CallContext&) -> absl::Status {
-    ASSIGN_OR_RETURN(*response, store_->VerifyAuditLog(request->expected_head()));
+  return Run(context, "VerifyAuditLog", kScopeCasesAdmin, [=](const CallContext& cc) -> absl::Status {
+    ASSIGN_OR_RETURN(*response, store_->VerifyAuditLog(ActorOf(cc), request->expected_head()));
     return absl::OkStatus();
   });
 }

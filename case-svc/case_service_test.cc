@@ -854,7 +854,9 @@ TEST_F(CaseServiceTest, AuditChainCatchesEditsDeletionsReorderingAndTruncation) 
     return copy;
   };
   auto check = [&](const std::string& file, const std::string& expected_head) {
-    return *VerifyAuditFile(file, key, expected_head);
+    auto chains = VerifyAuditFile(file, key, "firm-a", expected_head);
+    EXPECT_TRUE(chains.ok() && chains->size() == 1);
+    return (*chains)[0].result;
   };
   EXPECT_TRUE(check(path, head).ok());
   auto edited = check(tamper("UPDATE audit_log SET actor = 'someone' WHERE seq = 2"), "");
@@ -936,9 +938,10 @@ TEST_F(CaseServiceTest, BackupUnderWritesIsConsistentAndVerifies) {
   ASSERT_TRUE(BackupDatabase(dir_ + "/cases.db", copy).ok());
   stop = true;
   writer.join();
-  auto verify = VerifyAuditFile(copy, std::string(32, 'a'), "");
+  auto verify = VerifyAuditFile(copy, std::string(32, 'a'), "", "");
   ASSERT_TRUE(verify.ok());
-  EXPECT_TRUE(verify->ok());
+  ASSERT_EQ(verify->size(), 1u);
+  EXPECT_TRUE((*verify)[0].result.ok());
   auto db = sqlite::Database::Open(copy, {});
   auto q = (*db)->Prepare("SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM audit_log)");
   ASSERT_TRUE(*q->Step());

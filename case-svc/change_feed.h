@@ -4,6 +4,7 @@
 #define COUNSEL_CASES_CHANGE_FEED_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -11,21 +12,24 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/crypto.h"
 
 namespace counsel::cases {
 
-// Cursor = base32(seq, MAC(tenant, seq)). A cursor names a position in one
-// tenant's feed; under another tenant it does not verify.
+// A cursor is a position in one tenant's feed, sealed (crypto::TokenSealer,
+// base32): opaque (it shows no sequence number) and bound to the tenant, so
+// under another tenant it does not open.
 class CursorCodec {
  public:
   explicit CursorCodec(absl::string_view secret);
+  CursorCodec(CursorCodec&&) = default;
   std::string Encode(absl::string_view tenant, int64_t seq) const;
   // InvalidArgument naming `field` for a malformed or foreign cursor.
   absl::StatusOr<int64_t> Decode(absl::string_view tenant, absl::string_view cursor,
                                  absl::string_view field) const;
 
  private:
-  std::string key_;
+  std::unique_ptr<crypto::TokenSealer> sealer_;
 };
 
 // Thread-safe. Watchers register a wake-up; Notify() (after each commit)

@@ -29,7 +29,9 @@ ABSL_FLAG(std::string, previous_master_key_file, "",
           "During a master-key rotation: the old key, still able to unwrap data keys");
 ABSL_FLAG(std::string, new_key_file, "", "rotate-master-key: the new master key");
 ABSL_FLAG(std::string, to, "", "backup: the file to write");
-ABSL_FLAG(std::string, head, "", "audit verify: a head ({seq}:{mac}) exported earlier");
+ABSL_FLAG(std::string, head, "",
+          "audit verify: a head ({seq}:{mac}) of --tenant's chain exported earlier");
+ABSL_FLAG(std::string, tenant, "", "audit head/verify: one tenant's chain (default: every tenant)");
 ABSL_FLAG(std::string, erasure_ledger, "",
           "File listing every erased client key, applied whenever the database is opened (so "
           "a restored backup stays erased); default {db}.erasures. Never part of a backup");
@@ -50,8 +52,8 @@ constexpr char kUsage[] =
     "counsel-cases: client incidents.\n"
     "  counsel-cases [--listen=ADDR] [--db=PATH] [--master_key_file=PATH]\n"
     "                [--guidance_addr=ADDR] [--context_key_file=PATH] [--audit_key_file=PATH]\n"
-    "  counsel-cases audit head [--db=PATH]\n"
-    "  counsel-cases audit verify [--head=SEQ:MAC] [--db=PATH]\n"
+    "  counsel-cases audit head [--tenant=T] [--db=PATH]\n"
+    "  counsel-cases audit verify [--tenant=T [--head=SEQ:MAC]] [--db=PATH]\n"
     "  counsel-cases backup --to=PATH [--db=PATH]\n"
     "  counsel-cases rotate-master-key --new_key_file=PATH [--master_key_file=OLD] [--db=PATH]";
 
@@ -68,21 +70,34 @@ absl::StatusOr<std::string> AuditKey() {
 int RunAudit(const std::vector<std::string>& args) {
   auto key = AuditKey();
   if (!key.ok()) return Fail(key.status());
-  auto verify = VerifyAuditFile(absl::GetFlag(FLAGS_db), *key, absl::GetFlag(FLAGS_head));
-  if (!verify.ok()) return Fail(verify.status());
+  const std::string tenant = absl::GetFlag(FLAGS_tenant);
+  auto chains = VerifyAuditFile(absl::GetFlag(FLAGS_db), *key, tenant, absl::GetFlag(FLAGS_head));
+  if (!chains.ok()) return Fail(chains.status());
+  bool all_ok = true;
   if (args.size() == 2 && args[1] == "head") {
-    std::printf("%s\n", verify->head().c_str());
-    return verify->ok() ? 0 : 1;
+    for (const TenantAudit& t : *chains) {
+      all_ok = all_ok && t.result.ok();
+      if (tenant.empty()) {
+        std::printf("%s %s\n", t.tenant.c_str(), t.result.head().c_str());
+      } else {
+        std::printf("%s\n", t.result.head().c_str());
+      }
+    }
+    return all_ok ? 0 : 1;
   }
   if (args.size() == 2 && args[1] == "verify") {
-    if (verify->ok()) {
-      std::printf("ok: %lld entries, head %s\n", static_cast<long long>(verify->entries_checked()),
-                  verify->head().c_str());
-      return 0;
+    for (const TenantAudit& t : *chains) {
+      const v1::VerifyAuditLogResponse& r = t.result;
+      all_ok = all_ok && r.ok();
+      if (r.ok()) {
+        std::printf("ok %s: %lld entries, head %s\n", t.tenant.c_str(),
+                    static_cast<long long>(r.entries_checked()), r.head().c_str());
+      } else {
+        std::printf("BROKEN %s at sequence %lld: %s\n", t.tenant.c_str(),
+                    static_cast<long long>(r.first_bad_sequence()), r.problem().c_str());
+      }
     }
-    std::printf("BROKEN at sequence %lld: %s\n",
-                static_cast<long long>(verify->first_bad_sequence()), verify->problem().c_str());
-    return 1;
+    return all_ok ? 0 : 1;
   }
   std::fprintf(stderr, "%s\n", kUsage);
   return 2;

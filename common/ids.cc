@@ -24,6 +24,33 @@ std::string Base32Encode(absl::string_view data) {
   return out;
 }
 
+bool Base32Decode(absl::string_view text, std::string* data) {
+  std::string out;
+  out.reserve(text.size() * 5 / 8);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'a' && c <= 'z') {
+      v = c - 'a';
+    } else if (c >= '2' && c <= '7') {
+      v = c - '2' + 26;
+    } else {
+      return false;
+    }
+    buffer = (buffer << 5) | static_cast<uint32_t>(v);
+    bits += 5;
+    if (bits >= 8) {
+      out.push_back(static_cast<char>((buffer >> (bits - 8)) & 0xff));
+      bits -= 8;
+    }
+  }
+  // Leftover bits are padding and must be zero (one text per value).
+  if (bits >= 5 || (buffer & ((1u << bits) - 1)) != 0) return false;
+  *data = std::move(out);
+  return true;
+}
+
 std::string RandomId(size_t bytes) {
   if (sodium_init() < 0) abort();  // libsodium cannot fail to init on Linux.
   std::string raw(bytes, '\0');

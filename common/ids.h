@@ -15,6 +15,8 @@ std::string RandomId(size_t bytes = 16);
 
 // Lower-case base32 without padding.
 std::string Base32Encode(absl::string_view data);
+// The inverse of Base32Encode; false for any other text.
+bool Base32Decode(absl::string_view text, std::string* data);
 
 }  // namespace counsel
 

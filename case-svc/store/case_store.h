@@ -104,9 +104,9 @@ class CaseStore {
   virtual void EraseClientData(const Actor& actor, std::string case_id, std::string reason,
                                Callback<v1::Case> done) = 0;
 
-  // Recomputes the audit chain (see audit/audit_chain.h).
+  // Recomputes the actor's tenant's audit chain (see audit/audit_chain.h).
   virtual absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
-      const std::string& expected_head) = 0;
+      const Actor& actor, const std::string& expected_head) = 0;
 
   // Called after every commit that may have added changes.
   virtual void SetCommitListener(std::function<void()> listener) = 0;

@@ -8,32 +8,42 @@
 
 #include "absl/strings/str_cat.h"
 #include "case-svc/audit/audit_chain.h"
+#include "common/crypto.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 
 namespace counsel::cases {
 
-absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditFile(const std::string& path,
-                                                           const std::string& audit_key,
-                                                           const std::string& expected_head) {
+absl::StatusOr<std::vector<TenantAudit>> VerifyAuditFile(const std::string& path,
+                                                         const std::string& audit_key,
+                                                         const std::string& tenant,
+                                                         const std::string& expected_head) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+  }
+  if (!expected_head.empty() && tenant.empty()) {
+    return absl::InvalidArgumentError("--head names a point in one tenant's chain: add --tenant");
   }
   sqlite::Options o;
   o.read_only = true;
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, o));
-  // The same derivation as the store's (SqliteCaseStore::Derive).
-  unsigned char k[32];
-  const absl::string_view label = "audit-chain";
-  crypto_generichash(k, sizeof k, reinterpret_cast<const unsigned char*>(label.data()),
-                     label.size(), reinterpret_cast<const unsigned char*>(audit_key.data()),
-                     std::min<size_t>(audit_key.size(), crypto_generichash_KEYBYTES_MAX));
-  AuditChain chain(std::string(reinterpret_cast<const char*>(k), sizeof k));
+  AuditChain chain(crypto::DeriveKey(audit_key, kAuditKeyLabel));
   std::optional<AuditHead> expected;
   if (!expected_head.empty()) {
     ASSIGN_OR_RETURN(expected, AuditHead::Parse(expected_head));
   }
-  return chain.Verify(*db, expected);
+  std::vector<std::string> tenants;
+  if (tenant.empty()) {
+    ASSIGN_OR_RETURN(tenants, chain.Tenants(*db));
+  } else {
+    tenants.push_back(tenant);
+  }
+  std::vector<TenantAudit> out;
+  for (const std::string& t : tenants) {
+    ASSIGN_OR_RETURN(v1::VerifyAuditLogResponse r, chain.Verify(*db, t, expected));
+    out.push_back(TenantAudit{t, std::move(r)});
+  }
+  return out;
 }
 
 absl::Status BackupDatabase(const std::string& path, const std::string& to) {

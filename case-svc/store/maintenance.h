@@ -4,6 +4,7 @@
 #define COUNSEL_CASES_STORE_MAINTENANCE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "case-svc/crypto/pii_vault.h"
@@ -11,10 +12,17 @@
 
 namespace counsel::cases {
 
-// Verifies the audit chain of the database at `path` (read-only).
-absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditFile(const std::string& path,
-                                                           const std::string& audit_key,
-                                                           const std::string& expected_head);
+struct TenantAudit {
+  std::string tenant;
+  v1::VerifyAuditLogResponse result;
+};
+
+// Verifies the audit chains of the database at `path` (read-only): `tenant`'s
+// (against `expected_head` when given), or every tenant's when empty.
+absl::StatusOr<std::vector<TenantAudit>> VerifyAuditFile(const std::string& path,
+                                                         const std::string& audit_key,
+                                                         const std::string& tenant,
+                                                         const std::string& expected_head);
 
 // A consistent copy of the database (SQLite online backup API, taken while
 // writers continue), fsynced, written to `to` (must not exist).

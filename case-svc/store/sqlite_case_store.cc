@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "case-svc/store/writer.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/dates.h"
 #include "common/errors.h"
 #include "common/ids.h"
@@ -39,15 +40,6 @@ constexpr int kMaxPageSize = 1000;
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0) return InvalidArgumentField("page_size", "must not be negative");
   return requested == 0 ? kDefaultPageSize : std::min<int>(requested, kMaxPageSize);
-}
-
-// Lists ordered by an append-only sequence resume after the last seq returned.
-absl::StatusOr<int64_t> SeqPageToken(const std::string& token) {
-  int64_t after = 0;
-  if (!token.empty() && (!absl::SimpleAtoi(token, &after) || after < 0)) {
-    return InvalidArgumentField("page_token", "is not a token this service issued");
-  }
-  return after;
 }
 
 const std::vector<sqlite::Migration>& Migrations() {
@@ -310,8 +302,10 @@ class SqliteCaseStore final : public CaseStore {
     if (options.audit_key.size() < 32) {
       return absl::FailedPreconditionError("the audit key must hold at least 32 bytes");
     }
-    audit_ = std::make_unique<AuditChain>(Derive(options.audit_key, "audit-chain"));
-    index_key_ = Derive(options.audit_key, "blind-index");
+    audit_ = std::make_unique<AuditChain>(crypto::DeriveKey(options.audit_key, kAuditKeyLabel));
+    index_key_ = crypto::DeriveKey(options.audit_key, "blind-index");
+    tokens_ = std::make_unique<crypto::TokenSealer>(
+        crypto::DeriveKey(options.audit_key, "page-token"));
     sqlite::Options o;
     o.synchronous = options.synchronous;
     ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, o));
@@ -320,6 +314,8 @@ class SqliteCaseStore final : public CaseStore {
     std::vector<sqlite::Migration> steps = Migrations();
     steps.emplace_back(std::string(kFreeTextColumns),
                        [this](Database& db) { return SealLegacyFreeText(db); });
+    steps.emplace_back(std::string(kAuditPerTenantSchema),
+                       [this](Database& db) { return audit_->AdoptGlobalLog(db); });
     RETURN_IF_ERROR(db->Migrate(steps));
     RETURN_IF_ERROR(OpenLedger(*db,
                                options.erasure_ledger.empty() ? path + ".erasures"
@@ -419,12 +415,13 @@ class SqliteCaseStore final : public CaseStore {
   }
 
   absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
-      const std::string& expected_head) override {
+      const Actor& actor, const std::string& expected_head) override {
     std::optional<AuditHead> expected;
     if (!expected_head.empty()) {
       ASSIGN_OR_RETURN(expected, AuditHead::Parse(expected_head));
     }
-    return readers_->With([&](Database& db) { return audit_->Verify(db, expected); });
+    return readers_->With(
+        [&](Database& db) { return audit_->Verify(db, actor.tenant, expected); });
   }
 
   absl::StatusOr<v1::Case> GetCase(const Actor& actor, absl::string_view case_id) override {
@@ -454,11 +451,11 @@ class SqliteCaseStore final : public CaseStore {
     // stable under concurrent inserts) and a digest of the query it belongs to.
     const std::string query_digest = Digest(absl::StrCat(request.filter(), "|", column, desc));
     std::optional<std::pair<int64_t, std::string>> after;
+    const std::string token_context = TokenContext("cases", actor, "");
     if (!request.page_token().empty()) {
-      std::string raw;
       std::vector<std::string> parts;
-      if (absl::WebSafeBase64Unescape(request.page_token(), &raw)) {
-        parts = absl::StrSplit(raw, '|');
+      if (auto raw = OpenToken(request.page_token(), token_context); raw.ok()) {
+        parts = absl::StrSplit(*raw, '|');
       }
       int64_t key = 0;
       if (parts.size() != 3 || parts[0] != query_digest || !absl::SimpleAtoi(parts[1], &key)) {
@@ -501,8 +498,8 @@ class SqliteCaseStore final : public CaseStore {
         ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) break;
         if (static_cast<int>(page.cases.size()) == size) {
-          page.next_page_token = absl::WebSafeBase64Escape(
-              absl::StrCat(query_digest, "|", last_key, "|", last_id));
+          page.next_page_token = SealToken(
+              absl::StrCat(query_digest, "|", last_key, "|", last_id), token_context);
           break;
         }
         ASSIGN_OR_RETURN(v1::Case c, FromRow(q, actor.tenant));
@@ -518,7 +515,8 @@ class SqliteCaseStore final : public CaseStore {
       const Actor& actor, const v1::ListEvidenceRequest& request) override {
     const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
     ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
-    ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token()));
+    const std::string token_context = TokenContext("evidence", actor, case_id);
+    ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token(), token_context));
     std::string counterpart_index;
     if (!request.filter().empty()) {
       if (!actor.pii) {
@@ -556,7 +554,7 @@ class SqliteCaseStore final : public CaseStore {
         ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) break;
         if (out.evidence_size() == size) {
-          out.set_next_page_token(absl::StrCat(last));
+          out.set_next_page_token(SealToken(absl::StrCat(last), token_context));
           break;
         }
         last = q.ColumnInt64(1);
@@ -592,7 +590,8 @@ class SqliteCaseStore final : public CaseStore {
       const Actor& actor, const v1::ListCaseEventsRequest& request) override {
     const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
     ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
-    ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token()));
+    const std::string token_context = TokenContext("events", actor, case_id);
+    ASSIGN_OR_RETURN(const int64_t after, SeqPageToken(request.page_token(), token_context));
     return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListCaseEventsResponse> {
       RETURN_IF_ERROR(Load(db, actor, case_id).status());
       ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
@@ -606,7 +605,7 @@ class SqliteCaseStore final : public CaseStore {
         ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) break;
         if (out.events_size() == size) {
-          out.set_next_page_token(absl::StrCat(last));
+          out.set_next_page_token(SealToken(absl::StrCat(last), token_context));
           break;
         }
         last = q.ColumnInt64(0);
@@ -781,14 +780,6 @@ class SqliteCaseStore final : public CaseStore {
   }
 
  private:
-  static std::string Derive(const std::string& key, absl::string_view label) {
-    unsigned char out[32];
-    crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(label.data()),
-                       label.size(), reinterpret_cast<const unsigned char*>(key.data()),
-                       std::min<size_t>(key.size(), crypto_generichash_KEYBYTES_MAX));
-    return std::string(reinterpret_cast<const char*>(out), sizeof out);
-  }
-
   // Keyed hash of a normalised value, per tenant and field.
   std::string BlindIndex(absl::string_view tenant, absl::string_view field,
                          absl::string_view value) const {
@@ -798,7 +789,7 @@ class SqliteCaseStore final : public CaseStore {
                        msg.size(), reinterpret_cast<const unsigned char*>(index_key_.data()),
                        index_key_.size());
     // Hex text: filters bind it as text, and text never equals a blob.
-    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(out), sizeof out));
+    return crypto::HexEncode(absl::string_view(reinterpret_cast<const char*>(out), sizeof out));
   }
 
   // Moves the free text of rows written before it was sealed into sealed
@@ -905,6 +896,35 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER evidence_no_update BEFORE UPDATE OF data, supersedes, seq ON evidence
 BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
 )sql");
+  }
+
+  // Page tokens are sealed (crypto::TokenSealer): opaque, bound to the
+  // tenant, the client binding and the list they page, so a token neither
+  // shows a tenant-wide sequence number nor works anywhere else.
+  static std::string TokenContext(absl::string_view list, const Actor& actor,
+                                  absl::string_view parent) {
+    return absl::StrCat(list, "|", actor.tenant.size(), ":", actor.tenant, "|",
+                        actor.client_id.size(), ":", actor.client_id, "|", parent);
+  }
+  std::string SealToken(absl::string_view value, absl::string_view context) const {
+    return Base32Encode(tokens_->Seal(value, context));
+  }
+  absl::StatusOr<std::string> OpenToken(absl::string_view token,
+                                        absl::string_view context) const {
+    std::string raw;
+    if (!Base32Decode(token, &raw)) return absl::InvalidArgumentError("not a token");
+    return tokens_->Open(raw, context);
+  }
+  // Lists ordered by an append-only sequence resume after the last seq returned.
+  absl::StatusOr<int64_t> SeqPageToken(const std::string& token,
+                                       absl::string_view context) const {
+    if (token.empty()) return 0;
+    int64_t after = 0;
+    auto raw = OpenToken(token, context);
+    if (!raw.ok() || !absl::SimpleAtoi(*raw, &after) || after < 0) {
+      return InvalidArgumentField("page_token", "is not a token this service issued");
+    }
+    return after;
   }
 
   // Only a caller who may read personal data may compare it.
@@ -1578,6 +1598,7 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
   const Clock* clock_;
   std::unique_ptr<AuditChain> audit_;
   std::unique_ptr<ErasureLedger> ledger_;
+  std::unique_ptr<crypto::TokenSealer> tokens_;
   std::string index_key_;
   std::unique_ptr<ReaderPool> readers_;
   absl::Mutex listener_mu_;

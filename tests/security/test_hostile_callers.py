@@ -317,5 +317,50 @@ class HostileCallersTest(unittest.TestCase):
         self.assertNotIn("constraint", text)
 
 
+    # VerifyAuditLog shows a firm its own chain only; cursors and page
+    # tokens show nothing and work nowhere else.
+    def test_audit_cursors_and_page_tokens_show_one_tenant_nothing_of_another(self):
+        a = self.c.create_key("firm-audit-a", ["cases.read", "cases.write", "cases.admin"])
+        b = self.c.create_key("firm-audit-b", ["cases.read", "cases.write", "cases.admin"])
+        a_bound = self.c.create_key("firm-audit-a", ["cases.read"], client="c-1")
+        for _ in range(5):
+            self.assertEqual(self.c.http("POST", "/v1/cases", key=a,
+                                         body=dict(LEAK, client=dict(LEAK["client"], id="c-1")))[0],
+                             200)
+        self.assertEqual(self.c.http("POST", "/v1/cases", key=b, body=LEAK)[0], 200)
+        status, verified, _ = self.c.http("POST", "/v1/audit:verify", key=b, body={})
+        self.assertEqual(status, 200, verified)
+        self.assertTrue(verified["ok"])
+        self.assertEqual(int(verified["entriesChecked"]), 1, "firm B sees its own entry only")
+        self.assertTrue(verified["head"].startswith("1:"), verified)
+        # A head of firm A's chain means nothing in firm B's.
+        status, va, _ = self.c.http("POST", "/v1/audit:verify", key=a, body={})
+        self.assertEqual(int(va["entriesChecked"]), 5)
+        status, cross, _ = self.c.http("POST", "/v1/audit:verify", key=b,
+                                       body={"expectedHead": va["head"]})
+        self.assertFalse(cross.get("ok", False), cross)
+        # Cursors: opaque, and another tenant's does not open.
+        status, changes, _ = self.c.http("GET", "/v1/changes", key=a)
+        cursor = changes["nextCursor"]
+        self.assertNotRegex(cursor, r"^[0-9]+$")
+        status, body, _ = self.c.http("GET", f"/v1/changes?cursor={cursor}", key=b)
+        self.assertEqual(status, 400, body)
+        # Page tokens: bound to the tenant and the client binding.
+        status, page, _ = self.c.http("GET", "/v1/cases?pageSize=2", key=a)
+        token = page["nextPageToken"]
+        for other in (b, a_bound):
+            status, body, _ = self.c.http("GET", f"/v1/cases?pageSize=2&pageToken={token}",
+                                          key=other)
+            self.assertEqual(status, 400, body)
+            self.assertIn("page_token", json.dumps(body))
+        status, page2, _ = self.c.http("GET", f"/v1/cases?pageSize=2&pageToken={token}", key=a)
+        self.assertEqual(status, 200, page2)
+        case = page["cases"][0]["name"]
+        status, events, _ = self.c.http("GET", f"/v1/{case}/events?pageSize=1", key=a)
+        self.assertEqual(status, 200, events)
+        if events.get("nextPageToken"):
+            self.assertNotRegex(events["nextPageToken"], r"^[0-9]+$")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,110 @@
+#include "common/crypto.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+
+namespace counsel::crypto {
+namespace {
+
+const unsigned char* Bytes(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+void InitSodium() {
+  if (sodium_init() < 0) abort();  // no usable libsodium: nothing can be sealed
+}
+
+}  // namespace
+
+std::string DeriveKey(absl::string_view key, absl::string_view label) {
+  InitSodium();
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, Bytes(label), label.size(), Bytes(key),
+                     std::min<size_t>(key.size(), crypto_generichash_KEYBYTES_MAX));
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
+}
+
+Hmac::Hmac(absl::string_view key) {
+  InitSodium();
+  crypto_auth_hmacsha256_init(&keyed_, Bytes(key), key.size());
+}
+
+Hmac::~Hmac() { sodium_memzero(&keyed_, sizeof keyed_); }
+
+std::string Hmac::Sign(absl::string_view data) const {
+  std::string mac(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256_state state = keyed_;
+  crypto_auth_hmacsha256_update(&state, Bytes(data), data.size());
+  crypto_auth_hmacsha256_final(&state, reinterpret_cast<unsigned char*>(mac.data()));
+  sodium_memzero(&state, sizeof state);
+  return mac;
+}
+
+bool Hmac::Verify(absl::string_view data, absl::string_view mac) const {
+  if (mac.size() < 12 || mac.size() > crypto_auth_hmacsha256_BYTES) return false;
+  const std::string expected = Sign(data);
+  return sodium_memcmp(expected.data(), mac.data(), mac.size()) == 0;
+}
+
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string HexEncode(absl::string_view bytes) {
+  std::string out(bytes.size() * 2, '\0');
+  sodium_bin2hex(out.data(), out.size() + 1, Bytes(bytes), bytes.size());
+  return out;
+}
+
+bool HexDecode(absl::string_view hex, std::string* bytes) {
+  if (hex.size() % 2 != 0) return false;
+  std::string out(hex.size() / 2, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), hex.data(),
+                     hex.size(), nullptr, &len, &end) != 0 ||
+      len != out.size() || end != hex.data() + hex.size()) {
+    return false;
+  }
+  *bytes = std::move(out);
+  return true;
+}
+
+TokenSealer::TokenSealer(absl::string_view key)
+    : key_(key), nonce_mac_(DeriveKey(key, "token-nonce")) {
+  if (key_.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) abort();
+}
+
+std::string TokenSealer::Seal(absl::string_view value, absl::string_view context) const {
+  const std::string nonce = nonce_mac_.Sign(absl::StrCat(context.size(), ":", context, value))
+                                .substr(0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  std::string out = nonce;
+  out.resize(nonce.size() + value.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(out.data()) + nonce.size(), &written, Bytes(value),
+      value.size(), Bytes(context), context.size(), nullptr, Bytes(nonce), Bytes(key_));
+  out.resize(nonce.size() + written);
+  return out;
+}
+
+absl::StatusOr<std::string> TokenSealer::Open(absl::string_view token,
+                                              absl::string_view context) const {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (token.size() < kNonce + kTag || token.size() > 4096) {
+    return absl::InvalidArgumentError("not a token this service issued");
+  }
+  std::string out(token.size() - kNonce - kTag, '\0');
+  unsigned long long len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(out.data()), &len, nullptr, Bytes(token) + kNonce,
+          token.size() - kNonce, Bytes(context), context.size(), Bytes(token), Bytes(key_)) != 0) {
+    return absl::InvalidArgumentError("not a token this service issued");
+  }
+  out.resize(len);
+  return out;
+}
+
+}  // namespace counsel::crypto

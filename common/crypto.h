@@ -1,0 +1,73 @@
+// The project's symmetric primitives, each set up here once (libsodium):
+//
+//   const std::string k = crypto::DeriveKey(audit_key, "audit-chain");
+//   crypto::Hmac mac(k);
+//   const std::string tag = mac.Sign("message");          // 32 bytes
+//   crypto::TokenSealer tokens(crypto::DeriveKey(key, "page-token"));
+//   const std::string t = tokens.Seal("42", "cases|firm-a");  // opaque bytes
+//   ASSIGN_OR_RETURN(std::string v, tokens.Open(t, "cases|firm-a"));
+#ifndef COUNSEL_COMMON_CRYPTO_H_
+#define COUNSEL_COMMON_CRYPTO_H_
+
+#include <sodium.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace counsel::crypto {
+
+// A 32-byte key for one purpose, derived from `key` with keyed BLAKE2b over
+// `label` (keys longer than 64 bytes use their first 64). Different labels
+// give independent keys; the same inputs always give the same key.
+std::string DeriveKey(absl::string_view key, absl::string_view label);
+
+// HMAC-SHA256 with the key prepared once (its inner and outer states), so
+// each MAC starts from a copy. Thread-compatible; const methods are safe to
+// call concurrently.
+class Hmac {
+ public:
+  explicit Hmac(absl::string_view key);
+  ~Hmac();
+  Hmac(const Hmac&) = delete;
+  Hmac& operator=(const Hmac&) = delete;
+
+  // The 32-byte MAC of `data`.
+  std::string Sign(absl::string_view data) const;
+  // Whether `mac` (any length from 12 bytes: a truncated MAC) is the start
+  // of Sign(data), in constant time.
+  bool Verify(absl::string_view data, absl::string_view mac) const;
+
+ private:
+  crypto_auth_hmacsha256_state keyed_;
+};
+
+// Compares in time independent of where the inputs differ.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+// Lower-case hex, and back (false for odd length or a non-hex character).
+std::string HexEncode(absl::string_view bytes);
+bool HexDecode(absl::string_view hex, std::string* bytes);
+
+// Opaque, authenticated tokens (cursors, page tokens): XChaCha20-Poly1305
+// with a synthetic nonce (an HMAC of the value and its context), so the same
+// value in the same context always gives the same token, and a token shows
+// nothing of what it holds. `context` binds a token to where it is valid
+// (purpose, tenant, client): under another context it does not open.
+class TokenSealer {
+ public:
+  // `key` must be 32 bytes (DeriveKey gives one).
+  explicit TokenSealer(absl::string_view key);
+  std::string Seal(absl::string_view value, absl::string_view context) const;
+  // InvalidArgument for a token that was not sealed with this key and context.
+  absl::StatusOr<std::string> Open(absl::string_view token, absl::string_view context) const;
+
+ private:
+  std::string key_;
+  Hmac nonce_mac_;
+};
+
+}  // namespace counsel::crypto
+
+#endif  // COUNSEL_COMMON_CRYPTO_H_

@@ -1,0 +1,58 @@
+#include "common/crypto.h"
+
+#include "gtest/gtest.h"
+
+namespace counsel::crypto {
+namespace {
+
+TEST(DeriveKeyTest, LabelsGiveIndependentStableKeys) {
+  const std::string key(32, 'k');
+  EXPECT_EQ(DeriveKey(key, "a").size(), 32u);
+  EXPECT_EQ(DeriveKey(key, "a"), DeriveKey(key, "a"));
+  EXPECT_NE(DeriveKey(key, "a"), DeriveKey(key, "b"));
+  EXPECT_NE(DeriveKey(key, "a"), DeriveKey(std::string(32, 'j'), "a"));
+}
+
+TEST(HmacTest, MatchesRfc4231Case2) {
+  // RFC 4231, test case 2: key "Jefe", data "what do ya want for nothing?".
+  Hmac mac("Jefe");
+  EXPECT_EQ(HexEncode(mac.Sign("what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const std::string tag = mac.Sign("m");
+  EXPECT_TRUE(mac.Verify("m", tag));
+  EXPECT_TRUE(mac.Verify("m", tag.substr(0, 12)));
+  EXPECT_FALSE(mac.Verify("m", tag.substr(0, 11)));
+  EXPECT_FALSE(mac.Verify("n", tag));
+}
+
+TEST(HexTest, RoundTripsAndRefusesBadInput) {
+  std::string back;
+  ASSERT_TRUE(HexDecode(HexEncode(std::string("\x00\xff\x10", 3)), &back));
+  EXPECT_EQ(back, std::string("\x00\xff\x10", 3));
+  EXPECT_FALSE(HexDecode("abc", &back));
+  EXPECT_FALSE(HexDecode("zz", &back));
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+}
+
+TEST(TokenSealerTest, OpaqueDeterministicAndBoundToItsContext) {
+  TokenSealer t(DeriveKey(std::string(32, 'k'), "tokens"));
+  const std::string token = t.Seal("seq=42", "feed|firm-a");
+  EXPECT_EQ(token.find("42"), std::string::npos);
+  EXPECT_EQ(token, t.Seal("seq=42", "feed|firm-a"));
+  EXPECT_NE(token, t.Seal("seq=43", "feed|firm-a"));
+  auto opened = t.Open(token, "feed|firm-a");
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(*opened, "seq=42");
+  EXPECT_FALSE(t.Open(token, "feed|firm-b").ok());
+  std::string tampered = token;
+  tampered.back() ^= 1;
+  EXPECT_FALSE(t.Open(tampered, "feed|firm-a").ok());
+  EXPECT_FALSE(t.Open("short", "feed|firm-a").ok());
+  TokenSealer other(DeriveKey(std::string(32, 'j'), "tokens"));
+  EXPECT_FALSE(other.Open(token, "feed|firm-a").ok());
+}
+
+}  // namespace
+}  // namespace counsel::crypto
