@@ -1,6 +1,8 @@
 #include "common/sqlite.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -213,6 +215,14 @@ absl::StatusOr<int> Database::UserVersion() {
 }
 
 absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
+  // Foreign keys are off while the schema changes (a table may be rebuilt
+  // under its own name, SQLite's documented way) and checked whole before
+  // each step commits; they are on again afterwards, whatever happened.
+  RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=OFF"));
+  struct Restore {
+    Database* db;
+    ~Restore() { (void)db->Exec("PRAGMA foreign_keys=ON"); }
+  } restore{this};
   // Each step runs under BEGIN IMMEDIATE and re-reads the version inside it:
   // of several processes opening one database at once, one migrates and the
   // others wait, then find the work done.
@@ -228,9 +238,78 @@ absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
     const Migration& m = migrations[static_cast<size_t>(version)];
     if (!m.sql.empty()) RETURN_IF_ERROR(Exec(m.sql));
     if (m.run) RETURN_IF_ERROR(m.run(*this));
+    {
+      ASSIGN_OR_RETURN(Statement check, Prepare("PRAGMA foreign_key_check"));
+      ASSIGN_OR_RETURN(bool broken, check.Step());
+      if (broken) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "schema step ", version + 1, " would leave a foreign key unmet in ",
+            check.ColumnText(0)));
+      }
+    }
     RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", version + 1)));
     RETURN_IF_ERROR(tx.Commit());
   }
+}
+
+absl::Status MakeTablesStrict(Database& db) {
+  struct Table {
+    std::string name, sql;
+    std::vector<std::string> companions;  // its indexes and triggers
+  };
+  std::vector<Table> tables;
+  std::vector<std::string> virtual_tables;
+  // Each table is renamed aside, created again under its name and refilled.
+  // The legacy rename leaves triggers and views that name it alone (they
+  // name it again once it is back); Migrate turns foreign keys off around
+  // this, so references from other tables are not rewritten either.
+  RETURN_IF_ERROR(db.Exec("PRAGMA legacy_alter_table=ON"));
+  {
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      const std::string name = q.ColumnText(0), sql = q.ColumnText(1);
+      if (absl::StartsWithIgnoreCase(sql, "CREATE VIRTUAL TABLE")) {
+        virtual_tables.push_back(name);
+      } else {
+        tables.push_back(Table{name, sql, {}});
+      }
+    }
+  }
+  for (Table& t : tables) {
+    // A virtual table's shadow tables belong to its module.
+    bool shadow = false;
+    for (const std::string& v : virtual_tables) shadow = shadow || absl::StartsWith(t.name, v + "_");
+    if (shadow) continue;
+    std::string body = std::string(absl::StripTrailingAsciiWhitespace(t.sql));
+    const size_t open = body.find('(');
+    if (open == std::string::npos) return absl::InternalError("unexpected table definition");
+    if (absl::EndsWithIgnoreCase(body, "STRICT")) continue;
+    body = absl::StrCat("CREATE TABLE \"", t.name, "\" ", body.substr(open),
+                        absl::EndsWithIgnoreCase(body, "WITHOUT ROWID") ? ", STRICT" : " STRICT");
+    ASSIGN_OR_RETURN(Statement q, db.Prepare(
+        "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = ?1 "
+        "AND sql IS NOT NULL ORDER BY type, name"));
+    q.Bind(1, t.name);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      t.companions.push_back(q.ColumnText(0));
+    }
+    // Rename aside, create, copy (a stored value of the wrong type fails
+    // here), drop the old one with its indexes and triggers, make those again.
+    const std::string old = absl::StrCat("\"", t.name, "__loose\"");
+    RETURN_IF_ERROR(db.Exec(absl::StrCat("ALTER TABLE \"", t.name, "\" RENAME TO ", old)));
+    RETURN_IF_ERROR(db.Exec(body));
+    RETURN_IF_ERROR(
+        db.Exec(absl::StrCat("INSERT INTO \"", t.name, "\" SELECT * FROM ", old)));
+    RETURN_IF_ERROR(db.Exec(absl::StrCat("DROP TABLE ", old)));
+    for (const std::string& sql : t.companions) RETURN_IF_ERROR(db.Exec(sql));
+  }
+  return db.Exec("PRAGMA legacy_alter_table=OFF");
 }
 
 absl::StatusOr<Transaction> Transaction::Begin(Database& db, Mode mode) {

@@ -137,6 +137,13 @@ class Database {
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
+// A migration step: rebuilds every ordinary table of the database as a
+// STRICT table (declared types enforced: an integer column cannot come to
+// hold text that reads back as the same number), with its rows, indexes and
+// triggers. Virtual tables and their shadow tables are left as they are.
+// Run inside the migration's transaction.
+absl::Status MakeTablesStrict(Database& db);
+
 // An open transaction; rolled back on destruction unless committed.
 class Transaction {
  public:

@@ -110,3 +110,33 @@ TEST_F(SqliteTest, ErrorsBecomeStatuses) {
 
 }  // namespace
 }  // namespace counsel::sqlite
+
+namespace counsel::sqlite {
+namespace {
+
+TEST(MakeTablesStrictTest, EnforcesTypesAndKeepsRowsIndexesAndTriggers) {
+  auto db = *Database::Open(":memory:", {});
+  ASSERT_TRUE(db->Migrate({Migration(
+      "CREATE TABLE parent (id TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+      "CREATE TABLE child (id TEXT PRIMARY KEY, parent TEXT REFERENCES parent (id)) WITHOUT ROWID;"
+      "CREATE INDEX parent_by_n ON parent (n);"
+      "CREATE TRIGGER parent_kept BEFORE DELETE ON parent BEGIN SELECT RAISE(ABORT, 'kept'); END;"
+      "INSERT INTO parent VALUES ('p', '12'); INSERT INTO child VALUES ('c', 'p');"),
+      Migration(std::string(), MakeTablesStrict)}).ok());
+  auto q = *db->Prepare("SELECT typeof(n), (SELECT count(*) FROM child) FROM parent");
+  ASSERT_TRUE(*q.Step());
+  EXPECT_EQ(q.ColumnText(0), "integer");
+  EXPECT_EQ(q.ColumnInt64(1), 1);
+  EXPECT_FALSE(db->Exec("UPDATE parent SET n = 'twelve'").ok()) << "types are enforced";
+  EXPECT_FALSE(db->Exec("DELETE FROM parent").ok()) << "the trigger is back";
+  EXPECT_FALSE(db->Exec("INSERT INTO child VALUES ('d', 'nobody')").ok()) << "and the foreign key";
+  auto idx = *db->Prepare("SELECT count(*) FROM sqlite_master WHERE name = 'parent_by_n'");
+  ASSERT_TRUE(*idx.Step());
+  EXPECT_EQ(idx.ColumnInt64(0), 1);
+  auto strict = *db->Prepare("SELECT sql FROM sqlite_master WHERE name = 'child'");
+  ASSERT_TRUE(*strict.Step());
+  EXPECT_NE(strict.ColumnText(0).find("STRICT"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace counsel::sqlite

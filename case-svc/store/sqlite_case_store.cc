@@ -316,6 +316,7 @@ class SqliteCaseStore final : public CaseStore {
                        [this](Database& db) { return SealLegacyFreeText(db); });
     steps.emplace_back(std::string(kAuditPerTenantSchema),
                        [this](Database& db) { return audit_->AdoptGlobalLog(db); });
+    steps.emplace_back(std::string(), sqlite::MakeTablesStrict);
     RETURN_IF_ERROR(db->Migrate(steps));
     RETURN_IF_ERROR(OpenLedger(*db,
                                options.erasure_ledger.empty() ? path + ".erasures"

@@ -44,7 +44,9 @@ CREATE INDEX api_keys_by_tenant ON api_keys (tenant, create_time);
       // Streams (watches, uploads) the key may hold open at once; 0: default.
       R"sql(
 ALTER TABLE api_keys ADD COLUMN max_streams INTEGER NOT NULL DEFAULT 0;
-)sql"};
+)sql",
+      // Declared types enforced from here on.
+      sqlite::Migration(std::string(), sqlite::MakeTablesStrict)};
   return *m;
 }
 

@@ -62,6 +62,9 @@ BEGIN SELECT RAISE(ABORT, 'advice revisions are immutable'); END;
 CREATE TRIGGER advice_revisions_are_kept BEFORE DELETE ON advice_revisions
 BEGIN SELECT RAISE(ABORT, 'advice revisions are kept'); END;
 )sql",
+      // Declared types enforced from here on (the search index, a virtual
+      // table, is left as it is).
+      sqlite::Migration(std::string(), sqlite::MakeTablesStrict),
   };
   return *m;
 }

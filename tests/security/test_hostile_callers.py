@@ -240,6 +240,29 @@ class HostileCallersTest(unittest.TestCase):
                 checked += 1
         self.assertGreaterEqual(checked, 6)  # three databases with WAL, a backup
 
+    def test_tables_enforce_their_types(self):
+        import sqlite3
+        for db, table in (("cases.db", "cases"), ("cases.db", "audit_log"),
+                          ("gateway.db", "api_keys"), ("guidance.db", "provisions")):
+            con = sqlite3.connect(f"file:{os.path.join(self.c.dir, db)}?mode=ro", uri=True)
+            try:
+                sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?",
+                                  (table,)).fetchone()[0]
+            finally:
+                con.close()
+            self.assertTrue(sql.rstrip().endswith("STRICT"), (db, table, sql))
+        # Someone holding the file cannot slip text in where a number belongs.
+        copy = os.path.join(self.c.dir, "strict-copy.db")
+        self.c.run("counsel-cases", "backup", f"--to={copy}",
+                   f"--db={os.path.join(self.c.dir, 'cases.db')}")
+        con = sqlite3.connect(copy)
+        try:
+            with self.assertRaises(sqlite3.Error):
+                con.execute("INSERT INTO tenant_seq (tenant, seq) VALUES ('t', 'seven')")
+        finally:
+            con.close()
+            os.remove(copy)
+
     def test_many_processes_may_open_a_new_database_at_once(self):
         with tempfile.TemporaryDirectory() as d:
             db = os.path.join(d, "gateway.db")
