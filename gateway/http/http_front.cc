@@ -280,9 +280,21 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
   server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(Metrics::Get().Render(), "text/plain; version=0.0.4");
   });
-  // CORS: only the configured origins; preflights answered here.
+  // Before any body is read: compressed bodies are refused (the library
+  // would inflate a gzip or brotli body whole before any size check: 64 KiB
+  // became 64 MiB), then CORS for the configured origins, preflights
+  // answered here.
   const std::vector<std::string> origins = options.cors_origins;
   server.set_pre_routing_handler([origins](const httplib::Request& req, httplib::Response& res) {
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity")) {
+      res.status = 415;
+      res.set_header("connection", "close");
+      res.set_content(R"({"code":3,"message":"compressed request bodies are not accepted: send )"
+                      R"(the body without Content-Encoding"})",
+                      kJson);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const std::string origin = req.get_header_value("origin");
     if (origin.empty() ||
         std::find(origins.begin(), origins.end(), origin) == origins.end()) {

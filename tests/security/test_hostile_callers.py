@@ -86,6 +86,25 @@ class HostileCallersTest(unittest.TestCase):
             self.assertLess(rss_kib(pid) - before, 32 * 1024, role)
             self.assertIsNone(self.c.programs[role].proc.poll(), role)
 
+    def test_compressed_http_bodies_are_not_inflated(self):
+        import gzip
+        import http.client
+        bomb = gzip.compress(bytes(64 << 20))  # 64 MiB of zeros
+        pid = self.c.programs["gateway"].proc.pid
+        self.c.http("POST", "/v1/citations:resolve", body={"text": "x"})  # warm up
+        before = rss_kib(pid)
+        conn = http.client.HTTPConnection("127.0.0.1", self.c.http_port, timeout=30)
+        conn.request("POST", "/v1/citations:resolve", body=bomb,
+                     headers={"content-type": "application/json", "content-encoding": "gzip"})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        # Measured at once: an inflated body is freed (unmapped) right after.
+        grown = rss_kib(pid) - before
+        conn.close()
+        self.assertEqual(resp.status, 415, body)
+        self.assertIn("Content-Encoding", body["message"])
+        self.assertLess(grown, 16 * 1024)
+
     # A header value with a line break and a JSON object, sent with no key,
     # must not become a line of its own in any program's log.
     def test_log_lines_cannot_be_forged(self):
