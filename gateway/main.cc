@@ -31,8 +31,13 @@ ABSL_FLAG(std::string, context_key_file, "var/context.key",
 ABSL_FLAG(std::string, keys_seed, "",
           "If --db does not exist yet, start from a copy of this key database (e.g. a "
           "read-only Secret in Kubernetes)");
-ABSL_FLAG(int, http_threads, 64,
-          "HTTP worker threads; each serves one kept-alive connection at a time");
+ABSL_FLAG(int, http_threads, 2,
+          "HTTP event-loop threads; every connection, request and stream is served by these, "
+          "none holds a thread while it waits");
+ABSL_FLAG(absl::Duration, http_header_timeout, absl::Seconds(10),
+          "A request's headers must arrive whole within this of its first byte");
+ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(30),
+          "A kept-alive HTTP connection with no request for this long is closed");
 ABSL_FLAG(double, default_rate, 50, "Calls per second a key may make when it sets no rate");
 ABSL_FLAG(double, default_burst, 100, "Burst a key may make when it sets none");
 ABSL_FLAG(int, max_in_flight, 1000, "Calls in flight beyond which new calls are refused at once");
@@ -188,6 +193,8 @@ int Serve() {
   HttpOptions http;
   http.listen = absl::GetFlag(FLAGS_http_listen);
   http.threads = absl::GetFlag(FLAGS_http_threads);
+  http.header_timeout = absl::GetFlag(FLAGS_http_header_timeout);
+  http.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
   http.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   auto http_front = HttpFront::Start(http, gateway->get(), transcoder->get());
   if (!http_front.ok()) return Fail(http_front.status());

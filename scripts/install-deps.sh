@@ -13,7 +13,7 @@ PACKAGES=(
   # googleapis .proto files (google.api.http, google.rpc.Status); the OpenAPI generator
   golang-github-gogo-googleapis-dev golang-grpc-gateway
   # storage, cryptography, HTTP, metrics, logs
-  libsqlite3-dev sqlite3 libsodium-dev libssl-dev openssl libcpp-httplib-dev libboost1.81-dev
+  libsqlite3-dev sqlite3 libsodium-dev libssl-dev openssl libboost1.81-dev
   prometheus-cpp-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf

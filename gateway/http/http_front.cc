@@ -1,16 +1,20 @@
 #include "gateway/http/http_front.h"
 
-#include <httplib.h>
+#include <atomic>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "counsel/cases/v1/cases.grpc.pb.h"
-#include "google/protobuf/util/json_util.h"
-#include "absl/synchronization/notification.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "counsel/cases/v1/cases.grpc.pb.h"
 #include "gateway/metrics.h"
 #include "gateway/openapi/openapi.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 
@@ -19,21 +23,12 @@ namespace {
 
 constexpr char kJson[] = "application/json; charset=utf-8";
 
-void SendStatus(httplib::Response& res, const google::rpc::Status& status) {
-  res.status = HttpStatusForCode(status.code());
-  // RESOURCE_EXHAUSTED carries RetryInfo; HTTP clients read Retry-After.
-  for (const auto& any : status.details()) {
-    google::rpc::RetryInfo retry;
-    if (any.UnpackTo(&retry)) {
-      const int64_t seconds = retry.retry_delay().seconds() + (retry.retry_delay().nanos() > 0);
-      res.set_header("retry-after", std::to_string(std::max<int64_t>(1, seconds)));
-    }
-  }
-  res.set_content(RenderStatusJson(status), kJson);
-}
-
-void SendError(httplib::Response& res, const absl::Status& status) {
-  SendStatus(res, ToRpcStatus(status));
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
 }
 
 google::rpc::Status RpcStatusOf(const grpc::Status& s) {
@@ -45,308 +40,461 @@ google::rpc::Status RpcStatusOf(const grpc::Status& s) {
   return out;
 }
 
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
+std::string ErrorJson(int http_status, absl::string_view message) {
+  // The gRPC code HTTP clients expect beside each status the server itself
+  // answers (AIP-193's mapping, read backwards).
+  const int code = http_status == 404   ? 5    // NOT_FOUND
+                   : http_status == 405 ? 12   // UNIMPLEMENTED
+                   : http_status == 413 ? 8    // RESOURCE_EXHAUSTED
+                   : http_status == 429 ? 8
+                   : http_status == 503 ? 14   // UNAVAILABLE
+                   : http_status >= 500 ? 13   // INTERNAL
+                                        : 3;   // INVALID_ARGUMENT (400, 415, 431)
+  google::rpc::Status status;
+  status.set_code(code);
+  status.set_message(ValidUtf8(message));
+  return RenderStatusJson(status);
 }
 
-// WatchChanges over HTTP: server-sent events when the client asks for
-// text/event-stream, newline-delimited JSON otherwise. An error ends the
-// stream with a final error frame.
-void ServeWatch(const Gateway& gateway, const Route& route, const Admission& admission,
-                const std::string& request_bytes, const httplib::Request& req,
-                httplib::Response& res) {
-  const bool sse = absl::StrContains(req.get_header_value("accept"), "text/event-stream");
-  struct Call {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReader<cases::v1::WatchChangesResponse>> reader;
-  };
-  auto call = std::make_shared<Call>();
-  gateway.Prepare(admission, &call->ctx);
-  cases::v1::WatchChangesRequest request;
-  request.ParseFromString(request_bytes);
-  auto stub = cases::v1::CaseService::NewStub(gateway.cases_channel());
-  call->reader = stub->WatchChanges(&call->ctx, request);
-  res.status = 200;
-  res.set_header("cache-control", "no-store");
-  res.set_chunked_content_provider(
-      sse ? "text/event-stream" : "application/x-ndjson",
-      [call, sse, &route](size_t, httplib::DataSink& sink) {
-        cases::v1::WatchChangesResponse msg;
-        while (call->reader->Read(&msg)) {
-          std::string json;
-          (void)google::protobuf::util::MessageToJsonString(msg, &json);
-          const std::string frame = sse ? absl::StrCat("event: ",
-                                                       msg.has_change() ? "change" : "bookmark",
-                                                       "\ndata: ", json, "\n\n")
-                                        : absl::StrCat(json, "\n");
-          if (!sink.write(frame.data(), frame.size())) {
-            call->ctx.TryCancel();  // the client went away
-            (void)call->reader->Finish();
-            return false;
-          }
-        }
-        const grpc::Status status = call->reader->Finish();
-        if (!status.ok()) {
-          const std::string json = RenderStatusJson(RpcStatusOf(status));
-          const std::string frame = sse ? absl::StrCat("event: error\ndata: ", json, "\n\n")
-                                        : absl::StrCat("{\"error\":", json, "}\n");
-          sink.write(frame.data(), frame.size());
-        }
-        (void)route;
-        sink.done();
-        return true;
-      },
-      [call](bool) { call->ctx.TryCancel(); });
-}
+// The front's state shared by every request it answers.
+struct Front {
+  const Gateway* gateway;
+  const Transcoder* transcoder;
+  std::vector<std::string> cors_origins;
+  // Calls to the backends not yet finished: Stop waits for them, since their
+  // completions reach the server's connections.
+  std::atomic<int> active{0};
+  absl::Mutex mu;
+  absl::CondVar idle;
 
-// AddEvidence over HTTP: the whole upload in one JSON body (chunk base64).
-void ServeUpload(const Gateway& gateway, const Admission& admission,
-                 const std::string& request_bytes, httplib::Response& res) {
-  grpc::ClientContext ctx;
-  gateway.Prepare(admission, &ctx);
-  cases::v1::AddEvidenceRequest request;
-  request.ParseFromString(request_bytes);
-  cases::v1::Evidence evidence;
-  auto stub = cases::v1::CaseService::NewStub(gateway.cases_channel());
-  auto writer = stub->AddEvidence(&ctx, &evidence);
-  writer->Write(request);
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
-  if (!status.ok()) {
-    SendStatus(res, RpcStatusOf(status));
-    return;
-  }
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(evidence, &json);
-  res.status = 200;
-  res.set_content(json, kJson);
-}
-
-void ServeStreaming(const Gateway& gateway, const Route& route, const Admission& admission,
-                    const std::string& request_bytes, const httplib::Request& req,
-                    httplib::Response& res) {
-  const std::string& method = route.policy->method;
-  if (method == "/counsel.cases.v1.CaseService/WatchChanges") {
-    ServeWatch(gateway, route, admission, request_bytes, req, res);
-  } else if (method == "/counsel.cases.v1.CaseService/AddEvidence") {
-    ServeUpload(gateway, admission, request_bytes, res);
-  } else {
-    SendError(res, absl::UnimplementedError("this streaming method is not served over HTTP"));
-  }
-}
-
-// True when a backend answers its health check as SERVING within 500 ms.
-bool BackendServing(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1), response;
-  grpc::Status status;
-  absl::Notification done;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return status.ok() && Flatten(response) == std::string("\x08\x01", 2);
-}
-
-void Handle(const Gateway& gateway, const Transcoder& transcoder, const httplib::Request& req,
-            httplib::Response& res) {
-  const absl::Time start = gateway.clock()->Now();
-  const std::string request_id = Gateway::RequestIdFrom(req.get_header_value(kRequestIdHeader));
-  res.set_header(kRequestIdHeader, request_id);
-  std::string method_name = "-";
-  const CallContext* context = nullptr;
-  Admission admission;
-  auto finish_log = [&] {
-    Gateway::LogAccess("http", method_name, request_id, context, res.status,
-                       gateway.clock()->Now() - start);
-  };
-  const std::string path = req.target.substr(0, req.target.find('?'));
-  auto match = transcoder.Find(req.method, path);
-  if (!match) {
-    if (transcoder.PathExists(path)) {
-      res.status = 405;
-      res.set_content(R"({"code":12,"message":"method not allowed on this path"})", kJson);
-    } else {
-      SendError(res, absl::NotFoundError(absl::StrCat("no route for ", req.method, " ", path)));
+  void Enter() { active.fetch_add(1); }
+  void Leave() {
+    if (active.fetch_sub(1) == 1) {
+      absl::MutexLock lock(&mu);
+      idle.SignalAll();
     }
-    finish_log();
+  }
+};
+
+// What every answer to one request shares: CORS headers, the request id,
+// and the access-log line written when it is answered.
+class Answer {
+ public:
+  Answer(Front* front, std::shared_ptr<HttpResponder> res, HttpHeaders base)
+      : front_(front), res_(std::move(res)), base_(std::move(base)),
+        start_(front->gateway->clock()->Now()) {}
+
+  void set_method(std::string m) { method_ = std::move(m); }
+  void set_context(const CallContext& cc) { context_ = cc; has_context_ = true; }
+  const std::string& request_id() const { return request_id_; }
+  void set_request_id(std::string id) {
+    request_id_ = id;
+    base_.emplace_back("x-request-id", std::move(id));
+  }
+  HttpResponder& responder() { return *res_; }
+  std::shared_ptr<HttpResponder> responder_ptr() { return res_; }
+
+  void Json(int status, std::string body) { Send(status, kJson, std::move(body), {}); }
+  void Send(int status, absl::string_view content_type, std::string body, HttpHeaders extra) {
+    HttpHeaders headers = base_;
+    headers.emplace_back("content-type", std::string(content_type));
+    for (auto& h : extra) headers.push_back(std::move(h));
+    Log(status);
+    res_->Reply(status, std::move(headers), std::move(body));
+  }
+  void Status(const google::rpc::Status& status) {
+    HttpHeaders extra;
+    // RESOURCE_EXHAUSTED carries RetryInfo; HTTP clients read Retry-After.
+    for (const auto& any : status.details()) {
+      google::rpc::RetryInfo retry;
+      if (any.UnpackTo(&retry)) {
+        const int64_t seconds =
+            retry.retry_delay().seconds() + (retry.retry_delay().nanos() > 0 ? 1 : 0);
+        extra.emplace_back("retry-after", absl::StrCat(std::max<int64_t>(1, seconds)));
+      }
+    }
+    Send(HttpStatusForCode(status.code()), kJson, RenderStatusJson(status), std::move(extra));
+  }
+  void Error(const absl::Status& status) { Status(ToRpcStatus(status)); }
+
+  HttpHeaders StreamHeaders(absl::string_view content_type) const {
+    HttpHeaders headers = base_;
+    headers.emplace_back("content-type", std::string(content_type));
+    headers.emplace_back("cache-control", "no-store");
+    return headers;
+  }
+  void Log(int status) {
+    Gateway::LogAccess("http", method_, request_id_, has_context_ ? &context_ : nullptr, status,
+                       front_->gateway->clock()->Now() - start_);
+  }
+
+ private:
+  Front* front_;
+  std::shared_ptr<HttpResponder> res_;
+  HttpHeaders base_;
+  absl::Time start_;
+  std::string method_ = "-";
+  std::string request_id_;
+  CallContext context_;
+  bool has_context_ = false;
+};
+
+// WatchChanges relayed to an HTTP stream: server-sent events when the client
+// asks for text/event-stream, newline-delimited JSON otherwise. One message
+// in flight: the next is read from case-svc once the previous is written.
+// Each change event carries `id:` = the cursor that resumes after it.
+class WatchRelay final : public grpc::ClientReadReactor<cases::v1::WatchChangesResponse> {
+ public:
+  WatchRelay(Front* front, std::shared_ptr<Answer> answer, Admission admission, bool sse)
+      : front_(front), answer_(std::move(answer)), admission_(std::move(admission)), sse_(sse),
+        ctx_(std::make_shared<grpc::ClientContext>()) {}
+
+  void Start(const std::string& request_bytes) {
+    front_->Enter();
+    request_.ParseFromString(request_bytes);
+    front_->gateway->Prepare(admission_, ctx_.get());
+    HttpResponder& res = answer_->responder();
+    res.StartStream(200, answer_->StreamHeaders(sse_ ? "text/event-stream"
+                                                    : "application/x-ndjson"));
+    // The client leaving cancels the call to case-svc at once.
+    res.OnClientGone([ctx = ctx_] { ctx->TryCancel(); });
+    if (sse_) res.Write("retry: 2000\n\n", nullptr);
+    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_channel());
+    stub_->async()->WatchChanges(ctx_.get(), &request_, this);
+    StartRead(&message_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended: OnDone follows
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(message_, &json);
+    std::string frame;
+    if (!sse_) {
+      frame = absl::StrCat(json, "\n");
+    } else if (message_.has_change()) {
+      frame = absl::StrCat("id: ", message_.change().cursor(), "\nevent: change\ndata: ", json,
+                           "\n\n");
+    } else {
+      frame = absl::StrCat("id: ", message_.bookmark().cursor(), "\nevent: bookmark\ndata: ",
+                           json, "\n\n");
+    }
+    AddHold();  // OnDone waits for the write
+    answer_->responder().Write(std::move(frame), [this](bool written) {
+      if (written) {
+        StartRead(&message_);
+      } else {
+        ctx_->TryCancel();
+      }
+      RemoveHold();
+    });
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    HttpResponder& res = answer_->responder();
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+      const std::string json = RenderStatusJson(RpcStatusOf(status));
+      // `problem`, not `error`: EventSource fires its own `error` event on
+      // every disconnect.
+      res.Write(sse_ ? absl::StrCat("event: problem\ndata: ", json, "\n\n")
+                     : absl::StrCat("{\"error\":", json, "}\n"),
+                nullptr);
+    }
+    res.EndStream();
+    answer_->Log(HttpStatusForCode(status.error_code()));
+    Front* front = front_;
+    delete this;
+    front->Leave();
+  }
+
+ private:
+  Front* front_;
+  std::shared_ptr<Answer> answer_;
+  Admission admission_;  // holds the stream's place until the end
+  const bool sse_;
+  std::shared_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
+  cases::v1::WatchChangesRequest request_;
+  cases::v1::WatchChangesResponse message_;
+};
+
+// AddEvidence from one JSON body (the attachment base64 in `chunk`).
+class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceRequest> {
+ public:
+  UploadRelay(Front* front, std::shared_ptr<Answer> answer, Admission admission)
+      : front_(front), answer_(std::move(answer)), admission_(std::move(admission)) {}
+
+  void Start(const std::string& request_bytes) {
+    front_->Enter();
+    request_.ParseFromString(request_bytes);
+    front_->gateway->Prepare(admission_, &ctx_);
+    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_channel());
+    stub_->async()->AddEvidence(&ctx_, &evidence_, this);
+    StartWriteLast(&request_, grpc::WriteOptions());
+    StartCall();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    if (!status.ok()) {
+      answer_->Status(RpcStatusOf(status));
+    } else {
+      std::string json;
+      (void)google::protobuf::util::MessageToJsonString(evidence_, &json);
+      answer_->Json(200, std::move(json));
+    }
+    Front* front = front_;
+    delete this;
+    front->Leave();
+  }
+
+ private:
+  Front* front_;
+  std::shared_ptr<Answer> answer_;
+  Admission admission_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
+  cases::v1::AddEvidenceRequest request_;
+  cases::v1::Evidence evidence_;
+};
+
+// /readyz: both backends asked at once; answered when both have replied.
+void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
+  struct Probe {
+    std::shared_ptr<Answer> answer;
+    absl::Mutex mu;
+    int pending = 2;
+    bool guidance = false, cases = false;
+  };
+  auto probe = std::make_shared<Probe>();
+  probe->answer = std::move(answer);
+  auto ask = [front, probe](const std::shared_ptr<grpc::Channel>& channel, bool Probe::*result) {
+    struct Call {
+      grpc::GenericStub stub;
+      grpc::ClientContext ctx;
+      grpc::ByteBuffer request, response;
+      explicit Call(std::shared_ptr<grpc::Channel> c) : stub(std::move(c)) {}
+    };
+    auto call = std::make_shared<Call>(channel);
+    call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    grpc::Slice empty("");
+    call->request = grpc::ByteBuffer(&empty, 1);
+    front->Enter();
+    call->stub.UnaryCall(&call->ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                         &call->request, &call->response,
+                         [front, probe, call, result](grpc::Status s) {
+                           const bool serving = s.ok() && Flatten(call->response) ==
+                                                              std::string("\x08\x01", 2);
+                           bool last;
+                           {
+                             absl::MutexLock lock(&probe->mu);
+                             (*probe).*result = serving;
+                             last = --probe->pending == 0;
+                           }
+                           if (last) {
+                             probe->answer->Json(
+                                 probe->guidance && probe->cases ? 200 : 503,
+                                 absl::StrCat("{\"guidance\":", probe->guidance ? "true" : "false",
+                                              ",\"cases\":", probe->cases ? "true" : "false",
+                                              "}"));
+                           }
+                           front->Leave();
+                         });
+  };
+  ask(front->gateway->guidance_channel(), &Probe::guidance);
+  ask(front->gateway->cases_channel(), &Probe::cases);
+}
+
+// Content types whose bodies are read as JSON: JSON itself, none, and what
+// curl sends by default with -d (form-encoded, though the body is JSON).
+bool JsonContentType(absl::string_view content_type) {
+  const std::string type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+      content_type.substr(0, content_type.find(';'))));
+  return type.empty() || type == "application/json" ||
+         type == "application/x-www-form-urlencoded";
+}
+
+HttpHeaders CorsHeaders(const Front& front, const HttpRequest& req) {
+  const std::string origin = req.Header("origin");
+  if (origin.empty() ||
+      std::find(front.cors_origins.begin(), front.cors_origins.end(), origin) ==
+          front.cors_origins.end()) {
+    return {};
+  }
+  return {{"access-control-allow-origin", origin},
+          {"vary", "origin"},
+          {"access-control-expose-headers", "x-request-id, retry-after"}};
+}
+
+void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
+  const Gateway& gateway = *front->gateway;
+  auto answer = std::make_shared<Answer>(front, std::move(res), CorsHeaders(*front, req));
+  answer->set_request_id(Gateway::RequestIdFrom(req.Header(kRequestIdHeader)));
+  const size_t q = req.target.find('?');
+  // Generated clients percent-encode a resource name's slashes
+  // (/v1/cases%2Fabc): the same route as /v1/cases/abc.
+  const std::string raw_path = absl::StrReplaceAll(req.target.substr(0, q),
+                                                   {{"%2F", "/"}, {"%2f", "/"}});
+  if (req.method == "OPTIONS") {
+    if (CorsHeaders(*front, req).empty()) return answer->Json(403, ErrorJson(403, "origin not allowed"));
+    answer->Send(204, "text/plain", "",
+                 {{"access-control-allow-methods", "GET, POST, PATCH, PUT, DELETE"},
+                  {"access-control-allow-headers",
+                   "authorization, content-type, x-request-id, x-counsel-on-behalf-of"},
+                  {"access-control-max-age", "600"}});
     return;
+  }
+  if (req.method == "GET" || req.method == "HEAD") {
+    if (raw_path == "/healthz") return answer->Send(200, "text/plain", "ok\n", {});
+    if (raw_path == "/readyz") return ServeReady(front, std::move(answer));
+    if (raw_path == "/openapi.json") return answer->Json(200, std::string(kOpenApiJson));
+    if (raw_path == "/metrics") {
+      return answer->Send(200, "text/plain; version=0.0.4", Metrics::Get().Render(), {});
+    }
+  }
+  const Transcoder& transcoder = *front->transcoder;
+  auto match = transcoder.Find(req.method, raw_path);
+  if (!match) {
+    if (transcoder.PathExists(raw_path)) {
+      return answer->Json(405, ErrorJson(405, absl::StrCat(req.method,
+                                                           " is not allowed on this path")));
+    }
+    return answer->Json(404, ErrorJson(404, absl::StrCat("no route for ", req.method, " ",
+                                                         ValidUtf8(raw_path))));
   }
   const MethodPolicy& policy = *match->route->policy;
-  method_name = policy.method;
+  answer->set_method(policy.method);
   CallInput input;
   input.policy = &policy;
   input.transport = "http";
-  const std::string authorization = req.get_header_value(kAuthorizationHeader);
-  const std::string on_behalf_of = req.get_header_value(kOnBehalfOfHeader);
+  const std::string authorization = req.Header(kAuthorizationHeader);
+  const std::string on_behalf_of = req.Header(kOnBehalfOfHeader);
+  const std::string forwarded_for = req.Header("x-forwarded-for");
   input.authorization = authorization;
   input.on_behalf_of = on_behalf_of;
-  input.request_id = request_id;
-  input.peer = req.remote_addr;
-  const std::string forwarded_for = req.get_header_value("X-Forwarded-For");
+  input.request_id = answer->request_id();
+  input.peer = req.peer;
   input.forwarded_for = forwarded_for;
   auto admitted = gateway.Admit(input);
-  if (!admitted.ok()) {
-    SendError(res, admitted.status());
-    finish_log();
-    return;
-  }
-  admission = std::move(*admitted);
-  context = &admission.context;
-  // The query string of the target only: httplib also folds form bodies
-  // into req.params, and our bodies are JSON whatever the content type.
+  if (!admitted.ok()) return answer->Error(admitted.status());
+  Admission admission = *std::move(admitted);
+  answer->set_context(admission.context);
+  // The query string of the target only; bodies are JSON whatever the
+  // content type says (the server refused other types before the body).
   QueryParams query;
-  const size_t q = req.target.find('?');
   if (q != std::string::npos &&
       !ParseQueryString(absl::string_view(req.target).substr(q + 1), &query)) {
-    SendError(res, absl::InvalidArgumentError("malformed query string"));
-    finish_log();
-    return;
+    return answer->Error(InvalidArgumentField("query", "is not a well-formed query string"));
+  }
+  const bool watch = policy.method == "/counsel.cases.v1.CaseService/WatchChanges";
+  if (watch) {
+    // EventSource reconnects with the last id it saw: resume right after it.
+    const std::string last_event_id = req.Header("last-event-id");
+    bool has_cursor = false;
+    for (const auto& [k, v] : query) has_cursor = has_cursor || k == "cursor";
+    if (!has_cursor && !last_event_id.empty()) query.emplace_back("cursor", last_event_id);
   }
   auto bytes = transcoder.BuildRequest(*match, query, req.body);
-  if (!bytes.ok()) {
-    SendError(res, bytes.status());
-    finish_log();
+  if (!bytes.ok()) return answer->Error(bytes.status());
+  if (watch) {
+    const bool sse = absl::StrContains(req.Header("accept"), "text/event-stream");
+    (new WatchRelay(front, std::move(answer), std::move(admission), sse))->Start(*bytes);
+    return;
+  }
+  if (policy.method == "/counsel.cases.v1.CaseService/AddEvidence") {
+    (new UploadRelay(front, std::move(answer), std::move(admission)))->Start(*bytes);
     return;
   }
   if (policy.descriptor->server_streaming() || policy.descriptor->client_streaming()) {
-    ServeStreaming(gateway, *match->route, admission, *bytes, req, res);
-    finish_log();
-    return;
+    return answer->Error(absl::UnimplementedError("this streaming method is not served over HTTP"));
   }
-  Exchange ex;
+  struct Call {
+    Exchange ex;
+    Admission admission;
+    const Route* route;
+  };
+  auto call = std::make_shared<Call>();
+  call->admission = std::move(admission);
+  call->route = match->route;
   grpc::Slice slice(*bytes);
-  ex.request = grpc::ByteBuffer(&slice, 1);
-  grpc::Status status;
-  absl::Notification done;
-  gateway.Forward(policy, admission, &ex, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  if (!status.ok()) {
-    SendStatus(res, RpcStatusOf(status));
-  } else if (auto json = transcoder.RenderResponse(*match->route, Flatten(ex.response)); json.ok()) {
-    res.status = 200;
-    res.set_content(*json, kJson);
-  } else {
-    SendError(res, json.status());
-  }
-  finish_log();
+  call->ex.request = grpc::ByteBuffer(&slice, 1);
+  front->Enter();
+  gateway.Forward(policy, call->admission, &call->ex,
+                  [front, call, answer, &transcoder](grpc::Status status) {
+                    if (!status.ok()) {
+                      answer->Status(RpcStatusOf(status));
+                    } else if (auto json = transcoder.RenderResponse(*call->route,
+                                                                     Flatten(call->ex.response));
+                               json.ok()) {
+                      answer->Json(200, *std::move(json));
+                    } else {
+                      answer->Error(json.status());
+                    }
+                    front->Leave();
+                  });
 }
 
 }  // namespace
 
+struct HttpFront::State {
+  Front front;
+};
+
 absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& options,
                                                             const Gateway* gateway,
                                                             const Transcoder* transcoder) {
-  std::unique_ptr<HttpFront> front(new HttpFront());
-  front->server_ = std::make_unique<httplib::Server>();
-  httplib::Server& server = *front->server_;
-  const int threads = options.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_payload_max_length(options.max_body_bytes);
-  server.set_keep_alive_max_count(1000);
-  // cpp-httplib serves a kept-alive connection on one pool thread; a short
-  // idle timeout returns threads to waiting connections sooner.
-  server.set_keep_alive_timeout(2);
-  server.set_read_timeout(30, 0);
-  // Without it, a response written in two segments waits on the client's
-  // delayed ACK (tens of milliseconds per request).
-  server.set_tcp_nodelay(true);
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  server.Get("/readyz", [gateway](const httplib::Request&, httplib::Response& res) {
-    const bool guidance = BackendServing(gateway->guidance_channel());
-    const bool cases = BackendServing(gateway->cases_channel());
-    res.status = guidance && cases ? 200 : 503;
-    res.set_content(absl::StrCat("{\"guidance\":", guidance ? "true" : "false",
-                                 ",\"cases\":", cases ? "true" : "false", "}"),
-                    kJson);
-  });
-  server.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(kOpenApiJson, kJson);
-  });
-  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(Metrics::Get().Render(), "text/plain; version=0.0.4");
-  });
-  // Before any body is read: compressed bodies are refused (the library
-  // would inflate a gzip or brotli body whole before any size check: 64 KiB
-  // became 64 MiB), then CORS for the configured origins, preflights
-  // answered here.
-  const std::vector<std::string> origins = options.cors_origins;
-  server.set_pre_routing_handler([origins](const httplib::Request& req, httplib::Response& res) {
-    const std::string encoding = req.get_header_value("Content-Encoding");
-    if (!encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity")) {
-      res.status = 415;
-      res.set_header("connection", "close");
-      res.set_content(R"({"code":3,"message":"compressed request bodies are not accepted: send )"
-                      R"(the body without Content-Encoding"})",
-                      kJson);
-      return httplib::Server::HandlerResponse::Handled;
+  std::unique_ptr<HttpFront> out(new HttpFront());
+  out->state_ = std::make_unique<State>();
+  Front* front = &out->state_->front;
+  front->gateway = gateway;
+  front->transcoder = transcoder;
+  front->cors_origins = options.cors_origins;
+  HttpServerOptions server;
+  server.listen = options.listen;
+  server.threads = options.threads;
+  server.max_body_bytes = options.max_body_bytes;
+  server.header_timeout = options.header_timeout;
+  server.idle_timeout = options.idle_timeout;
+  server.render_error = ErrorJson;
+  server.check_headers = [](const HttpRequest& req) -> std::optional<std::pair<int, std::string>> {
+    const bool has_body = !req.Header("transfer-encoding").empty() ||
+                          (!req.Header("content-length").empty() &&
+                           req.Header("content-length") != "0");
+    if (has_body && !JsonContentType(req.Header("content-type"))) {
+      return std::make_pair(415, absl::StrCat("the body must be JSON (Content-Type: "
+                                              "application/json), not ",
+                                              ValidUtf8(req.Header("content-type"))));
     }
-    const std::string origin = req.get_header_value("origin");
-    if (origin.empty() ||
-        std::find(origins.begin(), origins.end(), origin) == origins.end()) {
-      return req.method == "OPTIONS" ? (res.status = 403, httplib::Server::HandlerResponse::Handled)
-                                     : httplib::Server::HandlerResponse::Unhandled;
-    }
-    res.set_header("access-control-allow-origin", origin);
-    res.set_header("vary", "origin");
-    res.set_header("access-control-expose-headers", "x-request-id, retry-after");
-    if (req.method == "OPTIONS") {
-      res.set_header("access-control-allow-methods", "GET, POST, PATCH, PUT, DELETE");
-      res.set_header("access-control-allow-headers",
-                     "authorization, content-type, x-request-id, x-counsel-on-behalf-of");
-      res.set_header("access-control-max-age", "600");
-      res.status = 204;
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  auto handler = [gateway, transcoder](const httplib::Request& req, httplib::Response& res) {
-    Handle(*gateway, *transcoder, req, res);
+    return std::nullopt;
   };
-  server.Get(".*", handler);
-  server.Post(".*", handler);
-  server.Patch(".*", handler);
-  server.Put(".*", handler);
-  server.Delete(".*", handler);
-  const size_t colon = options.listen.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError("--http_listen must be host:port");
-  }
-  const std::string host = options.listen.substr(0, colon);
-  const int wanted = std::atoi(options.listen.c_str() + colon + 1);
-  front->port_ = wanted == 0 ? server.bind_to_any_port(host)
-                             : (server.bind_to_port(host, wanted) ? wanted : -1);
-  if (front->port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
-  }
-  front->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  auto started = HttpServer::Start(std::move(server), [front](HttpRequest req,
+                                                              std::shared_ptr<HttpResponder> res) {
+    Handle(front, std::move(req), std::move(res));
+  });
+  if (!started.ok()) return started.status();
+  out->server_ = *std::move(started);
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   log::Info("listening", {{"program", "counsel-gateway"},
                           {"transport", "http"},
-                          {"address", absl::StrCat(host, ":", front->port_)},
-                          {"port", front->port_}});
-  return front;
+                          {"address", absl::StrCat(host, ":", out->server_->port())},
+                          {"port", out->server_->port()}});
+  return out;
 }
 
 HttpFront::~HttpFront() { Stop(); }
 
+int HttpFront::port() const { return server_ ? server_->port() : 0; }
+
 void HttpFront::Stop() {
   if (server_ == nullptr) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
+  server_->Stop();
+  // Completions of calls still in flight post to the server's connections:
+  // wait for them (they end quickly once their streams are told to stop).
+  Front& front = state_->front;
+  absl::MutexLock lock(&front.mu);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (front.active.load() > 0 && !front.idle.WaitWithDeadline(&front.mu, deadline)) {
+  }
+  server_.reset();
 }
 
 }  // namespace counsel::gateway
