@@ -393,6 +393,15 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
     for (const auto& [k, v] : query) has_cursor = has_cursor || k == "cursor";
     if (!has_cursor && !last_event_id.empty()) query.emplace_back("cursor", last_event_id);
   }
+  // A request with a `locale` takes the browser's Accept-Language when the
+  // caller names none.
+  const std::string accept_language = req.Header("accept-language");
+  if (!accept_language.empty() &&
+      policy.descriptor->input_type()->FindFieldByName("locale") != nullptr) {
+    bool named = false;
+    for (const auto& [k, v] : query) named = named || k == "locale";
+    if (!named) query.emplace_back("locale", accept_language.substr(0, 200));
+  }
   auto bytes = transcoder.BuildRequest(*match, query, req.body);
   if (!bytes.ok()) return answer->Error(bytes.status());
   if (watch) {

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/locale.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/clock.h"
@@ -166,13 +167,19 @@ absl::StatusOr<v1::Advice> PresentRevision(v1::Advice a, const AdviceRecord& r,
   a.clear_available_locales();
   a.add_available_locales(kDefaultLocale);
   for (const auto& l : a.localizations()) a.add_available_locales(l.locale());
-  const std::string locale = request != nullptr ? request->locale() : "";
-  if (!locale.empty() && locale != kDefaultLocale) {
+  // `locale` may be one tag or an Accept-Language list, matched by BCP 47
+  // lookup (en-US → en, zh-Hans → zh-CN); the fallback flag says only that
+  // the answer really is in another language than any asked for.
+  const std::string requested = request != nullptr ? request->locale() : "";
+  const std::vector<std::string> available(a.available_locales().begin(),
+                                           a.available_locales().end());
+  const std::string locale = MatchLocale(requested, available);
+  if (!requested.empty() && locale.empty()) {
+    a.set_locale_fallback(true);
+  } else if (!locale.empty() && locale != kDefaultLocale) {
     auto it = std::find_if(a.localizations().begin(), a.localizations().end(),
                            [&](const auto& l) { return l.locale() == locale; });
-    if (it == a.localizations().end()) {
-      a.set_locale_fallback(true);
-    } else {
+    {
       const v1::AdviceLocalization loc = *it;
       a.set_locale(loc.locale());
       if (!loc.title().empty()) a.set_title(loc.title());

@@ -189,6 +189,21 @@ class HttpFrontTest(unittest.TestCase):
         self.assertIn("event: problem", text)
         self.assertNotIn("event: error", text)
 
+    def test_locale_is_matched_by_bcp47(self):
+        path = "/v1/advice/personal-information-leak"
+        for query, header, want, fallback in (("?locale=en-US", None, "en", False),
+                                              ("?locale=zh", None, "zh-CN", False),
+                                              ("?locale=zh-Hans", None, "zh-CN", False),
+                                              ("", "en-GB,en;q=0.9", "en", False),
+                                              ("", "fr-CH, fr;q=0.9, en;q=0.8", "en", False),
+                                              ("?locale=fr", None, "zh-CN", True),
+                                              ("?locale=zh-CN", "en", "zh-CN", False)):
+            headers = {"accept-language": header} if header else {}
+            status, body, _ = self.c.http("GET", path + query, key=self.key, headers=headers)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body.get("locale", "zh-CN"), want, (query, header))
+            self.assertEqual(body.get("localeFallback", False), fallback, (query, header))
+
     def test_percent_encoded_names_reach_their_method(self):
         status, created, _ = self.c.http("POST", "/v1/cases", key=self.key, body=CASE)
         name = created["name"]
