@@ -195,6 +195,9 @@ void PresentEvidence(const CallContext& cc, v1::Evidence& e) {
   if (HasScope(cc, kScopeCasesPii)) return;
   if (!e.counterpart().empty()) e.set_counterpart(MaskCounterpart(e.counterpart()));
   if (!e.summary().empty()) e.set_summary(MaskIdentifiersInText(e.summary()));
+  if (!e.attachment().filename().empty()) {
+    e.mutable_attachment()->set_filename(MaskIdentifiersInText(e.attachment().filename()));
+  }
 }
 
 void PresentEvent(const CallContext& cc, v1::CaseEvent& e) {
@@ -487,8 +490,10 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateChecklistItem(
     }
     const std::string key(request->item().name().substr(request->item().name().find("/checklist/") + 11));
     store_->MutateCase(ActorOf(cc), std::move(*mutation),
-                       [key, response, done](absl::StatusOr<v1::Case> c) {
+                       [this, cc, key, response, done](absl::StatusOr<v1::Case> c) {
                          if (c.ok()) {
+                           // Presented as the whole case would be (a note is free text).
+                           c = Present(cc, *std::move(c));
                            for (const auto& item : c->checklist()) {
                              if (item.key() == key) {
                                *response = item;
@@ -676,7 +681,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCaseEvents(
 absl::StatusOr<std::string> CaseServiceImpl::DecodeCursor(const CallContext& cc,
                                                           absl::string_view cursor,
                                                           absl::string_view field, int64_t* seq) {
-  ASSIGN_OR_RETURN(*seq, cursors_.Decode(cc.tenant(), cursor, field));
+  ASSIGN_OR_RETURN(*seq, cursors_.Decode(cc.tenant(), cc.client_id(), cursor, field));
   if (*seq > 0) {
     ASSIGN_OR_RETURN(std::optional<absl::Time> t, store_->ChangeTime(cc.tenant(), *seq));
     if (!t) return InvalidArgumentField(field, "names no change of this feed");
@@ -706,11 +711,11 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListChanges(grpc::CallbackServerConte
       if (TimeUtil::TimestampToMicroseconds(change.commit_time()) < absl::ToUnixMicros(horizon)) {
         continue;
       }
-      change.set_cursor(cursors_.Encode(cc.tenant(), s));
+      change.set_cursor(cursors_.Encode(cc.tenant(), cc.client_id(), s));
       PresentEvent(cc, *change.mutable_event());
       *response->add_changes() = std::move(change);
     }
-    response->set_next_cursor(cursors_.Encode(cc.tenant(), seq));
+    response->set_next_cursor(cursors_.Encode(cc.tenant(), cc.client_id(), seq));
     return absl::OkStatus();
   });
 }
@@ -801,7 +806,7 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
     }
     if (bookmark) {
       current_.Clear();
-      current_.mutable_bookmark()->set_cursor(service_->cursors_.Encode(cc_.tenant(), seq_));
+      current_.mutable_bookmark()->set_cursor(service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), seq_));
       *current_.mutable_bookmark()->mutable_time() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
               absl::ToUnixMicros(service_->clock_->Now()));
@@ -828,7 +833,7 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
         return;
       }
       for (auto& [s, change] : *changes) {
-        change.set_cursor(service_->cursors_.Encode(cc_.tenant(), s));
+        change.set_cursor(service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), s));
         pending_.emplace_back(s, std::move(change));
       }
       if (!pending_.empty()) {
@@ -906,6 +911,12 @@ grpc::ServerUnaryReactor* CaseServiceImpl::VerifyAuditLog(
     grpc::CallbackServerContext* context, const v1::VerifyAuditLogRequest* request,
     v1::VerifyAuditLogResponse* response) {
   return Run(context, "VerifyAuditLog", kScopeCasesAdmin, [=](const CallContext& cc) -> absl::Status {
+    // The chain is the firm's: its count and head speak of every client.
+    if (!cc.client_id().empty()) {
+      return absl::PermissionDeniedError(
+          "the audit chain covers the whole firm: verify it with a key that is not bound to "
+          "one client");
+    }
     ASSIGN_OR_RETURN(*response, store_->VerifyAuditLog(ActorOf(cc), request->expected_head()));
     return absl::OkStatus();
   });

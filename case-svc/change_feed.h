@@ -17,16 +17,16 @@
 namespace counsel::cases {
 
 // A cursor is a position in one tenant's feed, sealed (crypto::TokenSealer,
-// base32): opaque (it shows no sequence number) and bound to the tenant, so
-// under another tenant it does not open.
+// base32): opaque (it shows no sequence number) and bound to the tenant and
+// the caller's client binding, so it opens for no one else.
 class CursorCodec {
  public:
   explicit CursorCodec(absl::string_view secret);
   CursorCodec(CursorCodec&&) = default;
-  std::string Encode(absl::string_view tenant, int64_t seq) const;
+  std::string Encode(absl::string_view tenant, absl::string_view client, int64_t seq) const;
   // InvalidArgument naming `field` for a malformed or foreign cursor.
-  absl::StatusOr<int64_t> Decode(absl::string_view tenant, absl::string_view cursor,
-                                 absl::string_view field) const;
+  absl::StatusOr<int64_t> Decode(absl::string_view tenant, absl::string_view client,
+                                 absl::string_view cursor, absl::string_view field) const;
 
  private:
   std::unique_ptr<crypto::TokenSealer> sealer_;

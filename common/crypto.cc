@@ -71,14 +71,14 @@ bool HexDecode(absl::string_view hex, std::string* bytes) {
   return true;
 }
 
-TokenSealer::TokenSealer(absl::string_view key)
-    : key_(key), nonce_mac_(DeriveKey(key, "token-nonce")) {
+TokenSealer::TokenSealer(absl::string_view key) : key_(key) {
+  InitSodium();
   if (key_.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) abort();
 }
 
 std::string TokenSealer::Seal(absl::string_view value, absl::string_view context) const {
-  const std::string nonce = nonce_mac_.Sign(absl::StrCat(context.size(), ":", context, value))
-                                .substr(0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  std::string nonce(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, '\0');
+  randombytes_buf(nonce.data(), nonce.size());
   std::string out = nonce;
   out.resize(nonce.size() + value.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   unsigned long long written = 0;

@@ -51,10 +51,10 @@ std::string HexEncode(absl::string_view bytes);
 bool HexDecode(absl::string_view hex, std::string* bytes);
 
 // Opaque, authenticated tokens (cursors, page tokens): XChaCha20-Poly1305
-// with a synthetic nonce (an HMAC of the value and its context), so the same
-// value in the same context always gives the same token, and a token shows
-// nothing of what it holds. `context` binds a token to where it is valid
-// (purpose, tenant, client): under another context it does not open.
+// with a random nonce, so a token shows nothing of what it holds, not even
+// whether two tokens hold the same value (a watcher's bookmarks do not
+// reveal that others' changes moved the feed). `context` binds a token to
+// where it is valid (purpose, tenant, client): elsewhere it does not open.
 class TokenSealer {
  public:
   // `key` must be 32 bytes (DeriveKey gives one).
@@ -65,7 +65,6 @@ class TokenSealer {
 
  private:
   std::string key_;
-  Hmac nonce_mac_;
 };
 
 }  // namespace counsel::crypto

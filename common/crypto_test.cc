@@ -36,12 +36,11 @@ TEST(HexTest, RoundTripsAndRefusesBadInput) {
   EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
 }
 
-TEST(TokenSealerTest, OpaqueDeterministicAndBoundToItsContext) {
+TEST(TokenSealerTest, OpaqueAndBoundToItsContext) {
   TokenSealer t(DeriveKey(std::string(32, 'k'), "tokens"));
   const std::string token = t.Seal("seq=42", "feed|firm-a");
   EXPECT_EQ(token.find("42"), std::string::npos);
-  EXPECT_EQ(token, t.Seal("seq=42", "feed|firm-a"));
-  EXPECT_NE(token, t.Seal("seq=43", "feed|firm-a"));
+  EXPECT_NE(token, t.Seal("seq=42", "feed|firm-a")) << "equal values do not show as equal";
   auto opened = t.Open(token, "feed|firm-a");
   ASSERT_TRUE(opened.ok());
   EXPECT_EQ(*opened, "seq=42");

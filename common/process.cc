@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/logging.h"
+#include "google/protobuf/stubs/logging.h"
 #include "grpc/support/log.h"
 
 namespace counsel {
@@ -18,11 +19,22 @@ void GrpcLog(gpr_log_func_args* args) {
                              {"message", args->message != nullptr ? args->message : ""}});
 }
 
+void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line,
+                 const std::string& message) {
+  const log::Level l = level >= google::protobuf::LOGLEVEL_ERROR     ? log::Level::kError
+                       : level == google::protobuf::LOGLEVEL_WARNING ? log::Level::kWarning
+                                                                      : log::Level::kInfo;
+  log::Write(l, "protobuf", {{"file", file != nullptr ? file : ""},
+                             {"line", line},
+                             {"message", message}});
+}
+
 }  // namespace
 
 void InitProcess() {
   umask(077);
   gpr_set_log_function(GrpcLog);
+  google::protobuf::SetLogHandler(ProtobufLog);
 }
 
 }  // namespace counsel

@@ -11,9 +11,9 @@ namespace counsel {
 
 // Sets the file-creation mask to 0077, so that databases, their WAL and
 // shared-memory files, backups and key files are readable by the program's
-// user only; and routes gRPC's own log output through the JSON logger, so
-// that every line on stderr is one escaped JSON object (gRPC core quotes
-// caller-sent header values in its messages).
+// user only; and routes gRPC's and protobuf's own log output through the
+// JSON logger, so that every line on stderr is one escaped JSON object
+// (both quote caller-sent values in their messages).
 void InitProcess();
 
 }  // namespace counsel

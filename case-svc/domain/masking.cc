@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "common/utf8.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -122,6 +124,17 @@ std::optional<std::string> MaskNumber(absl::string_view d) {
   if (d.size() == 13 && absl::StartsWith(d, "86") && IsMobile(d.substr(2))) {
     return absl::StrCat("86", MaskPhone(absl::StrCat("+", d)));
   }
+  if (d.size() == 15 && absl::StartsWith(d, "0086") && IsMobile(d.substr(4))) {
+    return absl::StrCat("0086", MaskPhone(absl::StrCat("+", d.substr(2))));
+  }
+  if (d.size() == 15 && d[0] != '0') {
+    // The first-generation ID number: region, YYMMDD, three digits.
+    const int month = (d[8] - '0') * 10 + (d[9] - '0');
+    const int day = (d[10] - '0') * 10 + (d[11] - '0');
+    if (month >= 1 && month <= 12 && day >= 1 && day <= 31) {
+      return absl::StrCat(d.substr(0, 6), "*****", d.substr(11));
+    }
+  }
   if (d.size() >= 10 && d.size() <= 12 && d[0] == '0' && d[1] != '0') {
     const size_t area = (d[1] == '1' || d[1] == '2') ? 3 : 4;  // 010, 02X; else 0XXX
     return absl::StrCat(d.substr(0, area), std::string(d.size() - area - 4, '*'),
@@ -143,7 +156,51 @@ bool IsDomainChar(char c) {
 
 }  // namespace
 
-std::string MaskIdentifiersInText(absl::string_view text) {
+namespace {
+
+// Full-width digits, @, parentheses and dashes (a Chinese keyboard's), and
+// the ideographic and no-break spaces, as their ASCII forms: identifiers are
+// recognised however they were typed.
+std::string Narrow(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  size_t open_paren = std::string::npos;
+  char32_t cp;
+  while (i < text.size()) {
+    const size_t start = i;
+    utf8::Next(text, &i, &cp);
+    if (cp >= 0xFF10 && cp <= 0xFF19) {
+      out.push_back(static_cast<char>('0' + (cp - 0xFF10)));
+    } else if (cp == 0xFF20) {
+      out.push_back('@');
+    } else if (cp == 0xFF08 && i < text.size() &&
+               (IsDigit(text[i]) || absl::StartsWith(text.substr(i), "\xEF\xBC"))) {
+      // An area code's parentheses (（0755）88889999); other parentheses of
+      // the text stay as they were written.
+      open_paren = out.size();
+      out.push_back('(');
+    } else if (cp == 0xFF09 && open_paren != std::string::npos && out.size() - open_paren <= 5) {
+      out.push_back(')');
+      open_paren = std::string::npos;
+    } else if (cp == 0xFF0D || cp == 0x2010 || cp == 0x2011 || cp == 0x2013) {
+      out.push_back('-');
+    } else if (cp == 0x3000 || cp == 0x00A0) {
+      out.push_back(' ');
+    } else {
+      out.append(text.data() + start, i - start);
+    }
+  }
+  return out;
+}
+
+bool IsGroupSeparator(char c) { return c == ' ' || c == '-' || c == '.' || c == '/' || c == ')'; }
+
+}  // namespace
+
+std::string MaskIdentifiersInText(absl::string_view original) {
+  const std::string narrowed = Narrow(original);
+  const absl::string_view text = narrowed;
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
@@ -165,15 +222,18 @@ std::string MaskIdentifiersInText(absl::string_view text) {
         continue;
       }
     }
-    if (!IsDigit(c) && !(c == '+' && i + 1 < text.size() && IsDigit(text[i + 1]))) {
+    const bool opens = (c == '+' || c == '(') && i + 1 < text.size() && IsDigit(text[i + 1]);
+    if (!IsDigit(c) && !opens) {
       out.push_back(c);
       ++i;
       continue;
     }
-    // A run of digits, with single spaces or dashes between digit groups and
-    // a final X (ID numbers); a leading + is kept.
-    const bool plus = c == '+';
-    size_t end = plus ? i + 1 : i;
+    // A run of digits in groups (separated by spaces, dashes, dots, slashes
+    // or an area code's closing parenthesis) and a final X (ID numbers); a
+    // leading + or ( is kept. Letters around it do not matter: over-masking
+    // an order number is the safe side.
+    const char lead = opens ? c : '\0';
+    size_t end = opens ? i + 1 : i;
     std::string digits;
     std::vector<std::string> groups(1);
     std::string seps;
@@ -183,12 +243,15 @@ std::string MaskIdentifiersInText(absl::string_view text) {
         digits.push_back(d);
         groups.back().push_back(d);
         ++end;
-      } else if ((d == ' ' || d == '-') && end + 1 < text.size() && IsDigit(text[end + 1]) &&
-                 !digits.empty()) {
+      } else if (IsGroupSeparator(d) && !digits.empty()) {
+        size_t next = end;
+        while (next < text.size() && IsGroupSeparator(text[next]) && next - end < 3) ++next;
+        if (next >= text.size() || !IsDigit(text[next])) break;
         groups.emplace_back();
-        seps.push_back(d);
-        ++end;
-      } else if ((d == 'X' || d == 'x') && digits.size() == 17) {
+        seps.append(text.data() + end, next - end);
+        seps.push_back('\0');  // one entry per gap
+        end = next;
+      } else if ((d == 'X' || d == 'x') && (digits.size() == 17 || groups.back().size() == 17)) {
         digits.push_back(d);
         groups.back().push_back(d);
         ++end;
@@ -197,19 +260,16 @@ std::string MaskIdentifiersInText(absl::string_view text) {
         break;
       }
     }
-    // Letters or digits around the run make it part of a word, not a number.
-    const bool glued =
-        (end < text.size() && absl::ascii_isalpha(static_cast<unsigned char>(text[end]))) ||
-        (!out.empty() && absl::ascii_isalpha(static_cast<unsigned char>(out.back())));
-    std::optional<std::string> masked = glued ? std::nullopt : MaskNumber(digits);
+    std::vector<std::string> gaps = absl::StrSplit(seps, '\0');
+    std::optional<std::string> masked = MaskNumber(digits);
     if (masked) {
-      if (plus) out.push_back('+');
+      if (lead == '+') out.push_back('+');
       out += *masked;
-    } else if (!glued && groups.size() > 1) {
+    } else if (groups.size() > 1) {
       // Several numbers side by side ("13987654321 110105..."): each alone.
-      if (plus) out.push_back('+');
+      if (lead != '\0') out.push_back(lead);
       for (size_t g = 0; g < groups.size(); ++g) {
-        if (g > 0) out.push_back(seps[g - 1]);
+        if (g > 0 && g - 1 < gaps.size()) out += gaps[g - 1];
         std::optional<std::string> one = MaskNumber(groups[g]);
         out += one ? *one : groups[g];
       }

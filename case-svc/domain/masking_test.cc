@@ -50,8 +50,24 @@ TEST(MaskIdentifiersInTextTest, MasksEveryKindAsTheFieldsAre) {
             "139****4321 110105********0021");
 }
 
+TEST(MaskIdentifiersInTextTest, RecognisesHowPeopleReallyTypeThem) {
+  for (const char* typed : {"0086 139 8765 4321", "008613987654321", "１３９８７６５４３２１",
+                            "139.8765.4321", "139/8765/4321", "139  8765  4321",
+                            "139\u30008765\u30004321", "Tel13987654321", "wx13987654321"}) {
+    const std::string masked = MaskIdentifiersInText(typed);
+    EXPECT_EQ(masked.find("8765"), std::string::npos) << typed << " → " << masked;
+    EXPECT_NE(masked.find("4321"), std::string::npos) << typed << " → " << masked;
+  }
+  for (const char* typed : {"(010)12345678", "（0755）88889999", "ID11010519491231002X",
+                            "card6222021234567890128", "zhangsan＠example.com",
+                            "110105491231002"}) {
+    const std::string masked = MaskIdentifiersInText(typed);
+    EXPECT_NE(masked.find('*'), std::string::npos) << typed << " → " << masked;
+  }
+}
+
 TEST(MaskIdentifiersInTextTest, LeavesWhatIsNoIdentifier) {
-  for (const char* keep : {"2026-01-05 报案", "金额 12345 元", "第一百八十八条", "订单号 A13987654321",
+  for (const char* keep : {"2026-01-05 报案", "金额 12345 元", "第一百八十八条", "12:58:09.123456",
                            "123456789012345678" /* no birth date in it */,
                            "6222021234567890127" /* fails Luhn */, "a@b", "no digits"}) {
     EXPECT_EQ(MaskIdentifiersInText(keep), keep) << keep;

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +13,6 @@
 #include "case-svc/store/case_filter.h"
 #include "case-svc/store/case_store.h"
 #include "case-svc/store/erasure_ledger.h"
-#include "case-svc/domain/masking.h"
 #include "common/logging.h"
 #include "case-svc/store/writer.h"
 #include "common/clock.h"
@@ -186,7 +186,7 @@ CREATE TABLE meta (
   value  TEXT NOT NULL
 ) WITHOUT ROWID;
 ALTER TABLE cases ADD COLUMN text_sealed BLOB;
-ALTER TABLE evidence ADD COLUMN summary_sealed BLOB;
+ALTER TABLE evidence ADD COLUMN summary_sealed BLOB;  -- summary and attachment description
 ALTER TABLE events ADD COLUMN reason_sealed BLOB;
 )sql";
 
@@ -292,6 +292,26 @@ void PutFreeText(const v1::Case& text, v1::Case& c) {
 
 bool HasFreeText(const v1::Case& text) {
   return !text.summary().empty() || text.checklist_size() > 0;
+}
+
+// An evidence's summary and its attachment's description (file name, type,
+// size, digest: a name such as 张三_身份证.jpg, a digest that confirms a
+// file) are the client's too: sealed together, apart from the row.
+v1::Evidence TakeEvidenceText(v1::Evidence& e) {
+  v1::Evidence text;
+  if (!e.summary().empty()) text.set_summary(std::move(*e.mutable_summary()));
+  if (e.has_attachment()) *text.mutable_attachment() = e.attachment();
+  e.clear_summary();
+  e.clear_attachment();
+  return text;
+}
+
+bool HasEvidenceText(const v1::Evidence& text) {
+  return !text.summary().empty() || text.has_attachment();
+}
+
+std::string EvidenceTextField(absl::string_view evidence_id) {
+  return absl::StrCat("evidence/", evidence_id, "/text");
 }
 
 class SqliteCaseStore final : public CaseStore {
@@ -575,11 +595,8 @@ class SqliteCaseStore final : public CaseStore {
                                                                "/counterpart")}));
         }
         if (!q.ColumnIsNull(5) && key) {
-          ASSIGN_OR_RETURN(*e.mutable_summary(),
-                           PiiVault::Open(*key, q.ColumnBlob(5),
-                                          Binding{actor.tenant, case_id,
-                                                  absl::StrCat("evidence/", q.ColumnText(0),
-                                                               "/summary")}));
+          RETURN_IF_ERROR(OpenEvidenceText(*key, q.ColumnBlob(5), actor.tenant, case_id,
+                                           q.ColumnText(0), e));
         }
         *out.add_evidence() = std::move(e);
       }
@@ -859,8 +876,8 @@ class SqliteCaseStore final : public CaseStore {
           if (evidence) {
             v1::Evidence e;
             if (!e.ParseFromString(data)) return absl::DataLossError("unreadable evidence row");
-            text = std::move(*e.mutable_summary());
-            e.clear_summary();
+            const v1::Evidence taken = TakeEvidenceText(e);
+            if (HasEvidenceText(taken)) text = taken.SerializeAsString();
             stripped = e.SerializeAsString();
           } else {
             v1::CaseEvent e;
@@ -877,7 +894,7 @@ class SqliteCaseStore final : public CaseStore {
                        : "UPDATE events SET data = ?4, reason_sealed = ?5 WHERE tenant = ?1 "
                          "AND case_id = ?2 AND seq = CAST(?3 AS INTEGER)"));
           up.Bind(1, t).Bind(2, c_id).Bind(3, item).BindBlob(4, stripped);
-          const std::string field = evidence ? absl::StrCat("evidence/", item, "/summary")
+          const std::string field = evidence ? EvidenceTextField(item)
                                              : absl::StrCat("events/", item, "/reason");
           if (key) up.BindBlob(5, PiiVault::Seal(*key, text, Binding{t, c_id, field}));
           else up.BindNull(5);
@@ -1150,11 +1167,9 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
       if (key) {
         reason = PiiVault::Seal(*key, event.reason(),
                                 Binding{tenant, case_id, absl::StrCat("events/", seq, "/reason")});
-      } else {
-        // The client's key is gone (the erasure itself): the reason stays as
-        // the record of why, with every identifier in it masked for good.
-        stored.set_reason(MaskIdentifiersInText(event.reason()));
       }
+      // Without the key (the erasure itself) the reason is not kept: it is
+      // free text about the client, and nothing could erase it later.
     }
     ASSIGN_OR_RETURN(Statement ins, db.Prepare(
         "INSERT INTO events (tenant, seq, case_id, client_id, time, data, reason_sealed) "
@@ -1172,12 +1187,14 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
     return seq;
   }
 
-  // Request ids are scoped to the caller's client binding: a client-bound or
-  // delegate key never meets another client's request ids (so reusing one
-  // tells it nothing about anyone else's requests).
+  // Request ids are scoped to the key and its client binding (each length-
+  // prefixed, so no id can imitate another scope): no key meets another's
+  // request ids, so replaying one with a guessed body (200 when the guess is
+  // right, 400 when not) tells it nothing about what someone else sent. A
+  // retry uses the key of the first attempt.
   static std::string ScopedRequestId(const Actor& actor, const std::string& request_id) {
-    return actor.client_id.empty() ? request_id
-                                   : absl::StrCat("client:", actor.client_id, "/", request_id);
+    return absl::StrCat(actor.key_id.size(), ":", actor.key_id, "|", actor.client_id.size(), ":",
+                        actor.client_id, "|", request_id);
   }
 
   // An earlier create with the same request id: its resource, or
@@ -1342,6 +1359,23 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
           ": put it back (or pass --erasure_ledger) before opening the database, or erased "
           "clients' data could come back"));
     }
+    // A ledger older than the database (a stale copy of it) would miss
+    // erasures the database has seen: every destroyed key must be in it.
+    if (!recorded.empty()) {
+      absl::flat_hash_set<std::string> listed;
+      for (const auto& e : ledger_->entries()) listed.insert(e.key_ref);
+      ASSIGN_OR_RETURN(Statement destroyed, db.Prepare(
+          "SELECT key_ref FROM client_keys WHERE destroy_time IS NOT NULL"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, destroyed.Step());
+        if (!row) break;
+        if (!listed.contains(destroyed.ColumnText(0))) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "the erasure ledger at ", ledger_path, " is older than the database (it lacks "
+              "an erasure the database holds): restore the current ledger before opening"));
+        }
+      }
+    }
     if (recorded.empty()) {
       if (ledger_->id().empty()) {
         ASSIGN_OR_RETURN(ledger_, ErasureLedger::Create(ledger_path));
@@ -1476,7 +1510,7 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
     ASSIGN_OR_RETURN(int64_t seq, AppendEvent(db, actor.tenant, case_id, c.client().id(), event, now));
     v1::Evidence stored = e;
     stored.clear_counterpart();
-    stored.clear_summary();
+    const v1::Evidence text = TakeEvidenceText(stored);
     ASSIGN_OR_RETURN(Statement ins, db.Prepare(
         "INSERT INTO evidence (tenant, case_id, evidence_id, seq, counterpart_sealed, "
         "attachment_sealed, supersedes, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
@@ -1511,14 +1545,13 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
           .Bind(4, BlindIndex(actor.tenant, "evidence.counterpart", e.counterpart()));
       RETURN_IF_ERROR(idx.Run());
     }
-    if (!e.summary().empty()) {
+    if (HasEvidenceText(text)) {
       ASSIGN_OR_RETURN(Statement up, db.Prepare(
           "UPDATE evidence SET summary_sealed = ?4 WHERE tenant = ?1 AND case_id = ?2 "
           "AND evidence_id = ?3"));
       up.Bind(1, actor.tenant).Bind(2, case_id).Bind(3, id)
-          .BindBlob(4, PiiVault::Seal(*key, e.summary(),
-                                      Binding{actor.tenant, case_id,
-                                              absl::StrCat("evidence/", id, "/summary")}));
+          .BindBlob(4, PiiVault::Seal(*key, text.SerializeAsString(),
+                                      Binding{actor.tenant, case_id, EvidenceTextField(id)}));
       RETURN_IF_ERROR(up.Run());
     }
     RETURN_IF_ERROR(RecordRequest(db, actor, in.request_id, Digest(digest), id, now));
@@ -1545,12 +1578,21 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
                                               absl::StrCat("evidence/", id, "/counterpart")}));
     }
     if (!q.ColumnIsNull(2) && key) {
-      ASSIGN_OR_RETURN(*e.mutable_summary(),
-                       PiiVault::Open(*key, q.ColumnBlob(2),
-                                      Binding{tenant, case_id,
-                                              absl::StrCat("evidence/", id, "/summary")}));
+      RETURN_IF_ERROR(OpenEvidenceText(*key, q.ColumnBlob(2), tenant, case_id, id, e));
     }
     return e;
+  }
+
+  static absl::Status OpenEvidenceText(const DataKey& key, absl::string_view sealed,
+                                       const std::string& tenant, const std::string& case_id,
+                                       const std::string& id, v1::Evidence& e) {
+    ASSIGN_OR_RETURN(std::string raw,
+                     PiiVault::Open(key, sealed, Binding{tenant, case_id, EvidenceTextField(id)}));
+    v1::Evidence text;
+    if (!text.ParseFromString(raw)) return absl::DataLossError("unreadable evidence text");
+    if (!text.summary().empty()) e.set_summary(text.summary());
+    if (text.has_attachment()) *e.mutable_attachment() = text.attachment();
+    return absl::OkStatus();
   }
 
   absl::StatusOr<v1::Note> AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,

@@ -27,8 +27,14 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Find(
       found ? std::make_shared<const KeyRecord>(std::move(*found)) : nullptr;
   absl::MutexLock lock(&mu_);
   // Unknown ids are cached too, so that guessing does not reach the
-  // database more than once a second per id; the map is bounded.
-  if (cache_.size() > 100000) cache_.clear();
+  // database more than once a second per id. The map is bounded by dropping
+  // unknown and stale entries, never the live keys: a flood of invented ids
+  // cannot evict every firm's key from the cache.
+  if (cache_.size() > 100000) {
+    absl::erase_if(cache_, [&](const auto& kv) {
+      return kv.second.record == nullptr || now - kv.second.fetched >= ttl_;
+    });
+  }
   cache_[key_id] = Cached{record, now};
   return record;
 }

@@ -131,6 +131,12 @@ class HostileCallersTest(unittest.TestCase):
                         pass
                 except (socket.timeout, ConnectionError):
                     pass
+        # Protobuf's own complaints (a string field that is not UTF-8) too.
+        with grpc.insecure_channel(f"127.0.0.1:{self.c.cases_port}") as ch:
+            get = ch.unary_unary("/counsel.cases.v1.CaseService/GetCase",
+                                 request_serializer=raw, response_deserializer=raw)
+            with self.assertRaises(grpc.RpcError):
+                get(b"\x0a\x03\xff\xfe\n", timeout=10)
         # A marker call whose log line is awaited: everything before it is in.
         key = self.c.create_key("firm-log", ["guidance.read"])
         self.c.http("GET", "/v1/statutes", key=key, headers={"x-request-id": "log-marker"})

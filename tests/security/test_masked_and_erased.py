@@ -102,6 +102,17 @@ class MaskedAndErasedTest(unittest.TestCase):
                                          "note": f"已通知 {NATIONAL_ID}"})
         self.assertEqual(s, 200, ticked)
         seen = []
+        # The writer without cases.pii gets the item back masked too.
+        s, retick, _ = self.c.http("PATCH", f"/v1/{item}?updateMask=state", key=self.dash,
+                                   body={"name": item, "state": "STATE_SKIPPED"})
+        self.assertEqual(s, 200, retick)
+        seen.append(json.dumps(retick, ensure_ascii=False))
+        # An attachment's file name is free text too.
+        s, shot, _ = self.c.http("POST", f"/v1/{name}/evidence", key=self.full, body={
+            "evidence": {"kind": "KIND_SCREENSHOT", "attachment": {
+                "filename": f"张三_身份证_{NATIONAL_ID}.jpg", "contentType": "image/jpeg"}},
+            "chunk": "aGVsbG8="})
+        self.assertEqual(s, 200, shot)
         for path in (f"/v1/{name}", "/v1/cases", f"/v1/{name}/evidence", f"/v1/{name}/events",
                      "/v1/changes"):
             s, body, _ = self.c.http("GET", path, key=self.dash)
@@ -120,7 +131,8 @@ class MaskedAndErasedTest(unittest.TestCase):
         self.assertIn(PHONE, json.dumps(body, ensure_ascii=False))
         # At rest, free text is sealed: nothing of it in the files.
         raw = files_bytes(self.db)
-        for secret in (SUMMARY_MARK, PHONE, NATIONAL_ID, "对方自称客服", "已通知", "来电确认"):
+        for secret in (SUMMARY_MARK, PHONE, NATIONAL_ID, "对方自称客服", "已通知", "来电确认",
+                       "张三_身份证"):
             self.assertNotIn(secret.encode(), raw, secret)
 
     def sealed_values(self):
@@ -154,9 +166,13 @@ class MaskedAndErasedTest(unittest.TestCase):
         raw = files_bytes(self.db)
         self.assertTrue(all(v in raw for v in secrets))  # the search can find them
         s, erased, _ = self.c.http("POST", f"/v1/{name}:eraseClientData", key=self.full,
-                                   body={"reason": "客户要求删除"})
+                                   body={"reason": f"客户张三（{PHONE}）要求删除"})
         self.assertEqual(s, 200, erased)
         raw = files_bytes(self.db)
+        for secret in (PHONE, "客户张三", "截图"):
+            self.assertNotIn(secret.encode(), raw, secret)
+        s, listed, _ = self.c.http("GET", f"/v1/{name}/evidence", key=self.full)
+        self.assertNotIn("attachment", json.dumps(listed), "the description went with the file")
         left = [v for v in secrets if v in raw]
         where = {}
         folder, base = os.path.split(self.db)
@@ -168,6 +184,25 @@ class MaskedAndErasedTest(unittest.TestCase):
                         where.setdefault(f, []).append((data.find(v), secrets.index(v)))
         self.assertEqual(left, [], f"{len(left)} sealed values survive the erasure: {where}")
         self.assertEqual(os.path.getsize(self.db + "-wal"), 0)
+
+    def test_a_replayed_request_id_confirms_no_guess(self):
+        case = self.create()
+        s, note, _ = self.c.http("POST", f"/v1/{case['name']}/notes?requestId=n-1", key=self.full,
+                                 body={"text": f"客户手机 {PHONE}"})
+        self.assertEqual(s, 200, note)
+        # Another key replays the id with a guessed body: its own request, so
+        # right and wrong guesses look the same (both new notes).
+        for guess in (f"客户手机 {PHONE}", "客户手机 13900000000"):
+            guesser = self.c.create_key("firm-a", ["cases.read", "cases.write"])
+            s, body, _ = self.c.http("POST", f"/v1/{case['name']}/notes?requestId=n-1",
+                                     key=guesser, body={"text": guess})
+            self.assertEqual(s, 200, body)
+            self.assertNotEqual(body["name"], note["name"])
+
+    def test_the_audit_chain_needs_a_firm_wide_key(self):
+        bound = self.c.create_key("firm-a", ["cases.read", "cases.admin"], client="crm-1")
+        s, body, _ = self.c.http("POST", "/v1/audit:verify", key=bound, body={})
+        self.assertEqual(s, 403, body)
 
     def test_a_restored_backup_stays_erased(self):
         case = self.create()
