@@ -76,29 +76,8 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
     in_flight_.Leave();
     Metrics::Get().SetInFlight(in_flight_.count());
   });
-  std::string failed_key_id;
-  auto authenticated = authenticator_->Authenticate(input.authorization, &failed_key_id);
-  if (!authenticated.ok()) {
-    // Failures are counted against the key id they presented, so guessing
-    // one key's secret never locks out the other keys behind the same
-    // address (an ingress is one address for every firm); tokens naming no
-    // key count against their source. A valid key is never refused here.
-    const std::string bucket =
-        !failed_key_id.empty()
-            ? absl::StrCat("key:", failed_key_id)
-            : absl::StrCat("src:", SourceAddress(input.peer, input.forwarded_for,
-                                                 options_.trusted_proxies));
-    if (!failed_auth_.Take(bucket, options_.failed_auth_rate, options_.failed_auth_burst, now, "")
-             .ok()) {
-      Metrics::Get().RateLimited("failed_auth");
-      return ResourceExhaustedRetryAfter(
-          !failed_key_id.empty() ? "too many failed authentications with this key id"
-                                 : "too many failed authentications from this address",
-          absl::Seconds(1));
-    }
-    return authenticated.status();
-  }
-  const KeyRecord& key = **authenticated;
+  ASSIGN_OR_RETURN(std::shared_ptr<const KeyRecord> authenticated, AuthenticateCounted(input, now));
+  const KeyRecord& key = *authenticated;
   const MethodPolicy& policy = *input.policy;
   CallContext& cc = out.context;
   cc.set_tenant(key.tenant);
@@ -132,6 +111,71 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   // The context outlives the call by a little, for clock skew between hosts.
   cc.set_expire_unix_micros(absl::ToUnixMicros(out.deadline + absl::Seconds(5)));
   return out;
+}
+
+absl::StatusOr<std::shared_ptr<const KeyRecord>> Gateway::AuthenticateCounted(
+    const CallInput& input, absl::Time now) const {
+  std::string failed_key_id;
+  const bool by_session = input.authorization.empty() && !input.session.empty();
+  auto authenticated = by_session ? authenticator_->AuthenticateSession(input.session)
+                                  : authenticator_->Authenticate(input.authorization,
+                                                                 &failed_key_id);
+  if (!authenticated.ok()) {
+    // Failures are counted against the key id they presented, so guessing
+    // one key's secret never locks out the other keys behind the same
+    // address (an ingress is one address for every firm); tokens naming no
+    // key count against their source. A valid key is never refused here.
+    const std::string bucket =
+        !failed_key_id.empty()
+            ? absl::StrCat("key:", failed_key_id)
+            : absl::StrCat("src:", SourceAddress(input.peer, input.forwarded_for,
+                                                 options_.trusted_proxies));
+    if (!failed_auth_.Take(bucket, options_.failed_auth_rate, options_.failed_auth_burst, now, "")
+             .ok()) {
+      Metrics::Get().RateLimited("failed_auth");
+      return ResourceExhaustedRetryAfter(
+          !failed_key_id.empty() ? "too many failed authentications with this key id"
+                                 : "too many failed authentications from this address",
+          absl::Seconds(1));
+    }
+    return authenticated.status();
+  }
+  // A cookie rides along with every request a browser makes, a forged one
+  // included: a change of state needs the token only the page can read.
+  if (by_session && !input.safe &&
+      !crypto::ConstantTimeEquals(input.csrf_token, CsrfTokenFor(input.session))) {
+    return absl::PermissionDeniedError(
+        "a request with a session cookie that changes state needs the session's x-csrf-token");
+  }
+  return authenticated;
+}
+
+std::string Gateway::CsrfTokenFor(absl::string_view session) const {
+  return Base32Encode(csrf_.Sign(absl::StrCat("csrf|", session)).substr(0, 20));
+}
+
+absl::StatusOr<Gateway::SessionStart> Gateway::StartSession(absl::string_view api_key,
+                                                            absl::string_view peer,
+                                                            absl::string_view forwarded_for) const {
+  CallInput input;
+  const std::string authorization = absl::StrCat("Bearer ", api_key);
+  input.authorization = authorization;
+  input.peer = peer;
+  input.forwarded_for = forwarded_for;
+  SessionStart out;
+  ASSIGN_OR_RETURN(out.key, AuthenticateCounted(input, clock_->Now()));
+  ASSIGN_OR_RETURN(out.session, authenticator_->StartSession(*out.key));
+  out.csrf_token = CsrfTokenFor(out.session.token);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const KeyRecord>> Gateway::SessionKey(
+    absl::string_view session) const {
+  return authenticator_->AuthenticateSession(session);
+}
+
+absl::Status Gateway::EndSession(absl::string_view session) const {
+  return authenticator_->EndSession(session);
 }
 
 absl::Status BindClient(const KeyRecord& key, CallContext& cc, absl::string_view on_behalf_of,

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/call_context.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/executor.h"
 #include "common/server.h"
 #include "gateway/breaker.h"
@@ -42,6 +43,12 @@ struct CallInput {
   // only when `peer` is a trusted proxy).
   absl::string_view peer;
   absl::string_view forwarded_for;
+  // A browser session's cookie value, used when `authorization` is empty
+  // (the bearer header wins when both are sent); a call that changes state
+  // (`safe` false) must carry the session's CSRF token.
+  absl::string_view session;
+  absl::string_view csrf_token;
+  bool safe = true;
   // The caller's own deadline, InfiniteFuture() when it set none.
   absl::Time client_deadline = absl::InfiniteFuture();
 };
@@ -117,6 +124,23 @@ class Gateway {
   std::shared_ptr<grpc::Channel> cases_channel() const { return cases_channel_; }
   std::shared_ptr<grpc::Channel> guidance_channel() const { return guidance_channel_; }
 
+  // Signs a browser in with an API key: the key is checked (and failures
+  // counted) as Admit does, then a session standing for exactly that key is
+  // stored (hashed). The key itself is not kept.
+  struct SessionStart {
+    NewSession session;
+    std::shared_ptr<const KeyRecord> key;
+    std::string csrf_token;
+  };
+  absl::StatusOr<SessionStart> StartSession(absl::string_view api_key, absl::string_view peer,
+                                            absl::string_view forwarded_for) const;
+  // The key a session stands for, or UNAUTHENTICATED.
+  absl::StatusOr<std::shared_ptr<const KeyRecord>> SessionKey(absl::string_view session) const;
+  absl::Status EndSession(absl::string_view session) const;
+  // The CSRF token of a session: derived from it under the context key, so
+  // every replica computes the same one and nothing more is stored.
+  std::string CsrfTokenFor(absl::string_view session) const;
+
   // A request id from the caller's, or a fresh one when it is missing or
   // unusable (over 128 characters, or not printable ASCII).
   static std::string RequestIdFrom(absl::string_view given);
@@ -132,7 +156,13 @@ class Gateway {
   Gateway(const Authenticator* authenticator, const ContextKey* context_key, const Clock* clock,
           const GatewayOptions& options)
       : authenticator_(authenticator), context_key_(context_key), clock_(clock),
-        options_(options), in_flight_(options.max_in_flight) {}
+        options_(options), in_flight_(options.max_in_flight),
+        csrf_(context_key->Derive("session-csrf")) {}
+
+  // A key (or session) checked with failures counted against the key id
+  // presented, or the source for tokens naming no key.
+  absl::StatusOr<std::shared_ptr<const KeyRecord>> AuthenticateCounted(
+      const CallInput& input, absl::Time now) const;
 
   const Authenticator* authenticator_;
   const ContextKey* context_key_;
@@ -142,6 +172,7 @@ class Gateway {
   mutable TokenBuckets failed_auth_;
   mutable InFlight in_flight_;
   mutable StreamSlots streams_;
+  crypto::Hmac csrf_;
   mutable CircuitBreaker guidance_breaker_;
   mutable CircuitBreaker cases_breaker_;
   std::shared_ptr<grpc::Channel> guidance_channel_;

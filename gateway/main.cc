@@ -51,6 +51,8 @@ ABSL_FLAG(std::string, trusted_proxies, "",
 ABSL_FLAG(int, max_concurrent_streams, 100,
           "Calls one client connection may have open at once (HTTP/2 "
           "SETTINGS_MAX_CONCURRENT_STREAMS); bounds the memory a fast client can claim");
+ABSL_FLAG(bool, http_secure_cookies, false,
+          "Mark session cookies Secure (set it when a TLS-terminating ingress is in front)");
 ABSL_FLAG(std::string, cors_origins, "",
           "Comma-separated origins allowed to call the HTTP front from a browser");
 // keys create
@@ -195,6 +197,7 @@ int Serve() {
   http.threads = absl::GetFlag(FLAGS_http_threads);
   http.header_timeout = absl::GetFlag(FLAGS_http_header_timeout);
   http.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
+  http.secure_cookies = absl::GetFlag(FLAGS_http_secure_cookies);
   http.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   auto http_front = HttpFront::Start(http, gateway->get(), transcoder->get());
   if (!http_front.ok()) return Fail(http_front.status());

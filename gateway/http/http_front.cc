@@ -8,12 +8,15 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/crypto.h"
 #include "common/errors.h"
 #include "common/logging.h"
 #include "counsel/cases/v1/cases.grpc.pb.h"
 #include "gateway/metrics.h"
 #include "gateway/openapi/openapi.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -61,6 +64,7 @@ struct Front {
   const Gateway* gateway;
   const Transcoder* transcoder;
   std::vector<std::string> cors_origins;
+  bool secure_cookies = false;
   // Calls to the backends not yet finished: Stop waits for them, since their
   // completions reach the server's connections.
   std::atomic<int> active{0};
@@ -325,6 +329,84 @@ HttpHeaders CorsHeaders(const Front& front, const HttpRequest& req) {
           {"access-control-expose-headers", "x-request-id, retry-after"}};
 }
 
+// The value of the counsel_session cookie, "" when absent.
+std::string SessionCookie(const HttpRequest& req) {
+  for (const auto& [name, value] : req.headers) {
+    if (name != "cookie") continue;
+    for (absl::string_view part : absl::StrSplit(value, ';')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (absl::ConsumePrefix(&part, "counsel_session=")) return std::string(part);
+    }
+  }
+  return "";
+}
+
+std::string SessionJson(const KeyRecord& key, absl::Time expire, const std::string& csrf) {
+  google::protobuf::Struct out;
+  auto& f = *out.mutable_fields();
+  f["tenant"].set_string_value(key.tenant);
+  auto* scopes = f["scopes"].mutable_list_value();
+  for (const std::string& s : key.scopes) scopes->add_values()->set_string_value(s);
+  if (!key.client_id.empty()) f["clientId"].set_string_value(key.client_id);
+  f["expireTime"].set_string_value(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", expire,
+                                                    absl::UTCTimeZone()));
+  f["csrfToken"].set_string_value(csrf);
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(out, &json);
+  return json;
+}
+
+// POST /v1/sessions {"apiKey": "ck_…"}: 201, the HttpOnly cookie and the
+// CSRF token; GET /v1/sessions/current: who the cookie is; DELETE ends it.
+void ServeSessions(Front* front, const HttpRequest& req, const std::string& path,
+                   const std::shared_ptr<Answer>& answer) {
+  const Gateway& gateway = *front->gateway;
+  answer->set_method(absl::StrCat("session:", req.method));
+  const std::string cookie_attrs = absl::StrCat("; HttpOnly; SameSite=Strict; Path=/",
+                                                front->secure_cookies ? "; Secure" : "");
+  if (path == "/v1/sessions" && req.method == "POST") {
+    google::protobuf::Struct body;
+    google::protobuf::util::JsonParseOptions options;
+    if (!google::protobuf::util::JsonStringToMessage(req.body, &body, options).ok() ||
+        !body.fields().contains("apiKey") ||
+        body.fields().at("apiKey").kind_case() != google::protobuf::Value::kStringValue) {
+      return answer->Error(InvalidArgumentField("apiKey", "is required: {\"apiKey\": \"ck_…\"}"));
+    }
+    auto started = gateway.StartSession(body.fields().at("apiKey").string_value(), req.peer,
+                                        req.Header("x-forwarded-for"));
+    if (!started.ok()) return answer->Error(started.status());
+    const absl::Duration max_age = started->session.record.expire_time - gateway.clock()->Now();
+    answer->Send(201, kJson,
+                 SessionJson(*started->key, started->session.record.expire_time,
+                             started->csrf_token),
+                 {{"set-cookie", absl::StrCat("counsel_session=", started->session.token,
+                                              cookie_attrs, "; Max-Age=",
+                                              absl::ToInt64Seconds(max_age))},
+                  {"cache-control", "no-store"}});
+    return;
+  }
+  if (path == "/v1/sessions/current" && (req.method == "GET" || req.method == "DELETE")) {
+    const std::string session = SessionCookie(req);
+    auto key = gateway.SessionKey(session);
+    if (!key.ok()) return answer->Error(key.status());
+    if (req.method == "GET") {
+      answer->Send(200, kJson,
+                   SessionJson(**key, gateway.clock()->Now() + Authenticator::kSessionIdle,
+                               gateway.CsrfTokenFor(session)),
+                   {{"cache-control", "no-store"}});
+      return;
+    }
+    if (!crypto::ConstantTimeEquals(req.Header("x-csrf-token"), gateway.CsrfTokenFor(session))) {
+      return answer->Error(absl::PermissionDeniedError("ending a session needs its x-csrf-token"));
+    }
+    if (auto st = gateway.EndSession(session); !st.ok()) return answer->Error(st);
+    answer->Send(204, "text/plain", "",
+                 {{"set-cookie", absl::StrCat("counsel_session=", cookie_attrs, "; Max-Age=0")}});
+    return;
+  }
+  answer->Json(405, ErrorJson(405, absl::StrCat(req.method, " is not allowed on this path")));
+}
+
 void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
   const Gateway& gateway = *front->gateway;
   auto answer = std::make_shared<Answer>(front, std::move(res), CorsHeaders(*front, req));
@@ -339,7 +421,8 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
     answer->Send(204, "text/plain", "",
                  {{"access-control-allow-methods", "GET, POST, PATCH, PUT, DELETE"},
                   {"access-control-allow-headers",
-                   "authorization, content-type, x-request-id, x-counsel-on-behalf-of"},
+                   "authorization, content-type, x-request-id, x-counsel-on-behalf-of, "
+                   "x-csrf-token"},
                   {"access-control-max-age", "600"}});
     return;
   }
@@ -350,6 +433,9 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
     if (raw_path == "/metrics") {
       return answer->Send(200, "text/plain; version=0.0.4", Metrics::Get().Render(), {});
     }
+  }
+  if (raw_path == "/v1/sessions" || raw_path == "/v1/sessions/current") {
+    return ServeSessions(front, req, raw_path, answer);
   }
   const Transcoder& transcoder = *front->transcoder;
   auto match = transcoder.Find(req.method, raw_path);
@@ -374,6 +460,11 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
   input.request_id = answer->request_id();
   input.peer = req.peer;
   input.forwarded_for = forwarded_for;
+  const std::string session = SessionCookie(req);
+  const std::string csrf = req.Header("x-csrf-token");
+  input.session = session;
+  input.csrf_token = csrf;
+  input.safe = req.method == "GET" || req.method == "HEAD";
   auto admitted = gateway.Admit(input);
   if (!admitted.ok()) return answer->Error(admitted.status());
   Admission admission = *std::move(admitted);
@@ -457,6 +548,7 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
   front->gateway = gateway;
   front->transcoder = transcoder;
   front->cors_origins = options.cors_origins;
+  front->secure_cookies = options.secure_cookies;
   HttpServerOptions server;
   server.listen = options.listen;
   server.threads = options.threads;

@@ -29,6 +29,8 @@ struct HttpOptions {
   absl::Duration idle_timeout = absl::Seconds(30);
   // Origins allowed to call from a browser (CORS); empty allows none.
   std::vector<std::string> cors_origins;
+  // Session cookies marked Secure (behind a TLS-terminating ingress).
+  bool secure_cookies = false;
 };
 
 class HttpFront {

@@ -296,6 +296,9 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         self->writing_ = false;
                         self->write_timer_.cancel();
+                        // Closed meanwhile: Close has answered every queued
+                        // write, this one included.
+                        if (self->queue_.empty()) return;
                         auto done = std::move(self->queue_.front().second);
                         self->queue_.pop_front();
                         if (ec) {

@@ -71,4 +71,68 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Authenticate(
   return record;
 }
 
+absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::AuthenticateSession(
+    absl::string_view token) const {
+  if (!absl::StartsWith(token, "cs_") || token.size() > 100) {
+    return absl::UnauthenticatedError("not a session: sign in again");
+  }
+  const std::string hash = HashSecret(token);
+  const absl::Time now = clock_->Now();
+  std::optional<SessionRecord> session;
+  bool cached = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(hash);
+    if (it != sessions_.end() && now - it->second.fetched < ttl_) {
+      session = it->second.record;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    ASSIGN_OR_RETURN(session, store_->FindSession(hash));
+    absl::MutexLock lock(&mu_);
+    if (sessions_.size() > 100000) {
+      absl::erase_if(sessions_, [&](const auto& kv) { return now - kv.second.fetched >= ttl_; });
+    }
+    sessions_[hash] = CachedSession{session, now};
+  }
+  if (!session || session->end_time) {
+    return absl::UnauthenticatedError("the session has ended: sign in again");
+  }
+  if (now >= session->expire_time) {
+    return absl::UnauthenticatedError("the session has expired: sign in again");
+  }
+  if (now - session->last_seen >= kSessionIdle) {
+    return absl::UnauthenticatedError("the session was idle too long: sign in again");
+  }
+  // Seen again: written at most once a minute (every replica reads it).
+  if (now - session->last_seen >= absl::Minutes(1)) {
+    RETURN_IF_ERROR(store_->TouchSession(hash, now));
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(hash);
+    if (it != sessions_.end() && it->second.record) it->second.record->last_seen = now;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const KeyRecord> record, Find(session->key_id));
+  if (!record || (record->revoke_time && *record->revoke_time <= now) ||
+      (record->expire_time && *record->expire_time <= now)) {
+    return absl::UnauthenticatedError("the session's key is no longer valid: sign in again");
+  }
+  return record;
+}
+
+absl::StatusOr<NewSession> Authenticator::StartSession(const KeyRecord& key) const {
+  absl::Duration lifetime = kSessionLifetime;
+  // A session never outlives its key.
+  if (key.expire_time) lifetime = std::min(lifetime, *key.expire_time - clock_->Now());
+  return store_->CreateSession(key.key_id, lifetime);
+}
+
+absl::Status Authenticator::EndSession(absl::string_view token) const {
+  const std::string hash = HashSecret(token);
+  RETURN_IF_ERROR(store_->EndSession(hash));
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(hash);
+  return absl::OkStatus();
+}
+
 }  // namespace counsel::gateway

@@ -5,6 +5,7 @@
 #define COUNSEL_GATEWAY_KEYS_AUTHENTICATOR_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -28,6 +29,20 @@ class Authenticator {
   absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticate(
       absl::string_view authorization, std::string* failed_key_id = nullptr) const;
 
+  // A browser session, from its cookie value: the record of the key it
+  // stands for, checked as Authenticate checks a key (so a revoked key ends
+  // its sessions within the cache's second). UNAUTHENTICATED for an unknown,
+  // ended, idle (30 min) or expired (12 h) session.
+  absl::StatusOr<std::shared_ptr<const KeyRecord>> AuthenticateSession(
+      absl::string_view token) const;
+  // Starts a session for a key already authenticated.
+  absl::StatusOr<NewSession> StartSession(const KeyRecord& key) const;
+  // Ends the session at once here (other replicas within the second).
+  absl::Status EndSession(absl::string_view token) const;
+
+  static constexpr absl::Duration kSessionIdle = absl::Minutes(30);
+  static constexpr absl::Duration kSessionLifetime = absl::Hours(12);
+
  private:
   struct Cached {
     std::shared_ptr<const KeyRecord> record;  // null: no such key
@@ -40,6 +55,12 @@ class Authenticator {
   absl::Duration ttl_;
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
+  struct CachedSession {
+    std::optional<SessionRecord> record;
+    absl::Time fetched;
+  };
+  // By token hash; bounded like the key cache.
+  mutable absl::flat_hash_map<std::string, CachedSession> sessions_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace counsel::gateway

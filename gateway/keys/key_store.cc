@@ -46,7 +46,19 @@ CREATE INDEX api_keys_by_tenant ON api_keys (tenant, create_time);
 ALTER TABLE api_keys ADD COLUMN max_streams INTEGER NOT NULL DEFAULT 0;
 )sql",
       // Declared types enforced from here on.
-      sqlite::Migration(std::string(), sqlite::MakeTablesStrict)};
+      sqlite::Migration(std::string(), sqlite::MakeTablesStrict),
+      // Browser sessions, by the hash of their token.
+      R"sql(
+CREATE TABLE sessions (
+  token_hash   BLOB PRIMARY KEY,
+  key_id       TEXT NOT NULL,
+  create_time  INTEGER NOT NULL,
+  last_seen    INTEGER NOT NULL,
+  expire_time  INTEGER NOT NULL,
+  end_time     INTEGER
+) STRICT;
+CREATE INDEX sessions_by_expiry ON sessions (expire_time);
+)sql"};
   return *m;
 }
 
@@ -150,6 +162,64 @@ class SqliteKeyStore final : public KeyStore {
     ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return std::optional<KeyRecord>();
     return std::optional<KeyRecord>(ReadRecord(q));
+  }
+
+  absl::StatusOr<NewSession> CreateSession(absl::string_view key_id,
+                                           absl::Duration lifetime) override {
+    NewSession out;
+    out.token = absl::StrCat("cs_", RandomId(32));
+    SessionRecord& r = out.record;
+    r.key_id = std::string(key_id);
+    r.create_time = clock_->Now();
+    r.last_seen = r.create_time;
+    r.expire_time = r.create_time + lifetime;
+    absl::MutexLock lock(&mu_);
+    // Sessions long over are dropped as new ones come.
+    ASSIGN_OR_RETURN(Statement prune, db_->Prepare(
+        "DELETE FROM sessions WHERE expire_time < ?1"));
+    prune.Bind(1, absl::ToUnixMicros(r.create_time - absl::Hours(24)));
+    RETURN_IF_ERROR(prune.Run());
+    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+        "INSERT INTO sessions (token_hash, key_id, create_time, last_seen, expire_time) "
+        "VALUES (?1, ?2, ?3, ?3, ?4)"));
+    ins.BindBlob(1, HashSecret(out.token)).Bind(2, r.key_id)
+        .Bind(3, absl::ToUnixMicros(r.create_time)).Bind(4, absl::ToUnixMicros(r.expire_time));
+    RETURN_IF_ERROR(ins.Run());
+    return out;
+  }
+
+  absl::StatusOr<std::optional<SessionRecord>> FindSession(
+      absl::string_view token_hash) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "SELECT key_id, create_time, last_seen, expire_time, end_time FROM sessions "
+        "WHERE token_hash = ?1"));
+    q.BindBlob(1, token_hash);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<SessionRecord>();
+    SessionRecord r;
+    r.key_id = q.ColumnText(0);
+    r.create_time = absl::FromUnixMicros(q.ColumnInt64(1));
+    r.last_seen = absl::FromUnixMicros(q.ColumnInt64(2));
+    r.expire_time = absl::FromUnixMicros(q.ColumnInt64(3));
+    if (!q.ColumnIsNull(4)) r.end_time = absl::FromUnixMicros(q.ColumnInt64(4));
+    return std::optional<SessionRecord>(std::move(r));
+  }
+
+  absl::Status TouchSession(absl::string_view token_hash, absl::Time seen) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement up, db_->Prepare(
+        "UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE token_hash = ?1"));
+    up.BindBlob(1, token_hash).Bind(2, absl::ToUnixMicros(seen));
+    return up.Run();
+  }
+
+  absl::Status EndSession(absl::string_view token_hash) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement up, db_->Prepare(
+        "UPDATE sessions SET end_time = coalesce(end_time, ?2) WHERE token_hash = ?1"));
+    up.BindBlob(1, token_hash).Bind(2, absl::ToUnixMicros(clock_->Now()));
+    return up.Run();
   }
 
  private:

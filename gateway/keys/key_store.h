@@ -56,6 +56,22 @@ struct NewKey {
   std::string token;
 };
 
+// A browser session: it stands for one key (its tenant, scopes and client
+// binding, no more), and is stored hashed, as keys are.
+struct SessionRecord {
+  std::string key_id;
+  absl::Time create_time;
+  absl::Time last_seen;   // written at most once a minute
+  absl::Time expire_time;  // the absolute lifetime
+  std::optional<absl::Time> end_time;
+};
+
+struct NewSession {
+  SessionRecord record;
+  // The cookie value handed to the browser; only its hash is stored.
+  std::string token;
+};
+
 // Every scope a key may hold.
 const std::vector<std::string>& KnownScopes();
 
@@ -73,6 +89,16 @@ class KeyStore {
   // NotFound for an unknown id; revoking twice keeps the first time.
   virtual absl::Status Revoke(absl::string_view key_id) = 0;
   virtual absl::StatusOr<std::optional<KeyRecord>> Lookup(absl::string_view key_id) = 0;
+
+  // Sessions (the HTTP front's cookies), looked up by the SHA-256 of their
+  // token.
+  virtual absl::StatusOr<NewSession> CreateSession(absl::string_view key_id,
+                                                   absl::Duration lifetime) = 0;
+  virtual absl::StatusOr<std::optional<SessionRecord>> FindSession(
+      absl::string_view token_hash) = 0;
+  virtual absl::Status TouchSession(absl::string_view token_hash, absl::Time seen) = 0;
+  // Ending twice keeps the first time.
+  virtual absl::Status EndSession(absl::string_view token_hash) = 0;
 };
 
 absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,

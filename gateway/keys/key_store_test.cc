@@ -103,3 +103,45 @@ TEST_F(KeyStoreTest, ExpiredKeysAreRefused) {
 
 }  // namespace
 }  // namespace counsel::gateway
+
+namespace counsel::gateway {
+namespace {
+
+class SessionTest : public KeyStoreTest {};
+
+TEST_F(SessionTest, StandsForItsKeyUntilIdleExpiredEndedOrRevoked) {
+  auto key = *store_->Create(Spec("firm-a", {"cases.read"}));
+  Authenticator auth(store_.get(), &clock_, absl::ZeroDuration());  // no caching: see every change
+  auto session = *auth.StartSession(key.record);
+  EXPECT_EQ(session.token.rfind("cs_", 0), 0u);
+  auto who = auth.AuthenticateSession(session.token);
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ((*who)->key_id, key.record.key_id);
+  // Used every 20 minutes it lives on; 30 idle minutes end it.
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Minutes(20));
+    EXPECT_TRUE(auth.AuthenticateSession(session.token).ok()) << i;
+  }
+  clock_.Advance(absl::Minutes(31));
+  EXPECT_THAT(auth.AuthenticateSession(session.token).status(),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  // Twelve hours at most, however busy.
+  auto busy = *auth.StartSession(key.record);
+  for (int i = 0; i < 12 * 4; ++i) {
+    clock_.Advance(absl::Minutes(15));
+    (void)auth.AuthenticateSession(busy.token);
+  }
+  EXPECT_FALSE(auth.AuthenticateSession(busy.token).ok());
+  // Ended, and the key revoked.
+  auto ended = *auth.StartSession(key.record);
+  ASSERT_TRUE(auth.EndSession(ended.token).ok());
+  EXPECT_FALSE(auth.AuthenticateSession(ended.token).ok());
+  auto revoked = *auth.StartSession(key.record);
+  ASSERT_TRUE(store_->Revoke(key.record.key_id).ok());
+  EXPECT_FALSE(auth.AuthenticateSession(revoked.token).ok());
+  EXPECT_FALSE(auth.AuthenticateSession("cs_nonsense").ok());
+  EXPECT_FALSE(auth.AuthenticateSession(key.token).ok()) << "an API key is not a session";
+}
+
+}  // namespace
+}  // namespace counsel::gateway

@@ -128,6 +128,17 @@ class HttpFrontTest(unittest.TestCase):
         # Every watcher freed once its client left (bookmarks are an hour apart).
         await_condition(lambda: self.in_flight() == 0, "the watchers to be freed", timeout=10)
 
+    def test_watchers_that_leave_at_once_are_survived(self):
+        # A client that closes right after the response head (the write of
+        # `retry:` still in flight) once crashed the gateway.
+        for _ in range(100):
+            conn, resp = self.open_watch()
+            resp.close()
+            conn.close()
+        self.assertIsNone(self.c.programs["gateway"].proc.poll())
+        status, _, _ = self.c.http("GET", "/healthz")
+        self.assertEqual(status, 200)
+
     def test_bodies_and_errors(self):
         big = json.dumps(dict(CASE, summary="长" * 9000)).encode()  # over 8,192 bytes
         status, head, body = self.raw(
