@@ -10,8 +10,8 @@ PACKAGES=(
   cmake g++ make pkg-config
   # gRPC, protobuf, Abseil
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  # googleapis .proto files (google.api.http, google.rpc.Status); the OpenAPI generator
-  golang-github-gogo-googleapis-dev golang-grpc-gateway
+  # googleapis .proto files (google.api.http, google.rpc.Status)
+  golang-github-gogo-googleapis-dev
   # storage, cryptography, HTTP, metrics, logs
   libsqlite3-dev sqlite3 libsodium-dev libssl-dev openssl libboost1.81-dev
   prometheus-cpp-dev libspdlog-dev
@@ -34,5 +34,10 @@ if [ "${1:-}" = "--with-buf" ]; then
   if ! "$ROOT/.tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSION"; then
     command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
     npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "@bufbuild/buf@$BUF_VERSION" >/dev/null
+  fi
+  # The OpenAPI validator and the client built from the document
+  # (tests/tools/package-lock.json pins every package).
+  if ! (cd "$ROOT/tests/tools" && npm ls --silent >/dev/null 2>&1); then
+    (cd "$ROOT/tests/tools" && npm ci --silent --no-audit --no-fund >/dev/null)
   fi
 fi

@@ -1,5 +1,7 @@
 #include "gateway/http/transcoder.h"
 
+#include "absl/strings/str_cat.h"
+
 #include "common/testing/status_matchers.h"
 #include "counsel/cases/v1/cases.pb.h"
 #include "counsel/guidance/v1/guidance.pb.h"
@@ -161,9 +163,12 @@ TEST_F(TranscoderTest, PathVariablesArePercentDecoded) {
 TEST_F(TranscoderTest, OpenApiDocumentListsEveryRoute) {
   const std::string doc = kOpenApiJson;
   for (const Route& r : t_->routes()) {
-    EXPECT_NE(doc.find("\"" + r.pattern + "\""), std::string::npos) << r.pattern;
+    const std::string id = absl::StrCat("\"", r.policy->descriptor->service()->name(), "_",
+                                        r.policy->descriptor->name(), "\"");
+    EXPECT_NE(doc.find(id), std::string::npos) << r.pattern;
   }
-  EXPECT_NE(doc.find("\"securityDefinitions\""), std::string::npos);
+  EXPECT_NE(doc.find("\"openapi\": \"3.0.3\""), std::string::npos);
+  EXPECT_NE(doc.find("\"securitySchemes\""), std::string::npos);
 }
 
 TEST(HttpStatusTest, StandardMapping) {

@@ -171,17 +171,15 @@ class GatewayMatrixTest(unittest.TestCase):
         key = self.c.create_key("firm-a", ALL_SCOPES)
         status, doc, _ = self.c.http("GET", "/openapi.json")
         self.assertEqual(status, 200)
-        filled = {"name=statutes/*/provisions/*": "statutes/x/provisions/art_1",
-                  "name=statutes/*": "statutes/x", "parent=statutes/*": "statutes/x",
-                  "name=advice/*": "advice/x", "advice.name=advice/*": "advice/x",
-                  "name=cases/*": "cases/x", "case.name=cases/*": "cases/x",
-                  "item.name=cases/*/checklist/*": "cases/x/checklist/k",
-                  "parent=cases/*": "cases/x"}
+        filled = {"statute": "x", "provision": "art_1", "advice": "x", "case": "x",
+                  "item": "k"}
         checked = 0
         for template, ops in doc["paths"].items():
             path = template
             for var, value in filled.items():
                 path = path.replace("{" + var + "}", value)
+            if not path.startswith("/v1/") or path.startswith("/v1/sessions"):
+                continue  # health and sessions: not methods of the protos
             self.assertNotIn("{", path, template)
             for verb in ops:
                 if verb == "parameters":

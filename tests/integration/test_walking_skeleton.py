@@ -272,9 +272,9 @@ class WalkingSkeletonTest(unittest.TestCase):
     def test_openapi_document_is_served(self):
         status, doc, _ = self.cluster.http("GET", "/openapi.json")
         self.assertEqual(status, 200)
-        self.assertEqual(doc["swagger"], "2.0")
-        self.assertIn("/v1/{name=statutes/*/provisions/*}", doc["paths"])
-        self.assertIn("/v1/{name=cases/*}:brief", doc["paths"])
+        self.assertEqual(doc["openapi"], "3.0.3")
+        self.assertIn("/v1/statutes/{statute}/provisions/{provision}", doc["paths"])
+        self.assertIn("/v1/cases/{case}:brief", doc["paths"])
 
     def test_reflection_lists_the_services(self):
         self.assertIn("counsel.guidance.v1.GuidanceService",
