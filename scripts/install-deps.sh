@@ -17,7 +17,7 @@ PACKAGES=(
   prometheus-cpp-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
-  python3-yaml python3-h2 nghttp2-client curl bc systemd
+  python3-yaml python3-h2 nghttp2-client curl jq bc systemd
 )
 
 export DEBIAN_FRONTEND=noninteractive
