@@ -7,11 +7,13 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "google/api/annotations.pb.h"
 #include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace counsel::gateway {
@@ -278,6 +280,89 @@ absl::StatusOr<std::unique_ptr<Transcoder>> Transcoder::Build() {
 
 namespace {
 
+using google::protobuf::Descriptor;
+using google::protobuf::Value;
+
+bool IsWellKnown(const Descriptor* d) {
+  return absl::StartsWith(d->full_name(), "google.protobuf.");
+}
+
+// Walks a JSON body against the message it stands for and names every
+// field that cannot be read (protobuf's parser stops at the first): unknown
+// fields, values of the wrong kind, enum values that do not exist (with the
+// ones that do).
+void CheckJson(const Descriptor* d, const Value& v, const std::string& path,
+               std::vector<std::pair<std::string, std::string>>& out) {
+  if (out.size() >= 50 || IsWellKnown(d)) return;
+  if (v.kind_case() != Value::kStructValue) {
+    if (v.kind_case() != Value::kNullValue) out.emplace_back(path, "must be a JSON object");
+    return;
+  }
+  for (const auto& [key, value] : v.struct_value().fields()) {
+    const FieldDescriptor* f = d->FindFieldByName(key);
+    for (int i = 0; f == nullptr && i < d->field_count(); ++i) {
+      if (d->field(i)->json_name() == key) f = d->field(i);
+    }
+    const std::string at = path.empty() ? key : absl::StrCat(path, ".", key);
+    if (f == nullptr) {
+      out.emplace_back(at, absl::StrCat("is not a field of ", d->name()));
+      continue;
+    }
+    auto one = [&](const Value& item, const std::string& item_path) {
+      if (item.kind_case() == Value::kNullValue) return;
+      switch (f->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          if (!f->is_map()) CheckJson(f->message_type(), item, item_path, out);
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM: {
+          const auto* e = f->enum_type();
+          const bool known =
+              (item.kind_case() == Value::kStringValue &&
+               e->FindValueByName(item.string_value()) != nullptr) ||
+              (item.kind_case() == Value::kNumberValue &&
+               e->FindValueByNumber(static_cast<int>(item.number_value())) != nullptr);
+          if (!known) {
+            std::vector<std::string> names;
+            for (int i = 0; i < e->value_count(); ++i) {
+              if (e->value(i)->number() != 0) names.push_back(e->value(i)->name());
+            }
+            out.emplace_back(item_path, absl::StrCat("is not a value of ", e->name(), ": one of ",
+                                                     absl::StrJoin(names, ", ")));
+          }
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_BOOL:
+          if (item.kind_case() != Value::kBoolValue) out.emplace_back(item_path, "must be true or false");
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          if (item.kind_case() != Value::kStringValue) out.emplace_back(item_path, "must be a string");
+          break;
+        default:  // numbers: JSON numbers, or strings for 64-bit values
+          if (item.kind_case() != Value::kNumberValue && item.kind_case() != Value::kStringValue) {
+            out.emplace_back(item_path, "must be a number");
+          }
+      }
+    };
+    if (f->is_map()) {
+      if (value.kind_case() != Value::kStructValue) out.emplace_back(at, "must be a JSON object");
+    } else if (f->is_repeated()) {
+      if (value.kind_case() != Value::kListValue) {
+        out.emplace_back(at, "must be a JSON array");
+        continue;
+      }
+      for (int i = 0; i < value.list_value().values_size(); ++i) {
+        one(value.list_value().values(i), absl::StrCat(at, "[", i, "]"));
+      }
+    } else {
+      one(value, at);
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+
 std::optional<RouteMatch> MatchRoute(const Route& route, absl::string_view path) {
   absl::string_view rest = path;
   if (!absl::ConsumePrefix(&rest, "/")) return std::nullopt;
@@ -345,6 +430,14 @@ absl::StatusOr<std::string> Transcoder::BuildRequest(const RouteMatch& match,
         return absl::InternalError("body field is not a message");
       }
       target = msg->GetReflection()->MutableMessage(msg.get(), f);
+    }
+    // Every field that cannot be read, named at once.
+    Value parsed;
+    if (google::protobuf::util::JsonStringToMessage(
+            google::protobuf::StringPiece(body.data(), body.size()), &parsed).ok()) {
+      std::vector<std::pair<std::string, std::string>> violations;
+      CheckJson(target->GetDescriptor(), parsed, "", violations);
+      if (!violations.empty()) return InvalidArgumentFields(violations);
     }
     const auto st = google::protobuf::util::JsonStringToMessage(
         google::protobuf::StringPiece(body.data(), body.size()), target, options);

@@ -144,8 +144,9 @@ TEST_F(TranscoderTest, BadInputNamesTheParameter) {
   auto create = t_->Find("POST", "/v1/cases");
   EXPECT_THAT(t_->BuildRequest(*create, {}, "{not json"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("body")));
+  // An unknown field is named itself, with every other bad field.
   EXPECT_THAT(t_->BuildRequest(*create, {}, R"({"unknownField":1})"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("body")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknownField")));
   auto resolve = t_->Find("POST", "/v1/citations:resolve");
   EXPECT_THAT(t_->BuildRequest(*resolve, {{"text", "x"}}, R"({"text":"y"})"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("text")));

@@ -215,6 +215,19 @@ class HttpFrontTest(unittest.TestCase):
             self.assertEqual(body.get("locale", "zh-CN"), want, (query, header))
             self.assertEqual(body.get("localeFallback", False), fallback, (query, header))
 
+    def test_every_bad_field_is_named_and_enums_list_their_values(self):
+        status, body, _ = self.c.http("POST", "/v1/cases", key=self.key, body={
+            "client": {"displayName": "x", "nickname": "y"}, "leakedData": ["PHONEX"],
+            "severity": 7, "labels": "not-a-map", "summary": 12})
+        self.assertEqual(status, 400, body)
+        fields = {v["field"]: v["description"] for d in body["details"]
+                  for v in d.get("fieldViolations", [])}
+        self.assertEqual(set(fields), {"client.nickname", "leakedData[0]", "severity", "labels",
+                                       "summary"}, fields)
+        self.assertIn("LEAKED_DATA_PHONE", fields["leakedData[0]"])
+        status, listed, _ = self.c.http("GET", "/v1/cases?pageSize=1000", key=self.key)
+        self.assertNotIn("PHONEX", json.dumps(listed), "nothing was stored")
+
     def test_percent_encoded_names_reach_their_method(self):
         status, created, _ = self.c.http("POST", "/v1/cases", key=self.key, body=CASE)
         name = created["name"]
