@@ -249,6 +249,10 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
     if (state_ != State::kAnswering) return;
     server_->answering.fetch_sub(1);
     state_ = State::kStreaming;
+    // A stream may stay open for hours: keep nothing of the request.
+    parser_.reset();
+    buffer_.clear();
+    buffer_.shrink_to_fit();
     // The body ends when the connection closes: no length, no chunking.
     std::string head = absl::StrCat("HTTP/1.1 ", status, " ",
                                     std::string(http::obsolete_reason(
