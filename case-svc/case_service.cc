@@ -11,6 +11,7 @@
 #include "case-svc/domain/severity.h"
 #include "case-svc/domain/validation.h"
 #include "common/dates.h"
+#include "common/crypto.h"
 #include "common/errors.h"
 #include "common/grpc_util.h"
 #include "common/ids.h"
@@ -77,6 +78,16 @@ std::string MaskCounterpart(const std::string& v) {
   if (absl::StartsWith(v, "+")) return MaskPhone(v);
   if (v.find('@') != std::string::npos) return MaskEmail(v);
   return MaskTail(v);
+}
+
+// An item's own etag: a digest of what can change in it (state, note,
+// completion), so that a tick on one item does not make another stale.
+std::string ItemEtag(const v1::ChecklistItem& item) {
+  v1::ChecklistItem changeable;
+  changeable.set_state(item.state());
+  changeable.set_note(item.note());
+  *changeable.mutable_complete_time() = item.complete_time();
+  return absl::StrCat("i", crypto::HexEncode(Digest(changeable).substr(0, 8)));
 }
 
 // Checklist items copied from the pinned advice revision's steps.
@@ -181,6 +192,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RunWrite(
 }
 
 v1::Case CaseServiceImpl::Present(const CallContext& cc, v1::Case c) const {
+  for (auto& item : *c.mutable_checklist()) item.set_etag(ItemEtag(item));
   if (!HasScope(cc, kScopeCasesPii)) {
     MaskClient(*c.mutable_client());
     MaskCaseText(c);
@@ -459,9 +471,19 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateChecklistItem(
       m.apply = [key, paths, in, now](v1::Case& c, v1::CaseEvent& event) -> absl::Status {
         for (auto& item : *c.mutable_checklist()) {
           if (item.key() != key) continue;
-          if (!in.etag().empty() && in.etag() != c.etag()) {
-            return absl::AbortedError("the case changed since this etag; read it again and retry");
+          // The item's own etag (or, as before, the whole case's).
+          if (!in.etag().empty() && in.etag() != ItemEtag(item) && in.etag() != c.etag()) {
+            return absl::AbortedError(absl::StrCat(
+                item.name(), " changed since etag ", in.etag(), " (now ", ItemEtag(item),
+                "); read it again and retry"));
           }
+          // Setting what is already there changes nothing: the same answer,
+          // no write, no event (a retried tick is safe).
+          const bool same_state = std::find(paths.begin(), paths.end(), "state") == paths.end() ||
+                                  item.state() == in.state();
+          const bool same_note = std::find(paths.begin(), paths.end(), "note") == paths.end() ||
+                                 item.note() == in.note();
+          if (same_state && same_note) return absl::OkStatus();
           for (const auto& p : paths) {
             if (p == "state") {
               item.set_state(in.state());
@@ -497,7 +519,6 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateChecklistItem(
                            for (const auto& item : c->checklist()) {
                              if (item.key() == key) {
                                *response = item;
-                               response->set_etag(c->etag());
                              }
                            }
                          }

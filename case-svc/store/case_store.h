@@ -43,7 +43,9 @@ struct NewCase {
 
 // A change to one case, applied inside the write transaction to the stored
 // case. `apply` edits the case (client data included, in plaintext) and
-// fills the event to record (type, changed fields, states, reason).
+// fills the event to record (type, changed fields, states, reason). An
+// `apply` that sets no event type changed nothing: nothing is written, and
+// the case comes back as it was.
 struct CaseMutation {
   std::string case_id;
   // When not empty, must equal the case's etag (ABORTED otherwise).

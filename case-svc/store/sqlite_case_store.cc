@@ -1280,6 +1280,7 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
     v1::CaseEvent event;
     event.set_actor(actor.key_id);
     RETURN_IF_ERROR(m.apply(c, event));
+    if (event.type() == v1::CaseEvent::TYPE_UNSPECIFIED) return Load(db, actor, m.case_id);
     if (c.external_ref() != external_ref_before) {
       RETURN_IF_ERROR(CheckExternalRefFree(db, actor.tenant, c.external_ref(), m.case_id,
                                            "case.external_ref"));

@@ -228,6 +228,33 @@ class HttpFrontTest(unittest.TestCase):
         status, listed, _ = self.c.http("GET", "/v1/cases?pageSize=1000", key=self.key)
         self.assertNotIn("PHONEX", json.dumps(listed), "nothing was stored")
 
+    def test_checklist_items_have_their_own_etag_and_ticks_are_idempotent(self):
+        status, case, _ = self.c.http("POST", "/v1/cases", key=self.key, body=CASE)
+        first, second = case["checklist"][0], case["checklist"][1]
+        self.assertTrue(first["etag"])
+        self.assertNotEqual(first["etag"], case["etag"])
+
+        def tick(item, etag, state="STATE_DONE"):
+            return self.c.http("PATCH", f"/v1/{item['name']}?updateMask=state", key=self.key,
+                               body={"name": item["name"], "state": state, "etag": etag})
+
+        def events():
+            return len(self.c.http("GET", f"/v1/{case['name']}/events", key=self.key)[1]["events"])
+
+        status, done, _ = tick(first, first["etag"])
+        self.assertEqual(status, 200, done)
+        self.assertNotEqual(done["etag"], first["etag"])
+        before = events()
+        status, again, _ = tick(first, done["etag"])
+        self.assertEqual(status, 200, again)
+        self.assertEqual(again, done, "the same answer: no rewrite of completeTime or etag")
+        self.assertEqual(events(), before, "no new event")
+        status, stale, _ = tick(first, first["etag"], "STATE_SKIPPED")
+        self.assertEqual(status, 409, stale)
+        # Ticking one item leaves the other's etag valid.
+        status, other, _ = tick(second, second["etag"])
+        self.assertEqual(status, 200, other)
+
     def test_percent_encoded_names_reach_their_method(self):
         status, created, _ = self.c.http("POST", "/v1/cases", key=self.key, body=CASE)
         name = created["name"]
