@@ -14,16 +14,15 @@
 namespace counsel::cases {
 namespace {
 
-// UTF-8 code points of `s` as separate strings.
+// UTF-8 code points of `s` as separate strings (an invalid byte alone).
 std::vector<std::string> CodePoints(absl::string_view s) {
   std::vector<std::string> out;
   size_t i = 0;
+  char32_t cp;
   while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-    len = std::min(len, s.size() - i);
-    out.emplace_back(s.substr(i, len));
-    i += len;
+    const size_t start = i;
+    utf8::Next(s, &i, &cp);
+    out.emplace_back(s.substr(start, i - start));
   }
   return out;
 }

@@ -3,24 +3,18 @@
 #include <string>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace counsel::guidance {
 namespace {
 
-// Splits UTF-8 into code points; returns false on invalid UTF-8.
+// Splits UTF-8 into code points (common/utf8.h); false on invalid UTF-8.
 bool DecodeUtf8(absl::string_view s, std::vector<char32_t>* out) {
   size_t i = 0;
+  char32_t cp;
   while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + static_cast<size_t>(len) > s.size()) return false;
-    char32_t cp = len == 1 ? c : (c & (0x7f >> len));
-    for (int k = 1; k < len; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
+    if (!utf8::Next(s, &i, &cp)) return false;
     out->push_back(cp);
-    i += static_cast<size_t>(len);
   }
   return true;
 }

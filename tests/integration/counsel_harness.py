@@ -65,6 +65,24 @@ def _read_varint(data, i):
         shift += 7
 
 
+def await_condition(predicate, what, timeout=30):
+    """Polls `predicate` until it holds; fails naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def rss_kib(pid):
+    """A process's resident memory."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
 class Program:
     """One running binary whose stderr log lines are collected."""
 
@@ -234,6 +252,13 @@ class Cluster:
         except ValueError:
             parsed = raw.decode()
         return resp.status, parsed, dict(resp.getheaders())
+
+    def in_flight(self):
+        """The gateway's calls in flight, from /metrics."""
+        import re
+        _, body, _ = self.http("GET", "/metrics")
+        m = re.search(r"^counsel_gateway_in_flight(?:\{\})? ([0-9.e+]+)$", body, re.M)
+        return float(m.group(1)) if m else -1
 
     def logs(self):
         return "\n".join(line for p in self.programs.values() for line in p.lines)

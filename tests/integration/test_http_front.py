@@ -22,19 +22,13 @@ BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file_
 sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from counsel_harness import Cluster  # noqa: E402
+from counsel_harness import Cluster, await_condition  # noqa: E402
 
 WATCHERS = 300
 SLOW = 300
 CASE = {"client": {"displayName": "周九"}, "leakedData": ["LEAKED_DATA_PHONE"]}
 
 
-def await_condition(predicate, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class HttpFrontTest(unittest.TestCase):
@@ -77,9 +71,7 @@ class HttpFrontTest(unittest.TestCase):
         return int(head.split()[1]), head.decode(), body
 
     def in_flight(self):
-        _, body, _ = self.c.http("GET", "/metrics")
-        m = re.search(r"^counsel_gateway_in_flight(?:\{\})? ([0-9.e+]+)$", body, re.M)
-        return float(m.group(1))
+        return self.c.in_flight()
 
     def open_watch(self, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.c.http_port, timeout=30)

@@ -29,7 +29,7 @@ BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file_
 sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
-from counsel_harness import Cluster  # noqa: E402
+from counsel_harness import Cluster, await_condition, rss_kib  # noqa: E402
 from counsel.guidance.v1 import guidance_pb2  # noqa: E402
 
 PROVISION = "statutes/public-security-administration-punishments/provisions/art_42"
@@ -39,12 +39,6 @@ SECONDS = float(os.environ.get(
     "COUNSEL_OVERLOAD_SECONDS", "120" if os.environ.get("COUNSEL_LONG_TESTS") == "1" else "10"))
 
 
-def rss_kib(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field}")
 
 
 def probe(addr, key, rate, seconds):
@@ -59,18 +53,8 @@ def probe(addr, key, rate, seconds):
     return figures, codes
 
 
-def in_flight(c):
-    status, body, _ = c.http("GET", "/metrics")
-    m = re.search(r"^counsel_gateway_in_flight(?:\{\})? ([0-9.e+]+)$", body, re.M)
-    return float(m.group(1)) if m else -1
 
 
-def await_condition(predicate, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class OverloadTest(unittest.TestCase):
@@ -87,7 +71,7 @@ class OverloadTest(unittest.TestCase):
             md = [("authorization", f"Bearer {key}")]
             streams = [watch(b"", metadata=md, timeout=120) for _ in range(8)]
             try:
-                await_condition(lambda: in_flight(c) == 8, "8 calls in flight")
+                await_condition(lambda: c.in_flight() == 8, "8 calls in flight")
                 idle = rss_kib(gw)
                 figures, codes = probe(addr, key, 500, 2)
                 print(f"full cap: codes {codes}; refusal p99 {figures.get('failed_p99_us')} us",
@@ -102,7 +86,7 @@ class OverloadTest(unittest.TestCase):
             finally:
                 for s in streams:
                     s.cancel()
-            await_condition(lambda: in_flight(c) == 0, "the streams to be released")
+            await_condition(lambda: c.in_flight() == 0, "the streams to be released")
             # One call at a time never meets the cap: every one is served.
             get = channel.unary_unary(METHOD, request_serializer=lambda b: b,
                                       response_deserializer=lambda b: b)

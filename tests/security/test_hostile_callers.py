@@ -23,7 +23,7 @@ BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file_
 sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
-from counsel_harness import Cluster  # noqa: E402
+from counsel_harness import Cluster, rss_kib  # noqa: E402
 
 GET_PROVISION = "/counsel.guidance.v1.GuidanceService/GetProvision"
 WATCH = "/counsel.cases.v1.CaseService/WatchChanges"
@@ -31,12 +31,6 @@ LEAK = {"client": {"displayName": "测试乙", "phone": "13700002222"},
         "leakedData": ["LEAKED_DATA_PHONE"]}
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def raw(b):
