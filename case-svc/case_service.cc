@@ -656,6 +656,41 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListEvidence(grpc::CallbackServerCont
   });
 }
 
+grpc::ServerUnaryReactor* CaseServiceImpl::GetEvidence(grpc::CallbackServerContext* context,
+                                                       const v1::GetEvidenceRequest* request,
+                                                       v1::Evidence* response) {
+  return Run(context, "GetEvidence", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    absl::string_view name = request->name();
+    const size_t at = name.find("/evidence/");
+    if (at == absl::string_view::npos) {
+      return InvalidArgumentField("name", "must be cases/{case}/evidence/{evidence}");
+    }
+    ASSIGN_OR_RETURN(std::string case_id, ParseCaseName(name.substr(0, at), "name"));
+    const absl::string_view evidence_id = name.substr(at + 10);
+    bool id_ok = !evidence_id.empty() && evidence_id.size() <= 64;
+    for (char ch : evidence_id) {
+      id_ok = id_ok && (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+    }
+    if (!id_ok) return InvalidArgumentField("name", "must be cases/{case}/evidence/{evidence}");
+    ASSIGN_OR_RETURN(*response, store_->GetEvidence(ActorOf(cc), case_id, evidence_id));
+    PresentEvidence(cc, *response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::ListNotes(grpc::CallbackServerContext* context,
+                                                     const v1::ListNotesRequest* request,
+                                                     v1::ListNotesResponse* response) {
+  return Run(context, "ListNotes", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    RETURN_IF_ERROR(ParseCaseName(request->parent(), "parent").status());
+    ASSIGN_OR_RETURN(*response, store_->ListNotes(ActorOf(cc), *request));
+    if (!HasScope(cc, kScopeCasesPii)) {
+      for (auto& n : *response->mutable_notes()) n.set_text(MaskIdentifiersInText(n.text()));
+    }
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* CaseServiceImpl::AddNote(grpc::CallbackServerContext* context,
                                                    const v1::AddNoteRequest* request,
                                                    v1::Note* response) {

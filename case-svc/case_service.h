@@ -57,6 +57,12 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* ListEvidence(grpc::CallbackServerContext* context,
                                          const v1::ListEvidenceRequest* request,
                                          v1::ListEvidenceResponse* response) override;
+  grpc::ServerUnaryReactor* GetEvidence(grpc::CallbackServerContext* context,
+                                        const v1::GetEvidenceRequest* request,
+                                        v1::Evidence* response) override;
+  grpc::ServerUnaryReactor* ListNotes(grpc::CallbackServerContext* context,
+                                      const v1::ListNotesRequest* request,
+                                      v1::ListNotesResponse* response) override;
   grpc::ServerUnaryReactor* AddNote(grpc::CallbackServerContext* context,
                                     const v1::AddNoteRequest* request,
                                     v1::Note* response) override;

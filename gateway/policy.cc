@@ -48,6 +48,8 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
       {"counsel.cases.v1.CaseService.AddEvidence",
        {{cw}, false, absl::Seconds(60), absl::Seconds(300)}},
       {"counsel.cases.v1.CaseService.ListEvidence", {{cr}, true}},
+      {"counsel.cases.v1.CaseService.GetEvidence", {{cr}, true}},
+      {"counsel.cases.v1.CaseService.ListNotes", {{cr}, true}},
       {"counsel.cases.v1.CaseService.AddNote", {{cw}, false}},
       {"counsel.cases.v1.CaseService.ListCaseEvents", {{cr}, true}},
       {"counsel.cases.v1.CaseService.ListChanges", {{cr}, true}},

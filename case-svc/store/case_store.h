@@ -87,6 +87,12 @@ class CaseStore {
   virtual absl::StatusOr<CasePage> ListCases(const Actor& actor, const v1::ListCasesRequest& request) = 0;
   virtual absl::StatusOr<v1::ListEvidenceResponse> ListEvidence(
       const Actor& actor, const v1::ListEvidenceRequest& request) = 0;
+  // NotFound when the case (for the caller) or the entry does not exist.
+  virtual absl::StatusOr<v1::Evidence> GetEvidence(const Actor& actor, absl::string_view case_id,
+                                                   absl::string_view evidence_id) = 0;
+  // Oldest first, paged.
+  virtual absl::StatusOr<v1::ListNotesResponse> ListNotes(const Actor& actor,
+                                                          const v1::ListNotesRequest& request) = 0;
   virtual absl::StatusOr<v1::ListCaseEventsResponse> ListCaseEvents(
       const Actor& actor, const v1::ListCaseEventsRequest& request) = 0;
   // Changes after `after_seq`, oldest first, at most `limit`.

@@ -604,6 +604,84 @@ class SqliteCaseStore final : public CaseStore {
     });
   }
 
+  absl::StatusOr<v1::Evidence> GetEvidence(const Actor& actor, absl::string_view case_id,
+                                           absl::string_view evidence_id) override {
+    const std::string c_id(case_id), e_id(evidence_id);
+    return readers_->With([&](Database& db) -> absl::StatusOr<v1::Evidence> {
+      RETURN_IF_ERROR(Load(db, actor, c_id).status());
+      ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, c_id));
+      auto e = ReadEvidence(db, actor.tenant, c_id, e_id, key);
+      if (absl::IsNotFound(e.status())) {
+        return absl::NotFoundError(absl::StrCat("cases/", c_id, "/evidence/", e_id,
+                                                " does not exist"));
+      }
+      if (!e.ok()) return e.status();
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT evidence_id FROM evidence WHERE tenant = ?1 AND case_id = ?2 AND "
+          "supersedes = ?3 ORDER BY seq LIMIT 1"));
+      q.Bind(1, actor.tenant).Bind(2, c_id).Bind(3, e_id);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) e->set_superseded_by(absl::StrCat("cases/", c_id, "/evidence/", q.ColumnText(0)));
+      return e;
+    });
+  }
+
+  absl::StatusOr<v1::ListNotesResponse> ListNotes(const Actor& actor,
+                                                  const v1::ListNotesRequest& request) override {
+    const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
+    ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
+    const std::string token_context = TokenContext("notes", actor, case_id);
+    // The token holds the last note's (create time, id): notes are ordered
+    // by when they were written.
+    std::pair<int64_t, std::string> after{-1, ""};
+    if (!request.page_token().empty()) {
+      auto raw = OpenToken(request.page_token(), token_context);
+      std::vector<std::string> parts;
+      if (raw.ok()) parts = absl::StrSplit(*raw, '|');
+      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after.first)) {
+        return InvalidArgumentField("page_token", "is not a token this service issued");
+      }
+      after.second = parts[1];
+    }
+    return readers_->With([&](Database& db) -> absl::StatusOr<v1::ListNotesResponse> {
+      RETURN_IF_ERROR(Load(db, actor, case_id).status());
+      ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, case_id));
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT note_id, text_sealed, data FROM notes WHERE tenant = ?1 AND case_id = ?2"));
+      q.Bind(1, actor.tenant).Bind(2, case_id);
+      std::vector<std::pair<std::pair<int64_t, std::string>, v1::Note>> notes;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        v1::Note n;
+        if (!n.ParseFromString(std::string(q.ColumnBlob(2)))) {
+          return absl::DataLossError("unreadable note row");
+        }
+        const std::string id = q.ColumnText(0);
+        const std::pair<int64_t, std::string> at{Micros(n.create_time()), id};
+        if (at <= after) continue;
+        if (key && !q.ColumnBlob(1).empty()) {
+          ASSIGN_OR_RETURN(*n.mutable_text(),
+                           PiiVault::Open(*key, q.ColumnBlob(1),
+                                          Binding{actor.tenant, case_id,
+                                                  absl::StrCat("notes/", id)}));
+        }
+        notes.emplace_back(at, std::move(n));
+      }
+      std::sort(notes.begin(), notes.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      v1::ListNotesResponse out;
+      for (size_t i = 0; i < notes.size() && out.notes_size() < size; ++i) {
+        *out.add_notes() = std::move(notes[i].second);
+        if (out.notes_size() == size && i + 1 < notes.size()) {
+          out.set_next_page_token(SealToken(
+              absl::StrCat(notes[i].first.first, "|", notes[i].first.second), token_context));
+        }
+      }
+      return out;
+    });
+  }
+
   absl::StatusOr<v1::ListCaseEventsResponse> ListCaseEvents(
       const Actor& actor, const v1::ListCaseEventsRequest& request) override {
     const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));

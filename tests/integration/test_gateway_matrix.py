@@ -39,7 +39,7 @@ EXPECTED = {
     "DeleteAdvice": WRITE_G,
     "CreateCase": WRITE_C, "GetCase": READ_C, "ListCases": READ_C, "UpdateCase": WRITE_C,
     "TransitionCase": WRITE_C, "UpdateChecklistItem": WRITE_C, "AddEvidence": WRITE_C,
-    "ListEvidence": READ_C, "AddNote": WRITE_C, "ListCaseEvents": READ_C, "ListChanges": READ_C,
+    "ListEvidence": READ_C, "GetEvidence": READ_C, "ListNotes": READ_C, "AddNote": WRITE_C, "ListCaseEvents": READ_C, "ListChanges": READ_C,
     "WatchChanges": READ_C, "GetCaseStats": READ_C, "EraseClientData": ADMIN_C,
     "VerifyAuditLog": ADMIN_C, "GetCaseBrief": READ_C | READ_G,
 }
@@ -87,6 +87,7 @@ def requests_for(name):
         "AddEvidence": cases_pb2.AddEvidenceRequest(
             parent=name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS)),
         "ListEvidence": cases_pb2.ListEvidenceRequest(parent=name),
+        "ListNotes": cases_pb2.ListNotesRequest(parent=name),
         "AddNote": cases_pb2.AddNoteRequest(parent=name, note=cases_pb2.Note(text="x")),
         "ListCaseEvents": cases_pb2.ListCaseEventsRequest(parent=name),
         "EraseClientData": cases_pb2.EraseClientDataRequest(name=name, reason="x"),
@@ -172,7 +173,7 @@ class GatewayMatrixTest(unittest.TestCase):
         status, doc, _ = self.c.http("GET", "/openapi.json")
         self.assertEqual(status, 200)
         filled = {"statute": "x", "provision": "art_1", "advice": "x", "case": "x",
-                  "item": "k"}
+                  "item": "k", "evidence": "e1"}
         checked = 0
         for template, ops in doc["paths"].items():
             path = template

@@ -185,6 +185,37 @@ class MaskedAndErasedTest(unittest.TestCase):
         self.assertEqual(left, [], f"{len(left)} sealed values survive the erasure: {where}")
         self.assertEqual(os.path.getsize(self.db + "-wal"), 0)
 
+    def test_get_evidence_and_list_notes_mask_and_isolate(self):
+        case = self.create()
+        name = case["name"]
+        s, ev, _ = self.c.http("POST", f"/v1/{name}/evidence", key=self.full, body={
+            "evidence": {"kind": "KIND_CALL", "counterpart": "13800001111",
+                         "summary": f"来电自称客服 {PHONE}"}})
+        self.assertEqual(s, 200, ev)
+        for text in ("第一条", f"第二条 {PHONE}", "第三条"):
+            self.assertEqual(self.c.http("POST", f"/v1/{name}/notes", key=self.full,
+                                         body={"text": text})[0], 200)
+        s, got, _ = self.c.http("GET", f"/v1/{ev['name']}", key=self.dash)
+        self.assertEqual(s, 200, got)
+        self.assertEqual(got["name"], ev["name"])
+        self.assertNotIn(PHONE, json.dumps(got, ensure_ascii=False))
+        s, full, _ = self.c.http("GET", f"/v1/{ev['name']}", key=self.full)
+        self.assertIn(PHONE, full["summary"])
+        s, page1, _ = self.c.http("GET", f"/v1/{name}/notes?pageSize=2", key=self.dash)
+        self.assertEqual(s, 200, page1)
+        self.assertEqual([n["text"] for n in page1["notes"]][0], "第一条")
+        self.assertNotIn(PHONE, json.dumps(page1, ensure_ascii=False))
+        s, page2, _ = self.c.http("GET", f"/v1/{name}/notes?pageSize=2&pageToken="
+                                  f"{page1['nextPageToken']}", key=self.dash)
+        self.assertEqual([n["text"] for n in page2["notes"]], ["第三条"])
+        # Another firm: the same NOT_FOUND as for nothing at all.
+        other = self.c.create_key("firm-z", ["cases.read", "cases.pii"])
+        for path in (f"/v1/{ev['name']}", f"/v1/{name}/notes"):
+            s, body, _ = self.c.http("GET", path, key=other)
+            self.assertEqual(s, 404, body)
+        s, body, _ = self.c.http("GET", f"/v1/{name}/evidence/nope", key=self.full)
+        self.assertEqual(s, 404, body)
+
     def test_a_replayed_request_id_confirms_no_guess(self):
         case = self.create()
         s, note, _ = self.c.http("POST", f"/v1/{case['name']}/notes?requestId=n-1", key=self.full,

@@ -110,7 +110,7 @@ class TenantIsolationTest(unittest.TestCase):
                                          msg_n.replace(NONEXISTENT, "<name>"))
                         self.assertNotEqual(code_o, grpc.StatusCode.NOT_FOUND, m.name)
                         checked += 1
-        self.assertEqual(checked, 2 * 8 + 1)  # eight case methods each way, and the brief
+        self.assertEqual(checked, 2 * 9 + 1)  # nine case methods each way, and the brief
 
         # Lists, stats and the change feed of firm-b never show firm-a's case.
         for label, route in transports.items():
