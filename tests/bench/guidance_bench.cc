@@ -72,6 +72,12 @@ Corpus& GetCorpus() {
     auto* c = new Corpus();
     c->dir = std::filesystem::temp_directory_path() / absl::StrCat("counsel-bench-", getpid());
     std::filesystem::create_directories(c->dir);
+    // The corpus lives for the whole run; its folder goes when the run ends.
+    static std::string folder = c->dir;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(folder, ec);
+    });
     c->store = std::move(*OpenSqliteStatuteStore(c->dir + "/g.db"));
     c->advice = std::move(*OpenSqliteAdviceStore(c->dir + "/g.db"));
     std::mt19937 rng(42);
