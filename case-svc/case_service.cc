@@ -141,9 +141,9 @@ namespace {
 // external_ref is the firm's CRM id, unique in the tenant. A key that sees
 // one client only (bound or delegate) may not set it: a conflict would
 // confirm, and name, a case of another client.
-absl::Status RequireFirmWideForExternalRef(const CallContext& cc, absl::string_view value,
+absl::Status RequireFirmWideForExternalRef(const CallContext& cc, bool sets_it,
                                            absl::string_view field) {
-  if (value.empty() || cc.client_id().empty()) return absl::OkStatus();
+  if (!sets_it || cc.client_id().empty()) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       field, ": only a key for the whole firm may set external_ref; this key acts for one client"));
 }
@@ -239,7 +239,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::CreateCase(grpc::CallbackServerContex
         }
         c.mutable_client()->set_id(cc.client_id());
       }
-      RETURN_IF_ERROR(RequireFirmWideForExternalRef(cc, c.external_ref(), "case.external_ref"));
+      RETURN_IF_ERROR(RequireFirmWideForExternalRef(cc, !c.external_ref().empty(), "case.external_ref"));
       RETURN_IF_ERROR(ValidateNewCase(c, clock_->Now()));
       // Output-only fields are set here, whatever the request said.
       c.set_name(absl::StrCat("cases/", RandomId()));
@@ -330,7 +330,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
           return InvalidArgumentField(field, absl::StrCat("'", snake, "' is not a field of Case"));
         }
         if (snake == "external_ref") {
-          RETURN_IF_ERROR(RequireFirmWideForExternalRef(cc, "set", "case.external_ref"));
+          RETURN_IF_ERROR(RequireFirmWideForExternalRef(cc, true, "case.external_ref"));
         }
         paths.push_back(snake);
       }
@@ -669,7 +669,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetEvidence(grpc::CallbackServerConte
     const absl::string_view evidence_id = name.substr(at + 10);
     bool id_ok = !evidence_id.empty() && evidence_id.size() <= 64;
     for (char ch : evidence_id) {
-      id_ok = id_ok && (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+      id_ok = id_ok &&
+              (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
     }
     if (!id_ok) return InvalidArgumentField("name", "must be cases/{case}/evidence/{evidence}");
     ASSIGN_OR_RETURN(*response, store_->GetEvidence(ActorOf(cc), case_id, evidence_id));
@@ -862,7 +863,8 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
     }
     if (bookmark) {
       current_.Clear();
-      current_.mutable_bookmark()->set_cursor(service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), seq_));
+      current_.mutable_bookmark()->set_cursor(
+          service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), seq_));
       *current_.mutable_bookmark()->mutable_time() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
               absl::ToUnixMicros(service_->clock_->Now()));

@@ -74,12 +74,6 @@ void StreamSlots::Give(const std::string& key_id, const std::string& tenant) {
   if (--by_tenant_[tenant] <= 0) by_tenant_.erase(tenant);
 }
 
-int StreamSlots::open_for_key(const std::string& key_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = by_key_.find(key_id);
-  return it == by_key_.end() ? 0 : it->second;
-}
-
 std::string SourceAddress(absl::string_view peer, absl::string_view forwarded_for,
                           const absl::flat_hash_set<std::string>& trusted_proxies) {
   std::string source(peer);

@@ -65,7 +65,6 @@ class StreamSlots {
   // The slot is given back when the returned handle goes.
   absl::StatusOr<std::shared_ptr<void>> Take(const std::string& key_id, int key_cap,
                                              const std::string& tenant, int tenant_cap);
-  int open_for_key(const std::string& key_id);
 
  private:
   void Give(const std::string& key_id, const std::string& tenant);

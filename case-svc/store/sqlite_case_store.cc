@@ -178,9 +178,10 @@ CREATE UNIQUE INDEX client_keys_by_client ON client_keys (tenant, client_id)
   return *m;
 }
 
-// Free text sealed beside the row (after the static migrations above; the
-// step that moves existing text needs the vault, so the store adds it).
-constexpr char kFreeTextColumns[] = R"sql(
+// The database's own facts (its erasure ledger's id), and free text sealed
+// beside the row (after the static migrations above; the step that moves
+// existing text needs the vault, so the store adds it).
+constexpr char kSealedTextSchema[] = R"sql(
 CREATE TABLE meta (
   key    TEXT PRIMARY KEY,
   value  TEXT NOT NULL
@@ -332,7 +333,7 @@ class SqliteCaseStore final : public CaseStore {
     // Freed pages are zeroed, so erased ciphertext does not linger in the file.
     RETURN_IF_ERROR(db->Exec("PRAGMA secure_delete=ON"));
     std::vector<sqlite::Migration> steps = Migrations();
-    steps.emplace_back(std::string(kFreeTextColumns),
+    steps.emplace_back(std::string(kSealedTextSchema),
                        [this](Database& db) { return SealLegacyFreeText(db); });
     steps.emplace_back(std::string(kAuditPerTenantSchema),
                        [this](Database& db) { return audit_->AdoptGlobalLog(db); });

@@ -417,7 +417,9 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
   const std::string raw_path = absl::StrReplaceAll(req.target.substr(0, q),
                                                    {{"%2F", "/"}, {"%2f", "/"}});
   if (req.method == "OPTIONS") {
-    if (CorsHeaders(*front, req).empty()) return answer->Json(403, ErrorJson(403, "origin not allowed"));
+    if (CorsHeaders(*front, req).empty()) {
+      return answer->Json(403, ErrorJson(403, "origin not allowed"));
+    }
     answer->Send(204, "text/plain", "",
                  {{"access-control-allow-methods", "GET, POST, PATCH, PUT, DELETE"},
                   {"access-control-allow-headers",

@@ -423,7 +423,6 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
 HttpServer::~HttpServer() { Stop(); }
 
 int HttpServer::port() const { return impl_->port; }
-int HttpServer::open_connections() const { return impl_->connections.load(); }
 
 void HttpServer::Stop(absl::Duration drain) {
   std::vector<std::shared_ptr<Connection>> live;

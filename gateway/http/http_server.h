@@ -90,7 +90,6 @@ class HttpServer {
   ~HttpServer();
 
   int port() const;
-  int open_connections() const;
   // Stops accepting, ends open streams, waits up to `drain` for requests
   // being answered, then stops the event loop. Idempotent.
   void Stop(absl::Duration drain = absl::Seconds(5));
