@@ -18,7 +18,6 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
-#include "openssl/sha.h"
 
 namespace counsel::cases {
 namespace {
@@ -37,21 +36,11 @@ std::string Digest(const google::protobuf::Message& m) {
     coded.SetSerializationDeterministic(true);
     m.SerializeToCodedStream(&coded);
   }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+  return crypto::Sha256(bytes);
 }
 
 std::string HexSha256(absl::string_view data) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : d) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+  return crypto::HexEncode(crypto::Sha256(data));
 }
 
 // Fields UpdateCase may change, by mask path.
@@ -132,6 +121,24 @@ absl::StatusOr<std::string> ParseCaseName(absl::string_view name, absl::string_v
   return std::string(id);
 }
 
+// `cases/{case}/evidence/{evidence}` → (case id, evidence id).
+absl::StatusOr<std::pair<std::string, std::string>> ParseEvidenceName(absl::string_view name,
+                                                                      absl::string_view field) {
+  const size_t at = name.find("/evidence/");
+  if (at == absl::string_view::npos) {
+    return InvalidArgumentField(field, "must be cases/{case}/evidence/{evidence}");
+  }
+  ASSIGN_OR_RETURN(std::string case_id, ParseCaseName(name.substr(0, at), field));
+  const absl::string_view evidence_id = name.substr(at + 10);
+  bool id_ok = !evidence_id.empty() && evidence_id.size() <= 64;
+  for (char ch : evidence_id) {
+    id_ok = id_ok &&
+            (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+  }
+  if (!id_ok) return InvalidArgumentField(field, "must be cases/{case}/evidence/{evidence}");
+  return std::make_pair(std::move(case_id), std::string(evidence_id));
+}
+
 Actor ActorOf(const CallContext& cc) {
   return Actor{cc.tenant(), cc.key_id(), cc.client_id(), HasScope(cc, kScopeCasesPii)};
 }
@@ -163,7 +170,7 @@ absl::StatusOr<CallContext> CaseServiceImpl::Authorize(const grpc::CallbackServe
                                                        absl::string_view method,
                                                        absl::string_view scope) const {
   ASSIGN_OR_RETURN(CallContext cc, key_->Verify(context, Method(method), clock_->Now()));
-  RETURN_IF_ERROR(RequireScope(cc, scope));
+  RETURN_IF_ERROR(RequireScopeFor(cc, method, scope));
   return cc;
 }
 
@@ -557,9 +564,8 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
       first_ = false;
       header_ = message_;
       header_.clear_chunk();
-    } else if (!message_.parent().empty() || message_.has_evidence()) {
-      Finish(ToGrpcStatus(InvalidArgumentField(
-          "evidence", "only the first message carries the evidence; later ones carry chunks")));
+    } else if (absl::Status st = MergeLate(message_); !st.ok()) {
+      Finish(ToGrpcStatus(st));
       return;
     }
     if (attachment_.size() + message_.chunk().size() > service_->options_.max_attachment_bytes) {
@@ -574,10 +580,36 @@ class EvidenceUpload final : public grpc::ServerReadReactor<v1::AddEvidenceReque
   void OnDone() override { delete this; }
 
  private:
+  // A later message may carry what the first did not (an HTTP form whose
+  // file part comes before its description), each field once.
+  absl::Status MergeLate(const v1::AddEvidenceRequest& m) {
+    if (!m.parent().empty()) {
+      return InvalidArgumentField("parent", "only the first message names the parent");
+    }
+    if (m.has_evidence()) {
+      if (header_.has_evidence()) return InvalidArgumentField("evidence", "is given twice");
+      *header_.mutable_evidence() = m.evidence();
+    }
+    if (!m.request_id().empty()) {
+      if (!header_.request_id().empty()) return InvalidArgumentField("request_id", "is given twice");
+      header_.set_request_id(m.request_id());
+    }
+    if (!m.attachment_sha256().empty()) {
+      if (!header_.attachment_sha256().empty()) {
+        return InvalidArgumentField("attachment_sha256", "is given twice");
+      }
+      header_.set_attachment_sha256(m.attachment_sha256());
+    }
+    return absl::OkStatus();
+  }
+
   void Complete() {
     auto prepared = [&]() -> absl::StatusOr<std::pair<std::string, NewEvidence>> {
       if (first_) return InvalidArgumentField("parent", "no message was sent");
       ASSIGN_OR_RETURN(std::string id, ParseCaseName(header_.parent(), "parent"));
+      if (!header_.has_evidence()) {
+        return InvalidArgumentField("evidence", "is required (its kind at least)");
+      }
       NewEvidence ne;
       ne.evidence = header_.evidence();
       v1::Evidence& e = ne.evidence;
@@ -660,23 +692,110 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetEvidence(grpc::CallbackServerConte
                                                        const v1::GetEvidenceRequest* request,
                                                        v1::Evidence* response) {
   return Run(context, "GetEvidence", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
-    absl::string_view name = request->name();
-    const size_t at = name.find("/evidence/");
-    if (at == absl::string_view::npos) {
-      return InvalidArgumentField("name", "must be cases/{case}/evidence/{evidence}");
-    }
-    ASSIGN_OR_RETURN(std::string case_id, ParseCaseName(name.substr(0, at), "name"));
-    const absl::string_view evidence_id = name.substr(at + 10);
-    bool id_ok = !evidence_id.empty() && evidence_id.size() <= 64;
-    for (char ch : evidence_id) {
-      id_ok = id_ok &&
-              (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
-    }
-    if (!id_ok) return InvalidArgumentField("name", "must be cases/{case}/evidence/{evidence}");
+    ASSIGN_OR_RETURN(auto ids, ParseEvidenceName(request->name(), "name"));
+    const auto& [case_id, evidence_id] = ids;
     ASSIGN_OR_RETURN(*response, store_->GetEvidence(ActorOf(cc), case_id, evidence_id));
     PresentEvidence(cc, *response);
     return absl::OkStatus();
   });
+}
+
+// ReadEvidenceAttachment: the opened attachment is checked against its
+// stored digest, then written one chunk at a time (the next once the
+// previous has gone), so a slow reader holds one chunk of gRPC's buffers.
+class AttachmentReader final
+    : public grpc::ServerWriteReactor<v1::ReadEvidenceAttachmentResponse> {
+ public:
+  static constexpr size_t kChunk = 64 << 10;
+
+  AttachmentReader(CaseServiceImpl* service, grpc::CallbackServerContext* context,
+                   const v1::ReadEvidenceAttachmentRequest* request) {
+    auto cc = service->Authorize(*context, "ReadEvidenceAttachment", kScopeCasesRead);
+    if (cc.ok() && !HasScope(*cc, kScopeCasesPii) && cc->client_id().empty()) {
+      // Bytes cannot be masked: without cases.pii only the client's own
+      // key (or one acting for the client) may read them.
+      cc = absl::PermissionDeniedError(
+          "an attachment cannot be masked: reading it needs cases.pii, or a key bound to or "
+          "acting for the case's client");
+    }
+    if (!cc.ok()) {
+      Finish(ToGrpcStatus(cc.status()));
+      return;
+    }
+    service->executor_.Schedule([this, service, cc = *std::move(cc), request] {
+      if (absl::Status st = Load(service, cc, *request); !st.ok()) {
+        Finish(ToGrpcStatus(st));
+        return;
+      }
+      WriteNext();
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the reader went away"));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Load(CaseServiceImpl* service, const CallContext& cc,
+                    const v1::ReadEvidenceAttachmentRequest& request) {
+    ASSIGN_OR_RETURN(auto ids, ParseEvidenceName(request.name(), "name"));
+    if (request.read_limit() < 0) return InvalidArgumentField("read_limit", "must be >= 0");
+    ASSIGN_OR_RETURN(EvidenceAttachment a,
+                     service->store_->ReadEvidenceAttachment(ActorOf(cc), ids.first, ids.second));
+    if (HexSha256(a.bytes) != a.evidence.attachment().sha256()) {
+      return absl::DataLossError(
+          "the stored attachment does not match its SHA-256; nothing was sent");
+    }
+    const int64_t size = static_cast<int64_t>(a.bytes.size());
+    // A negative offset counts back from the end (the last N bytes).
+    const int64_t offset = request.read_offset() < 0
+                               ? std::max<int64_t>(0, size + request.read_offset())
+                               : request.read_offset();
+    if (offset >= size) {
+      return absl::OutOfRangeError(
+          absl::StrCat("read_offset is beyond the attachment's ", size, " bytes"));
+    }
+    bytes_ = std::move(a.bytes);
+    next_ = static_cast<size_t>(offset);
+    end_ = request.read_limit() == 0 || request.read_limit() > size - offset
+               ? bytes_.size()
+               : static_cast<size_t>(offset + request.read_limit());
+    *first_.mutable_attachment() = a.evidence.attachment();
+    return absl::OkStatus();
+  }
+
+  // Always one message, even for an empty range: the first describes the
+  // attachment.
+  void WriteNext() {
+    if (sent_first_ && next_ >= end_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    message_ = sent_first_ ? v1::ReadEvidenceAttachmentResponse() : first_;
+    sent_first_ = true;
+    const size_t n = std::min(kChunk, end_ - next_);
+    message_.set_offset(static_cast<int64_t>(next_));
+    message_.set_chunk(bytes_.substr(next_, n));
+    next_ += n;
+    StartWrite(&message_);
+  }
+
+  std::string bytes_;
+  size_t next_ = 0, end_ = 0;
+  bool sent_first_ = false;
+  v1::ReadEvidenceAttachmentResponse first_, message_;
+};
+
+grpc::ServerWriteReactor<v1::ReadEvidenceAttachmentResponse>*
+CaseServiceImpl::ReadEvidenceAttachment(grpc::CallbackServerContext* context,
+                                        const v1::ReadEvidenceAttachmentRequest* request) {
+  return new AttachmentReader(this, context, request);
 }
 
 grpc::ServerUnaryReactor* CaseServiceImpl::ListNotes(grpc::CallbackServerContext* context,

@@ -60,6 +60,9 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* GetEvidence(grpc::CallbackServerContext* context,
                                         const v1::GetEvidenceRequest* request,
                                         v1::Evidence* response) override;
+  grpc::ServerWriteReactor<v1::ReadEvidenceAttachmentResponse>* ReadEvidenceAttachment(
+      grpc::CallbackServerContext* context,
+      const v1::ReadEvidenceAttachmentRequest* request) override;
   grpc::ServerUnaryReactor* ListNotes(grpc::CallbackServerContext* context,
                                       const v1::ListNotesRequest* request,
                                       v1::ListNotesResponse* response) override;
@@ -86,6 +89,7 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
 
  private:
   friend class EvidenceUpload;
+  friend class AttachmentReader;
   friend class ChangeWatch;
 
   absl::StatusOr<CallContext> Authorize(const grpc::CallbackServerContext& context,

@@ -1,5 +1,6 @@
 // CaseService through a real gRPC server on an ephemeral port.
 #include "case-svc/case_service.h"
+#include "common/crypto.h"
 #include "case-svc/store/maintenance.h"
 
 #include <cstdlib>
@@ -18,7 +19,6 @@
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "openssl/sha.h"
 
 namespace counsel::cases {
 namespace {
@@ -451,10 +451,7 @@ TEST_F(CaseServiceTest, ListCasesFiltersOrdersAndPagesStably) {
 TEST_F(CaseServiceTest, EvidenceUploadChecksShaAndSupersedes) {
   v1::Case c = MustCreate();
   const std::string bytes(300000, 'p');
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  std::string sha;
-  for (unsigned char b : d) sha += absl::StrFormat("%02x", b);
+  const std::string sha = crypto::HexEncode(crypto::Sha256(bytes));
   auto upload = [&](const std::string& claimed_sha, const std::string& supersedes,
                     v1::Evidence* out) {
     auto ctx = Signed("AddEvidence", {});

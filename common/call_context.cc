@@ -7,9 +7,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace counsel {
-namespace {
-
-}  // namespace
 
 bool HasScope(const CallContext& context, absl::string_view scope) {
   return std::find(context.scopes().begin(), context.scopes().end(), scope) !=
@@ -19,6 +16,31 @@ bool HasScope(const CallContext& context, absl::string_view scope) {
 absl::Status RequireScope(const CallContext& context, absl::string_view scope) {
   if (HasScope(context, scope)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("this call needs the scope ", scope));
+}
+
+bool ContributorMayCall(absl::string_view method) {
+  static constexpr absl::string_view kMethods[] = {
+      "GetCase",     "ListCases",  "UpdateChecklistItem", "AddEvidence",
+      "ListEvidence", "GetEvidence", "ReadEvidenceAttachment", "AddNote",
+      "ListNotes",   "ListCaseEvents", "ListChanges",    "WatchChanges",
+      "GetCaseBrief",
+  };
+  return std::find(std::begin(kMethods), std::end(kMethods), method) != std::end(kMethods);
+}
+
+absl::Status RequireScopeFor(const CallContext& context, absl::string_view method,
+                             absl::string_view scope) {
+  if (HasScope(context, scope)) return absl::OkStatus();
+  const bool substitutable = scope == kScopeCasesRead || scope == kScopeCasesWrite;
+  if (!substitutable || !ContributorMayCall(method) || !HasScope(context, kScopeCasesContribute)) {
+    return RequireScope(context, scope);
+  }
+  if (context.client_id().empty()) {
+    return absl::PermissionDeniedError(
+        "cases.contribute acts for one client: bind the key to a client, or name the client "
+        "in x-counsel-on-behalf-of with a cases.delegate key");
+  }
+  return absl::OkStatus();
 }
 
 ContextKey::ContextKey(std::string key) : key_(std::move(key)) {

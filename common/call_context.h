@@ -39,11 +39,24 @@ inline constexpr char kScopeCasesWrite[] = "cases.write";
 inline constexpr char kScopeCasesPii[] = "cases.pii";
 inline constexpr char kScopeCasesAdmin[] = "cases.admin";
 inline constexpr char kScopeCasesDelegate[] = "cases.delegate";
+inline constexpr char kScopeCasesContribute[] = "cases.contribute";
 
 bool HasScope(const CallContext& context, absl::string_view scope);
 
 // PermissionDenied naming the scope when `context` lacks it.
 absl::Status RequireScope(const CallContext& context, absl::string_view scope);
+
+// Whether `cases.contribute` stands in for cases.read / cases.write on the
+// CaseService (or PortalService) method named `method` ("GetCase"): a
+// client's own app reads its cases, ticks or skips checklist items and adds
+// evidence and notes, and nothing else. One list, read by the gateway and by
+// case-svc.
+bool ContributorMayCall(absl::string_view method);
+
+// RequireScope, except that a contributor may call what ContributorMayCall
+// allows when the call is bound to one client (`client_id` set).
+absl::Status RequireScopeFor(const CallContext& context, absl::string_view method,
+                             absl::string_view scope);
 
 // Thread-safe (immutable after construction).
 class ContextKey {

@@ -47,6 +47,28 @@ bool Hmac::Verify(absl::string_view data, absl::string_view mac) const {
   return sodium_memcmp(expected.data(), mac.data(), mac.size()) == 0;
 }
 
+std::string Sha256(absl::string_view data) {
+  Sha256Hasher h;
+  h.Update(data);
+  return h.Final();
+}
+
+Sha256Hasher::Sha256Hasher() {
+  if (sodium_init() < 0) abort();
+  crypto_hash_sha256_init(&state_);
+}
+
+void Sha256Hasher::Update(absl::string_view data) {
+  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()),
+                            data.size());
+}
+
+std::string Sha256Hasher::Final() {
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state_, out);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
+}
+
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -43,6 +43,18 @@ class Hmac {
   crypto_auth_hmacsha256_state keyed_;
 };
 
+// SHA-256 (attachment digests), of a whole value or fed in pieces.
+std::string Sha256(absl::string_view data);  // 32 bytes
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  void Update(absl::string_view data);
+  std::string Final();  // 32 bytes; call once
+
+ private:
+  crypto_hash_sha256_state state_;
+};
+
 // Compares in time independent of where the inputs differ.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 

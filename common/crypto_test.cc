@@ -25,6 +25,17 @@ TEST(HmacTest, MatchesRfc4231Case2) {
   EXPECT_FALSE(mac.Verify("n", tag));
 }
 
+TEST(Sha256Test, KnownAnswerWholeAndInPieces) {
+  // FIPS 180-2 example "abc".
+  EXPECT_EQ(HexEncode(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256Hasher h;
+  h.Update("a");
+  h.Update("");
+  h.Update("bc");
+  EXPECT_EQ(h.Final(), Sha256("abc"));
+}
+
 TEST(HexTest, RoundTripsAndRefusesBadInput) {
   std::string back;
   ASSERT_TRUE(HexDecode(HexEncode(std::string("\x00\xff\x10", 3)), &back));

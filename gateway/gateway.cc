@@ -40,8 +40,17 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
                    MakeChannelCredentials(options.backend_tls));
   std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options));
   gw->local_ = std::make_unique<Executor>(4);
-  auto channel = [&](const std::string& addr, Backend backend) {
+  auto channel = [&](const std::string& addr, Backend backend, bool bulk) {
     grpc::ChannelArguments args;
+    if (bulk) {
+      // Attachment streams: a fixed, small window per stream, so that the
+      // bytes a slow downloader has not taken wait in case-svc, not here
+      // (BDP probing grows the window to many MiB on a fast link).
+      args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+      args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 256 << 10);
+      // Its own connection, not shared with the other calls.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    }
     args.SetServiceConfigJSON(BackendServiceConfig(backend));
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
     // Reconnect quickly after a backend restart instead of backing off for
@@ -53,8 +62,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     args.SetMaxReceiveMessageSize(64 << 20);
     return grpc::CreateCustomChannel(addr, creds, args);
   };
-  gw->guidance_channel_ = channel(options.guidance_addr, Backend::kGuidance);
-  gw->cases_channel_ = channel(options.cases_addr, Backend::kCases);
+  gw->guidance_channel_ = channel(options.guidance_addr, Backend::kGuidance, false);
+  gw->cases_channel_ = channel(options.cases_addr, Backend::kCases, false);
+  gw->cases_bulk_channel_ = channel(options.cases_addr, Backend::kCases, true);
   gw->guidance_ = std::make_unique<grpc::GenericStub>(gw->guidance_channel_);
   gw->cases_ = std::make_unique<grpc::GenericStub>(gw->cases_channel_);
   return gw;
@@ -83,8 +93,14 @@ absl::StatusOr<Admission> Gateway::Admit(const CallInput& input) const {
   cc.set_tenant(key.tenant);
   cc.set_key_id(key.key_id);
   for (const std::string& s : key.scopes) cc.add_scopes(s);
-  for (const std::string& need : policy.scopes) RETURN_IF_ERROR(RequireScope(cc, need));
   RETURN_IF_ERROR(BindClient(key, cc, input.on_behalf_of, policy.client_scoped));
+  // After the binding: cases.contribute stands in only on a call bound to
+  // one client.
+  const absl::string_view short_name =
+      policy.descriptor != nullptr ? absl::string_view(policy.descriptor->name()) : "";
+  for (const std::string& need : policy.scopes) {
+    RETURN_IF_ERROR(RequireScopeFor(cc, short_name, need));
+  }
   const double rate = key.rate_per_second > 0 ? key.rate_per_second : options_.default_rate;
   const double burst = key.burst > 0 ? key.burst : std::max(options_.default_burst, rate);
   if (auto st = quotas_.Take(key.key_id, rate, burst, now, "this key is over its quota");

@@ -122,6 +122,8 @@ class Gateway {
   void Prepare(const Admission& admission, grpc::ClientContext* client) const;
   // The channel to case-svc (typed streaming calls of the HTTP front).
   std::shared_ptr<grpc::Channel> cases_channel() const { return cases_channel_; }
+  // For attachment downloads: a connection of its own with a small window.
+  std::shared_ptr<grpc::Channel> cases_bulk_channel() const { return cases_bulk_channel_; }
   std::shared_ptr<grpc::Channel> guidance_channel() const { return guidance_channel_; }
 
   // Signs a browser in with an API key: the key is checked (and failures
@@ -177,6 +179,7 @@ class Gateway {
   mutable CircuitBreaker cases_breaker_;
   std::shared_ptr<grpc::Channel> guidance_channel_;
   std::shared_ptr<grpc::Channel> cases_channel_;
+  std::shared_ptr<grpc::Channel> cases_bulk_channel_;
   std::unique_ptr<grpc::GenericStub> guidance_;
   std::unique_ptr<grpc::GenericStub> cases_;
   // Composed methods block on backends here; last, so it drains first.

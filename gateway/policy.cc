@@ -49,6 +49,8 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
        {{cw}, false, absl::Seconds(60), absl::Seconds(300)}},
       {"counsel.cases.v1.CaseService.ListEvidence", {{cr}, true}},
       {"counsel.cases.v1.CaseService.GetEvidence", {{cr}, true}},
+      {"counsel.cases.v1.CaseService.ReadEvidenceAttachment",
+       {{cr}, true, absl::Seconds(60), absl::Seconds(300)}},
       {"counsel.cases.v1.CaseService.ListNotes", {{cr}, true}},
       {"counsel.cases.v1.CaseService.AddNote", {{cw}, false}},
       {"counsel.cases.v1.CaseService.ListCaseEvents", {{cr}, true}},

@@ -59,6 +59,11 @@ struct NewEvidence {
   std::string request_id;
 };
 
+struct EvidenceAttachment {
+  v1::Evidence evidence;  // with its attachment's description
+  std::string bytes;
+};
+
 struct CasePage {
   std::vector<v1::Case> cases;
   std::string next_page_token;
@@ -90,6 +95,11 @@ class CaseStore {
   // NotFound when the case (for the caller) or the entry does not exist.
   virtual absl::StatusOr<v1::Evidence> GetEvidence(const Actor& actor, absl::string_view case_id,
                                                    absl::string_view evidence_id) = 0;
+  // The entry and its attachment's bytes, opened. NotFound as GetEvidence,
+  // and when the entry has no attachment; FailedPrecondition once the
+  // client's data was erased.
+  virtual absl::StatusOr<EvidenceAttachment> ReadEvidenceAttachment(
+      const Actor& actor, absl::string_view case_id, absl::string_view evidence_id) = 0;
   // Oldest first, paged.
   virtual absl::StatusOr<v1::ListNotesResponse> ListNotes(const Actor& actor,
                                                           const v1::ListNotesRequest& request) = 0;

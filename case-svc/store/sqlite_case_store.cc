@@ -23,7 +23,6 @@
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
-#include "openssl/sha.h"
 #include <sodium.h>
 
 namespace counsel::cases {
@@ -627,6 +626,40 @@ class SqliteCaseStore final : public CaseStore {
     });
   }
 
+  absl::StatusOr<EvidenceAttachment> ReadEvidenceAttachment(
+      const Actor& actor, absl::string_view case_id, absl::string_view evidence_id) override {
+    const std::string c_id(case_id), e_id(evidence_id);
+    return readers_->With([&](Database& db) -> absl::StatusOr<EvidenceAttachment> {
+      RETURN_IF_ERROR(Load(db, actor, c_id).status());
+      ASSIGN_OR_RETURN(std::optional<DataKey> key, KeyFor(db, actor.tenant, c_id));
+      const std::string name = absl::StrCat("cases/", c_id, "/evidence/", e_id);
+      auto e = ReadEvidence(db, actor.tenant, c_id, e_id, key);
+      if (absl::IsNotFound(e.status())) {
+        return absl::NotFoundError(absl::StrCat(name, " does not exist"));
+      }
+      if (!e.ok()) return e.status();
+      if (!key) {
+        return absl::FailedPreconditionError(
+            "the client's data was erased: the attachment is gone");
+      }
+      ASSIGN_OR_RETURN(Statement q, db.Prepare(
+          "SELECT attachment_sealed FROM evidence WHERE tenant = ?1 AND case_id = ?2 AND "
+          "evidence_id = ?3"));
+      q.Bind(1, actor.tenant).Bind(2, c_id).Bind(3, e_id);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row || q.ColumnIsNull(0) || !e->has_attachment()) {
+        return absl::NotFoundError(absl::StrCat(name, " has no attachment"));
+      }
+      EvidenceAttachment out;
+      ASSIGN_OR_RETURN(out.bytes,
+                       PiiVault::Open(*key, q.ColumnBlob(0),
+                                      Binding{actor.tenant, c_id,
+                                              absl::StrCat("evidence/", e_id, "/attachment")}));
+      out.evidence = *std::move(e);
+      return out;
+    });
+  }
+
   absl::StatusOr<v1::ListNotesResponse> ListNotes(const Actor& actor,
                                                   const v1::ListNotesRequest& request) override {
     const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
@@ -1042,9 +1075,7 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
   }
 
   static std::string Digest(absl::string_view s) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d), 8));
+    return crypto::HexEncode(crypto::Sha256(s).substr(0, 8));
   }
 
   // The client's live data key, made on first use. Cases without a client

@@ -1,9 +1,13 @@
 #include "gateway/http/http_front.h"
 
 #include <atomic>
+#include <deque>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -13,7 +17,10 @@
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "counsel/cases/v1/cases.grpc.pb.h"
+#include "gateway/http/download.h"
+#include "gateway/http/multipart.h"
 #include "gateway/metrics.h"
 #include "gateway/openapi/openapi.h"
 #include "google/protobuf/struct.pb.h"
@@ -25,6 +32,12 @@ namespace counsel::gateway {
 namespace {
 
 constexpr char kJson[] = "application/json; charset=utf-8";
+// The contract's attachment limit (case-svc enforces its own as well); a
+// form is refused as soon as its file passes it.
+constexpr size_t kMaxAttachmentBytes = 20 << 20;
+// Room for a form's other parts and boundaries beside the file.
+constexpr size_t kMaxFormOverhead = 1 << 20;
+constexpr char kAddEvidence[] = "/counsel.cases.v1.CaseService/AddEvidence";
 
 std::string Flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -222,6 +235,15 @@ class WatchRelay final : public grpc::ClientReadReactor<cases::v1::WatchChangesR
   cases::v1::WatchChangesResponse message_;
 };
 
+// An upload's answer: the stored entry, or case-svc's refusal.
+void AnswerEvidence(Answer& answer, const grpc::Status& status,
+                    const cases::v1::Evidence& evidence) {
+  if (!status.ok()) return answer.Status(RpcStatusOf(status));
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(evidence, &json);
+  answer.Json(200, std::move(json));
+}
+
 // AddEvidence from one JSON body (the attachment base64 in `chunk`).
 class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceRequest> {
  public:
@@ -239,13 +261,7 @@ class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidence
   }
 
   void OnDone(const grpc::Status& status) override {
-    if (!status.ok()) {
-      answer_->Status(RpcStatusOf(status));
-    } else {
-      std::string json;
-      (void)google::protobuf::util::MessageToJsonString(evidence_, &json);
-      answer_->Json(200, std::move(json));
-    }
+    AnswerEvidence(*answer_, status, evidence_);
     Front* front = front_;
     delete this;
     front->Leave();
@@ -259,6 +275,380 @@ class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidence
   std::unique_ptr<cases::v1::CaseService::Stub> stub_;
   cases::v1::AddEvidenceRequest request_;
   cases::v1::Evidence evidence_;
+};
+
+// ReadEvidenceAttachment relayed as the raw bytes: the first message gives
+// the headers (200, or 206 for a range); each chunk is written before the
+// next is read. A whole download is also hashed as it passes and its last
+// chunk held back until the digest matches the stored one: a mismatch ends
+// the connection short of Content-Length, which every client sees as a
+// failed download, never as a good one.
+class DownloadRelay final
+    : public grpc::ClientReadReactor<cases::v1::ReadEvidenceAttachmentResponse> {
+ public:
+  DownloadRelay(Front* front, std::shared_ptr<Answer> answer, Admission admission,
+                std::optional<ByteRange> range)
+      : front_(front), answer_(std::move(answer)), admission_(std::move(admission)),
+        range_(range), ctx_(std::make_shared<grpc::ClientContext>()) {}
+
+  void Start(const std::string& request_bytes) {
+    front_->Enter();
+    request_.ParseFromString(request_bytes);
+    if (range_) {
+      if (range_->suffix > 0) {
+        request_.set_read_offset(-range_->suffix);
+      } else {
+        request_.set_read_offset(range_->first);
+        if (range_->last >= 0) request_.set_read_limit(range_->last - range_->first + 1);
+      }
+    }
+    front_->gateway->Prepare(admission_, ctx_.get());
+    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_bulk_channel());
+    stub_->async()->ReadEvidenceAttachment(ctx_.get(), &request_, this);
+    StartRead(&message_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    if (!started_) {
+      started_ = true;
+      attachment_ = message_.attachment();
+      StartResponse(message_.offset());
+    }
+    if (whole_) hasher_.Update(message_.chunk());
+    if (!held_) {
+      held_ = std::move(*message_.mutable_chunk());
+      StartRead(&message_);
+      return;
+    }
+    std::string out = std::move(*held_);
+    held_ = std::move(*message_.mutable_chunk());
+    AddHold();
+    answer_->responder().Write(std::move(out), [this](bool written) {
+      if (written) {
+        StartRead(&message_);
+      } else {
+        ctx_->TryCancel();
+      }
+      RemoveHold();
+    });
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    if (!started_) {
+      google::rpc::Status rpc = RpcStatusOf(status);
+      if (status.ok()) {  // cannot happen: the first message always comes
+        rpc.set_code(grpc::StatusCode::INTERNAL);
+        rpc.set_message("the attachment stream was empty");
+      }
+      if (rpc.code() == grpc::StatusCode::OUT_OF_RANGE) {
+        answer_->Send(416, kJson, RenderStatusJson(rpc), {});
+      } else {
+        answer_->Status(rpc);
+      }
+    } else {
+      HttpResponder& res = answer_->responder();
+      bool good = status.ok();
+      if (good && whole_) {
+        good = crypto::HexEncode(hasher_.Final()) == attachment_.sha256();
+        if (!good) {
+          log::Error("attachment digest mismatch", {{"method", "ReadEvidenceAttachment"},
+                                                    {"request_id", answer_->request_id()}});
+        }
+      }
+      if (good && held_) res.Write(std::move(*held_), nullptr);
+      res.EndStream();  // short of Content-Length unless every byte went
+      answer_->Log(good ? (whole_ ? 200 : 206) : HttpStatusForCode(status.error_code()));
+    }
+    Front* front = front_;
+    delete this;
+    front->Leave();
+  }
+
+ private:
+  void StartResponse(int64_t offset) {
+    const int64_t size = attachment_.size_bytes();
+    int64_t first = 0, last = size - 1;
+    if (range_) {
+      first = offset;
+      if (range_->suffix == 0 && range_->last >= 0) last = std::min(range_->last, size - 1);
+    }
+    whole_ = first == 0 && last == size - 1;
+    HttpHeaders headers = answer_->StreamHeaders(
+        attachment_.content_type().empty() ? "application/octet-stream"
+                                           : attachment_.content_type());
+    headers.emplace_back("content-length", absl::StrCat(last - first + 1));
+    headers.emplace_back("content-disposition", AttachmentDisposition(attachment_.filename()));
+    headers.emplace_back("repr-digest", ReprDigest(attachment_.sha256()));
+    headers.emplace_back("accept-ranges", "bytes");
+    headers.emplace_back("etag", absl::StrCat("\"", attachment_.sha256(), "\""));
+    // The bytes are the client's, of any type: never sniffed, never run.
+    headers.emplace_back("x-content-type-options", "nosniff");
+    headers.emplace_back("content-security-policy", "sandbox");
+    if (!whole_) {
+      headers.emplace_back("content-range", absl::StrCat("bytes ", first, "-", last, "/", size));
+    }
+    HttpResponder& res = answer_->responder();
+    res.StartStream(whole_ ? 200 : 206, std::move(headers));
+    res.OnClientGone([ctx = ctx_] { ctx->TryCancel(); });
+  }
+
+  Front* front_;
+  std::shared_ptr<Answer> answer_;
+  Admission admission_;
+  const std::optional<ByteRange> range_;
+  std::shared_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
+  cases::v1::ReadEvidenceAttachmentRequest request_;
+  cases::v1::ReadEvidenceAttachmentResponse message_;
+  cases::v1::Attachment attachment_;
+  bool started_ = false;
+  bool whole_ = false;
+  std::optional<std::string> held_;
+  crypto::Sha256Hasher hasher_;
+};
+
+// AddEvidence from a multipart/form-data body, streamed: each piece of the
+// body is read only once what the previous one carried has been written to
+// case-svc, so the gateway holds one piece whatever the file's size. The
+// form has a JSON part `evidence`, at most one file part, and optionally
+// text parts `requestId` and `attachmentSha256`, in any order: the first
+// message goes when the file part begins (so its file name and type are
+// known), and an `evidence` part that comes after the file follows it.
+class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceRequest> {
+ public:
+  FormUpload(Front* front, std::shared_ptr<Answer> answer, Admission admission,
+             RouteMatch match, QueryParams query, std::string boundary)
+      : front_(front), answer_(std::move(answer)), admission_(std::move(admission)),
+        match_(std::move(match)), query_(std::move(query)), reader_(std::move(boundary)) {}
+
+  void Start() {
+    front_->Enter();
+    auto base = front_->transcoder->BuildRequest(match_, query_, "");
+    if (base.ok()) base_.ParseFromString(*base);
+    front_->gateway->Prepare(admission_, &ctx_);
+    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_channel());
+    stub_->async()->AddEvidence(&ctx_, &evidence_, this);
+    AddHold();  // released when the body is read to its end, or abandoned
+    StartCall();
+    if (!base.ok()) return Fail(base.status());
+    ReadPiece();
+  }
+
+  void OnWriteDone(bool ok) override {
+    outgoing_.pop_front();
+    writing_ = false;
+    // Not ok: case-svc ended the call (its status comes in OnDone).
+    if (!ok) return Release();
+    Flush();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    if (!failure_.ok()) {
+      if (failure_.code() == absl::StatusCode::kResourceExhausted) {
+        answer_->Json(413, ErrorJson(413, failure_.message()));
+      } else {
+        answer_->Error(failure_);
+      }
+    } else {
+      AnswerEvidence(*answer_, status, evidence_);
+    }
+    Front* front = front_;
+    delete this;
+    front->Leave();
+  }
+
+ private:
+  enum class Part { kNone, kEvidence, kFile, kRequestId, kSha };
+  static constexpr size_t kMaxJson = 64 << 10;
+  static constexpr size_t kMaxText = 256;
+
+  void ReadPiece() {
+    answer_->responder().ReadBody([this](absl::Status st, std::string piece, bool last) {
+      if (!st.ok()) return Fail(st);
+      auto events = reader_.Feed(piece);
+      if (!events.ok()) return Fail(events.status());
+      for (auto& e : *events) {
+        if (absl::Status taken = Take(std::move(e)); !taken.ok()) return Fail(taken);
+      }
+      if (!chunk_.empty()) {
+        cases::v1::AddEvidenceRequest m;
+        m.set_chunk(std::move(chunk_));
+        chunk_.clear();
+        outgoing_.push_back(std::move(m));
+      }
+      if (last) {
+        if (absl::Status st = reader_.Finish(); !st.ok()) return Fail(st);
+        if (absl::Status st = EndForm(); !st.ok()) return Fail(st);
+        body_read_ = true;
+      }
+      Flush();
+    });
+  }
+
+  absl::Status Take(MultipartEvent e) {
+    switch (e.kind) {
+      case MultipartEvent::Kind::kPartStart: {
+        const MultipartPart& p = e.part;
+        text_.clear();
+        if (p.name == "evidence" && !p.has_filename) {
+          if (have_evidence_) return InvalidArgumentField("evidence", "the form has two");
+          part_ = Part::kEvidence;
+        } else if (p.name == "requestId" && !p.has_filename) {
+          part_ = Part::kRequestId;
+        } else if (p.name == "attachmentSha256" && !p.has_filename) {
+          part_ = Part::kSha;
+        } else if (p.has_filename || p.name == "file") {
+          if (file_seen_) return InvalidArgumentField(p.name, "the form may carry one file only");
+          file_seen_ = true;
+          file_name_ = p.filename;
+          file_type_ = p.content_type;
+          part_ = Part::kFile;
+          Open();
+        } else {
+          return InvalidArgumentField(
+              p.name, "is not a part of this form: it takes `evidence` (JSON), one file, and "
+                      "optionally `requestId` and `attachmentSha256`");
+        }
+        return absl::OkStatus();
+      }
+      case MultipartEvent::Kind::kData:
+        if (part_ == Part::kFile) {
+          file_bytes_ += e.data.size();
+          if (file_bytes_ > kMaxAttachmentBytes) {
+            return absl::ResourceExhaustedError("the attachment is larger than 20 MiB");
+          }
+          chunk_ += e.data;
+        } else {
+          text_ += e.data;
+          if (text_.size() > (part_ == Part::kEvidence ? kMaxJson : kMaxText)) {
+            return InvalidArgumentField(part_ == Part::kEvidence ? "evidence" : "multipart",
+                                        "a text part is too long");
+          }
+        }
+        return absl::OkStatus();
+      case MultipartEvent::Kind::kPartEnd:
+        return EndPart();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status EndPart() {
+    const Part part = std::exchange(part_, Part::kNone);
+    if (part == Part::kEvidence) {
+      google::protobuf::Value json;
+      if (!google::protobuf::util::JsonStringToMessage(text_, &json).ok() ||
+          json.kind_case() != google::protobuf::Value::kStructValue) {
+        return InvalidArgumentField("evidence", "the part is not a JSON object");
+      }
+      // Parsed as the JSON route's body would be, so errors name
+      // `evidence.kind` and the like.
+      ASSIGN_OR_RETURN(std::string bytes,
+                       front_->transcoder->BuildRequest(
+                           match_, query_, absl::StrCat("{\"evidence\":", text_, "}")));
+      cases::v1::AddEvidenceRequest parsed;
+      parsed.ParseFromString(bytes);
+      *late_.mutable_evidence() = parsed.evidence();
+      have_evidence_ = true;
+    } else if (part == Part::kRequestId) {
+      late_.set_request_id(text_);
+    } else if (part == Part::kSha) {
+      late_.set_attachment_sha256(text_);
+    }
+    return absl::OkStatus();
+  }
+
+  // The first message: the parent, and whatever the form has given so far.
+  void Open() {
+    if (opened_) return;
+    opened_ = true;
+    cases::v1::AddEvidenceRequest first = base_;
+    TakeLate(first);
+    outgoing_.push_back(std::move(first));
+  }
+
+  // Moves what the form gave into `m`, the evidence's attachment described
+  // from the file part where the JSON did not.
+  void TakeLate(cases::v1::AddEvidenceRequest& m) {
+    if (late_.has_evidence()) {
+      cases::v1::Evidence& e = *m.mutable_evidence();
+      e = late_.evidence();
+      if (file_seen_) {
+        cases::v1::Attachment& a = *e.mutable_attachment();
+        if (a.filename().empty()) a.set_filename(file_name_);
+        if (a.content_type().empty()) {
+          a.set_content_type(file_type_.empty() ? "application/octet-stream" : file_type_);
+        }
+      }
+    }
+    if (!late_.request_id().empty()) m.set_request_id(late_.request_id());
+    if (!late_.attachment_sha256().empty()) m.set_attachment_sha256(late_.attachment_sha256());
+    late_.Clear();
+  }
+
+  absl::Status EndForm() {
+    if (!have_evidence_) {
+      return InvalidArgumentField("evidence",
+                                  "the form has no `evidence` part: JSON describing the "
+                                  "evidence, e.g. {\"kind\":\"KIND_SCREENSHOT\"}");
+    }
+    if (!opened_) {
+      Open();
+    } else if (late_.ByteSizeLong() > 0) {
+      cases::v1::AddEvidenceRequest m;
+      TakeLate(m);
+      outgoing_.push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }
+
+  // One write to case-svc at a time; the next piece of the body is read
+  // when nothing is left to write.
+  void Flush() {
+    if (writing_done_ || writing_) return;
+    if (!outgoing_.empty()) {
+      writing_ = true;
+      StartWrite(&outgoing_.front());
+      return;
+    }
+    if (!body_read_) return ReadPiece();
+    writing_done_ = true;
+    StartWritesDone();
+    Release();
+  }
+
+  // Refused (bad form, too large, the client left): nothing is stored.
+  void Fail(absl::Status st) {
+    if (failure_.ok()) failure_ = std::move(st);
+    ctx_.TryCancel();
+    Release();
+  }
+
+  void Release() {
+    if (released_) return;
+    released_ = true;
+    RemoveHold();
+  }
+
+  Front* front_;
+  std::shared_ptr<Answer> answer_;
+  Admission admission_;
+  const RouteMatch match_;
+  const QueryParams query_;
+  MultipartReader reader_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
+  cases::v1::AddEvidenceRequest base_;  // parent and query parameters
+  cases::v1::AddEvidenceRequest late_;  // form fields not yet sent
+  cases::v1::Evidence evidence_;
+  std::deque<cases::v1::AddEvidenceRequest> outgoing_;
+  std::string chunk_, text_, file_name_, file_type_;
+  Part part_ = Part::kNone;
+  size_t file_bytes_ = 0;
+  bool have_evidence_ = false, file_seen_ = false, opened_ = false;
+  bool body_read_ = false, writing_ = false, writing_done_ = false, released_ = false;
+  absl::Status failure_;
 };
 
 // /readyz: both backends asked at once; answered when both have replied.
@@ -315,6 +705,21 @@ bool JsonContentType(absl::string_view content_type) {
       content_type.substr(0, content_type.find(';'))));
   return type.empty() || type == "application/json" ||
          type == "application/x-www-form-urlencoded";
+}
+
+bool IsForm(const HttpRequest& req) {
+  const std::string type = req.Header("content-type");
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+             absl::string_view(type).substr(0, type.find(';')))) == "multipart/form-data";
+}
+
+// A multipart form sent to the evidence upload: its body is streamed.
+bool EvidenceForm(const Front& front, const HttpRequest& req) {
+  if (req.method != "POST" || !IsForm(req)) return false;
+  const std::string path = absl::StrReplaceAll(req.target.substr(0, req.target.find('?')),
+                                               {{"%2F", "/"}, {"%2f", "/"}});
+  auto match = front.transcoder->Find(req.method, path);
+  return match && match->route->policy->method == kAddEvidence;
 }
 
 HttpHeaders CorsHeaders(const Front& front, const HttpRequest& req) {
@@ -495,14 +900,34 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
     for (const auto& [k, v] : query) named = named || k == "locale";
     if (!named) query.emplace_back("locale", accept_language.substr(0, 200));
   }
+  if (req.body_streamed) {
+    // Only the evidence form is streamed (check_headers saw to it).
+    auto boundary = MultipartBoundary(req.Header("content-type"));
+    if (!boundary.ok()) return answer->Error(boundary.status());
+    size_t length = 0;
+    if (absl::SimpleAtoi(req.Header("content-length"), &length) &&
+        length > kMaxAttachmentBytes + kMaxFormOverhead) {
+      return answer->Json(413, ErrorJson(413, "the attachment is larger than 20 MiB"));
+    }
+    (new FormUpload(front, std::move(answer), std::move(admission), *std::move(match),
+                    std::move(query), *std::move(boundary)))
+        ->Start();
+    return;
+  }
   auto bytes = transcoder.BuildRequest(*match, query, req.body);
   if (!bytes.ok()) return answer->Error(bytes.status());
+  if (policy.method == "/counsel.cases.v1.CaseService/ReadEvidenceAttachment") {
+    (new DownloadRelay(front, std::move(answer), std::move(admission),
+                       ParseRange(req.Header("range"))))
+        ->Start(*bytes);
+    return;
+  }
   if (watch) {
     const bool sse = absl::StrContains(req.Header("accept"), "text/event-stream");
     (new WatchRelay(front, std::move(answer), std::move(admission), sse))->Start(*bytes);
     return;
   }
-  if (policy.method == "/counsel.cases.v1.CaseService/AddEvidence") {
+  if (policy.method == kAddEvidence) {
     (new UploadRelay(front, std::move(answer), std::move(admission)))->Start(*bytes);
     return;
   }
@@ -558,10 +983,16 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
   server.header_timeout = options.header_timeout;
   server.idle_timeout = options.idle_timeout;
   server.render_error = ErrorJson;
-  server.check_headers = [](const HttpRequest& req) -> std::optional<std::pair<int, std::string>> {
+  server.check_headers = [front](const HttpRequest& req)
+      -> std::optional<std::pair<int, std::string>> {
     const bool has_body = !req.Header("transfer-encoding").empty() ||
                           (!req.Header("content-length").empty() &&
                            req.Header("content-length") != "0");
+    if (has_body && IsForm(req)) {
+      if (EvidenceForm(*front, req)) return std::nullopt;
+      return std::make_pair(415, std::string("multipart forms are taken only by POST "
+                                             "/v1/{parent=cases/*}/evidence"));
+    }
     if (has_body && !JsonContentType(req.Header("content-type"))) {
       return std::make_pair(415, absl::StrCat("the body must be JSON (Content-Type: "
                                               "application/json), not ",
@@ -569,6 +1000,7 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
     }
     return std::nullopt;
   };
+  server.stream_body = [front](const HttpRequest& req) { return EvidenceForm(*front, req); };
   auto started = HttpServer::Start(std::move(server), [front](HttpRequest req,
                                                               std::shared_ptr<HttpResponder> res) {
     Handle(front, std::move(req), std::move(res));

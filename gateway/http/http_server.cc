@@ -31,6 +31,8 @@ std::string HttpRequest::Header(absl::string_view name) const {
 
 namespace {
 
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
 std::chrono::steady_clock::duration Chrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
@@ -111,6 +113,12 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
     });
   }
 
+  void ReadBody(std::function<void(absl::Status, std::string, bool)> done) override {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
+      self->DoReadBody(std::move(done));
+    });
+  }
+
   void OnClientGone(std::function<void()> gone) override {
     asio::post(stream_.get_executor(), [self = shared_from_this(), gone = std::move(gone)]() mutable {
       if (self->gone_) {
@@ -181,10 +189,21 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
       }
     }
     if (parser_->is_done()) return Dispatch();
-    if (absl::EqualsIgnoreCase(request_.Header("expect"), "100-continue")) {
-      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    const bool expect_continue = absl::EqualsIgnoreCase(request_.Header("expect"), "100-continue");
+    if (options().stream_body && options().stream_body(request_)) {
+      // The header is read and no body byte yet: the parser changes its
+      // body type, and the handler pulls the body as it can use it.
+      stream_parser_.emplace(std::move(*parser_));
+      stream_parser_->body_limit(options().max_body_bytes);
+      parser_.reset();
+      body_open_ = true;
+      expect_continue_ = expect_continue;
+      request_.body_streamed = true;
+      return Dispatch();
+    }
+    if (expect_continue) {
       stream_.expires_after(Chrono(options().body_timeout));
-      asio::async_write(stream_, asio::buffer(kContinue),
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           if (ec) return self->Close();
                           self->ReadBody();
@@ -217,6 +236,84 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
     server_->handler(std::move(request_), shared_from_this());
   }
 
+  void DoReadBody(std::function<void(absl::Status, std::string, bool)> done) {
+    if (state_ == State::kClosed || !stream_parser_) {
+      return done(absl::UnavailableError("the connection is closed"), "", false);
+    }
+    if (stream_parser_->is_done()) return done(absl::OkStatus(), "", true);
+    if (expect_continue_) {
+      // Asked for only now, so a refused request never made the client
+      // send its body.
+      expect_continue_ = false;
+      stream_.expires_after(Chrono(options().body_timeout));
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
+                        [self = shared_from_this(), done = std::move(done)](
+                            beast::error_code ec, std::size_t) mutable {
+                          if (ec) {
+                            return done(absl::UnavailableError("the client went away"), "", false);
+                          }
+                          self->DoReadBody(std::move(done));
+                        });
+      return;
+    }
+    piece_.resize(kPieceBytes);
+    auto& body = stream_parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    body.more = true;
+    stream_.expires_after(Chrono(options().body_timeout));
+    reading_body_ = true;
+    http::async_read(stream_, buffer_, *stream_parser_,
+                     [self = shared_from_this(), done = std::move(done)](beast::error_code ec,
+                                                                         std::size_t) {
+                       self->stream_.expires_never();
+                       self->reading_body_ = false;
+                       if (self->deferred_reply_) {
+                         auto reply = std::move(self->deferred_reply_);
+                         self->deferred_reply_ = nullptr;
+                         done(absl::CancelledError("the request was answered"), "", false);
+                         return reply();
+                       }
+                       if (ec == http::error::need_buffer) ec = {};
+                       if (ec) {
+                         self->keep_alive_ = false;
+                         if (ec == http::error::body_limit) {
+                           return done(absl::ResourceExhaustedError(absl::StrCat(
+                                           "the request body is larger than ",
+                                           self->options().max_body_bytes, " bytes")),
+                                       "", false);
+                         }
+                         if (ec == beast::error::timeout) {
+                           return done(absl::DeadlineExceededError(
+                                           "the request body arrived too slowly"),
+                                       "", false);
+                         }
+                         return done(absl::UnavailableError("the client went away"), "", false);
+                       }
+                       const size_t got =
+                           self->piece_.size() - self->stream_parser_->get().body().size;
+                       const bool last = self->stream_parser_->is_done();
+                       if (last) self->body_open_ = false;
+                       done(absl::OkStatus(), self->piece_.substr(0, got), last);
+                     });
+  }
+
+  // After answering a request whose body was not read to its end: stop
+  // sending, then read and drop what the client still sends for a moment,
+  // so that closing does not reset the connection before the client has
+  // read the answer.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(asio::buffer(peer_scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->lingered_ += n;
+                              if (ec || self->lingered_ > (8u << 20)) return self->Close();
+                              self->Linger();
+                            });
+  }
+
   // An error the server answers itself; the connection closes after it.
   void Refuse(int status, const std::string& message) {
     keep_alive_ = false;
@@ -228,19 +325,33 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
 
   void DoReply(int status, HttpHeaders headers, std::string body) {
     if (state_ != State::kAnswering) return;  // answered already, or closed
+    if (reading_body_) {
+      // One read at a time on a socket: the pending body read is cut short
+      // and the answer written when it returns.
+      deferred_reply_ = [self = shared_from_this(), status, headers = std::move(headers),
+                         body = std::move(body)]() mutable {
+        self->DoReply(status, std::move(headers), std::move(body));
+      };
+      beast::error_code ec;
+      stream_.socket().cancel(ec);
+      return;
+    }
     server_->answering.fetch_sub(1);
     state_ = State::kWriting;
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(static_cast<unsigned>(status));
     for (auto& [k, v] : headers) res->insert(k, v);
+    if (body_open_) keep_alive_ = false;  // the rest of the body is never read
     res->keep_alive(keep_alive_);
     res->body() = std::move(body);
     res->prepare_payload();
     stream_.expires_after(Chrono(options().body_timeout));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec,
                                                                       std::size_t) {
+      if (!ec && self->body_open_) return self->Linger();
       if (ec || !res->keep_alive()) return self->Close();
+      self->stream_parser_.reset();
       self->ReadHeader(false);
     });
   }
@@ -342,6 +453,15 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // A streamed body (ReadBody).
+  static constexpr size_t kPieceBytes = 64 << 10;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::string piece_;
+  bool body_open_ = false;
+  bool expect_continue_ = false;
+  bool reading_body_ = false;
+  std::function<void()> deferred_reply_;
+  size_t lingered_ = 0;
   HttpRequest request_;
   bool keep_alive_ = true;
   State state_ = State::kReading;

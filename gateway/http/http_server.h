@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -38,7 +39,10 @@ struct HttpRequest {
   std::string method;  // GET, POST, ...
   std::string target;  // path and query, as sent
   HttpHeaders headers;  // names lower-cased, in order
-  std::string body;
+  std::string body;    // empty when body_streamed
+  // The body is read piece by piece with HttpResponder::ReadBody (see
+  // HttpServerOptions::stream_body) instead of arriving here whole.
+  bool body_streamed = false;
   std::string peer;  // the remote address, without port
   // The first value of a header (name in lower case), "" when absent.
   std::string Header(absl::string_view name) const;
@@ -60,6 +64,14 @@ class HttpResponder {
   // Runs once if the client closes its side while a stream is open (or has
   // already, when set late), so that whatever feeds the stream stops at once.
   virtual void OnClientGone(std::function<void()> gone) = 0;
+  // The next piece (at most 64 KiB) of a streamed request body; `last` on
+  // the final one. One read at a time: the next is asked for once this one
+  // is used, so a fast sender waits for a slow consumer and nothing piles
+  // up. A status that is not OK ends the body: RESOURCE_EXHAUSTED past
+  // max_body_bytes, DEADLINE_EXCEEDED when a piece takes longer than
+  // body_timeout, UNAVAILABLE when the client went away. Answering before
+  // the body has been read closes the connection after the answer.
+  virtual void ReadBody(std::function<void(absl::Status, std::string piece, bool last)> done) = 0;
 };
 
 using HttpHandler = std::function<void(HttpRequest, std::shared_ptr<HttpResponder>)>;
@@ -78,6 +90,10 @@ struct HttpServerOptions {
   // Checks a request's headers before its body is read; a status and a
   // message refuse it (the connection is then closed).
   std::function<std::optional<std::pair<int, std::string>>(const HttpRequest&)> check_headers;
+  // Whether a request's body is handed over piece by piece (ReadBody)
+  // rather than read whole before the handler runs; asked after
+  // check_headers passed.
+  std::function<bool(const HttpRequest&)> stream_body;
   // The body of an error the server answers itself (413, 415, 431, 400).
   std::function<std::string(int http_status, absl::string_view message)> render_error;
 };

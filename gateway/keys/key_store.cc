@@ -9,11 +9,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/call_context.h"
+#include "common/crypto.h"
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
-#include "openssl/evp.h"
 
 namespace counsel::gateway {
 namespace {
@@ -233,7 +233,7 @@ class SqliteKeyStore final : public KeyStore {
 const std::vector<std::string>& KnownScopes() {
   static const auto* scopes = new std::vector<std::string>{
       kScopeGuidanceRead, kScopeGuidanceWrite, kScopeCasesRead, kScopeCasesWrite,
-      kScopeCasesPii,     kScopeCasesAdmin,    kScopeCasesDelegate};
+      kScopeCasesPii,     kScopeCasesAdmin,    kScopeCasesDelegate, kScopeCasesContribute};
   return *scopes;
 }
 
@@ -251,16 +251,7 @@ bool ParseToken(absl::string_view token, std::string* key_id, std::string* secre
 }
 
 std::string HashSecret(absl::string_view secret) {
-  // Every call hashes its key: the algorithm is looked up once (OpenSSL's
-  // one-shot SHA256() fetches it from the provider each time).
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (sha256 == nullptr ||
-      EVP_Digest(secret.data(), secret.size(), digest, &size, sha256, nullptr) != 1) {
-    abort();  // no SHA-256 means no usable OpenSSL
-  }
-  return std::string(reinterpret_cast<const char*>(digest), size);
+  return crypto::Sha256(secret);
 }
 
 absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,

@@ -319,7 +319,40 @@ for f in fds.file:
                     if p["name"] in ex:
                         p["example"] = ex[p["name"]]
             out_schema = message_ref(method.output_type)
-            if method.server_streaming:
+            if method.name == "AddEvidence":
+                op["requestBody"]["content"]["multipart/form-data"] = {
+                    "schema": {"type": "object", "required": ["evidence"], "properties": {
+                        "evidence": message_ref(".counsel.cases.v1.Evidence"),
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "The attachment (at most 20 MiB); its file "
+                                                "name and type fill the attachment's when "
+                                                "`evidence` names none."},
+                        "requestId": {"type": "string"},
+                        "attachmentSha256": {"type": "string"}}},
+                    "encoding": {"evidence": {"contentType": "application/json"}}}
+            if method.name == "ReadEvidenceAttachment":
+                op["parameters"].append({
+                    "name": "Range", "in": "header", "required": False,
+                    "schema": {"type": "string"}, "example": "bytes=0-65535",
+                    "description": "One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); "
+                                   "anything else sends the whole attachment."})
+                headers = {
+                    "Content-Disposition": {"schema": {"type": "string"}},
+                    "Repr-Digest": {"schema": {"type": "string"},
+                                    "description": "RFC 9530: `sha-256=:base64:` of the "
+                                                   "whole attachment."},
+                    "Content-Length": {"schema": {"type": "integer"}}}
+                binary = {"application/octet-stream": {"schema": {"type": "string",
+                                                                  "format": "binary"}}}
+                op["responses"]["200"] = {"description": "The attachment's bytes, with its "
+                                                         "content type.",
+                                          "headers": headers, "content": binary}
+                op["responses"]["206"] = {"description": "The requested range.",
+                                          "headers": dict(headers, **{"Content-Range": {
+                                              "schema": {"type": "string"}}}),
+                                          "content": binary}
+                op["responses"]["416"] = {"$ref": "#/components/responses/Error"}
+            elif method.server_streaming:
                 op["responses"]["200"] = {
                     "description": "Server-sent events (`change`, `bookmark`, `problem`; `id:` "
                                    "resumes) with `Accept: text/event-stream`, NDJSON otherwise.",

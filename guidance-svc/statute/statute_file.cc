@@ -12,7 +12,7 @@
 #include "common/dates.h"
 #include "common/errors.h"
 #include "guidance-svc/citation/numerals.h"
-#include "openssl/sha.h"
+#include "common/crypto.h"
 
 namespace counsel::guidance {
 namespace {
@@ -23,15 +23,7 @@ constexpr absl::string_view kFormat = "counsel-statute/1";
 constexpr absl::string_view kInfoEnd = "<!-- INFO END -->";
 
 std::string HexSha256(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+  return crypto::HexEncode(crypto::Sha256(data));
 }
 
 // Strips ASCII and full-width spaces (U+3000) and EN SPACE (U+2002).

@@ -13,7 +13,7 @@ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
   -DCOUNSEL_SANITIZE=address,undefined -DCOUNSEL_FUZZ=ON -DCOUNSEL_BUILD_TESTS=OFF >/dev/null
-TARGETS=(citation filter transcoder guidance_service case_service)
+TARGETS=(citation filter transcoder multipart guidance_service case_service)
 if [ $# -gt 1 ]; then TARGETS=("${@:2}"); fi
 cmake --build build/fuzz -j2 --target "${TARGETS[@]}"
 for t in "${TARGETS[@]}"; do

@@ -39,10 +39,16 @@ EXPECTED = {
     "DeleteAdvice": WRITE_G,
     "CreateCase": WRITE_C, "GetCase": READ_C, "ListCases": READ_C, "UpdateCase": WRITE_C,
     "TransitionCase": WRITE_C, "UpdateChecklistItem": WRITE_C, "AddEvidence": WRITE_C,
-    "ListEvidence": READ_C, "GetEvidence": READ_C, "ListNotes": READ_C, "AddNote": WRITE_C, "ListCaseEvents": READ_C, "ListChanges": READ_C,
+    "ListEvidence": READ_C, "GetEvidence": READ_C, "ReadEvidenceAttachment": READ_C,
+    "ListNotes": READ_C, "AddNote": WRITE_C, "ListCaseEvents": READ_C, "ListChanges": READ_C,
     "WatchChanges": READ_C, "GetCaseStats": READ_C, "EraseClientData": ADMIN_C,
     "VerifyAuditLog": ADMIN_C, "GetCaseBrief": READ_C | READ_G,
 }
+# What cases.contribute (a client's own app) may call in place of cases.read
+# or cases.write, from the design; everything else stays refused.
+CONTRIBUTOR_MAY = {"GetCase", "ListCases", "UpdateChecklistItem", "AddEvidence", "ListEvidence",
+                   "GetEvidence", "ReadEvidenceAttachment", "AddNote", "ListNotes",
+                   "ListCaseEvents", "ListChanges", "WatchChanges", "GetCaseBrief"}
 
 
 def methods():
@@ -87,6 +93,9 @@ def requests_for(name):
         "AddEvidence": cases_pb2.AddEvidenceRequest(
             parent=name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS)),
         "ListEvidence": cases_pb2.ListEvidenceRequest(parent=name),
+        "GetEvidence": cases_pb2.GetEvidenceRequest(name=f"{name}/evidence/e1"),
+        "ReadEvidenceAttachment": cases_pb2.ReadEvidenceAttachmentRequest(
+            name=f"{name}/evidence/e1"),
         "ListNotes": cases_pb2.ListNotesRequest(parent=name),
         "AddNote": cases_pb2.AddNoteRequest(parent=name, note=cases_pb2.Note(text="x")),
         "ListCaseEvents": cases_pb2.ListCaseEventsRequest(parent=name),
@@ -118,6 +127,33 @@ class GatewayMatrixTest(unittest.TestCase):
             req = db.GetSymbol(m.input_type.full_name)()
             code, _, _ = invoke(self.ch, service, m, req, [("authorization", f"Bearer {key}")])
             self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, m.name)
+
+    def test_contribute_key_reaches_only_its_methods(self):
+        """A client-bound cases.contribute key: every method outside the list is
+        PERMISSION_DENIED whatever the request; those on it get past the scope
+        check (any other answer)."""
+        db = symbol_database.Default()
+        key = self.c.create_key("firm-a", ["cases.contribute", "guidance.read"],
+                                client="client-1")
+        md = [("authorization", f"Bearer {key}")]
+        for service, m in methods():
+            if service.name == "GuidanceService":
+                continue
+            req = db.GetSymbol(m.input_type.full_name)()
+            code, _, details = invoke(self.ch, service, m, req, md)
+            if m.name in CONTRIBUTOR_MAY:
+                self.assertNotEqual(code, grpc.StatusCode.PERMISSION_DENIED, (m.name, details))
+            else:
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, m.name)
+        # Unbound, it is refused everywhere: it acts for one client or none.
+        unbound = self.c.create_key("firm-a", ["cases.contribute"])
+        for service, m in methods():
+            if m.name in CONTRIBUTOR_MAY and m.name != "GetCaseBrief":
+                req = db.GetSymbol(m.input_type.full_name)()
+                code, _, details = invoke(self.ch, service, m, req,
+                                          [("authorization", f"Bearer {unbound}")])
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, m.name)
+                self.assertIn("one client", details)
 
     def test_client_bound_key_cannot_reach_another_clients_case(self):
         owner = self.c.create_key("firm-a", ALL_SCOPES)

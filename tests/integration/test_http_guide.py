@@ -17,7 +17,8 @@ from counsel_harness import REPO, Cluster  # noqa: E402
 
 class HttpGuideTest(unittest.TestCase):
     def test_every_block_of_the_guide_runs(self):
-        text = open(os.path.join(REPO, "docs", "http.md"), encoding="utf-8").read()
+        with open(os.path.join(REPO, "docs", "http.md"), encoding="utf-8") as f:
+            text = f.read()
         blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
         self.assertGreaterEqual(len(blocks), 10)
         script = "set -euo pipefail\n" + "\n".join(
@@ -27,7 +28,7 @@ class HttpGuideTest(unittest.TestCase):
                        GW=f"http://127.0.0.1:{c.http_port}",
                        CRM_KEY=c.create_key("firm-guide", ["cases.read", "cases.write",
                                                            "guidance.read"]),
-                       MOBILE_KEY=c.create_key("firm-guide", ["cases.read", "cases.write",
+                       MOBILE_KEY=c.create_key("firm-guide", ["cases.contribute",
                                                               "cases.delegate"]),
                        DASH_KEY=c.create_key("firm-guide", ["cases.read", "guidance.read"]))
             out = subprocess.run(["bash", "-c", script], env=env, capture_output=True,
