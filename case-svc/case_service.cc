@@ -160,7 +160,7 @@ absl::Status RequireFirmWideForExternalRef(const CallContext& cc, bool sets_it,
 CaseServiceImpl::CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store,
                                  AdviceSource* advice, CaseServiceOptions options)
     : key_(key), clock_(clock), store_(store), advice_(advice), options_(options),
-      cursors_(key->Derive("change-feed-cursor")), hub_(options.bookmark_interval) {
+      cursors_(CursorCodec::ForContextKey(*key)), hub_(options.bookmark_interval) {
   store_->SetCommitListener([this] { hub_.Notify(); });
 }
 

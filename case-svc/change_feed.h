@@ -1,5 +1,5 @@
-// The per-tenant change feed: opaque, authenticated cursors and the hub that
-// wakes watchers after each commit and for periodic bookmarks.
+// The per-tenant change feed's hub: it wakes watchers after each commit and
+// for periodic bookmarks (cursors: common/feed_cursor.h).
 #ifndef COUNSEL_CASES_CHANGE_FEED_H_
 #define COUNSEL_CASES_CHANGE_FEED_H_
 
@@ -12,25 +12,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/crypto.h"
+#include "common/feed_cursor.h"
 
 namespace counsel::cases {
 
-// A cursor is a position in one tenant's feed, sealed (crypto::TokenSealer,
-// base32): opaque (it shows no sequence number) and bound to the tenant and
-// the caller's client binding, so it opens for no one else.
-class CursorCodec {
- public:
-  explicit CursorCodec(absl::string_view secret);
-  CursorCodec(CursorCodec&&) = default;
-  std::string Encode(absl::string_view tenant, absl::string_view client, int64_t seq) const;
-  // InvalidArgument naming `field` for a malformed or foreign cursor.
-  absl::StatusOr<int64_t> Decode(absl::string_view tenant, absl::string_view client,
-                                 absl::string_view cursor, absl::string_view field) const;
-
- private:
-  std::unique_ptr<crypto::TokenSealer> sealer_;
-};
+using counsel::CursorCodec;
 
 // Thread-safe. Watchers register a wake-up; Notify() (after each commit)
 // calls every registered one; a timer calls them with `bookmark` = true

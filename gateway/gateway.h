@@ -122,6 +122,7 @@ class Gateway {
   void Prepare(const Admission& admission, grpc::ClientContext* client) const;
   // The channel to case-svc (typed streaming calls of the HTTP front).
   std::shared_ptr<grpc::Channel> cases_channel() const { return cases_channel_; }
+  const ContextKey& context_key() const { return *context_key_; }
   // For attachment downloads: a connection of its own with a small window.
   std::shared_ptr<grpc::Channel> cases_bulk_channel() const { return cases_bulk_channel_; }
   std::shared_ptr<grpc::Channel> guidance_channel() const { return guidance_channel_; }

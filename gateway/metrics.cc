@@ -61,6 +61,10 @@ struct Metrics::Impl {
       prometheus::BuildCounter().Name("counsel_gateway_backend_errors_total")
           .Help("Backend calls that failed UNAVAILABLE or DEADLINE_EXCEEDED").Register(*registry);
   prometheus::Gauge& in_flight_now = in_flight.Add({});
+  prometheus::Gauge& shared_feeds =
+      prometheus::BuildGauge().Name("counsel_gateway_shared_feeds")
+          .Help("WatchChanges streams to case-svc shared by HTTP watchers").Register(*registry)
+          .Add({});
 
   // prometheus-cpp finds a series by hashing its label map under a lock:
   // several allocations a call. Series are never removed, so their
@@ -110,6 +114,8 @@ void Metrics::BackendError(absl::string_view backend) {
 }
 
 void Metrics::SetInFlight(int n) { impl_->in_flight_now.Set(n); }
+
+void Metrics::SetSharedFeeds(int n) { impl_->shared_feeds.Set(n); }
 
 std::string Metrics::Render() {
   prometheus::TextSerializer serializer;

@@ -2,6 +2,7 @@
 //   counsel_gateway_calls_total{method,code,transport}
 //   counsel_gateway_call_latency_seconds{method,transport} (histogram)
 //   counsel_gateway_in_flight
+//   counsel_gateway_shared_feeds (HTTP watchers' shared streams)
 //   counsel_gateway_rate_limited_total{reason}
 //   counsel_gateway_backend_errors_total{backend}
 #ifndef COUNSEL_GATEWAY_METRICS_H_
@@ -23,6 +24,7 @@ class Metrics {
   void RateLimited(absl::string_view reason);
   void BackendError(absl::string_view backend);
   void SetInFlight(int n);
+  void SetSharedFeeds(int n);
   // The Prometheus text exposition format.
   std::string Render();
 

@@ -21,6 +21,7 @@
 #include "counsel/cases/v1/cases.grpc.pb.h"
 #include "gateway/http/download.h"
 #include "gateway/http/multipart.h"
+#include "gateway/http/watch_fanout.h"
 #include "gateway/metrics.h"
 #include "gateway/openapi/openapi.h"
 #include "google/protobuf/struct.pb.h"
@@ -76,6 +77,7 @@ std::string ErrorJson(int http_status, absl::string_view message) {
 struct Front {
   const Gateway* gateway;
   const Transcoder* transcoder;
+  std::unique_ptr<WatchFanout> fanout;
   std::vector<std::string> cors_origins;
   bool secure_cookies = false;
   // Calls to the backends not yet finished: Stop waits for them, since their
@@ -156,83 +158,189 @@ class Answer {
   bool has_context_ = false;
 };
 
-// WatchChanges relayed to an HTTP stream: server-sent events when the client
-// asks for text/event-stream, newline-delimited JSON otherwise. One message
-// in flight: the next is read from case-svc once the previous is written.
-// Each change event carries `id:` = the cursor that resumes after it.
-class WatchRelay final : public grpc::ClientReadReactor<cases::v1::WatchChangesResponse> {
+// WatchChanges over HTTP: server-sent events when the client asks for
+// text/event-stream, newline-delimited JSON otherwise. The watcher holds no
+// call to case-svc of its own: it listens to its group's shared stream
+// (watch_fanout.h). A watcher resuming from a cursor first catches up with
+// ListChanges pages under its own key, keeping the shared frames that
+// arrive meanwhile, then sends those after the last change it sent. Each
+// change carries `id:` = the cursor that resumes after it. A watcher that
+// falls kMaxQueued frames behind is ended (it resumes from its last id).
+class HttpWatcher final : public FeedListener, public std::enable_shared_from_this<HttpWatcher> {
+  struct Page {
+    grpc::ClientContext ctx;
+    cases::v1::ListChangesRequest request;
+    cases::v1::ListChangesResponse response;
+  };
+
  public:
-  WatchRelay(Front* front, std::shared_ptr<Answer> answer, Admission admission, bool sse)
-      : front_(front), answer_(std::move(answer)), admission_(std::move(admission)), sse_(sse),
-        ctx_(std::make_shared<grpc::ClientContext>()) {}
+  static constexpr int kMaxQueued = 256;
+  static constexpr int kPageSize = 500;
+
+  HttpWatcher(Front* front, std::shared_ptr<Answer> answer, Admission admission, bool sse)
+      : front_(front), answer_(std::move(answer)), admission_(std::move(admission)), sse_(sse) {}
 
   void Start(const std::string& request_bytes) {
     front_->Enter();
-    request_.ParseFromString(request_bytes);
-    front_->gateway->Prepare(admission_, ctx_.get());
+    cases::v1::WatchChangesRequest request;
+    request.ParseFromString(request_bytes);
     HttpResponder& res = answer_->responder();
     res.StartStream(200, answer_->StreamHeaders(sse_ ? "text/event-stream"
                                                     : "application/x-ndjson"));
-    // The client leaving cancels the call to case-svc at once.
-    res.OnClientGone([ctx = ctx_] { ctx->TryCancel(); });
     if (sse_) res.Write("retry: 2000\n\n", nullptr);
-    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_channel());
-    stub_->async()->WatchChanges(ctx_.get(), &request_, this);
-    StartRead(&message_);
-    StartCall();
+    auto self = shared_from_this();
+    // Stop runs when the connection closes, whichever side ends it.
+    res.OnClientGone([self] { self->Stop(); });
+    bool catch_up = false;
+    if (!request.cursor().empty()) {
+      auto seq = front_->fanout->CursorSeq(admission_.context, request.cursor());
+      absl::MutexLock lock(&mu_);
+      if (!seq.ok()) return ProblemLocked(seq.status());
+      stitch_ = FeedStitch(*seq);
+      catch_up = true;
+    }
+    // Not under mu_: Join may end this listener at once.
+    auto sub = front_->fanout->Join(admission_.context, this);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopped_) sub_ = std::move(sub);
+    }
+    sub.reset();  // stopped meanwhile: leave at once
+    if (catch_up) CatchUp(request.cursor());
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // the stream ended: OnDone follows
-    std::string json;
-    (void)google::protobuf::util::MessageToJsonString(message_, &json);
-    std::string frame;
-    if (!sse_) {
-      frame = absl::StrCat(json, "\n");
-    } else if (message_.has_change()) {
-      frame = absl::StrCat("id: ", message_.change().cursor(), "\nevent: change\ndata: ", json,
-                           "\n\n");
-    } else {
-      frame = absl::StrCat("id: ", message_.bookmark().cursor(), "\nevent: bookmark\ndata: ",
-                           json, "\n\n");
+  void OnFrame(const std::shared_ptr<const FeedFrame>& frame) override {
+    absl::MutexLock lock(&mu_);
+    if (ended_) return;
+    if (front_->gateway->clock()->Now() > admission_.deadline) {
+      // The watch's deadline: the client reconnects for another.
+      ended_ = true;
+      answer_->responder().EndStream();
+      return;
     }
-    AddHold();  // OnDone waits for the write
-    answer_->responder().Write(std::move(frame), [this](bool written) {
-      if (written) {
-        StartRead(&message_);
-      } else {
-        ctx_->TryCancel();
-      }
-      RemoveHold();
-    });
+    FeedStitch::Frames send;
+    if (!stitch_.Shared(frame, &send)) {
+      return ProblemLocked(absl::ResourceExhaustedError(
+          "the feed moved faster than this watcher caught up; reconnect with Last-Event-ID"));
+    }
+    SendLocked(send);
   }
 
-  void OnDone(const grpc::Status& status) override {
-    HttpResponder& res = answer_->responder();
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-      const std::string json = RenderStatusJson(RpcStatusOf(status));
-      // `problem`, not `error`: EventSource fires its own `error` event on
-      // every disconnect.
-      res.Write(sse_ ? absl::StrCat("event: problem\ndata: ", json, "\n\n")
-                     : absl::StrCat("{\"error\":", json, "}\n"),
-                nullptr);
-    }
-    res.EndStream();
-    answer_->Log(HttpStatusForCode(status.error_code()));
-    Front* front = front_;
-    delete this;
-    front->Leave();
+  void OnEnd(const grpc::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    ProblemLocked(FromGrpcStatus(status));
   }
 
  private:
+  void SendLocked(const FeedStitch::Frames& frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& frame : frames) {
+      if (ended_) return;
+      if (queued_ >= kMaxQueued) {
+        return ProblemLocked(absl::ResourceExhaustedError(
+            "this watcher reads too slowly; reconnect with Last-Event-ID"));
+      }
+      ++queued_;
+      answer_->responder().Write(sse_ ? frame->sse : frame->ndjson,
+                                 [self = shared_from_this()](bool) {
+                                   absl::MutexLock lock(&self->mu_);
+                                   --self->queued_;
+                                 });
+    }
+  }
+
+  // `problem`, not `error`: EventSource fires its own `error` event on every
+  // disconnect.
+  void ProblemLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (ended_) return;
+    ended_ = true;
+    log_status_ = HttpStatusForCode(static_cast<int>(status.code()));
+    const std::string json = RenderStatusJson(ToRpcStatus(status));
+    HttpResponder& res = answer_->responder();
+    res.Write(sse_ ? absl::StrCat("event: problem\ndata: ", json, "\n\n")
+                   : absl::StrCat("{\"error\":", json, "}\n"),
+              nullptr);
+    res.EndStream();  // the connection closes; Stop follows
+  }
+
+  void CatchUp(const std::string& cursor) {
+    auto page = std::make_shared<Page>();
+    page->request.set_cursor(cursor);
+    page->request.set_page_size(kPageSize);
+    Admission list = admission_;
+    list.context.set_method("/counsel.cases.v1.CaseService/ListChanges");
+    list.deadline = std::min(admission_.deadline,
+                             front_->gateway->clock()->Now() + absl::Seconds(30));
+    front_->gateway->Prepare(list, &page->ctx);
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return;
+      page_ = page;
+    }
+    front_->Enter();
+    cases::v1::CaseService::NewStub(front_->gateway->cases_channel())
+        ->async()
+        ->ListChanges(&page->ctx, &page->request, &page->response,
+                      [self = shared_from_this(), page](grpc::Status status) {
+                        self->OnPage(status, page->response);
+                        self->front_->Leave();
+                      });
+  }
+
+  void OnPage(const grpc::Status& status, const cases::v1::ListChangesResponse& response) {
+    std::string next;
+    {
+      absl::MutexLock lock(&mu_);
+      page_ = nullptr;
+      if (ended_) return;
+      if (!status.ok()) return ProblemLocked(FromGrpcStatus(status));
+      FeedStitch::Frames page, send;
+      for (const auto& change : response.changes()) {
+        auto seq = front_->fanout->CursorSeq(admission_.context, change.cursor());
+        if (!seq.ok()) continue;
+        cases::v1::WatchChangesResponse m;
+        *m.mutable_change() = change;
+        page.push_back(RenderFeedFrame(m, *seq));
+      }
+      const bool last = response.changes_size() < kPageSize;
+      if (!last) next = response.next_cursor();
+      stitch_.Page(page, last, &send);
+      SendLocked(send);
+    }
+    if (!next.empty()) CatchUp(next);
+  }
+
+  void Stop() {
+    std::unique_ptr<WatchFanout::Subscription> sub;
+    std::shared_ptr<Page> page;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+      stopped_ = ended_ = true;
+      sub = std::move(sub_);
+      page = std::move(page_);
+      stitch_ = FeedStitch(-1);
+    }
+    // Outside the lock: a cancelled call may complete on this thread.
+    if (page != nullptr) page->ctx.TryCancel();
+    sub.reset();  // no frame reaches this watcher after it
+    answer_->Log(log_status_);
+    admission_.stream_slot.reset();
+    admission_.in_flight.reset();
+    front_->Leave();
+  }
+
   Front* front_;
   std::shared_ptr<Answer> answer_;
-  Admission admission_;  // holds the stream's place until the end
+  Admission admission_;
   const bool sse_;
-  std::shared_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
-  cases::v1::WatchChangesRequest request_;
-  cases::v1::WatchChangesResponse message_;
+  absl::Mutex mu_;
+  std::unique_ptr<WatchFanout::Subscription> sub_ ABSL_GUARDED_BY(mu_);
+  FeedStitch stitch_ ABSL_GUARDED_BY(mu_){-1};  // from now until a cursor says otherwise
+  int queued_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<Page> page_ ABSL_GUARDED_BY(mu_);  // the catch-up call in flight
+  int log_status_ = 200;
 };
 
 // An upload's answer: the stored entry, or case-svc's refusal.
@@ -924,7 +1032,8 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
   }
   if (watch) {
     const bool sse = absl::StrContains(req.Header("accept"), "text/event-stream");
-    (new WatchRelay(front, std::move(answer), std::move(admission), sse))->Start(*bytes);
+    std::make_shared<HttpWatcher>(front, std::move(answer), std::move(admission), sse)
+        ->Start(*bytes);
     return;
   }
   if (policy.method == kAddEvidence) {
@@ -974,6 +1083,7 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(const HttpOptions& o
   Front* front = &out->state_->front;
   front->gateway = gateway;
   front->transcoder = transcoder;
+  front->fanout = std::make_unique<WatchFanout>(gateway);
   front->cors_origins = options.cors_origins;
   front->secure_cookies = options.secure_cookies;
   HttpServerOptions server;
@@ -1022,6 +1132,7 @@ int HttpFront::port() const { return server_ ? server_->port() : 0; }
 void HttpFront::Stop() {
   if (server_ == nullptr) return;
   server_->Stop();
+  state_->front.fanout->Stop();
   // Completions of calls still in flight post to the server's connections:
   // wait for them (they end quickly once their streams are told to stop).
   Front& front = state_->front;
