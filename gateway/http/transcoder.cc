@@ -473,6 +473,14 @@ absl::StatusOr<std::string> Transcoder::BuildRequest(const RouteMatch& match,
 absl::StatusOr<std::string> Transcoder::RenderResponse(const Route& route,
                                                        absl::string_view bytes) const {
   const auto* output = route.policy->descriptor->output_type();
+  const bool cacheable = route.policy->backend == Backend::kGuidance;
+  std::string key;
+  if (cacheable) {
+    key = absl::StrCat(output->full_name(), "|", bytes);
+    absl::MutexLock lock(&cache_mu_);
+    auto it = rendered_.find(key);
+    if (it != rendered_.end()) return it->second;
+  }
   std::unique_ptr<Message> msg(
       google::protobuf::MessageFactory::generated_factory()->GetPrototype(output)->New());
   if (!msg->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -482,6 +490,14 @@ absl::StatusOr<std::string> Transcoder::RenderResponse(const Route& route,
   google::protobuf::util::JsonPrintOptions options;
   const auto st = google::protobuf::util::MessageToJsonString(*msg, &json, options);
   if (!st.ok()) return absl::InternalError("response cannot be written as JSON");
+  if (cacheable && key.size() + json.size() < kRenderCacheBytes / 16) {
+    absl::MutexLock lock(&cache_mu_);
+    if (rendered_bytes_ + key.size() + json.size() > kRenderCacheBytes) {
+      rendered_.clear();
+      rendered_bytes_ = 0;
+    }
+    if (rendered_.emplace(std::move(key), json).second) rendered_bytes_ += json.size() + bytes.size();
+  }
   return json;
 }
 

@@ -14,7 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
 #include "gateway/policy.h"
 #include "google/rpc/status.pb.h"
@@ -44,7 +46,7 @@ struct RouteMatch {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-// Thread-safe (immutable).
+// Thread-safe (immutable but for the render cache).
 class Transcoder {
  public:
   // The routes of every method in PolicyTable. Fails when a rule is invalid.
@@ -61,14 +63,22 @@ class Transcoder {
   absl::StatusOr<std::string> BuildRequest(const RouteMatch& match, const QueryParams& query,
                                            absl::string_view body) const;
 
-  // The response message as JSON.
+  // The response message as JSON. Answers of guidance-svc (statute text
+  // and advice: public, never personal data) are kept rendered, keyed by
+  // their exact bytes (up to kRenderCacheBytes): the same bytes always give
+  // the same JSON, and rendering was most of the HTTP front's CPU.
   absl::StatusOr<std::string> RenderResponse(const Route& route, absl::string_view bytes) const;
+  static constexpr size_t kRenderCacheBytes = 8 << 20;
 
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
   Transcoder() = default;
   std::vector<Route> routes_;  // verbs and literals first
+  // The rendered guidance answers; emptied whole when full.
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, std::string> rendered_ ABSL_GUARDED_BY(cache_mu_);
+  mutable size_t rendered_bytes_ ABSL_GUARDED_BY(cache_mu_) = 0;
 };
 
 // The standard gRPC → HTTP status mapping.

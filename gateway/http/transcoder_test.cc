@@ -192,5 +192,30 @@ TEST(RenderStatusTest, DetailsBecomeTypedJson) {
   EXPECT_NE(json.find("case.client.phone"), std::string::npos);
 }
 
+
+TEST_F(TranscoderTest, RenderedGuidanceAnswersAreKeptByTheirExactBytes) {
+  auto match = t_->Find("GET", "/v1/statutes/x/provisions/art_42");
+  ASSERT_TRUE(match);
+  guidance::v1::Provision a, b;
+  a.set_name("statutes/x/provisions/art_42");
+  a.set_text("第四十二条 甲");
+  b = a;
+  b.set_text("第四十二条 乙");
+  const std::string first = *t_->RenderResponse(*match->route, a.SerializeAsString());
+  // A second time from the cache, and other bytes never get its answer.
+  EXPECT_EQ(*t_->RenderResponse(*match->route, a.SerializeAsString()), first);
+  const std::string other = *t_->RenderResponse(*match->route, b.SerializeAsString());
+  EXPECT_NE(other, first);
+  EXPECT_NE(other.find("乙"), std::string::npos);
+  // Many distinct answers: the cache empties itself and stays right.
+  for (int i = 0; i < 3000; ++i) {
+    guidance::v1::Provision p = a;
+    p.set_text(std::string(4000, 'a' + i % 26) + std::to_string(i));
+    auto json = t_->RenderResponse(*match->route, p.SerializeAsString());
+    ASSERT_NE(json->find(std::to_string(i) + "\""), std::string::npos);
+  }
+  EXPECT_EQ(*t_->RenderResponse(*match->route, a.SerializeAsString()), first);
+}
+
 }  // namespace
 }  // namespace counsel::gateway

@@ -165,6 +165,11 @@ results+=("$(run gateway "gateway gRPC GetProvision" "${pid_of[gateway]}" -c 4 -
 results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests)" "${pid_of[cases]}" \
   -n "$((N / 3))" -c 4 -m 16 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $WKEY" \
   -d "$WORK/create.bin" "http://127.0.0.1:$GW/counsel.cases.v1.CaseService/CreateCase")")
+# The same 16 requests in flight on both fronts: gRPC on 16 connections of
+# one stream each, HTTP/1.1 on 16 kept-alive connections.
+results+=("$(run gateway16 "gateway gRPC GetProvision (16 conns x 1 stream)" "${pid_of[gateway]}" \
+  -c 16 -m 1 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $KEY" -d "$WORK/req.bin" \
+  "http://127.0.0.1:$GW$PROV")")
 results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns)" "${pid_of[gateway]}" --h1 -c 16 \
   -H "authorization: Bearer $KEY" \
   "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
