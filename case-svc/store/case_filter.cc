@@ -14,6 +14,11 @@
 namespace counsel::cases {
 namespace {
 
+constexpr char kFilterableFields[] =
+    "state, severity, assignee, incident_type, suspected_source, external_ref, client.id, "
+    "leaked_data, create_time, update_time, limitation_ends_on, overdue, client.phone, "
+    "client.national_id";
+
 constexpr size_t kMaxFilterLength = 2000;
 constexpr int kMaxDepth = 32;
 
@@ -181,6 +186,16 @@ class Parser {
       params_.emplace_back(value.text);
       return absl::StrCat(f, " ", sql_op, " ?");
     }
+    if (f == "external_ref" || f == "client.id") {
+      // The CRM's own keys: find the case a record names in one call.
+      if (!equality()) return Error(op.pos, absl::StrCat(f, " takes = or !="));
+      params_.emplace_back(value.text);
+      // Qualified: client_keys, joined by ListCases, has a client_id too.
+      const std::string column = f == "client.id" ? "c.client_id" : "c.external_ref";
+      return op.text == "="
+                 ? absl::StrCat(column, " = ?")
+                 : absl::StrCat("(", column, " IS NULL OR ", column, " != ?)");
+    }
     if (f == "leaked_data") {
       if (op.text != ":" && op.text != "=") return Error(op.pos, "leaked_data takes :");
       auto n = EnumValue(v1::LeakedData_descriptor(), value, "LEAKED_DATA_");
@@ -230,7 +245,8 @@ class Parser {
       params_.emplace_back(*index);
       return f == "client.phone" ? "phone_index = ?" : "national_id_index = ?";
     }
-    return Error(field.pos, absl::StrCat("'", f, "' is not a field that can be filtered"));
+    return Error(field.pos, absl::StrCat("'", f, "' is not a field that can be filtered; these "
+                                         "can: ", kFilterableFields));
   }
 
   absl::string_view in_;

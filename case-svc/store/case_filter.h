@@ -5,7 +5,8 @@
 //   NOT overdue = true AND create_time > "2026-01-01T00:00:00Z"
 //
 // Fields: state, severity (enums; short or full value names), assignee,
-// incident_type, suspected_source (=, !=), leaked_data (`:`), create_time,
+// incident_type, suspected_source, external_ref, client.id (=, !=),
+// leaked_data (`:`), create_time,
 // update_time (RFC 3339), limitation_ends_on (YYYY-MM-DD), overdue (bool),
 // client.phone and client.national_id (= only).
 // Errors are INVALID_ARGUMENT naming `filter` and the position.

@@ -822,7 +822,7 @@ class SqliteCaseStore final : public CaseStore {
       v1::CaseStats out;
       {
         ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
-            "SELECT state, count(*) FROM cases WHERE ", where, " GROUP BY state ORDER BY state")));
+            "SELECT state, count(*) FROM cases c WHERE ", where, " GROUP BY state ORDER BY state")));
         bind(q);
         while (true) {
           ASSIGN_OR_RETURN(bool row, q.Step());
@@ -838,7 +838,7 @@ class SqliteCaseStore final : public CaseStore {
         for (int d = 1; d <= v1::LeakedData_MAX; ++d) {
           absl::StrAppend(&sums, d > 1 ? ", " : "", "sum((leaked_mask >> ", d, ") & 1)");
         }
-        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat("SELECT ", sums, " FROM cases WHERE ", where)));
+        ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat("SELECT ", sums, " FROM cases c WHERE ", where)));
         bind(q);
         ASSIGN_OR_RETURN(bool row, q.Step());
         for (int d = 1; row && d <= v1::LeakedData_MAX; ++d) {
@@ -850,7 +850,7 @@ class SqliteCaseStore final : public CaseStore {
       }
       {
         ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
-            "SELECT suspected_source, count(*) AS n FROM cases WHERE ", where,
+            "SELECT suspected_source, count(*) AS n FROM cases c WHERE ", where,
             " AND suspected_source != '' GROUP BY suspected_source ORDER BY n DESC LIMIT 50")));
         bind(q);
         while (true) {
@@ -864,7 +864,7 @@ class SqliteCaseStore final : public CaseStore {
       {
         ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
             "SELECT count(*) FROM pending_items p WHERE p.tenant = ? AND p.due_time < ? AND "
-            "p.case_id IN (SELECT case_id FROM cases WHERE ", where, ")")));
+            "p.case_id IN (SELECT case_id FROM cases c WHERE ", where, ")")));
         q.Bind(1, actor.tenant).Bind(2, absl::ToUnixMicros(now));
         int i = 3;
         q.Bind(i++, actor.tenant);
@@ -880,7 +880,7 @@ class SqliteCaseStore final : public CaseStore {
       {
         // Median age of cases not RESOLVED or CLOSED.
         ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
-            "SELECT create_time FROM cases WHERE ", where, " AND state NOT IN (6, 7) "
+            "SELECT create_time FROM cases c WHERE ", where, " AND state NOT IN (6, 7) "
             "ORDER BY create_time")));
         bind(q);
         std::vector<int64_t> times;
@@ -897,7 +897,7 @@ class SqliteCaseStore final : public CaseStore {
       {
         const absl::CivilDay today = absl::ToCivilDay(now, ShanghaiTimeZone());
         ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
-            "SELECT count(*) FROM cases WHERE ", where,
+            "SELECT count(*) FROM cases c WHERE ", where,
             " AND limitation_ends_on >= ? AND limitation_ends_on <= ?")));
         int i = bind(q);
         q.Bind(i++, FormatDate(today));

@@ -29,6 +29,11 @@ echo "case-svc (Google Benchmark; fills the ListCases corpus)..." >&2
 "$BUILD/tests/bench/cases_bench" --benchmark_format=json >"$WORK/cases.json"
 echo "end to end (h2load)..." >&2
 REPORT_KV="$WORK/e2e.kv" COUNSEL_BENCH_BUILD="$BUILD" tests/bench/load_report.sh "$N" >"$WORK/e2e.txt"
+echo "HTTP front under ${COUNSEL_BENCH_WATCHERS:-10000} watchers and ${COUNSEL_BENCH_SLOW:-1000} slow senders..." >&2
+COUNSEL_BUILD_DIR="$BUILD" /usr/bin/python3 tests/bench/http_report.py \
+  "${COUNSEL_BENCH_WATCHERS:-10000}" "${COUNSEL_BENCH_SLOW:-1000}" >"$WORK/http.kv"
+echo "20 MiB attachment up and down..." >&2
+COUNSEL_BUILD_DIR="$BUILD" /usr/bin/python3 tests/bench/mobile_report.py >"$WORK/mobile.txt"
 
 /usr/bin/python3 - "$WORK" <<'PY'
 import json, sys
@@ -42,6 +47,7 @@ def bench(path):
 
 g, c = bench(f"{work}/guidance.json"), bench(f"{work}/cases.json")
 kv = dict(line.strip().split("=", 1) for line in open(f"{work}/e2e.kv") if "=" in line)
+hv = dict(line.strip().split("=", 1) for line in open(f"{work}/http.kv") if "=" in line)
 f = lambda k: float(kv[k])
 
 def one(d, prefix):
@@ -95,6 +101,20 @@ own = (f('lat_gateway_p99_us') - f('lat_proxy_g_p99_us')) / 1000
 row("p99 added by the gateway over a bare proxy to the same backend at that rate",
     f"{own:.2f} ms", "", "", "", None)
 
+# The HTTP front under many watchers and slow senders (tests/bench/http_report.py).
+h = lambda k: float(hv[k])
+row(f"{hv['watchers']} SSE watchers on one gateway: its RSS growth", f"{h('gateway_rss_growth_mib'):.0f} MiB",
+    f"idle {h('gateway_rss_idle_kib') / 1024:.0f} MiB", "", "<= 200 MiB",
+    h('gateway_rss_growth_mib') <= 200)
+row("meanwhile: /healthz and a unary GET, p99", f"{h('healthz_p99_ms'):.2f} / {h('unary_p99_ms'):.2f} ms",
+    "", "", "< 50 ms", max(h('healthz_p99_ms'), h('unary_p99_ms')) < 50)
+row("a change written meanwhile, delivered to every watcher within 1 s",
+    f"{hv['delivered_within_1s']} of {hv['watchers']} (p99 {h('delivery_p99_ms'):.0f} ms)", "", "",
+    "all", hv['delivered_within_1s'] == hv['watchers'])
+row(f"{hv['slowloris']} slowloris connections: /healthz and a unary GET, p99",
+    f"{h('slow_healthz_p99_ms'):.2f} / {h('slow_unary_p99_ms'):.2f} ms", "", "", "< 50 ms",
+    max(h('slow_healthz_p99_ms'), h('slow_unary_p99_ms')) < 50)
+
 # 2. case-svc.
 gc, one_c = one(c, "BM_CreateCase_GroupCommit"), one(c, "BM_CreateCase_OneCommitPerRequest")
 row("CreateCase durable (synchronous=FULL), 64 callers: group commit vs one commit per request",
@@ -126,3 +146,5 @@ PY
 echo
 echo "end-to-end detail:"
 cat "$WORK/e2e.txt"
+echo
+cat "$WORK/mobile.txt"

@@ -1,0 +1,65 @@
+#include "case-svc/store/case_filter.h"
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace counsel::cases {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1790000000);
+
+SqlCondition Must(absl::string_view filter, const BlindIndexFn& blind = nullptr) {
+  auto c = CompileCaseFilter(filter, kNow, blind);
+  EXPECT_TRUE(c.ok()) << filter << ": " << c.status();
+  return c.ok() ? *c : SqlCondition{};
+}
+
+std::string Error(absl::string_view filter, const BlindIndexFn& blind = nullptr) {
+  auto c = CompileCaseFilter(filter, kNow, blind);
+  EXPECT_FALSE(c.ok()) << filter;
+  return std::string(c.status().message());
+}
+
+TEST(CaseFilterTest, ValuesAreBoundNeverSpliced) {
+  SqlCondition c = Must("external_ref = \"CRM-1' OR 1=1 --\" AND client.id != c-9");
+  EXPECT_EQ(c.sql.find("CRM"), std::string::npos);
+  EXPECT_EQ(c.sql.find("c-9"), std::string::npos);
+  ASSERT_EQ(c.params.size(), 2u);
+  EXPECT_EQ(std::get<std::string>(c.params[0]), "CRM-1' OR 1=1 --");
+  EXPECT_EQ(std::get<std::string>(c.params[1]), "c-9");
+  EXPECT_NE(c.sql.find("c.client_id IS NULL OR c.client_id != ?"), std::string::npos);
+}
+
+TEST(CaseFilterTest, EnumsLeakedDataTimesAndOverdue) {
+  SqlCondition c = Must("state = IN_PROGRESS AND (leaked_data:NATIONAL_ID OR severity >= HIGH)");
+  EXPECT_EQ(c.params.size(), 3u);
+  EXPECT_EQ(Must("create_time > \"2026-01-01T00:00:00Z\"").params.size(), 1u);
+  // overdue compares with the injected clock.
+  SqlCondition o = Must("overdue = true");
+  ASSERT_EQ(o.params.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(o.params[0]), absl::ToUnixMicros(kNow));
+  EXPECT_EQ(Must("").sql, "1");
+}
+
+TEST(CaseFilterTest, ErrorsNameThePositionAndWhatCanBeFiltered) {
+  EXPECT_NE(Error("colour = red").find("these can: state"), std::string::npos);
+  EXPECT_NE(Error("state = NOPE").find("at position 8"), std::string::npos);
+  EXPECT_NE(Error("external_ref > x").find("takes = or !="), std::string::npos);
+  EXPECT_NE(Error("(state = NEW").find("filter"), std::string::npos);
+  EXPECT_NE(Error(std::string(2001, 'a')).find("2000"), std::string::npos);
+}
+
+TEST(CaseFilterTest, PersonalFieldsNeedTheBlindIndex) {
+  auto denied = CompileCaseFilter("client.phone = \"13800000000\"", kNow, nullptr);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  BlindIndexFn blind = [](absl::string_view, absl::string_view value)
+      -> absl::StatusOr<std::string> { return std::string("idx:") + std::string(value); };
+  SqlCondition c = Must("client.phone = \"13800000000\"", blind);
+  EXPECT_EQ(c.sql, "phone_index = ?");
+  EXPECT_EQ(std::get<std::string>(c.params[0]), "idx:13800000000");
+  // client.id is the firm's own reference, not personal data.
+  EXPECT_TRUE(CompileCaseFilter("client.id = c-1", kNow, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace counsel::cases
