@@ -2,6 +2,7 @@
 
 #include <deque>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -294,6 +295,28 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
   });
 }
 
+grpc::ServerUnaryReactor* CaseServiceImpl::BatchGetCases(
+    grpc::CallbackServerContext* context, const v1::BatchGetCasesRequest* request,
+    v1::BatchGetCasesResponse* response) {
+  return Run(context, "BatchGetCases", kScopeCasesRead, [=](const CallContext& cc) -> absl::Status {
+    if (request->names().empty()) return InvalidArgumentField("names", "name at least one case");
+    if (request->names_size() > 100) {
+      return InvalidArgumentField("names", "at most 100 names in one call");
+    }
+    std::vector<std::string> ids;
+    for (int i = 0; i < request->names_size(); ++i) {
+      ASSIGN_OR_RETURN(std::string id,
+                       ParseCaseName(request->names(i), absl::StrCat("names[", i, "]")));
+      ids.push_back(std::move(id));
+    }
+    for (const std::string& id : ids) {
+      ASSIGN_OR_RETURN(v1::Case c, store_->GetCase(ActorOf(cc), id));
+      *response->add_cases() = Present(cc, std::move(c));
+    }
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(grpc::CallbackServerContext* context,
                                                      const v1::ListCasesRequest* request,
                                                      v1::ListCasesResponse* response) {
@@ -404,9 +427,16 @@ grpc::ServerUnaryReactor* CaseServiceImpl::TransitionCase(grpc::CallbackServerCo
       }
       RETURN_IF_ERROR(CheckFreeText(request->reason(), 2000, "reason"));
       RETURN_IF_ERROR(CheckFreeText(request->override_reason(), 2000, "override_reason"));
+      RETURN_IF_ERROR(CheckText(request->request_id(), 64, "request_id"));
       CaseMutation m;
       m.case_id = id;
       m.expected_etag = request->etag();
+      if (!request->request_id().empty()) {
+        v1::TransitionCaseRequest body = *request;
+        body.clear_request_id();
+        m.request_id = request->request_id();
+        m.request_digest = Digest(body);
+      }
       const auto to = request->state();
       const std::string reason = request->reason(), override_reason = request->override_reason();
       const absl::Time now = clock_->Now();
@@ -739,7 +769,10 @@ class AttachmentReader final
     WriteNext();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (service_ != nullptr) service_->download_bytes_.fetch_sub(held_);
+    delete this;
+  }
 
  private:
   absl::Status Load(CaseServiceImpl* service, const CallContext& cc,
@@ -753,6 +786,15 @@ class AttachmentReader final
           "the stored attachment does not match its SHA-256; nothing was sent");
     }
     const int64_t size = static_cast<int64_t>(a.bytes.size());
+    // Each download holds its opened attachment until it ends: their sum
+    // is capped, so slow readers cannot pin the process's memory.
+    if (service->download_bytes_.fetch_add(size) + size > service->options_.max_download_bytes) {
+      service->download_bytes_.fetch_sub(size);
+      return ResourceExhaustedRetryAfter(
+          "too many attachments are being downloaded at once; retry shortly", absl::Seconds(1));
+    }
+    service_ = service;
+    held_ = size;
     // A negative offset counts back from the end (the last N bytes).
     const int64_t offset = request.read_offset() < 0
                                ? std::max<int64_t>(0, size + request.read_offset())
@@ -786,6 +828,8 @@ class AttachmentReader final
     StartWrite(&message_);
   }
 
+  CaseServiceImpl* service_ = nullptr;  // set once bytes are held
+  int64_t held_ = 0;
   std::string bytes_;
   size_t next_ = 0, end_ = 0;
   bool sent_first_ = false;
@@ -854,6 +898,23 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCaseEvents(
   });
 }
 
+absl::Status CaseServiceImpl::AttachCases(
+    const CallContext& cc, std::vector<std::pair<int64_t, v1::Change>>& changes) const {
+  // One read per case, however many of its changes the page holds.
+  absl::flat_hash_map<std::string, v1::Case> seen;
+  for (auto& [seq, change] : changes) {
+    const std::string& name = change.event().case_();
+    auto it = seen.find(name);
+    if (it == seen.end()) {
+      ASSIGN_OR_RETURN(std::string id, ParseCaseName(name, "case"));
+      ASSIGN_OR_RETURN(v1::Case c, store_->GetCase(ActorOf(cc), id));
+      it = seen.emplace(name, Present(cc, std::move(c))).first;
+    }
+    *change.mutable_case_() = it->second;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> CaseServiceImpl::DecodeCursor(const CallContext& cc,
                                                           absl::string_view cursor,
                                                           absl::string_view field, int64_t* seq) {
@@ -882,6 +943,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListChanges(grpc::CallbackServerConte
     }
     ASSIGN_OR_RETURN(auto changes, store_->ChangesAfter(ActorOf(cc), seq, size));
     const absl::Time horizon = clock_->Now() - options_.change_retention;
+    if (request->view() == v1::CHANGE_VIEW_FULL) RETURN_IF_ERROR(AttachCases(cc, changes));
     for (auto& [s, change] : changes) {
       seq = s;
       if (TimeUtil::TimestampToMicroseconds(change.commit_time()) < absl::ToUnixMicros(horizon)) {
@@ -910,6 +972,7 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
       return;
     }
     cc_ = *cc;
+    full_ = request->view() == v1::CHANGE_VIEW_FULL;
     absl::Status st;
     if (request->cursor().empty()) {
       auto latest = service->store_->LatestSeq(cc_.tenant());
@@ -981,17 +1044,21 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
       return;
     }
     if (bookmark) {
-      current_.Clear();
-      current_.mutable_bookmark()->set_cursor(
-          service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), seq_));
-      *current_.mutable_bookmark()->mutable_time() =
-          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-              absl::ToUnixMicros(service_->clock_->Now()));
-      busy_ = true;
-      StartWrite(&current_);
+      WriteBookmarkLocked();
     } else {
       FetchLocked();
     }
+  }
+
+  void WriteBookmarkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    current_.Clear();
+    current_.mutable_bookmark()->set_cursor(
+        service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), seq_));
+    *current_.mutable_bookmark()->mutable_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            absl::ToUnixMicros(service_->clock_->Now()));
+    busy_ = true;
+    StartWrite(&current_);
   }
 
   void FetchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -999,6 +1066,9 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
     rescan_ = false;
     service_->executor_.Schedule([this] {
       auto changes = service_->store_->ChangesAfter(ActorOf(cc_), seq_, 100);
+      if (changes.ok() && full_) {
+        if (absl::Status st = service_->AttachCases(cc_, *changes); !st.ok()) changes = st;
+      }
       absl::MutexLock lock(&mu_);
       busy_ = false;
       if (!changes.ok()) {
@@ -1013,8 +1083,13 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
         change.set_cursor(service_->cursors_.Encode(cc_.tenant(), cc_.client_id(), s));
         pending_.emplace_back(s, std::move(change));
       }
+      const bool first = std::exchange(first_fetch_, false);
       if (!pending_.empty()) {
         WriteNextLocked();
+      } else if (first) {
+        // At once, not at the first interval: the watcher learns where it
+        // starts (a gateway joining watchers onto it needs that).
+        WriteBookmarkLocked();
       } else if (rescan_) {
         FetchLocked();
       }
@@ -1045,6 +1120,8 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
   absl::Mutex mu_;
   int64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::pair<int64_t, v1::Change>> pending_ ABSL_GUARDED_BY(mu_);
+  bool full_ = false;  // CHANGE_VIEW_FULL: each change carries its case
+  bool first_fetch_ ABSL_GUARDED_BY(mu_) = true;
   v1::WatchChangesResponse current_;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool rescan_ ABSL_GUARDED_BY(mu_) = false;

@@ -5,6 +5,7 @@
 #ifndef COUNSEL_CASES_CASE_SERVICE_H_
 #define COUNSEL_CASES_CASE_SERVICE_H_
 
+#include <atomic>
 #include <memory>
 
 #include "case-svc/advice_source.h"
@@ -24,6 +25,9 @@ struct CaseServiceOptions {
   absl::Duration bookmark_interval = absl::Seconds(15);
   // Largest evidence attachment.
   size_t max_attachment_bytes = 20 << 20;
+  // Opened attachments all downloads in progress may hold together; past
+  // it a download is RESOURCE_EXHAUSTED (retry shortly).
+  int64_t max_download_bytes = int64_t{256} << 20;
 };
 
 // Thread-safe.
@@ -40,6 +44,9 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* context,
                                     const v1::GetCaseRequest* request,
                                     v1::Case* response) override;
+  grpc::ServerUnaryReactor* BatchGetCases(grpc::CallbackServerContext* context,
+                                          const v1::BatchGetCasesRequest* request,
+                                          v1::BatchGetCasesResponse* response) override;
   grpc::ServerUnaryReactor* ListCases(grpc::CallbackServerContext* context,
                                       const v1::ListCasesRequest* request,
                                       v1::ListCasesResponse* response) override;
@@ -105,6 +112,9 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
       std::function<void(const CallContext&, std::function<void(absl::Status)>)> start);
   // What a caller may see: masked client data without cases.pii.
   v1::Case Present(const CallContext& cc, v1::Case c) const;
+  // CHANGE_VIEW_FULL: each change gets its case, presented for `cc`.
+  absl::Status AttachCases(const CallContext& cc,
+                           std::vector<std::pair<int64_t, v1::Change>>& changes) const;
   absl::StatusOr<std::string> DecodeCursor(const CallContext& cc, absl::string_view cursor,
                                            absl::string_view field, int64_t* seq);
 
@@ -115,6 +125,7 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   CaseServiceOptions options_;
   CursorCodec cursors_;
   Executor executor_{4};
+  std::atomic<int64_t> download_bytes_{0};  // attachments held by downloads
   FeedHub hub_;
 };
 

@@ -682,9 +682,12 @@ TEST_F(CaseServiceTest, IdleWatcherReceivesBookmarks) {
   auto ctx = Signed("WatchChanges", {});
   auto reader = stub_->WatchChanges(ctx.get(), {});
   v1::WatchChangesResponse resp;
-  ASSERT_TRUE(reader->Read(&resp));
-  EXPECT_TRUE(resp.has_bookmark());
-  EXPECT_FALSE(resp.bookmark().cursor().empty());
+  // One at once (where the watcher starts), then one each interval.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(reader->Read(&resp));
+    EXPECT_TRUE(resp.has_bookmark());
+    EXPECT_FALSE(resp.bookmark().cursor().empty());
+  }
   ctx->TryCancel();
   (void)reader->Finish();
 }
@@ -947,6 +950,96 @@ TEST_F(CaseServiceTest, BackupUnderWritesIsConsistentAndVerifies) {
   auto ic = (*db)->Prepare("PRAGMA integrity_check");
   ASSERT_TRUE(*ic->Step());
   EXPECT_EQ(ic->ColumnText(0), "ok");
+}
+
+TEST_F(CaseServiceTest, TransitionRetriedWithItsRequestIdReturnsTheCase) {
+  v1::Case c = MustCreate();
+  auto transition = [&](const std::string& request_id, const std::string& reason,
+                        v1::Case* out) {
+    v1::TransitionCaseRequest r;
+    r.set_name(c.name());
+    r.set_state(v1::Case::STATE_TRIAGED);
+    r.set_reason(reason);
+    r.set_etag(c.etag());
+    r.set_request_id(request_id);
+    auto ctx = Signed("TransitionCase", {});
+    return stub_->TransitionCase(ctx.get(), r, out);
+  };
+  v1::Case first, again, other;
+  ASSERT_TRUE(transition("move-1", "材料已收到", &first).ok());
+  const int64_t events = Rows("events");
+  // The retry carries the etag of before the first attempt: still the case.
+  grpc::Status st = transition("move-1", "材料已收到", &again);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(again.etag(), first.etag());
+  EXPECT_EQ(again.state(), v1::Case::STATE_TRIAGED);
+  EXPECT_EQ(Rows("events"), events);
+  // The same id with another request is refused, naming it.
+  st = transition("move-1", "另一个理由", &other);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("request_id"), std::string::npos);
+  // Without an id the repeat is what it always was.
+  EXPECT_EQ(transition("", "材料已收到", &other).error_code(), grpc::StatusCode::ABORTED);
+}
+
+TEST_F(CaseServiceTest, AttachmentsReadInRangesAndDownloadsShareAMemoryCap) {
+  CaseServiceOptions options;
+  StartServer(options);
+  v1::Case c = MustCreate();
+  std::string bytes;
+  for (int i = 0; i < 300000; ++i) bytes.push_back(static_cast<char>(i * 7));
+  v1::Evidence e;
+  {
+    auto ctx = Signed("AddEvidence", {});
+    auto writer = stub_->AddEvidence(ctx.get(), &e);
+    v1::AddEvidenceRequest first;
+    first.set_parent(c.name());
+    first.set_chunk(bytes);
+    writer->Write(first);
+    // The description after the bytes, as a form with the file first sends it.
+    v1::AddEvidenceRequest late;
+    late.mutable_evidence()->set_kind(v1::Evidence::KIND_DOCUMENT);
+    writer->Write(late);
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+  }
+  auto read = [&](int64_t offset, int64_t limit, grpc::ClientContext* ctx) {
+    v1::ReadEvidenceAttachmentRequest r;
+    r.set_name(e.name());
+    r.set_read_offset(offset);
+    r.set_read_limit(limit);
+    return stub_->ReadEvidenceAttachment(ctx, r);
+  };
+  auto attempt = [&](int64_t offset, int64_t limit) {
+    auto ctx = Signed("ReadEvidenceAttachment", {});
+    std::string out;
+    auto reader = read(offset, limit, ctx.get());
+    v1::ReadEvidenceAttachmentResponse m;
+    while (reader->Read(&m)) out += m.chunk();
+    return std::make_pair(reader->Finish(), out);
+  };
+  auto all = [&](int64_t offset, int64_t limit) {
+    auto [status, out] = attempt(offset, limit);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return out;
+  };
+  EXPECT_EQ(all(0, 0), bytes);
+  EXPECT_EQ(all(70000, 10), bytes.substr(70000, 10));
+  EXPECT_EQ(all(-5, 0), bytes.substr(bytes.size() - 5));
+  {
+    auto ctx = Signed("ReadEvidenceAttachment", {});
+    auto reader = read(300000, 0, ctx.get());
+    v1::ReadEvidenceAttachmentResponse m;
+    EXPECT_FALSE(reader->Read(&m));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  }
+  // Past the cap on what downloads hold together, a download is refused
+  // (retry shortly); the cap here is below one attachment.
+  options.max_download_bytes = 200000;
+  StartServer(options);
+  auto refused = attempt(0, 0);
+  EXPECT_EQ(refused.first.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(refused.second.empty());
 }
 
 }  // namespace

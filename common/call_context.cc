@@ -20,7 +20,7 @@ absl::Status RequireScope(const CallContext& context, absl::string_view scope) {
 
 bool ContributorMayCall(absl::string_view method) {
   static constexpr absl::string_view kMethods[] = {
-      "GetCase",     "ListCases",  "UpdateChecklistItem", "AddEvidence",
+      "GetCase",     "BatchGetCases", "ListCases",  "UpdateChecklistItem", "AddEvidence",
       "ListEvidence", "GetEvidence", "ReadEvidenceAttachment", "AddNote",
       "ListNotes",   "ListCaseEvents", "ListChanges",    "WatchChanges",
       "GetCaseBrief",

@@ -42,6 +42,7 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
       {"counsel.cases.v1.CaseService.CreateCase", {{cw}, false}},
       {"counsel.cases.v1.CaseService.GetCase", {{cr}, true}},
       {"counsel.cases.v1.CaseService.ListCases", {{cr}, true}},
+      {"counsel.cases.v1.CaseService.BatchGetCases", {{cr}, true}},
       {"counsel.cases.v1.CaseService.UpdateCase", {{cw}, false}},
       {"counsel.cases.v1.CaseService.TransitionCase", {{cw}, false}},
       {"counsel.cases.v1.CaseService.UpdateChecklistItem", {{cw}, false}},

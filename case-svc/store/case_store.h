@@ -51,6 +51,11 @@ struct CaseMutation {
   // When not empty, must equal the case's etag (ABORTED otherwise).
   std::string expected_etag;
   std::function<absl::Status(v1::Case& c, v1::CaseEvent& event)> apply;
+  // When set, a repeat of the same request (same digest) returns the case
+  // without applying anything; the same id with another digest is
+  // INVALID_ARGUMENT naming request_id.
+  std::string request_id;
+  std::string request_digest;
 };
 
 struct NewEvidence {

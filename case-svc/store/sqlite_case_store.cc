@@ -1377,6 +1377,10 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
 
   absl::StatusOr<v1::Case> MutateIn(Database& db, const Actor& actor, const CaseMutation& m) {
     ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, m.case_id));
+    // Before the etag: a retry carries the etag of before the first attempt.
+    ASSIGN_OR_RETURN(const std::string prior,
+                     PriorRequest(db, actor, m.request_id, m.request_digest));
+    if (!prior.empty()) return c;
     if (!m.expected_etag.empty() && m.expected_etag != c.etag()) {
       return absl::AbortedError(absl::StrCat(
           c.name(), " changed since etag ", m.expected_etag, " (now ", c.etag(),
@@ -1400,6 +1404,7 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
     RETURN_IF_ERROR(Store(db, actor.tenant, m.case_id, c, /*insert=*/false,
                           key ? &*key : nullptr, now, revision + 1));
     RETURN_IF_ERROR(AppendEvent(db, actor.tenant, m.case_id, c.client().id(), event, now).status());
+    RETURN_IF_ERROR(RecordRequest(db, actor, m.request_id, m.request_digest, m.case_id, now));
     return Load(db, actor, m.case_id);
   }
 

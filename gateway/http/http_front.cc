@@ -175,7 +175,7 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
 
  public:
   static constexpr int kMaxQueued = 256;
-  static constexpr int kPageSize = 500;
+  static constexpr int kPageSize = 100;
 
   HttpWatcher(Front* front, std::shared_ptr<Answer> answer, Admission admission, bool sse)
       : front_(front), answer_(std::move(answer)), admission_(std::move(admission)), sse_(sse) {}
@@ -200,7 +200,8 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
       catch_up = true;
     }
     // Not under mu_: Join may end this listener at once.
-    auto sub = front_->fanout->Join(admission_.context, this);
+    view_ = request.view();
+    auto sub = front_->fanout->Join(admission_.context, view_, this);
     {
       absl::MutexLock lock(&mu_);
       if (!stopped_) sub_ = std::move(sub);
@@ -219,11 +220,20 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
       return;
     }
     FeedStitch::Frames send;
+    const bool live = !stitch_.catching_up();
     if (!stitch_.Shared(frame, &send)) {
       return ProblemLocked(absl::ResourceExhaustedError(
           "the feed moved faster than this watcher caught up; reconnect with Last-Event-ID"));
     }
-    SendLocked(send);
+    SendLocked(send, live);
+    if (!seen_frame_) {
+      seen_frame_ = true;
+      // The shared stream is running: a page read from now on meets it.
+      // Not from here (the group's lock is held): from the connection.
+      if (!next_cursor_.empty() && !page_) {
+        answer_->responder().Post([self = shared_from_this()] { self->ResumeCatchUp(); });
+      }
+    }
   }
 
   void OnEnd(const grpc::Status& status) override {
@@ -232,20 +242,40 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
   }
 
  private:
-  void SendLocked(const FeedStitch::Frames& frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // `live`: frames of the shared stream after catching up, which a slow
+  // reader may not pile up; catch-up frames are paced by the pages instead.
+  void SendLocked(const FeedStitch::Frames& frames, bool live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const auto& frame : frames) {
       if (ended_) return;
-      if (queued_ >= kMaxQueued) {
+      if (live && queued_ >= kMaxQueued) {
         return ProblemLocked(absl::ResourceExhaustedError(
             "this watcher reads too slowly; reconnect with Last-Event-ID"));
       }
       ++queued_;
       answer_->responder().Write(sse_ ? frame->sse : frame->ndjson,
-                                 [self = shared_from_this()](bool) {
-                                   absl::MutexLock lock(&self->mu_);
-                                   --self->queued_;
-                                 });
+                                 [self = shared_from_this()](bool) { self->Written(); });
     }
+  }
+
+  // A frame left: the next catch-up page is read once the last has drained.
+  void Written() {
+    {
+      absl::MutexLock lock(&mu_);
+      --queued_;
+      if (!draining_ || queued_ > kPageSize / 4) return;
+      draining_ = false;
+    }
+    ResumeCatchUp();
+  }
+
+  void ResumeCatchUp() {
+    std::string next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_ || page_ || next_cursor_.empty()) return;
+      next = std::exchange(next_cursor_, "");
+    }
+    CatchUp(next);
   }
 
   // `problem`, not `error`: EventSource fires its own `error` event on every
@@ -266,6 +296,7 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
     auto page = std::make_shared<Page>();
     page->request.set_cursor(cursor);
     page->request.set_page_size(kPageSize);
+    page->request.set_view(view_);
     Admission list = admission_;
     list.context.set_method("/counsel.cases.v1.CaseService/ListChanges");
     list.deadline = std::min(admission_.deadline,
@@ -301,10 +332,22 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
         *m.mutable_change() = change;
         page.push_back(RenderFeedFrame(m, *seq));
       }
-      const bool last = response.changes_size() < kPageSize;
-      if (!last) next = response.next_cursor();
+      // Caught up only by a short page read after the shared stream was
+      // seen running: an earlier read may end before the stream's start.
+      const bool short_page = response.changes_size() < kPageSize;
+      const bool last = short_page && seen_frame_;
       stitch_.Page(page, last, &send);
-      SendLocked(send);
+      SendLocked(send, false);
+      if (!last) {
+        if (short_page) {
+          next_cursor_ = response.next_cursor();  // read again at the first frame
+        } else if (queued_ > kPageSize / 4) {
+          next_cursor_ = response.next_cursor();  // read again once written
+          draining_ = true;
+        } else {
+          next = response.next_cursor();
+        }
+      }
     }
     if (!next.empty()) CatchUp(next);
   }
@@ -333,6 +376,7 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
   std::shared_ptr<Answer> answer_;
   Admission admission_;
   const bool sse_;
+  cases::v1::ChangeView view_ = cases::v1::CHANGE_VIEW_UNSPECIFIED;  // set once, at Start
   absl::Mutex mu_;
   std::unique_ptr<WatchFanout::Subscription> sub_ ABSL_GUARDED_BY(mu_);
   FeedStitch stitch_ ABSL_GUARDED_BY(mu_){-1};  // from now until a cursor says otherwise
@@ -340,6 +384,9 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<Page> page_ ABSL_GUARDED_BY(mu_);  // the catch-up call in flight
+  std::string next_cursor_ ABSL_GUARDED_BY(mu_);     // the next page, when it waits
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;       // waits for the frames to go
+  bool seen_frame_ ABSL_GUARDED_BY(mu_) = false;     // the shared stream runs
   int log_status_ = 200;
 };
 

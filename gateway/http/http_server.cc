@@ -119,6 +119,10 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
     });
   }
 
+  void Post(std::function<void()> f) override {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), f = std::move(f)] { f(); });
+  }
+
   void OnClientGone(std::function<void()> gone) override {
     asio::post(stream_.get_executor(), [self = shared_from_this(), gone = std::move(gone)]() mutable {
       if (self->gone_) {
@@ -240,6 +244,10 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
     if (state_ == State::kClosed || !stream_parser_) {
       return done(absl::UnavailableError("the connection is closed"), "", false);
     }
+    if (reading_body_ || state_ != State::kAnswering) {
+      // One read at a time, and none once the request is answered.
+      return done(absl::FailedPreconditionError("the body is not readable now"), "", false);
+    }
     if (stream_parser_->is_done()) return done(absl::OkStatus(), "", true);
     if (expect_continue_) {
       // Asked for only now, so a refused request never made the client
@@ -305,12 +313,18 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
   void Linger() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // One deadline for the whole linger: a client dripping bytes does not
+    // extend it.
     stream_.expires_after(std::chrono::seconds(2));
+    LingerRead();
+  }
+
+  void LingerRead() {
     stream_.async_read_some(asio::buffer(peer_scratch_),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->lingered_ += n;
                               if (ec || self->lingered_ > (8u << 20)) return self->Close();
-                              self->Linger();
+                              self->LingerRead();
                             });
   }
 
@@ -429,7 +443,6 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
   void Close() {
     if (state_ == State::kClosed) return;
     if (state_ == State::kAnswering) server_->answering.fetch_sub(1);
-    const bool streaming = state_ == State::kStreaming;
     state_ = State::kClosed;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -439,7 +452,9 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
       if (done) done(false);
     }
     queue_.clear();
-    if (streaming && !gone_) {
+    // Whatever the state: a stream closed before it started must still
+    // release whoever waits for its end.
+    if (!gone_) {
       gone_ = true;
       if (on_gone_) {
         auto gone = std::move(on_gone_);

@@ -72,6 +72,9 @@ class HttpResponder {
   // body_timeout, UNAVAILABLE when the client went away. Answering before
   // the body has been read closes the connection after the answer.
   virtual void ReadBody(std::function<void(absl::Status, std::string piece, bool last)> done) = 0;
+  // Runs `f` on the connection's own strand, never inline: work a caller
+  // may not do where it stands (under a lock, say).
+  virtual void Post(std::function<void()> f) = 0;
 };
 
 using HttpHandler = std::function<void(HttpRequest, std::shared_ptr<HttpResponder>)>;

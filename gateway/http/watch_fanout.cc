@@ -1,7 +1,6 @@
 #include "gateway/http/watch_fanout.h"
 
 #include <algorithm>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,10 +18,10 @@ constexpr char kWatchMethod[] = "/counsel.cases.v1.CaseService/WatchChanges";
 
 // Scopes shape what the feed shows only through cases.pii (event reasons
 // are masked without it): the group is the tenant, the client and that.
-std::string GroupKey(const CallContext& cc) {
+std::string GroupKey(const CallContext& cc, bool full) {
   const bool pii = HasScope(cc, kScopeCasesPii);
   return absl::StrCat(cc.tenant().size(), ":", cc.tenant(), "|", cc.client_id().size(), ":",
-                      cc.client_id(), "|", pii ? "pii" : "masked");
+                      cc.client_id(), "|", pii ? "pii" : "masked", full ? "|full" : "");
 }
 
 }  // namespace
@@ -75,15 +74,15 @@ void FeedStitch::Page(const Frames& page, bool last, Frames* send) {
 // hold it.
 class WatchFanout::Group : public std::enable_shared_from_this<Group> {
  public:
-  Group(WatchFanout* fanout, std::string key, CallContext context)
-      : fanout_(fanout), key_(std::move(key)), context_(std::move(context)) {}
+  Group(WatchFanout* fanout, std::string key, CallContext context, bool full)
+      : fanout_(fanout), key_(std::move(key)), context_(std::move(context)), full_(full) {}
 
   // False when the group has ended (a new one takes its key).
   bool Add(FeedListener* l) {
     absl::MutexLock lock(&mu_);
     if (ended_) return false;
     listeners_.push_back(l);
-    if (!streaming_ && !reconnecting_) StartLocked();
+    if (!streaming_) StartLocked();
     return true;
   }
 
@@ -124,6 +123,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
            const std::string& cursor)
         : group_(std::move(group)), ctx_(std::move(ctx)) {
       request_.set_cursor(cursor);
+      if (group_->full_) request_.set_view(cases::v1::CHANGE_VIEW_FULL);
       Admission a;
       a.context = group_->context_;
       a.context.set_request_id(RandomId(10));
@@ -133,6 +133,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
       a.context.set_expire_unix_micros(absl::ToUnixMicros(a.deadline));
       Metrics::Get().SetSharedFeeds(group_->fanout_->streams_.fetch_add(1) + 1);
       group_->fanout_->gateway_->Prepare(a, ctx_.get());
+      ctx_->set_wait_for_ready(true);
       stub_ = cases::v1::CaseService::NewStub(group_->fanout_->gateway_->cases_channel());
       stub_->async()->WatchChanges(ctx_.get(), &request_, this);
       StartRead(&message_);
@@ -180,7 +181,6 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
   }
 
   void StreamDone(const grpc::Status& status) {
-    absl::Duration backoff;
     {
       absl::MutexLock lock(&mu_);
       stream_ctx_ = nullptr;
@@ -193,33 +193,27 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
                            code == grpc::StatusCode::FAILED_PRECONDITION ||
                            code == grpc::StatusCode::PERMISSION_DENIED ||
                            code == grpc::StatusCode::UNAUTHENTICATED;
-      if (!lasting && failures_ < 10) {
-        backoff = absl::Milliseconds(100) * (1 << std::min(failures_, 3));
-        ++failures_;
-        reconnecting_ = true;
+      if (!lasting && ++failures_ <= 10) {
+        // Listeners keep their place: the stream resumes from the last
+        // frame any of them got. No timer, no thread: the new call waits
+        // for the channel to be ready (its reconnect backoff is the pace).
+        StartLocked();
+        return;
       }
     }
-    if (backoff == absl::ZeroDuration()) return End(status);
-    // Listeners keep their place meanwhile: the stream resumes from the
-    // last frame any of them got.
-    std::thread([self = shared_from_this(), backoff] {
-      absl::SleepFor(backoff);
-      absl::MutexLock lock(&self->mu_);
-      self->reconnecting_ = false;
-      if (!self->ended_ && !self->listeners_.empty() && !self->streaming_) self->StartLocked();
-    }).detach();
+    End(status);
   }
 
   WatchFanout* const fanout_;
   const std::string key_;
   const CallContext context_;
+  const bool full_;
   absl::Mutex mu_;
   std::vector<FeedListener*> listeners_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<grpc::ClientContext> stream_ctx_ ABSL_GUARDED_BY(mu_);
   std::string cursor_ ABSL_GUARDED_BY(mu_);  // empty: from now
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  bool reconnecting_ ABSL_GUARDED_BY(mu_) = false;
   int failures_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -249,8 +243,10 @@ WatchFanout::WatchFanout(const Gateway* gateway)
 WatchFanout::~WatchFanout() { Stop(); }
 
 std::unique_ptr<WatchFanout::Subscription> WatchFanout::Join(const CallContext& context,
+                                                             cases::v1::ChangeView view,
                                                              FeedListener* listener) {
-  const std::string key = GroupKey(context);
+  const bool full = view == cases::v1::CHANGE_VIEW_FULL;
+  const std::string key = GroupKey(context, full);
   std::shared_ptr<Group> group;
   {
     absl::MutexLock lock(&mu_);
@@ -271,7 +267,7 @@ std::unique_ptr<WatchFanout::Subscription> WatchFanout::Join(const CallContext& 
       cc.add_scopes(kScopeCasesRead);
       if (HasScope(context, kScopeCasesPii)) cc.add_scopes(kScopeCasesPii);
       cc.set_method(kWatchMethod);
-      slot = std::make_shared<Group>(this, key, std::move(cc));
+      slot = std::make_shared<Group>(this, key, std::move(cc), full);
       group = slot;
       group->Add(listener);
     }

@@ -1,5 +1,6 @@
 // HTTP watchers share backend feeds: every watcher of one tenant, client
-// binding and view (with or without cases.pii) listens to one WatchChanges
+// binding and view (with or without cases.pii; with or without the case,
+// CHANGE_VIEW_FULL) listens to one WatchChanges
 // stream from case-svc, rendered once per change, instead of holding a gRPC
 // call each. Ten thousand dashboards open on one firm cost one stream.
 //
@@ -97,7 +98,8 @@ class WatchFanout {
 
   // Adds `listener` to the group of `context` (a WatchChanges call already
   // admitted): frames from now on reach it until the subscription goes.
-  std::unique_ptr<Subscription> Join(const CallContext& context, FeedListener* listener);
+  std::unique_ptr<Subscription> Join(const CallContext& context, cases::v1::ChangeView view,
+                                     FeedListener* listener);
 
   // The feed position of a cursor issued to `context`'s tenant and client.
   absl::StatusOr<int64_t> CursorSeq(const CallContext& context, absl::string_view cursor) const;

@@ -37,7 +37,7 @@ EXPECTED = {
     "GetAdvice": READ_G, "ListAdviceRevisions": READ_G, "CreateAdvice": WRITE_G,
     "UpdateAdvice": WRITE_G, "PublishAdvice": WRITE_G, "RollbackAdvice": WRITE_G,
     "DeleteAdvice": WRITE_G,
-    "CreateCase": WRITE_C, "GetCase": READ_C, "ListCases": READ_C, "UpdateCase": WRITE_C,
+    "CreateCase": WRITE_C, "GetCase": READ_C, "BatchGetCases": READ_C, "ListCases": READ_C, "UpdateCase": WRITE_C,
     "TransitionCase": WRITE_C, "UpdateChecklistItem": WRITE_C, "AddEvidence": WRITE_C,
     "ListEvidence": READ_C, "GetEvidence": READ_C, "ReadEvidenceAttachment": READ_C,
     "ListNotes": READ_C, "AddNote": WRITE_C, "ListCaseEvents": READ_C, "ListChanges": READ_C,
@@ -46,7 +46,7 @@ EXPECTED = {
 }
 # What cases.contribute (a client's own app) may call in place of cases.read
 # or cases.write, from the design; everything else stays refused.
-CONTRIBUTOR_MAY = {"GetCase", "ListCases", "UpdateChecklistItem", "AddEvidence", "ListEvidence",
+CONTRIBUTOR_MAY = {"GetCase", "BatchGetCases", "ListCases", "UpdateChecklistItem", "AddEvidence", "ListEvidence",
                    "GetEvidence", "ReadEvidenceAttachment", "AddNote", "ListNotes",
                    "ListCaseEvents", "ListChanges", "WatchChanges", "GetCaseBrief"}
 
@@ -83,6 +83,7 @@ def requests_for(name):
     """A request naming case `name` for every method that takes one."""
     return {
         "GetCase": cases_pb2.GetCaseRequest(name=name),
+        "BatchGetCases": cases_pb2.BatchGetCasesRequest(names=[name]),
         "UpdateCase": cases_pb2.UpdateCaseRequest(case=cases_pb2.Case(name=name, summary="x"),
                                                   update_mask={"paths": ["summary"]}),
         "TransitionCase": cases_pb2.TransitionCaseRequest(

@@ -22,14 +22,14 @@ from counsel_harness import Cluster, await_condition  # noqa: E402
 class Watch:
     """One SSE watcher; `events` collects (id, case name) of change events."""
 
-    def __init__(self, port, key, headers=None):
+    def __init__(self, port, key, headers=None, path="/v1/changes:watch"):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         h = {"authorization": f"Bearer {key}", "accept": "text/event-stream"}
         h.update(headers or {})
-        self.conn.request("GET", "/v1/changes:watch", headers=h)
+        self.conn.request("GET", path, headers=h)
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200, self.resp.status
-        self.events, self.last_id = [], None
+        self.events, self.cases, self.last_id = [], [], None
 
     def read_until(self, predicate):
         """Reads frames until predicate(self) holds; False if the stream ends."""
@@ -44,7 +44,10 @@ class Watch:
             elif line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: ") and event == "change":
-                self.events.append((ident, json.loads(line[6:])["change"]["event"]["name"]))
+                change = json.loads(line[6:])["change"]
+                self.events.append((ident, change["event"]["name"]))
+                if "case" in change:
+                    self.cases.append(change["case"])
                 self.last_id = ident
             elif line.startswith("data: ") and event == "problem":
                 raise AssertionError(line)
@@ -154,6 +157,32 @@ class WatchFanoutTest(unittest.TestCase):
             self.assertEqual(len(names), len(set(names)))
         finally:
             w.close()
+
+    def test_full_view_carries_the_case_masked_per_scope(self):
+        masked = self.c.create_key("firm-fan", ["cases.read"])
+        full = Watch(self.c.http_port, masked, path="/v1/changes:watch?view=CHANGE_VIEW_FULL")
+        basic = Watch(self.c.http_port, masked)
+        try:
+            status, case, _ = self.c.http("POST", "/v1/cases", key=self.key, body={
+                "client": {"id": "c1", "displayName": "王五", "phone": "13812345678"},
+                "leakedData": ["LEAKED_DATA_PHONE"]})
+            self.assertEqual(status, 200, case)
+            name = case["name"]
+            self.assertTrue(full.read_until(lambda w: any(name in e for _, e in w.events)))
+            got = [c for c in full.cases if c["name"] == name][0]
+            self.assertEqual(got["client"]["phone"], "138****5678")
+            self.assertTrue(basic.read_until(lambda w: any(name in e for _, e in w.events)))
+            self.assertEqual(basic.cases, [])
+            # Two views, two shared streams; ListChanges takes the view too.
+            self.assertEqual(shared_feeds(self.c), 2)
+            status, page, _ = self.c.http("GET", "/v1/changes?view=CHANGE_VIEW_FULL&pageSize=1000",
+                                          key=masked)
+            self.assertEqual(status, 200, page)
+            mine = [ch for ch in page["changes"] if ch["event"]["case"] == name]
+            self.assertEqual(mine[0]["case"]["client"]["phone"], "138****5678")
+        finally:
+            full.close()
+            basic.close()
 
     def test_groups_never_mix_clients_or_tenants(self):
         bound = self.c.create_key("firm-fan", ["cases.read"], client="c2")

@@ -93,6 +93,15 @@ class MobileAttackTest(unittest.TestCase):
                              ("GET", f"/v1/{theirs}/notes"), ("GET", f"/v1/{theirs}/evidence")]:
             status, _, _ = self.c.http(method, path, key=self.app, headers=self.as1)
             self.assertEqual(status, 404, path)
+        # A batch read is all or nothing: one foreign name fails it whole.
+        own = self.cases["client-1"]
+        status, got, _ = self.c.http("GET", f"/v1/cases:batchGet?names={own}&names={own}",
+                                     key=self.app, headers=self.as1)
+        self.assertEqual((status, [c["name"] for c in got["cases"]]), (200, [own, own]))
+        status, err, _ = self.c.http("GET", f"/v1/cases:batchGet?names={own}&names={theirs}",
+                                     key=self.app, headers=self.as1)
+        self.assertEqual(status, 404, err)
+        self.assertNotIn("cases", err)
         # An evidence name that pairs the own case with the other's entry id.
         own = self.cases["client-1"]
         mixed = f"{own}/evidence/{theirs_ev.rsplit('/', 1)[1]}"

@@ -115,8 +115,8 @@ class TenantIsolationTest(unittest.TestCase):
                         else:
                             self.assertNotEqual(code_o, grpc.StatusCode.NOT_FOUND, m.name)
                         checked += 1
-        # Eleven case methods each way, and the brief.
-        self.assertEqual(checked, 2 * 11 + 1)
+        # Twelve case methods each way, and the brief.
+        self.assertEqual(checked, 2 * 12 + 1)
 
         # Lists, stats and the change feed of firm-b never show firm-a's case.
         for label, route in transports.items():
