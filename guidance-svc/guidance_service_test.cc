@@ -141,6 +141,51 @@ TEST_F(GuidanceServiceTest, ImportIsIdempotentAndVersionsAreImmutable) {
   EXPECT_NE(p.text().find("制定本法。"), std::string::npos);
 }
 
+// An excerpt of the civil code holding only 第一百八十八条, cut from the full
+// text (`text_188` replaces that article's text when given).
+std::string CivilCodeExcerpt(const std::string& full, const std::string& text_188 = "") {
+  std::string head = full.substr(0, full.find("\n\n"));
+  head.replace(head.find("body_sha256:"), 12, "note_removed:");
+  const size_t at = full.find("第一百八十八条 ");
+  const size_t end = full.find("\n\n第一百八十九条");
+  std::string article = full.substr(at, end - at);
+  if (!text_188.empty()) article = text_188;
+  return head + "\n\n# 中华人民共和国民法典\n\n## 第九章  诉讼时效\n\n" + article + "\n";
+}
+
+TEST_F(GuidanceServiceTest, AnExcerptIsCompletedByTheFullTextOfTheSameVersion) {
+  const std::string full = ReadContent("statutes/civil-code/2021-01-01.md");
+  v1::ImportStatuteVersionResponse r;
+  ASSERT_TRUE(Import(CivilCodeExcerpt(full), &r).ok());
+  EXPECT_EQ(r.article_count(), 1);
+  const grpc::Status s = Import(full, &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(r.created());
+  EXPECT_EQ(r.article_count(), 350);
+  v1::GetProvisionRequest req;
+  req.set_name("statutes/civil-code/provisions/art_995");
+  req.set_as_of("2022-01-01");
+  v1::Provision p;
+  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->GetProvision(ctx.get(), req, &p).ok());
+  EXPECT_EQ(p.label(), "第九百九十五条");
+}
+
+TEST_F(GuidanceServiceTest, AFullTextThatChangesAnExcerptsArticleIsRefused) {
+  const std::string full = ReadContent("statutes/civil-code/2021-01-01.md");
+  v1::ImportStatuteVersionResponse r;
+  ASSERT_TRUE(Import(CivilCodeExcerpt(full, "第一百八十八条 向人民法院请求保护民事权利的诉讼时效期间为二年。"),
+                     &r).ok());
+  const grpc::Status s = Import(full, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  v1::GetProvisionRequest req;
+  req.set_name("statutes/civil-code/provisions/art_995");
+  req.set_as_of("2022-01-01");
+  v1::Provision p;
+  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+  EXPECT_EQ(stub_->GetProvision(ctx.get(), req, &p).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(GuidanceServiceTest, RefusesUnsignedCallsAndMissingScopes) {
   v1::ListStatutesRequest req;
   v1::ListStatutesResponse resp;
@@ -229,7 +274,9 @@ TEST_F(CorpusTest, BeforeTheStatuteExistedIsNotInForce) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(ReasonOf(s), "NOT_IN_FORCE");
   v1::GetProvisionRequest req;
-  req.set_name("statutes/civil-code/provisions/art_1");
+  // The civil code is held as three of its seven books: 第三百条 (物权编)
+  // is law the corpus lacks, not law that does not exist.
+  req.set_name("statutes/civil-code/provisions/art_300");
   req.set_as_of("2022-01-01");
   auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
   EXPECT_EQ(ReasonOf(stub_->GetProvision(ctx.get(), req, &p)), "NOT_IN_CORPUS")
@@ -480,13 +527,13 @@ class AdviceTest : public CorpusTest {
   }
 };
 
-TEST_F(AdviceTest, ShippedAdviceHasTwoRevisionsCitingEachLaw) {
+TEST_F(AdviceTest, ShippedAdviceHasThreeRevisionsCitingEachLaw) {
   std::ifstream in(std::string(COUNSEL_CONTENT_DIR) + "/advice/personal-information-leak.json");
   std::stringstream ss;
   ss << in.rdbuf();
   auto added = service_->ImportAdvice(ss.str(), "personal-information-leak.json");
   ASSERT_TRUE(added.ok()) << added.status();
-  EXPECT_EQ(*added, 2);
+  EXPECT_EQ(*added, 3);
   EXPECT_EQ(*service_->ImportAdvice(ss.str(), "again"), 0) << "import is idempotent";
 
   v1::ListAdviceRevisionsRequest list;
@@ -494,22 +541,32 @@ TEST_F(AdviceTest, ShippedAdviceHasTwoRevisionsCitingEachLaw) {
   v1::ListAdviceRevisionsResponse revisions;
   auto ctx = Signed("ListAdviceRevisions", {kScopeGuidanceRead});
   ASSERT_TRUE(stub_->ListAdviceRevisions(ctx.get(), list, &revisions).ok());
-  ASSERT_EQ(revisions.revisions_size(), 2);
+  ASSERT_EQ(revisions.revisions_size(), 3);
   const auto& newest = revisions.revisions(0);
-  const auto& oldest = revisions.revisions(1);
-  EXPECT_EQ(newest.revision_number(), 2);
-  auto pinned = [](const v1::Advice& a, const std::string& key) {
+  const auto& renumbered = revisions.revisions(1);  // the 2026-01 revision
+  const auto& oldest = revisions.revisions(2);
+  EXPECT_EQ(newest.revision_number(), 3);
+  auto pinned = [](const v1::Advice& a, const std::string& key, int i = 0) {
     for (const auto& s : a.sections()) {
       for (const auto& st : s.steps()) {
-        if (st.key() == key) return st.cited_provisions(0);
+        if (st.key() == key && i < st.cited_provisions_size()) return st.cited_provisions(i);
       }
     }
     return v1::CitedProvision();
   };
   EXPECT_EQ(pinned(oldest, "report-to-police").version_id(), "2013-01-01");
   EXPECT_EQ(pinned(oldest, "report-to-police").label(), "第（六）项");
+  EXPECT_EQ(pinned(renumbered, "report-to-police").version_id(), "2026-01-01");
+  EXPECT_EQ(pinned(oldest, "report-to-police").wid(),
+            pinned(renumbered, "report-to-police").wid());
+  // The third revision no longer rests the police report on the privacy
+  // item (an ordinary leaked number is not 散布隐私): it cites the personal
+  // information article of the 2026 law first, and the suit step cites the
+  // articles that say stopping an infringement is not time-barred.
+  EXPECT_EQ(pinned(newest, "report-to-police").label(), "第五十六条");
   EXPECT_EQ(pinned(newest, "report-to-police").version_id(), "2026-01-01");
-  EXPECT_EQ(pinned(oldest, "report-to-police").wid(), pinned(newest, "report-to-police").wid());
+  EXPECT_EQ(pinned(newest, "consult-lawyer", 2).label(), "第九百九十五条");
+  EXPECT_EQ(pinned(newest, "consult-lawyer", 2).version_id(), "2021-01-01");
 
   // The 2024 revision cites the privacy item, never the 2026 railway article.
   v1::Advice old_resolved = Get("advice/personal-information-leak@" + oldest.revision_id(), "",

@@ -41,11 +41,25 @@ class SqliteStatuteStore final : public StatuteStore {
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
     {
       ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-          "SELECT content_sha256 FROM statute_versions WHERE statute_id = ?1 AND version_id = ?2"));
+          "SELECT content_sha256, version FROM statute_versions WHERE statute_id = ?1 AND "
+          "version_id = ?2"));
       q.Bind(1, statute_id).Bind(2, version.version_id());
       ASSIGN_OR_RETURN(bool found, q.Step());
       if (found) {
         if (q.ColumnText(0) == version.content_sha256()) return result;  // created=false
+        v1::StatuteVersion stored;
+        if (stored.ParseFromString(std::string(q.ColumnBlob(1))) && stored.excerpt()) {
+          ASSIGN_OR_RETURN(bool completes, Completes(statute_id, version.version_id(), parsed));
+          if (completes) {
+            // The fuller text of the same version: what callers read does
+            // not change, it only grows.
+            RETURN_IF_ERROR(DropVersion(statute_id, version.version_id()));
+            result.completed_excerpt = true;
+            found = false;
+          }
+        }
+      }
+      if (found) {
         return ErrorWithReason(
             absl::StatusCode::kAlreadyExists, "VERSION_IMMUTABLE",
             absl::StrCat("version ", version.version_id(), " of ", parsed.statute.name(),
@@ -92,6 +106,41 @@ class SqliteStatuteStore final : public StatuteStore {
     RETURN_IF_ERROR(tx.Commit());
     result.created = true;
     return result;
+  }
+
+  // Whether `parsed` holds every article of the stored excerpt, each with
+  // the same label and text (a completed excerpt, not an amendment).
+  absl::StatusOr<bool> Completes(const std::string& statute_id, const std::string& version_id,
+                                 const ParsedStatuteVersion& parsed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::flat_hash_map<std::string, const v1::Provision*> incoming;
+    for (const auto& a : parsed.articles) incoming[a.eid()] = &a;
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "SELECT article FROM provisions WHERE statute_id = ?1 AND version_id = ?2"));
+    q.Bind(1, statute_id).Bind(2, version_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return true;
+      v1::Provision old;
+      if (!old.ParseFromString(std::string(q.ColumnBlob(0)))) return false;
+      auto it = incoming.find(old.eid());
+      if (it == incoming.end() || it->second->text() != old.text() ||
+          it->second->label() != old.label()) {
+        return false;
+      }
+    }
+  }
+
+  absl::Status DropVersion(const std::string& statute_id, const std::string& version_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const char* sql : {
+             "DELETE FROM provision_fts WHERE statute_id = ?1 AND version_id = ?2",
+             "DELETE FROM provisions WHERE statute_id = ?1 AND version_id = ?2",
+             "DELETE FROM statute_versions WHERE statute_id = ?1 AND version_id = ?2"}) {
+      ASSIGN_OR_RETURN(Statement del, db_->Prepare(sql));
+      del.Bind(1, statute_id).Bind(2, version_id);
+      RETURN_IF_ERROR(del.Run());
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<Hit>> Search(absl::string_view query,

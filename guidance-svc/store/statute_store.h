@@ -28,6 +28,9 @@ struct ImportResult {
   std::string statute;  // statutes/{id}
   std::string version_id;
   bool created = false;
+  // An excerpt of the same version was replaced by this fuller text: every
+  // article it held is here with the same label and text.
+  bool completed_excerpt = false;
   int article_count = 0;
 };
 

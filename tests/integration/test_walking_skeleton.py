@@ -245,11 +245,15 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertEqual(brief["asOf"], "2020-06-01")
         self.assertEqual(brief["case"]["name"], created["name"])
         by_name = {p["name"]: p for p in brief["provisions"]}
-        # The advice (2026 revision) cites 第五十条第（六）项; on the incident
-        # date the same provision was 第四十二条第（六）项 of the 2012 text.
-        item = by_name[f"{STATUTE}/provisions/art_42__para_1__item_6"]
-        self.assertEqual(item["version"]["versionId"], "2013-01-01")
+        # The advice (third revision) cites 刑法 第二百五十三条之一: on the
+        # incident date, the text as amended in 2015.
+        crime = by_name["statutes/criminal-law/provisions/art_253-1"]
+        self.assertEqual(crime["version"]["versionId"], "2015-11-01")
+        # 治安管理处罚法 第五十六条 (personal information) is new in the 2026
+        # text: nothing of it was in force in 2020.
         self.assertNotIn(f"{STATUTE}/provisions/art_56", by_name, "not in force in 2020")
+        self.assertNotIn(f"{STATUTE}/provisions/art_42__para_1__item_6", by_name,
+                         "the privacy item is no longer cited for a leaked number")
         # A foreign tenant gets NOT_FOUND for the whole brief.
         other = self.cluster.create_key("firm-b", ["cases.read", "guidance.read"])
         status, _, _ = self.cluster.http("GET", f"/v1/{created['name']}:brief", key=other)
@@ -260,7 +264,7 @@ class WalkingSkeletonTest(unittest.TestCase):
             "GET", "/v1/advice/personal-information-leak?locale=en", key=self.key)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["locale"], "en")
-        self.assertEqual(body["revisionNumber"], "2")
+        self.assertEqual(body["revisionNumber"], "3")
 
     def test_health_is_serving_on_all_three(self):
         for port in (self.cluster.guidance_port, self.cluster.cases_port,

@@ -30,7 +30,7 @@ VERSIONS = [
          aliases="个保法,PIPL", issuing_body="全国人民代表大会常务委员会",
          version_id="2021-11-01", promulgated="2021-08-20", effective="2021-11-01",
          document_number="主席令第91号", excerpt="false"),
-    dict(seed="民法典(2020-05-28).md", statute="civil-code", title="中华人民共和国民法典",
+    dict(seed="民法典(2020-05-28)_总则_人格权编_侵权责任编.md", statute="civil-code", title="中华人民共和国民法典",
          short_title="民法典", aliases="", issuing_body="全国人民代表大会",
          version_id="2021-01-01", promulgated="2020-05-28", effective="2021-01-01",
          excerpt="true"),
