@@ -73,6 +73,16 @@ class GuidanceServiceTest : public ::testing::Test {
     return ctx;
   }
 
+  // GetProvision of a full provision name as of a date.
+  grpc::Status ProvisionAsOf(const std::string& name, const std::string& as_of,
+                             v1::Provision* p) {
+    v1::GetProvisionRequest req;
+    req.set_name(name);
+    req.set_as_of(as_of);
+    auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
+    return stub_->GetProvision(ctx.get(), req, p);
+  }
+
   grpc::Status Import(const std::string& content, v1::ImportStatuteVersionResponse* out) {
     v1::ImportStatuteVersionRequest req;
     req.set_content(content);
@@ -162,12 +172,8 @@ TEST_F(GuidanceServiceTest, AnExcerptIsCompletedByTheFullTextOfTheSameVersion) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(r.created());
   EXPECT_EQ(r.article_count(), 350);
-  v1::GetProvisionRequest req;
-  req.set_name("statutes/civil-code/provisions/art_995");
-  req.set_as_of("2022-01-01");
   v1::Provision p;
-  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
-  ASSERT_TRUE(stub_->GetProvision(ctx.get(), req, &p).ok());
+  ASSERT_TRUE(ProvisionAsOf("statutes/civil-code/provisions/art_995", "2022-01-01", &p).ok());
   EXPECT_EQ(p.label(), "第九百九十五条");
 }
 
@@ -178,12 +184,9 @@ TEST_F(GuidanceServiceTest, AFullTextThatChangesAnExcerptsArticleIsRefused) {
                      &r).ok());
   const grpc::Status s = Import(full, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
-  v1::GetProvisionRequest req;
-  req.set_name("statutes/civil-code/provisions/art_995");
-  req.set_as_of("2022-01-01");
   v1::Provision p;
-  auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
-  EXPECT_EQ(stub_->GetProvision(ctx.get(), req, &p).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ProvisionAsOf("statutes/civil-code/provisions/art_995", "2022-01-01", &p).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(GuidanceServiceTest, RefusesUnsignedCallsAndMissingScopes) {
@@ -235,11 +238,7 @@ class CorpusTest : public GuidanceServiceTest {
   }
 
   grpc::Status GetProvision(const std::string& eid, const std::string& as_of, v1::Provision* p) {
-    v1::GetProvisionRequest req;
-    req.set_name(std::string(kStatute) + "/provisions/" + eid);
-    req.set_as_of(as_of);
-    auto ctx = Signed("GetProvision", {kScopeGuidanceRead});
-    return stub_->GetProvision(ctx.get(), req, p);
+    return ProvisionAsOf(std::string(kStatute) + "/provisions/" + eid, as_of, p);
   }
 
   v1::ResolveCitationsResponse Resolve(const std::string& text, const std::string& as_of) {
