@@ -43,39 +43,19 @@ absl::Status RequireScopeFor(const CallContext& context, absl::string_view metho
   return absl::OkStatus();
 }
 
-ContextKey::ContextKey(std::string key) : key_(std::move(key)) {
-  if (sodium_init() < 0) abort();
-  // Every call signs or verifies once: keying HMAC (hashing the padded key
-  // into the inner and outer states) is done here once, and each MAC starts
-  // from a copy.
-  crypto_auth_hmacsha256_init(&keyed_, reinterpret_cast<const unsigned char*>(key_.data()),
-                              key_.size());
-}
+ContextKey::ContextKey(std::string key) : mac_(key) { sodium_memzero(key.data(), key.size()); }
 
-ContextKey::~ContextKey() {
-  sodium_memzero(key_.data(), key_.size());
-  sodium_memzero(&keyed_, sizeof keyed_);
-}
-
-std::string ContextKey::Mac(absl::string_view data) const {
-  std::string mac(crypto_auth_hmacsha256_BYTES, '\0');
-  crypto_auth_hmacsha256_state state = keyed_;
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()),
-                                data.size());
-  crypto_auth_hmacsha256_final(&state, reinterpret_cast<unsigned char*>(mac.data()));
-  sodium_memzero(&state, sizeof state);
-  return mac;
-}
+ContextKey::~ContextKey() = default;
 
 std::string ContextKey::Sign(const CallContext& context) const {
   internal::v1::SignedCallContext signed_context;
   signed_context.set_context(context.SerializeAsString());
-  signed_context.set_mac(Mac(signed_context.context()));
+  signed_context.set_mac(mac_.Sign(signed_context.context()));
   return signed_context.SerializeAsString();
 }
 
 std::string ContextKey::Derive(absl::string_view label) const {
-  return Mac(absl::StrCat("counsel/derive|", label));
+  return mac_.Sign(absl::StrCat("counsel/derive|", label));
 }
 
 void ContextKey::Attach(const CallContext& context, grpc::ClientContext* client) const {
@@ -94,8 +74,7 @@ absl::StatusOr<CallContext> ContextKey::Verify(absl::string_view signed_bytes,
       signed_context.mac().size() != crypto_auth_hmacsha256_BYTES) {
     return absl::UnauthenticatedError("malformed call context");
   }
-  const std::string expected = Mac(signed_context.context());
-  if (sodium_memcmp(expected.data(), signed_context.mac().data(), expected.size()) != 0) {
+  if (!mac_.Verify(signed_context.context(), signed_context.mac())) {
     return absl::UnauthenticatedError("call context signature does not verify");
   }
   CallContext context;

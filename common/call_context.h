@@ -13,13 +13,12 @@
 #ifndef COUNSEL_COMMON_CALL_CONTEXT_H_
 #define COUNSEL_COMMON_CALL_CONTEXT_H_
 
-#include <sodium.h>
-
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/crypto.h"
 #include "counsel/internal/v1/call_context.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/server_context.h"
@@ -86,10 +85,8 @@ class ContextKey {
                                      absl::string_view method, absl::Time now) const;
 
  private:
-  std::string Mac(absl::string_view data) const;
-
-  std::string key_;
-  crypto_auth_hmacsha256_state keyed_;  // HMAC state after absorbing key_
+  // Every call signs or verifies once: the key is prepared once.
+  const crypto::Hmac mac_;
 };
 
 }  // namespace counsel

@@ -2,7 +2,7 @@
 // clock directly.
 //
 //   FakeClock clock(absl::FromUnixSeconds(1700000000));
-//   service.set_clock(&clock);
+//   CaseServiceImpl service(&key, &clock, store, &advice, options);  // any Clock*
 //   clock.Advance(absl::Hours(24));
 #ifndef COUNSEL_COMMON_CLOCK_H_
 #define COUNSEL_COMMON_CLOCK_H_

@@ -3,9 +3,9 @@
 // query parameters, `body: "*"` and field bodies. JSON uses protobuf's own
 // mapping (lowerCamelCase out; both spellings in).
 //
-//   const Transcoder& t = Transcoder::Get();
-//   auto match = t.Find("GET", "/v1/statutes/x/provisions/art_42");
-//   ASSIGN_OR_RETURN(std::string bytes, t.BuildRequest(*match, {{"asOf", "2020-01-01"}}, ""));
+//   ASSIGN_OR_RETURN(std::unique_ptr<Transcoder> t, Transcoder::Build());
+//   auto match = t->Find("GET", "/v1/statutes/x/provisions/art_42");
+//   ASSIGN_OR_RETURN(std::string bytes, t->BuildRequest(*match, {{"asOf", "2020-01-01"}}, ""));
 #ifndef COUNSEL_GATEWAY_HTTP_TRANSCODER_H_
 #define COUNSEL_GATEWAY_HTTP_TRANSCODER_H_
 
