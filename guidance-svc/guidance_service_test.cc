@@ -267,11 +267,23 @@ class CorpusTest : public GuidanceServiceTest {
 
 std::string ReasonOf(const grpc::Status& s) { return ErrorReason(FromGrpcStatus(s)); }
 
-TEST_F(CorpusTest, BeforeTheStatuteExistedIsNotInForce) {
+TEST_F(CorpusTest, BeforeTheCorpusTextIsNotInCorpusNeverNotInForce) {
+  // 治安管理处罚法 was in force from 2006-03-01; the corpus holds its text
+  // from 2013-01-01 only. "No version in force" would be false.
   v1::Provision p;
-  const grpc::Status s = GetProvision("art_42", "2005-01-01", &p);
+  const grpc::Status s = GetProvision("art_42", "2010-01-01", &p);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(ReasonOf(s), "NOT_IN_FORCE");
+  EXPECT_EQ(ReasonOf(s), "NOT_IN_CORPUS");
+  EXPECT_NE(s.error_message().find("only from 2013-01-01"), std::string::npos);
+  v1::GetStatuteRequest get;
+  get.set_name(kStatute);
+  v1::Statute statute;
+  auto sctx = Signed("GetStatute", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->GetStatute(sctx.get(), get, &statute).ok());
+  EXPECT_EQ(statute.corpus_from(), "2013-01-01");
+  // 刑法 before the first text held (2009-02-28): the same.
+  EXPECT_EQ(ReasonOf(ProvisionAsOf("statutes/criminal-law/provisions/art_253-1", "2008-01-01", &p)),
+            "NOT_IN_CORPUS");
   v1::GetProvisionRequest req;
   // The civil code is held as three of its seven books: 第三百条 (物权编)
   // is law the corpus lacks, not law that does not exist.

@@ -63,7 +63,9 @@ absl::StatusOr<v1::ResolveCitationsResponse> ResolveCitations(
     }
     auto version = catalog.SelectVersion(*e, FormatDate(day), "", false, today);
     if (!version.ok()) {
-      c->set_unresolved_reason(kReasonNotInForce);
+      c->set_unresolved_reason(ErrorReason(version.status()) == kReasonNotInCorpus
+                                   ? kReasonNotInCorpus
+                                   : kReasonNotInForce);
       continue;
     }
     const Catalog::Version& v = **version;

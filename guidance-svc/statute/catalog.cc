@@ -117,6 +117,7 @@ absl::StatusOr<v1::Statute> Catalog::GetStatute(absl::string_view name,
                            absl::StrCat(name, " is not in the catalogue"));
   }
   v1::Statute out = e->meta;
+  if (!e->versions.empty()) out.set_corpus_from(FormatDate(e->versions.front()->effective));
   for (const auto& v : e->versions) {
     *out.add_versions() = VersionWithStatus(*v, today);
     if (StatusOn(*v, today) == v1::StatuteVersion::STATUS_IN_FORCE) {
@@ -180,6 +181,17 @@ absl::StatusOr<const Catalog::Version*> Catalog::SelectVersion(
     for (const auto& v : statute.versions) {
       if (v->effective > day && v->promulgated <= day) return v.get();
     }
+  }
+  if (!statute.versions.empty() && day < statute.versions.front()->effective) {
+    // Before the first text the corpus holds: the law may well have been in
+    // force (治安管理处罚法 was, from 2006); the corpus cannot say.
+    const std::string from = FormatDate(statute.versions.front()->effective);
+    return ErrorWithReason(
+        absl::StatusCode::kNotFound, kReasonNotInCorpus,
+        absl::StrCat("the corpus holds ", statute.meta.title(), " only from ", from,
+                     "; whether, and in which text, it was in force on ", FormatDate(day),
+                     " is not known to it"),
+        {{"statute", statute.meta.name()}, {"as_of", FormatDate(day)}, {"corpus_from", from}});
   }
   return ErrorWithReason(
       absl::StatusCode::kNotFound, kReasonNotInForce,

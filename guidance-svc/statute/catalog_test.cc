@@ -80,6 +80,22 @@ TEST(CatalogTest, KeptAnswerBytesAreTheAnswerOfTheDay) {
             catalog->GetProvision(r, absl::CivilDay(2026, 11, 28)).status());
 }
 
+TEST(CatalogTest, AfterRepealIsNotInForce) {
+  StoredStatute s = MakeStatute();
+  s.versions.pop_back();
+  s.versions.back().version.set_end_date("2020-12-31");
+  s.versions.back().version.set_repealed(true);
+  std::vector<StoredStatute> all;
+  all.push_back(std::move(s));
+  auto catalog = Catalog::Build(std::move(all));
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_as_of("2022-01-01");
+  auto after = catalog->GetProvision(r, absl::CivilDay(2025, 7, 1));
+  EXPECT_THAT(after, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Reason(after.status()), kReasonNotInForce);
+}
+
 TEST(CatalogTest, DistinguishesNotInForceFromMissing) {
   std::vector<StoredStatute> all;
   all.push_back(MakeStatute());
@@ -88,9 +104,10 @@ TEST(CatalogTest, DistinguishesNotInForceFromMissing) {
   v1::GetProvisionRequest r;
   r.set_name("statutes/test-law/provisions/art_1");
   r.set_as_of("2000-01-01");
+  // Before the first text held, the corpus cannot tell: not NOT_IN_FORCE.
   auto before = catalog->GetProvision(r, today);
   EXPECT_THAT(before, StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_EQ(Reason(before.status()), kReasonNotInForce);
+  EXPECT_EQ(Reason(before.status()), kReasonNotInCorpus);
 
   r.set_as_of("2026-02-01");  // in force then; read with no prospective flag
   EXPECT_EQ(catalog->GetProvision(r, today)->text(), "新文本");

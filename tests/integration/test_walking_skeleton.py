@@ -85,9 +85,15 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(body["text"], "（六）偷窥、偷拍、窃听、散布他人隐私的。")
         status, body, _ = self.cluster.http(
-            "GET", f"/v1/{STATUTE}/provisions/art_42?asOf=2001-01-01", key=self.key)
+            "GET", f"/v1/{STATUTE}/provisions/art_42?asOf=2010-01-01", key=self.key)
+        # The law was in force in 2010 (from 2006); the corpus holds its text
+        # only from 2013: a gap in the corpus, not in the law.
         self.assertEqual(status, 404)
-        self.assertEqual(body["details"][0]["reason"], "NOT_IN_FORCE")
+        self.assertEqual(body["details"][0]["reason"], "NOT_IN_CORPUS")
+        self.assertEqual(body["details"][0]["metadata"]["corpus_from"], "2013-01-01")
+        self.assertNotIn("no version in force", body["message"])
+        status, statute, _ = self.cluster.http("GET", f"/v1/{STATUTE}", key=self.key)
+        self.assertEqual((status, statute["corpusFrom"]), (200, "2013-01-01"))
 
     def test_grpc_reads_article_42_as_of_2020_with_six_items(self):
         get = unary(self.gw, "/counsel.guidance.v1.GuidanceService/GetProvision",
