@@ -80,18 +80,27 @@ TEST(CatalogTest, KeptAnswerBytesAreTheAnswerOfTheDay) {
             catalog->GetProvision(r, absl::CivilDay(2026, 11, 28)).status());
 }
 
+// A catalogue of one statute, and a request for its article 1 on a day.
+auto CatalogOf(StoredStatute s) {
+  std::vector<StoredStatute> all;
+  all.push_back(std::move(s));
+  return Catalog::Build(std::move(all));
+}
+
+v1::GetProvisionRequest Article1(const std::string& as_of) {
+  v1::GetProvisionRequest r;
+  r.set_name("statutes/test-law/provisions/art_1");
+  r.set_as_of(as_of);
+  return r;
+}
+
 TEST(CatalogTest, AfterRepealIsNotInForce) {
   StoredStatute s = MakeStatute();
   s.versions.pop_back();
   s.versions.back().version.set_end_date("2020-12-31");
   s.versions.back().version.set_repealed(true);
-  std::vector<StoredStatute> all;
-  all.push_back(std::move(s));
-  auto catalog = Catalog::Build(std::move(all));
-  v1::GetProvisionRequest r;
-  r.set_name("statutes/test-law/provisions/art_1");
-  r.set_as_of("2022-01-01");
-  auto after = catalog->GetProvision(r, absl::CivilDay(2025, 7, 1));
+  auto catalog = CatalogOf(std::move(s));
+  auto after = catalog->GetProvision(Article1("2022-01-01"), absl::CivilDay(2025, 7, 1));
   EXPECT_THAT(after, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(Reason(after.status()), kReasonNotInForce);
 }
@@ -120,12 +129,8 @@ TEST(CatalogTest, DistinguishesNotInForceFromMissing) {
 TEST(CatalogTest, ProspectiveShowsPromulgatedTextNotYetInForce) {
   StoredStatute s = MakeStatute();
   s.versions.erase(s.versions.begin());  // only the 2026 text
-  std::vector<StoredStatute> all;
-  all.push_back(std::move(s));
-  auto catalog = Catalog::Build(std::move(all));
-  v1::GetProvisionRequest r;
-  r.set_name("statutes/test-law/provisions/art_1");
-  r.set_as_of("2025-07-01");
+  auto catalog = CatalogOf(std::move(s));
+  v1::GetProvisionRequest r = Article1("2025-07-01");
   EXPECT_THAT(catalog->GetProvision(r, absl::CivilDay(2025, 7, 1)),
               StatusIs(absl::StatusCode::kNotFound));
   r.set_prospective(true);
