@@ -657,8 +657,17 @@ TEST_F(AdviceTest, PublishRollbackHistoryAndStaleCitations) {
   const auto& cited = resolved.sections(0).steps(0).cited_provisions(0);
   EXPECT_EQ(cited.resolved_provision(), std::string(kStatute) + "/provisions/art_50");
   EXPECT_TRUE(cited.stale());
-  EXPECT_FALSE(Get("advice/test-advice@" + rev1.revision_id(), "", "2024-06-01")
-                   .sections(0).steps(0).cited_provisions(0).stale());
+  EXPECT_EQ(cited.stale_reason(), "AMENDED");
+  const auto current = Get("advice/test-advice@" + rev1.revision_id(), "", "2024-06-01")
+                           .sections(0).steps(0).cited_provisions(0);
+  EXPECT_FALSE(current.stale());
+  EXPECT_EQ(current.stale_reason(), "");
+  // Before the corpus's first text there is no reading: stale, and why.
+  const auto before = Get("advice/test-advice@" + rev1.revision_id(), "", "2010-06-01")
+                          .sections(0).steps(0).cited_provisions(0);
+  EXPECT_TRUE(before.stale());
+  EXPECT_EQ(before.stale_reason(), "NOT_IN_CORPUS");
+  EXPECT_EQ(before.resolved_provision(), "");
 
   // As of a time between revisions 1 and 2.
   v1::GetAdviceRequest as_of;

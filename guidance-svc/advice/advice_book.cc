@@ -218,11 +218,14 @@ absl::StatusOr<v1::Advice> PresentRevision(v1::Advice a, const AdviceRecord& r,
                                              today);
           if (!now_text.ok()) {
             cited.set_stale(true);
+            const std::string reason = ErrorReason(now_text.status());
+            cited.set_stale_reason(reason.empty() ? "NO_SUCH_PROVISION" : reason);
             cited.clear_text();
             cited.clear_resolved_provision();
             continue;
           }
           cited.set_stale(!TextsEqual(cited.text(), now_text->text(), {}));
+          if (cited.stale()) cited.set_stale_reason("AMENDED");
           cited.set_resolved_provision(now_text->name());
           cited.set_text(now_text->text());
         }

@@ -260,6 +260,15 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertNotIn(f"{STATUTE}/provisions/art_56", by_name, "not in force in 2020")
         self.assertNotIn(f"{STATUTE}/provisions/art_42__para_1__item_6", by_name,
                          "the privacy item is no longer cited for a leaked number")
+        # The civil code took effect in 2021: its citations come back stale
+        # with the reason, not dropped.
+        cited = [c for s in brief["advice"]["sections"] for st in s["steps"]
+                 if st["key"] == "consult-lawyer" for c in st.get("citedProvisions", [])]
+        civil = [c for c in cited if c["provision"].startswith("statutes/civil-code/")]
+        self.assertTrue(civil, brief["advice"])
+        for c in civil:
+            self.assertTrue(c["stale"], c)
+            self.assertEqual(c["staleReason"], "NOT_IN_CORPUS", c)
         # A foreign tenant gets NOT_FOUND for the whole brief.
         other = self.cluster.create_key("firm-b", ["cases.read", "guidance.read"])
         status, _, _ = self.cluster.http("GET", f"/v1/{created['name']}:brief", key=other)
