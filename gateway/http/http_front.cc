@@ -868,12 +868,16 @@ bool IsForm(const HttpRequest& req) {
              absl::string_view(type).substr(0, type.find(';')))) == "multipart/form-data";
 }
 
+// The path routes are matched on. Generated clients percent-encode a
+// resource name's slashes (/v1/cases%2Fabc): the same route as /v1/cases/abc.
+std::string RoutePath(absl::string_view target) {
+  return absl::StrReplaceAll(target.substr(0, target.find('?')), {{"%2F", "/"}, {"%2f", "/"}});
+}
+
 // A multipart form sent to the evidence upload: its body is streamed.
 bool EvidenceForm(const Front& front, const HttpRequest& req) {
   if (req.method != "POST" || !IsForm(req)) return false;
-  const std::string path = absl::StrReplaceAll(req.target.substr(0, req.target.find('?')),
-                                               {{"%2F", "/"}, {"%2f", "/"}});
-  auto match = front.transcoder->Find(req.method, path);
+  auto match = front.transcoder->Find(req.method, RoutePath(req.target));
   return match && match->route->policy->method == kAddEvidence;
 }
 
@@ -972,10 +976,7 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
   auto answer = std::make_shared<Answer>(front, std::move(res), CorsHeaders(*front, req));
   answer->set_request_id(Gateway::RequestIdFrom(req.Header(kRequestIdHeader)));
   const size_t q = req.target.find('?');
-  // Generated clients percent-encode a resource name's slashes
-  // (/v1/cases%2Fabc): the same route as /v1/cases/abc.
-  const std::string raw_path = absl::StrReplaceAll(req.target.substr(0, q),
-                                                   {{"%2F", "/"}, {"%2f", "/"}});
+  const std::string raw_path = RoutePath(req.target);
   if (req.method == "OPTIONS") {
     if (CorsHeaders(*front, req).empty()) {
       return answer->Json(403, ErrorJson(403, "origin not allowed"));

@@ -174,7 +174,9 @@ class WatchFanoutTest(unittest.TestCase):
             self.assertTrue(basic.read_until(lambda w: any(name in e for _, e in w.events)))
             self.assertEqual(basic.cases, [])
             # Two views, two shared streams; ListChanges takes the view too.
-            self.assertEqual(shared_feeds(self.c), 2)
+            # (Awaited: an earlier test's stream ends a moment after its
+            # last watcher left.)
+            await_condition(lambda: shared_feeds(self.c) == 2, "two shared streams")
             status, page, _ = self.c.http("GET", "/v1/changes?view=CHANGE_VIEW_FULL&pageSize=1000",
                                           key=masked)
             self.assertEqual(status, 200, page)
