@@ -159,10 +159,15 @@ absl::Status RequireFirmWideForExternalRef(const CallContext& cc, bool sets_it,
 }  // namespace
 
 CaseServiceImpl::CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store,
-                                 AdviceSource* advice, CaseServiceOptions options)
-    : key_(key), clock_(clock), store_(store), advice_(advice), options_(options),
-      cursors_(CursorCodec::ForContextKey(*key)), hub_(options.bookmark_interval) {
-  store_->SetCommitListener([this] { hub_.Notify(); });
+                                 AdviceSource* advice, CaseServiceOptions options,
+                                 webhooks::WebhookBook* webhooks, webhooks::Deliverer* deliverer)
+    : key_(key), clock_(clock), store_(store), advice_(advice), webhooks_(webhooks),
+      deliverer_(deliverer), options_(options), cursors_(CursorCodec::ForContextKey(*key)),
+      hub_(options.bookmark_interval) {
+  store_->SetCommitListener([this] {
+    hub_.Notify();
+    if (deliverer_ != nullptr) deliverer_->Notify();
+  });
 }
 
 CaseServiceImpl::~CaseServiceImpl() { store_->SetCommitListener(nullptr); }
@@ -919,15 +924,8 @@ absl::StatusOr<std::string> CaseServiceImpl::DecodeCursor(const CallContext& cc,
                                                           absl::string_view cursor,
                                                           absl::string_view field, int64_t* seq) {
   ASSIGN_OR_RETURN(*seq, cursors_.Decode(cc.tenant(), cc.client_id(), cursor, field));
-  if (*seq > 0) {
-    ASSIGN_OR_RETURN(std::optional<absl::Time> t, store_->ChangeTime(cc.tenant(), *seq));
-    if (!t) return InvalidArgumentField(field, "names no change of this feed");
-    if (*t < clock_->Now() - options_.change_retention) {
-      return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "CURSOR_EXPIRED",
-                             "the cursor is older than the change feed's retention; re-read "
-                             "with ListCases and start a new feed");
-    }
-  }
+  RETURN_IF_ERROR(CheckResumable(*store_, cc.tenant(), *seq,
+                                 clock_->Now() - options_.change_retention, field));
   return std::string(cursor);
 }
 

@@ -11,6 +11,8 @@
 #include "case-svc/advice_source.h"
 #include "case-svc/change_feed.h"
 #include "case-svc/store/case_store.h"
+#include "case-svc/webhooks/deliverer.h"
+#include "case-svc/webhooks/webhook_book.h"
 #include "common/call_context.h"
 #include "common/clock.h"
 #include "common/executor.h"
@@ -34,8 +36,12 @@ struct CaseServiceOptions {
 class CaseServiceImpl final : public v1::CaseService::CallbackService {
  public:
   // Does not take ownership.
+  // `webhooks` and `deliverer` may be null (webhook methods are then
+  // UNIMPLEMENTED); the deliverer is told of every commit.
   CaseServiceImpl(const ContextKey* key, const Clock* clock, CaseStore* store,
-                  AdviceSource* advice, CaseServiceOptions options = {});
+                  AdviceSource* advice, CaseServiceOptions options = {},
+                  webhooks::WebhookBook* webhooks = nullptr,
+                  webhooks::Deliverer* deliverer = nullptr);
   ~CaseServiceImpl() override;
 
   grpc::ServerUnaryReactor* CreateCase(grpc::CallbackServerContext* context,
@@ -94,6 +100,35 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
                                          const v1::GetCaseStatsRequest* request,
                                          v1::CaseStats* response) override;
 
+  // Webhooks (webhook_service.cc).
+  grpc::ServerUnaryReactor* CreateWebhook(grpc::CallbackServerContext* context,
+                                          const v1::CreateWebhookRequest* request,
+                                          v1::Webhook* response) override;
+  grpc::ServerUnaryReactor* GetWebhook(grpc::CallbackServerContext* context,
+                                       const v1::GetWebhookRequest* request,
+                                       v1::Webhook* response) override;
+  grpc::ServerUnaryReactor* ListWebhooks(grpc::CallbackServerContext* context,
+                                         const v1::ListWebhooksRequest* request,
+                                         v1::ListWebhooksResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateWebhook(grpc::CallbackServerContext* context,
+                                          const v1::UpdateWebhookRequest* request,
+                                          v1::Webhook* response) override;
+  grpc::ServerUnaryReactor* DeleteWebhook(grpc::CallbackServerContext* context,
+                                          const v1::DeleteWebhookRequest* request,
+                                          google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* RotateWebhookSecret(grpc::CallbackServerContext* context,
+                                                const v1::RotateWebhookSecretRequest* request,
+                                                v1::Webhook* response) override;
+  grpc::ServerUnaryReactor* ListWebhookDeliveries(
+      grpc::CallbackServerContext* context, const v1::ListWebhookDeliveriesRequest* request,
+      v1::ListWebhookDeliveriesResponse* response) override;
+  grpc::ServerUnaryReactor* ReplayWebhook(grpc::CallbackServerContext* context,
+                                          const v1::ReplayWebhookRequest* request,
+                                          v1::Webhook* response) override;
+  grpc::ServerUnaryReactor* TestWebhook(grpc::CallbackServerContext* context,
+                                        const v1::TestWebhookRequest* request,
+                                        v1::WebhookDelivery* response) override;
+
  private:
   friend class EvidenceUpload;
   friend class AttachmentReader;
@@ -122,6 +157,8 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   const Clock* clock_;
   CaseStore* store_;
   AdviceSource* advice_;
+  webhooks::WebhookBook* webhooks_;
+  webhooks::Deliverer* deliverer_;
   CaseServiceOptions options_;
   CursorCodec cursors_;
   Executor executor_{4};

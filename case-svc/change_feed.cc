@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "common/errors.h"
+#include "common/status_macros.h"
+
 namespace counsel::cases {
 
 FeedHub::FeedHub(absl::Duration bookmark_interval) : interval_(bookmark_interval) {
@@ -46,6 +49,19 @@ void FeedHub::Tick() {
     for (auto& w : wakes) w(true);
     mu_.Lock();
   }
+}
+
+absl::Status CheckResumable(CaseStore& store, absl::string_view tenant, int64_t seq,
+                            absl::Time horizon, absl::string_view field) {
+  if (seq == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<absl::Time> t, store.ChangeTime(tenant, seq));
+  if (!t) return InvalidArgumentField(field, "names no change of this feed");
+  if (*t < horizon) {
+    return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "CURSOR_EXPIRED",
+                           "the cursor is older than the change feed's retention; re-read "
+                           "with ListCases and start a new feed");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace counsel::cases

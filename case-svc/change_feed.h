@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "case-svc/store/case_store.h"
 #include "common/feed_cursor.h"
 
 namespace counsel::cases {
@@ -40,6 +41,12 @@ class FeedHub {
   absl::Duration interval_;
   std::thread timer_;
 };
+
+// Whether change `seq` of the tenant's feed is one a cursor may resume after:
+// InvalidArgument naming `field` when no such change exists, FailedPrecondition
+// CURSOR_EXPIRED when it is older than `horizon`. Seq 0 (the start) always is.
+absl::Status CheckResumable(CaseStore& store, absl::string_view tenant, int64_t seq,
+                            absl::Time horizon, absl::string_view field);
 
 }  // namespace counsel::cases
 

@@ -1,10 +1,15 @@
 // counsel-cases: client incidents, sealed at rest.
+#include <algorithm>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "case-svc/advice_source.h"
 #include "case-svc/case_service.h"
 #include "case-svc/store/maintenance.h"
+#include "case-svc/webhooks/sender.h"
 #include "grpcpp/create_channel.h"
 #include "case-svc/crypto/pii_vault.h"
 #include "common/process.h"
@@ -44,9 +49,30 @@ ABSL_FLAG(absl::Duration, change_retention, absl::Hours(24 * 30),
           "How far back a change-feed cursor can resume");
 ABSL_FLAG(absl::Duration, bookmark_interval, absl::Seconds(15),
           "How often an idle WatchChanges stream receives a bookmark");
+ABSL_FLAG(std::string, webhook_db, "",
+          "SQLite file of webhooks and their deliveries (default: webhooks.db beside --db)");
+ABSL_FLAG(bool, webhook_allow_http, false,
+          "Allow plain http:// webhook URLs (tests, on-premises CRMs)");
+ABSL_FLAG(bool, webhook_allow_private_targets, false,
+          "Allow webhook URLs on loopback and private addresses; link-local and cloud-metadata "
+          "addresses stay refused");
+ABSL_FLAG(int, webhook_workers, 4, "Webhook delivery threads");
+ABSL_FLAG(absl::Duration, webhook_retry_initial, absl::Seconds(5),
+          "Wait after a webhook's first failed attempt; doubles per failure");
+ABSL_FLAG(absl::Duration, webhook_retry_max, absl::Hours(1), "Longest wait between attempts");
+ABSL_FLAG(absl::Duration, webhook_timeout, absl::Seconds(15), "Timeout of one delivery attempt");
+ABSL_FLAG(std::string, webhook_ca_file, "",
+          "CA bundle that verifies webhook receivers instead of the system's (tests)");
 
 namespace counsel::cases {
 namespace {
+
+std::string WebhookDbPath() {
+  if (!absl::GetFlag(FLAGS_webhook_db).empty()) return absl::GetFlag(FLAGS_webhook_db);
+  const std::string db = absl::GetFlag(FLAGS_db);
+  const size_t slash = db.rfind('/');
+  return slash == std::string::npos ? "webhooks.db" : db.substr(0, slash + 1) + "webhooks.db";
+}
 
 constexpr char kUsage[] =
     "counsel-cases: client incidents.\n"
@@ -119,8 +145,11 @@ int RunRotate() {
   PiiVault vault({std::move(*new_key), std::move(*old_key)});
   auto rewrapped = RewrapDataKeys(absl::GetFlag(FLAGS_db), vault);
   if (!rewrapped.ok()) return Fail(rewrapped.status());
-  std::printf("re-wrapped %lld data keys under master key %s\n",
-              static_cast<long long>(*rewrapped), vault.current_key_id().c_str());
+  auto webhook_keys = webhooks::RewrapWebhookKeys(WebhookDbPath(), vault);
+  if (!webhook_keys.ok()) return Fail(webhook_keys.status());
+  std::printf("re-wrapped %lld data keys and %lld webhook keys under master key %s\n",
+              static_cast<long long>(*rewrapped), static_cast<long long>(*webhook_keys),
+              vault.current_key_id().c_str());
   return 0;
 }
 
@@ -154,7 +183,38 @@ int Serve() {
   CaseServiceOptions options;
   options.change_retention = absl::GetFlag(FLAGS_change_retention);
   options.bookmark_interval = absl::GetFlag(FLAGS_bookmark_interval);
-  CaseServiceImpl service(&key, RealClock::Get(), store->get(), &advice, options);
+
+  auto webhook_store = webhooks::OpenSqliteWebhookStore(WebhookDbPath(), &vault);
+  if (!webhook_store.ok()) return Fail(webhook_store.status());
+  webhooks::TargetPolicy policy;
+  policy.allow_http = absl::GetFlag(FLAGS_webhook_allow_http);
+  policy.allow_private = absl::GetFlag(FLAGS_webhook_allow_private_targets);
+  webhooks::SenderOptions sender_options;
+  sender_options.timeout = absl::GetFlag(FLAGS_webhook_timeout);
+  sender_options.ca_file = absl::GetFlag(FLAGS_webhook_ca_file);
+  auto sender = webhooks::NewCurlSender(policy, sender_options);
+  const CursorCodec cursors = CursorCodec::ForContextKey(key);
+  webhooks::DelivererOptions deliverer_options;
+  deliverer_options.workers = std::max(1, absl::GetFlag(FLAGS_webhook_workers));
+  deliverer_options.retry.initial = absl::GetFlag(FLAGS_webhook_retry_initial);
+  deliverer_options.retry.max = absl::GetFlag(FLAGS_webhook_retry_max);
+  deliverer_options.retention = options.change_retention;
+  // Stable across restarts of this replica, so a kill -9 leaves no lease
+  // that keeps its own successor waiting.
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  deliverer_options.owner = absl::StrCat(host, "|", WebhookDbPath());
+  auto feed = webhooks::CaseStoreFeed(store->get());
+  webhooks::Deliverer deliverer(webhook_store->get(), feed.get(), &cursors, sender.get(),
+                                RealClock::Get(), policy, deliverer_options);
+  webhooks::WebhookBookOptions book_options;
+  book_options.policy = policy;
+  book_options.change_retention = options.change_retention;
+  webhooks::WebhookBook book(webhook_store->get(), store->get(), &deliverer, &cursors,
+                             key.Derive("webhook-pages"), RealClock::Get(), book_options);
+  CaseServiceImpl service(&key, RealClock::Get(), store->get(), &advice, options, &book,
+                          &deliverer);
+  deliverer.Start();
   auto runner = ServerRunner::Start(
       ServerConfigFromFlags("counsel-cases", absl::GetFlag(FLAGS_listen)), {&service});
   if (!runner.ok()) return Fail(runner.status());

@@ -93,6 +93,38 @@ bool HexDecode(absl::string_view hex, std::string* bytes) {
   return true;
 }
 
+std::string Base64Encode(absl::string_view bytes) {
+  InitSodium();
+  const size_t size = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string out(size, '\0');
+  sodium_bin2base64(out.data(), out.size(), Bytes(bytes), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(size - 1);  // the terminating NUL
+  return out;
+}
+
+bool Base64Decode(absl::string_view text, std::string* bytes) {
+  InitSodium();
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size()) {
+    return false;
+  }
+  out.resize(len);
+  *bytes = std::move(out);
+  return true;
+}
+
+std::string RandomBytes(size_t n) {
+  InitSodium();
+  std::string out(n, '\0');
+  randombytes_buf(out.data(), n);
+  return out;
+}
+
 TokenSealer::TokenSealer(absl::string_view key) : key_(key) {
   InitSodium();
   if (key_.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) abort();
@@ -101,6 +133,21 @@ TokenSealer::TokenSealer(absl::string_view key) : key_(key) {
 std::string TokenSealer::Seal(absl::string_view value, absl::string_view context) const {
   std::string nonce(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, '\0');
   randombytes_buf(nonce.data(), nonce.size());
+  return SealWithNonce(value, context, nonce);
+}
+
+std::string TokenSealer::SealStable(absl::string_view value, absl::string_view context) const {
+  // The nonce is a keyed hash of context and value (a synthetic IV): the
+  // same inputs give the same token, different inputs never share a nonce.
+  std::string nonce(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, '\0');
+  const std::string input = absl::StrCat(context.size(), ":", context, value);
+  crypto_generichash(reinterpret_cast<unsigned char*>(nonce.data()), nonce.size(), Bytes(input),
+                     input.size(), Bytes(key_), key_.size());
+  return SealWithNonce(value, context, nonce);
+}
+
+std::string TokenSealer::SealWithNonce(absl::string_view value, absl::string_view context,
+                                       const std::string& nonce) const {
   std::string out = nonce;
   out.resize(nonce.size() + value.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   unsigned long long written = 0;

@@ -62,6 +62,14 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 std::string HexEncode(absl::string_view bytes);
 bool HexDecode(absl::string_view hex, std::string* bytes);
 
+// Standard base64 with padding (RFC 4648 section 4), and back (false for
+// anything else: no whitespace, no URL-safe alphabet).
+std::string Base64Encode(absl::string_view bytes);
+bool Base64Decode(absl::string_view text, std::string* bytes);
+
+// `n` bytes from the operating system's CSPRNG.
+std::string RandomBytes(size_t n);
+
 // Opaque, authenticated tokens (cursors, page tokens): XChaCha20-Poly1305
 // with a random nonce, so a token shows nothing of what it holds, not even
 // whether two tokens hold the same value (a watcher's bookmarks do not
@@ -72,10 +80,15 @@ class TokenSealer {
   // `key` must be 32 bytes (DeriveKey gives one).
   explicit TokenSealer(absl::string_view key);
   std::string Seal(absl::string_view value, absl::string_view context) const;
+  // The same token for the same value and context, every time (a webhook
+  // sent again must carry the same body); it shows only that equality.
+  std::string SealStable(absl::string_view value, absl::string_view context) const;
   // InvalidArgument for a token that was not sealed with this key and context.
   absl::StatusOr<std::string> Open(absl::string_view token, absl::string_view context) const;
 
  private:
+  std::string SealWithNonce(absl::string_view value, absl::string_view context,
+                            const std::string& nonce) const;
   std::string key_;
 };
 

@@ -1,5 +1,7 @@
 #include "common/crypto.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace counsel::crypto {
@@ -62,6 +64,37 @@ TEST(TokenSealerTest, OpaqueAndBoundToItsContext) {
   EXPECT_FALSE(t.Open("short", "feed|firm-a").ok());
   TokenSealer other(DeriveKey(std::string(32, 'j'), "tokens"));
   EXPECT_FALSE(other.Open(token, "feed|firm-a").ok());
+}
+
+TEST(TokenSealerTest, StableTokensRepeatAndStillOpenOnlyInTheirContext) {
+  TokenSealer t(DeriveKey(std::string(32, 'k'), "tokens"));
+  const std::string a = t.SealStable("42", "feed|firm-a");
+  EXPECT_EQ(a, t.SealStable("42", "feed|firm-a"));
+  EXPECT_NE(a, t.SealStable("43", "feed|firm-a"));
+  EXPECT_NE(a, t.SealStable("42", "feed|firm-b"));
+  EXPECT_EQ(*t.Open(a, "feed|firm-a"), "42");
+  EXPECT_FALSE(t.Open(a, "feed|firm-b").ok());
+}
+
+TEST(Base64Test, Rfc4648VectorsRoundTripAndRefusals) {
+  // RFC 4648 section 10.
+  const std::vector<std::pair<std::string, std::string>> vectors = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(Base64Encode(plain), encoded);
+    std::string back;
+    ASSERT_TRUE(Base64Decode(encoded, &back)) << encoded;
+    EXPECT_EQ(back, plain);
+  }
+  std::string out;
+  EXPECT_FALSE(Base64Decode("Zm9v YmFy", &out));
+  EXPECT_FALSE(Base64Decode("Zm8", &out));
+  EXPECT_FALSE(Base64Decode("Zm-_", &out));
+}
+
+TEST(RandomBytesTest, GivesTheLengthAskedAndDiffers) {
+  EXPECT_EQ(RandomBytes(24).size(), 24u);
+  EXPECT_NE(RandomBytes(32), RandomBytes(32));
 }
 
 }  // namespace

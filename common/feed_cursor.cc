@@ -26,6 +26,11 @@ std::string CursorCodec::Encode(absl::string_view tenant, absl::string_view clie
   return Base32Encode(sealer_->Seal(absl::StrCat(seq), Context(tenant, client)));
 }
 
+std::string CursorCodec::EncodeStable(absl::string_view tenant, absl::string_view client,
+                                      int64_t seq) const {
+  return Base32Encode(sealer_->SealStable(absl::StrCat(seq), Context(tenant, client)));
+}
+
 absl::StatusOr<int64_t> CursorCodec::Decode(absl::string_view tenant, absl::string_view client,
                                             absl::string_view cursor,
                                             absl::string_view field) const {

@@ -30,6 +30,10 @@ class CursorCodec {
   CursorCodec(CursorCodec&&) = default;
 
   std::string Encode(absl::string_view tenant, absl::string_view client, int64_t seq) const;
+  // Always the same cursor for one position (webhook payloads, which are
+  // sent again byte for byte).
+  std::string EncodeStable(absl::string_view tenant, absl::string_view client,
+                           int64_t seq) const;
   // InvalidArgument naming `field` for a malformed or foreign cursor.
   absl::StatusOr<int64_t> Decode(absl::string_view tenant, absl::string_view client,
                                  absl::string_view cursor, absl::string_view field) const;

@@ -63,6 +63,17 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
       {"counsel.cases.v1.CaseService.EraseClientData", {{ca}, false}},
       {"counsel.cases.v1.CaseService.VerifyAuditLog",
        {{ca}, true, absl::Seconds(30), absl::Seconds(300)}},
+      {"counsel.cases.v1.CaseService.CreateWebhook", {{ca}, false}},
+      {"counsel.cases.v1.CaseService.GetWebhook", {{ca}, true}},
+      {"counsel.cases.v1.CaseService.ListWebhooks", {{ca}, true}},
+      {"counsel.cases.v1.CaseService.UpdateWebhook", {{ca}, false}},
+      {"counsel.cases.v1.CaseService.DeleteWebhook", {{ca}, false}},
+      {"counsel.cases.v1.CaseService.RotateWebhookSecret", {{ca}, false}},
+      {"counsel.cases.v1.CaseService.ListWebhookDeliveries", {{ca}, true}},
+      {"counsel.cases.v1.CaseService.ReplayWebhook", {{ca}, false}},
+      // One attempt may take the receiver's whole 15 s timeout.
+      {"counsel.cases.v1.CaseService.TestWebhook",
+       {{ca}, false, absl::Seconds(20), absl::Seconds(30)}},
       {"counsel.gateway.v1.PortalService.GetCaseBrief", {{cr, gr}, true}},
   };
   return *rules;

@@ -43,6 +43,9 @@ EXPECTED = {
     "ListNotes": READ_C, "AddNote": WRITE_C, "ListCaseEvents": READ_C, "ListChanges": READ_C,
     "WatchChanges": READ_C, "GetCaseStats": READ_C, "EraseClientData": ADMIN_C,
     "VerifyAuditLog": ADMIN_C, "GetCaseBrief": READ_C | READ_G,
+    "CreateWebhook": ADMIN_C, "GetWebhook": ADMIN_C, "ListWebhooks": ADMIN_C,
+    "UpdateWebhook": ADMIN_C, "DeleteWebhook": ADMIN_C, "RotateWebhookSecret": ADMIN_C,
+    "ListWebhookDeliveries": ADMIN_C, "ReplayWebhook": ADMIN_C, "TestWebhook": ADMIN_C,
 }
 # What cases.contribute (a client's own app) may call in place of cases.read
 # or cases.write, from the design; everything else stays refused.
@@ -210,7 +213,7 @@ class GatewayMatrixTest(unittest.TestCase):
         status, doc, _ = self.c.http("GET", "/openapi.json")
         self.assertEqual(status, 200)
         filled = {"statute": "x", "provision": "art_1", "advice": "x", "case": "x",
-                  "item": "k", "evidence": "e1"}
+                  "item": "k", "evidence": "e1", "webhook": "w1"}
         checked = 0
         for template, ops in doc["paths"].items():
             path = template

@@ -1,0 +1,335 @@
+#include "case-svc/webhooks/deliverer.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "case-svc/webhooks/signing.h"
+#include "common/ids.h"
+#include "common/logging.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace counsel::cases::webhooks {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kPreviousSecretLife = absl::Hours(24);
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+std::function<double()> DefaultRandom() {
+  return [] {
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+  };
+}
+
+class StoreFeed final : public FeedReader {
+ public:
+  explicit StoreFeed(CaseStore* cases) : cases_(cases) {}
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> ChangesAfter(
+      const std::string& tenant, int64_t after, int limit) override {
+    Actor reader;
+    reader.tenant = tenant;
+    reader.key_id = "webhooks";
+    return cases_->ChangesAfter(reader, after, limit);
+  }
+
+ private:
+  CaseStore* cases_;
+};
+
+}  // namespace
+
+std::unique_ptr<FeedReader> CaseStoreFeed(CaseStore* cases) {
+  return std::make_unique<StoreFeed>(cases);
+}
+
+Deliverer::Deliverer(WebhookStore* webhooks, FeedReader* feed, const CursorCodec* cursors,
+                     Sender* sender, const Clock* clock, TargetPolicy policy,
+                     DelivererOptions options, Resolver resolver)
+    : webhooks_(webhooks), feed_(feed), cursors_(cursors), sender_(sender), clock_(clock),
+      policy_(policy), options_(std::move(options)), resolver_(std::move(resolver)) {
+  if (options_.owner.empty()) options_.owner = RandomId(10);
+  if (!options_.random) options_.random = DefaultRandom();
+}
+
+Deliverer::~Deliverer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    cv_.SignalAll();
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void Deliverer::Start() {
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Work(); });
+}
+
+void Deliverer::Notify() {
+  absl::MutexLock lock(&mu_);
+  ++kicks_;
+  cv_.SignalAll();
+}
+
+void Deliverer::Refresh(const std::string& tenant, const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  Entry& e = entries_[{tenant, id}];
+  e.due = absl::InfinitePast();
+  e.refreshed = true;
+  cv_.SignalAll();
+}
+
+void Deliverer::Rescan() {
+  auto ids = webhooks_->AllIds();
+  if (!ids.ok()) {
+    log::Warning("webhook rescan failed", {{"error", ids.status().ToString()}});
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  std::map<Key, Entry> next;
+  for (auto& key : *ids) {
+    auto it = entries_.find(key);
+    next[key] = it == entries_.end() ? Entry{} : it->second;
+  }
+  // A busy entry stays until its step ends, even if the webhook went.
+  for (auto& [key, e] : entries_) {
+    if (e.busy) next.emplace(key, e);
+  }
+  entries_ = std::move(next);
+  cv_.SignalAll();
+}
+
+void Deliverer::Work() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    const absl::Time now = absl::Now();
+    if (now >= next_rescan_) {
+      next_rescan_ = now + options_.rescan;
+      mu_.Unlock();
+      Rescan();
+      mu_.Lock();
+      continue;
+    }
+    auto best = entries_.end();
+    absl::Time wake = next_rescan_;
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      const Entry& e = it->second;
+      if (e.busy) continue;
+      const bool kicked = e.due == absl::InfiniteFuture() && e.kicks_seen < kicks_;
+      if (kicked || e.due <= now) {
+        if (best == entries_.end() || e.due < best->second.due) best = it;
+      } else {
+        wake = std::min(wake, e.due);
+      }
+    }
+    if (best == entries_.end()) {
+      cv_.WaitWithDeadline(&mu_, wake);
+      continue;
+    }
+    const Key key = best->first;
+    best->second.busy = true;
+    const uint64_t kicks = kicks_;
+    best->second.kicks_seen = kicks;
+    best->second.refreshed = false;
+    mu_.Unlock();
+    auto result = Step(key.first, key.second);
+    mu_.Lock();
+    auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    Entry& e = it->second;
+    e.busy = false;
+    if (!result.ok() && absl::IsNotFound(result.status())) {
+      entries_.erase(it);
+      continue;
+    }
+    // A Refresh during the step asked for another one at once.
+    if (e.refreshed) {
+      e.refreshed = false;
+      e.due = absl::InfinitePast();
+    } else if (result.ok()) {
+      e.due = result->next;
+    } else {
+      log::Warning("webhook step failed", {{"webhook", key.second},
+                                        {"error", result.status().ToString()}});
+      e.due = absl::Now() + absl::Seconds(5);
+    }
+  }
+}
+
+std::vector<std::string> Deliverer::SigningSecrets(const StoredWebhook& w, absl::Time now) const {
+  std::vector<std::string> secrets = {w.secret};
+  if (!w.previous_secret.empty() && w.previous_expire > now) secrets.push_back(w.previous_secret);
+  return secrets;
+}
+
+OutboundResponse Deliverer::Send(const StoredWebhook& w, const std::string& message_id,
+                                 const std::string& body, absl::Time now) {
+  OutboundResponse refused;
+  // The URL is checked again at each attempt: the operator's policy may be
+  // stricter now than when it was written, and the name may resolve
+  // elsewhere.
+  auto url = ParseWebhookUrl(w.config.url(), policy_);
+  if (!url.ok()) {
+    refused.error = std::string(url.status().message());
+    return refused;
+  }
+  auto address = ResolveTarget(*url, policy_, resolver_);
+  if (!address.ok()) {
+    refused.error = std::string(address.status().message());
+    return refused;
+  }
+  const int64_t timestamp = absl::ToUnixSeconds(now);
+  auto signature = SignatureHeader(SigningSecrets(w, now), message_id, timestamp, body);
+  if (!signature.ok()) {
+    refused.error = "the webhook's secret is unreadable";
+    return refused;
+  }
+  OutboundRequest request;
+  request.url = *std::move(url);
+  request.address = *address;
+  request.headers = {{"content-type", "application/json"},
+                     {"webhook-id", message_id},
+                     {"webhook-timestamp", absl::StrCat(timestamp)},
+                     {"webhook-signature", *signature}};
+  request.body = body;
+  return sender_->Post(request);
+}
+
+absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
+                                                      const std::string& id) {
+  StepResult result;
+  auto loaded = webhooks_->Get(tenant, id);
+  if (!loaded.ok()) return loaded.status();
+  const StoredWebhook& w = *loaded;
+  if (w.state == v1::Webhook::STATE_DISABLED) return result;
+  const absl::Time start = clock_->Now();
+  if (w.next_attempt > start) {
+    result.next = w.next_attempt;
+    return result;
+  }
+  auto leased = webhooks_->Lease(tenant, id, options_.owner, start, start + options_.lease);
+  if (!leased.ok()) return leased.status();
+  if (!*leased) {
+    // Another replica delivers for it now.
+    result.next = start + options_.lease / 4;
+    return result;
+  }
+  auto changes = feed_->ChangesAfter(tenant, w.position, options_.batch);
+  if (!changes.ok()) return changes.status();
+
+  Progress p;
+  p.generation = w.generation;
+  p.position = w.position;
+  p.failures = w.failures;
+  p.last_error = w.last_error;
+  bool moved = false;  // filtered changes not yet written
+  auto write = [&]() -> absl::StatusOr<bool> {
+    moved = false;
+    return webhooks_->RecordProgress(tenant, id, options_.owner, p);
+  };
+  for (const auto& [seq, change] : *changes) {
+    const absl::Time now = clock_->Now();
+    if (now - start > options_.lease / 2) {
+      result.next = absl::InfinitePast();  // the rest in a new step, under a renewed lease
+      break;
+    }
+    const bool expired = TimeUtil::TimestampToMicroseconds(change.commit_time()) <
+                         absl::ToUnixMicros(now - options_.retention);
+    if (expired || !Wants(w.config, change.event().type())) {
+      p.position = seq;
+      moved = true;
+      continue;
+    }
+    const std::string cursor = cursors_->EncodeStable(tenant, "", seq);
+    const std::string message_id = MessageId(id, seq);
+    const OutboundResponse response =
+        Send(w, message_id, ChangePayload(tenant, change, cursor), now);
+    const Verdict verdict = Judge(response.status_code);
+    v1::WebhookDelivery d;
+    d.set_message_id(message_id);
+    d.set_event_type(EventTypeName(change.event().type()));
+    d.set_cursor(cursor);
+    d.set_attempt(p.failures + 1);
+    *d.mutable_attempt_time() = ToProto(now);
+    d.set_status_code(response.status_code);
+    *d.mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(response.latency));
+    d.set_error(response.error);
+    switch (verdict) {
+      case Verdict::kDelivered:
+        d.set_outcome(v1::WebhookDelivery::OUTCOME_SUCCEEDED);
+        d.clear_error();
+        p.position = seq;
+        p.failures = 0;
+        p.last_error.clear();
+        p.next_attempt = absl::InfinitePast();
+        p.state = w.state == v1::Webhook::STATE_FAILING ? Progress::State::kActive
+                                                  : Progress::State::kKeep;
+        break;
+      case Verdict::kGone:
+        d.set_outcome(v1::WebhookDelivery::OUTCOME_GONE);
+        p.failures += 1;
+        p.last_error = "410 Gone: the receiver asked for no more deliveries; webhook disabled";
+        p.state = Progress::State::kGone;
+        break;
+      case Verdict::kRetry:
+        d.set_outcome(v1::WebhookDelivery::OUTCOME_FAILED);
+        p.failures += 1;
+        p.last_error = response.error.empty() ? absl::StrCat("HTTP ", response.status_code)
+                                              : response.error;
+        p.next_attempt = now + RetryDelay(p.failures, options_.retry, options_.random());
+        p.state = p.failures >= options_.retry.failing_after ? Progress::State::kFailing
+                                                             : Progress::State::kKeep;
+        break;
+    }
+    const absl::Status recorded = webhooks_->AddDelivery(tenant, id, d);
+    if (!recorded.ok()) return recorded;
+    auto written = write();
+    if (!written.ok()) return written.status();
+    if (!*written) {  // a caller moved it meanwhile (replay, disable): start again
+      result.next = absl::InfinitePast();
+      return result;
+    }
+    if (verdict == Verdict::kGone) return result;
+    if (verdict == Verdict::kRetry) {
+      result.next = p.next_attempt;
+      return result;
+    }
+    ++result.delivered;
+    // Keep the state written for the rest of the step.
+    if (p.state == Progress::State::kActive) p.state = Progress::State::kKeep;
+  }
+  if (moved) {
+    auto written = write();
+    if (!written.ok()) return written.status();
+  }
+  if (static_cast<int>(changes->size()) == options_.batch) result.next = absl::InfinitePast();
+  return result;
+}
+
+v1::WebhookDelivery Deliverer::Ping(const StoredWebhook& w) {
+  const absl::Time now = clock_->Now();
+  const std::string message_id = absl::StrCat("msg_", w.id, "_ping_", RandomId(8));
+  const OutboundResponse response =
+      Send(w, message_id, PingPayload(w.tenant, absl::StrCat("webhooks/", w.id), now), now);
+  v1::WebhookDelivery d;
+  d.set_message_id(message_id);
+  d.set_event_type(std::string(kPingType));
+  d.set_attempt(1);
+  *d.mutable_attempt_time() = ToProto(now);
+  d.set_status_code(response.status_code);
+  *d.mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(response.latency));
+  const Verdict verdict = Judge(response.status_code);
+  d.set_outcome(verdict == Verdict::kDelivered ? v1::WebhookDelivery::OUTCOME_SUCCEEDED
+                : verdict == Verdict::kGone    ? v1::WebhookDelivery::OUTCOME_GONE
+                                               : v1::WebhookDelivery::OUTCOME_FAILED);
+  if (verdict != Verdict::kDelivered) d.set_error(response.error);
+  const absl::Status recorded = webhooks_->AddDelivery(w.tenant, w.id, d);
+  if (!recorded.ok()) log::Warning("webhook ping not recorded", {{"webhook", w.id}});
+  return d;
+}
+
+}  // namespace counsel::cases::webhooks
