@@ -16,8 +16,8 @@ namespace {
 
 constexpr char kFilterableFields[] =
     "state, severity, assignee, incident_type, suspected_source, external_ref, client.id, "
-    "leaked_data, create_time, update_time, limitation_ends_on, overdue, client.phone, "
-    "client.national_id";
+    "leaked_data, create_time, update_time, discovered_time, occurred_on, limitation_ends_on, "
+    "overdue, labels.KEY, client.phone, client.national_id";
 
 constexpr size_t kMaxFilterLength = 2000;
 constexpr int kMaxDepth = 32;
@@ -203,20 +203,39 @@ class Parser {
       params_.emplace_back(int64_t{1} << *n);
       return "(leaked_mask & ?) != 0";
     }
-    if (f == "create_time" || f == "update_time") {
+    if (f == "create_time" || f == "update_time" || f == "discovered_time") {
       if (!ordered()) return Error(op.pos, absl::StrCat(f, " takes a comparison"));
       google::protobuf::Timestamp t;
       if (!google::protobuf::util::TimeUtil::FromString(value.text, &t)) {
         return Error(value.pos, "expected an RFC 3339 time, e.g. \"2026-01-01T00:00:00Z\"");
       }
       params_.emplace_back(google::protobuf::util::TimeUtil::TimestampToMicroseconds(t));
-      return absl::StrCat(f, " ", sql_op, " ?");
+      // discovered_time may be unset: such a case matches no comparison.
+      return f == "discovered_time"
+                 ? absl::StrCat("(c.discovered_time IS NOT NULL AND c.discovered_time ", sql_op, " ?)")
+                 : absl::StrCat(f, " ", sql_op, " ?");
     }
-    if (f == "limitation_ends_on") {
-      if (!ordered()) return Error(op.pos, "limitation_ends_on takes a comparison");
+    if (f == "limitation_ends_on" || f == "occurred_on") {
+      if (!ordered()) return Error(op.pos, absl::StrCat(f, " takes a comparison"));
       if (!ParseDate(value.text, "filter").ok()) return Error(value.pos, "expected YYYY-MM-DD");
       params_.emplace_back(value.text);
-      return absl::StrCat("(limitation_ends_on IS NOT NULL AND limitation_ends_on ", sql_op, " ?)");
+      const std::string column = absl::StrCat("c.", f);
+      return absl::StrCat("(", column, " IS NOT NULL AND ", column, " ", sql_op, " ?)");
+    }
+    if (absl::StartsWith(f, "labels.")) {
+      // AIP-160 maps: labels.KEY = value, != value, and labels.KEY:* (has the label).
+      const std::string key = f.substr(7);
+      if (key.empty()) return Error(field.pos, "name the label: labels.KEY");
+      constexpr char kHas[] =
+          "EXISTS (SELECT 1 FROM case_labels l WHERE l.tenant = c.tenant AND l.case_id = "
+          "c.case_id AND l.key = ?";
+      params_.emplace_back(key);
+      if (op.text == ":" && value.kind == Token::kWord && value.text == "*") {
+        return absl::StrCat(kHas, ")");
+      }
+      if (!equality()) return Error(op.pos, absl::StrCat(f, " takes =, != or :*"));
+      params_.emplace_back(value.text);
+      return absl::StrCat(op.text == "=" ? "" : "NOT ", kHas, " AND l.value = ?)");
     }
     if (f == "overdue") {
       if (!equality()) return Error(op.pos, "overdue takes = or !=");

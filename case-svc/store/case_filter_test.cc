@@ -41,6 +41,24 @@ TEST(CaseFilterTest, EnumsLeakedDataTimesAndOverdue) {
   EXPECT_EQ(Must("").sql, "1");
 }
 
+TEST(CaseFilterTest, LabelsAndIncidentDates) {
+  SqlCondition l = Must("labels.region = \"华东\" AND labels.vip:* AND labels.team != b");
+  ASSERT_EQ(l.params.size(), 5u);
+  EXPECT_EQ(std::get<std::string>(l.params[0]), "region");
+  EXPECT_EQ(std::get<std::string>(l.params[1]), "华东");
+  EXPECT_EQ(std::get<std::string>(l.params[2]), "vip");
+  EXPECT_NE(l.sql.find("NOT EXISTS"), std::string::npos);
+  EXPECT_EQ(l.sql.find("华东"), std::string::npos);
+  SqlCondition d = Must("occurred_on >= 2026-01-01 AND discovered_time < \"2026-06-01T00:00:00Z\"");
+  ASSERT_EQ(d.params.size(), 2u);
+  EXPECT_EQ(std::get<std::string>(d.params[0]), "2026-01-01");
+  EXPECT_NE(d.sql.find("c.occurred_on IS NOT NULL"), std::string::npos);
+  EXPECT_NE(Error("labels. = x").find("labels.KEY"), std::string::npos);
+  EXPECT_NE(Error("labels.k > x").find("takes =, != or :*"), std::string::npos);
+  EXPECT_NE(Error("occurred_on > 2026-13-01").find("YYYY-MM-DD"), std::string::npos);
+  EXPECT_NE(Error("colour = red").find("labels.KEY"), std::string::npos);
+}
+
 TEST(CaseFilterTest, ErrorsNameThePositionAndWhatCanBeFiltered) {
   EXPECT_NE(Error("colour = red").find("these can: state"), std::string::npos);
   EXPECT_NE(Error("state = NOPE").find("at position 8"), std::string::npos);

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <optional>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
@@ -190,6 +191,67 @@ ALTER TABLE evidence ADD COLUMN summary_sealed BLOB;  -- summary and attachment 
 ALTER TABLE events ADD COLUMN reason_sealed BLOB;
 )sql";
 
+// Columns for the filters a CRM syncs by: the incident's dates and labels
+// (none of them personal data; they live in the row's clear `data` too).
+constexpr char kFilterColumnsSchema[] = R"sql(
+ALTER TABLE cases ADD COLUMN discovered_time INTEGER;
+ALTER TABLE cases ADD COLUMN occurred_on TEXT;
+CREATE TABLE case_labels (
+  tenant   TEXT NOT NULL,
+  case_id  TEXT NOT NULL,
+  key      TEXT NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (tenant, case_id, key)
+) WITHOUT ROWID, STRICT;
+CREATE INDEX case_labels_by_value ON case_labels (tenant, key, value);
+)sql";
+
+// Writes the filter columns and label rows of one case from its proto.
+absl::Status WriteFilterColumns(Database& db, const std::string& tenant,
+                                const std::string& case_id, const v1::Case& c) {
+  ASSIGN_OR_RETURN(Statement cols, db.Prepare(
+      "UPDATE cases SET discovered_time = ?3, occurred_on = ?4 WHERE tenant = ?1 AND case_id = ?2"));
+  cols.Bind(1, tenant).Bind(2, case_id);
+  if (c.has_discovered_time()) {
+    cols.Bind(3, TimeUtil::TimestampToMicroseconds(c.discovered_time()));
+  } else {
+    cols.BindNull(3);
+  }
+  if (c.occurred_on().empty()) cols.BindNull(4); else cols.Bind(4, c.occurred_on());
+  RETURN_IF_ERROR(cols.Run());
+  ASSIGN_OR_RETURN(Statement del, db.Prepare(
+      "DELETE FROM case_labels WHERE tenant = ?1 AND case_id = ?2"));
+  del.Bind(1, tenant).Bind(2, case_id);
+  RETURN_IF_ERROR(del.Run());
+  for (const auto& [key, value] : c.labels()) {
+    ASSIGN_OR_RETURN(Statement ins, db.Prepare(
+        "INSERT INTO case_labels (tenant, case_id, key, value) VALUES (?1, ?2, ?3, ?4)"));
+    ins.Bind(1, tenant).Bind(2, case_id).Bind(3, key).Bind(4, value);
+    RETURN_IF_ERROR(ins.Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BackfillFilterColumns(Database& db) {
+  std::vector<std::tuple<std::string, std::string, v1::Case>> rows;
+  {
+    ASSIGN_OR_RETURN(Statement q, db.Prepare("SELECT tenant, case_id, data FROM cases"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      v1::Case c;
+      if (!c.ParseFromString(std::string(q.ColumnBlob(2)))) {
+        return absl::DataLossError("unreadable case row");
+      }
+      rows.emplace_back(q.ColumnText(0), q.ColumnText(1), std::move(c));
+    }
+  }
+  for (const auto& [tenant, case_id, c] : rows) {
+    RETURN_IF_ERROR(WriteFilterColumns(db, tenant, case_id, c));
+  }
+  return absl::OkStatus();
+}
+
 google::protobuf::Timestamp ToProto(int64_t micros) {
   return TimeUtil::MicrosecondsToTimestamp(micros);
 }
@@ -337,6 +399,7 @@ class SqliteCaseStore final : public CaseStore {
     steps.emplace_back(std::string(kAuditPerTenantSchema),
                        [this](Database& db) { return audit_->AdoptGlobalLog(db); });
     steps.emplace_back(std::string(), sqlite::MakeTablesStrict);
+    steps.emplace_back(std::string(kFilterColumnsSchema), BackfillFilterColumns);
     RETURN_IF_ERROR(db->Migrate(steps));
     RETURN_IF_ERROR(OpenLedger(*db,
                                options.erasure_ledger.empty() ? path + ".erasures"
@@ -1211,6 +1274,7 @@ BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
     if (next_due == 0) s.BindNull(17); else s.Bind(17, next_due);
     s.Bind(18, now).Bind(19, revision).BindBlob(20, stored.SerializeAsString());
     RETURN_IF_ERROR(s.Run());
+    RETURN_IF_ERROR(WriteFilterColumns(db, tenant, case_id, c));
     {
       ASSIGN_OR_RETURN(Statement idx, db.Prepare(
           "UPDATE cases SET phone_index = ?3, national_id_index = ?4, text_sealed = ?5 "
