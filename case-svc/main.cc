@@ -204,6 +204,11 @@ int Serve() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   deliverer_options.owner = absl::StrCat(host, "|", WebhookDbPath());
+  auto epoch = (*webhook_store)->NextEpoch();
+  if (!epoch.ok()) return Fail(epoch.status());
+  deliverer_options.epoch = *epoch;
+  // A lease outlasts one send (timeout) with room for name resolution.
+  deliverer_options.lease = std::max(absl::Seconds(40), 2 * sender_options.timeout + absl::Seconds(10));
   auto feed = webhooks::CaseStoreFeed(store->get());
   webhooks::Deliverer deliverer(webhook_store->get(), feed.get(), &cursors, sender.get(),
                                 RealClock::Get(), policy, deliverer_options);

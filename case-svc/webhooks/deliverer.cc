@@ -1,11 +1,13 @@
 #include "case-svc/webhooks/deliverer.h"
 
 #include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "case-svc/webhooks/signing.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace counsel::cases::webhooks {
@@ -53,6 +55,7 @@ Deliverer::Deliverer(WebhookStore* webhooks, FeedReader* feed, const CursorCodec
     : webhooks_(webhooks), feed_(feed), cursors_(cursors), sender_(sender), clock_(clock),
       policy_(policy), options_(std::move(options)), resolver_(std::move(resolver)) {
   if (options_.owner.empty()) options_.owner = RandomId(10);
+  lease_owner_ = LeaseOwner{options_.owner, options_.epoch};
   if (!options_.random) options_.random = DefaultRandom();
 }
 
@@ -71,14 +74,24 @@ void Deliverer::Start() {
 
 void Deliverer::Notify() {
   absl::MutexLock lock(&mu_);
-  ++kicks_;
+  // Idle webhooks look again, queued behind what was due before now.
+  const absl::Time now = absl::Now();
+  for (auto& [key, e] : entries_) {
+    if (e.disabled) continue;
+    if (e.busy) {
+      e.kicked = true;
+    } else if (e.due == absl::InfiniteFuture()) {
+      e.due = now;
+    }
+  }
   cv_.SignalAll();
 }
 
 void Deliverer::Refresh(const std::string& tenant, const std::string& id) {
   absl::MutexLock lock(&mu_);
   Entry& e = entries_[{tenant, id}];
-  e.due = absl::InfinitePast();
+  e.due = absl::Now();
+  e.disabled = false;
   e.refreshed = true;
   cv_.SignalAll();
 }
@@ -90,16 +103,17 @@ void Deliverer::Rescan() {
     return;
   }
   absl::MutexLock lock(&mu_);
-  std::map<Key, Entry> next;
-  for (auto& key : *ids) {
-    auto it = entries_.find(key);
-    next[key] = it == entries_.end() ? Entry{} : it->second;
+  std::set<Key> present(ids->begin(), ids->end());
+  // Merged, not replaced: a webhook created (and refreshed) after the list
+  // was read stays; one deleted meanwhile goes at its next step (NotFound).
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const bool keep = present.count(it->first) > 0 || it->second.busy || it->second.refreshed;
+    it = keep ? std::next(it) : entries_.erase(it);
   }
-  // A busy entry stays until its step ends, even if the webhook went.
-  for (auto& [key, e] : entries_) {
-    if (e.busy) next.emplace(key, e);
+  const absl::Time now = absl::Now();
+  for (const Key& key : present) {
+    if (entries_.count(key) == 0) entries_[key].due = now;  // another replica's, or new
   }
-  entries_ = std::move(next);
   cv_.SignalAll();
 }
 
@@ -114,13 +128,14 @@ void Deliverer::Work() {
       mu_.Lock();
       continue;
     }
+    // Earliest due first: a webhook with a long backlog goes to the back
+    // after each step, so it cannot starve the others.
     auto best = entries_.end();
     absl::Time wake = next_rescan_;
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
       const Entry& e = it->second;
-      if (e.busy) continue;
-      const bool kicked = e.due == absl::InfiniteFuture() && e.kicks_seen < kicks_;
-      if (kicked || e.due <= now) {
+      if (e.busy || e.disabled) continue;
+      if (e.due <= now) {
         if (best == entries_.end() || e.due < best->second.due) best = it;
       } else {
         wake = std::min(wake, e.due);
@@ -132,8 +147,7 @@ void Deliverer::Work() {
     }
     const Key key = best->first;
     best->second.busy = true;
-    const uint64_t kicks = kicks_;
-    best->second.kicks_seen = kicks;
+    best->second.kicked = false;
     best->second.refreshed = false;
     mu_.Unlock();
     auto result = Step(key.first, key.second);
@@ -143,20 +157,23 @@ void Deliverer::Work() {
     Entry& e = it->second;
     e.busy = false;
     if (!result.ok() && absl::IsNotFound(result.status())) {
-      entries_.erase(it);
+      if (!e.refreshed) entries_.erase(it);
       continue;
     }
-    // A Refresh during the step asked for another one at once.
+    const absl::Time after = absl::Now();
     if (e.refreshed) {
-      e.refreshed = false;
-      e.due = absl::InfinitePast();
-    } else if (result.ok()) {
-      e.due = result->next;
-    } else {
+      e.due = after;  // a caller changed it during the step
+    } else if (!result.ok()) {
       log::Warning("webhook step failed", {{"webhook", key.second},
-                                        {"error", result.status().ToString()}});
-      e.due = absl::Now() + absl::Seconds(5);
+                                           {"error", result.status().ToString()}});
+      e.due = after + absl::Seconds(5);
+    } else {
+      e.disabled = result->disabled;
+      e.due = result->next == absl::InfinitePast() ? after : result->next;
+      // A commit during the step may have added changes it did not read.
+      if (e.kicked && e.due == absl::InfiniteFuture()) e.due = after;
     }
+    e.kicked = false;
   }
 }
 
@@ -205,21 +222,29 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
   auto loaded = webhooks_->Get(tenant, id);
   if (!loaded.ok()) return loaded.status();
   const StoredWebhook& w = *loaded;
-  if (w.state == v1::Webhook::STATE_DISABLED) return result;
+  if (w.state == v1::Webhook::STATE_DISABLED) {
+    result.disabled = true;
+    return result;
+  }
   const absl::Time start = clock_->Now();
   if (w.next_attempt > start) {
     result.next = w.next_attempt;
     return result;
   }
-  auto leased = webhooks_->Lease(tenant, id, options_.owner, start, start + options_.lease);
-  if (!leased.ok()) return leased.status();
-  if (!*leased) {
+  auto changes = feed_->ChangesAfter(tenant, w.position, options_.batch);
+  if (!changes.ok()) return changes.status();
+  if (changes->empty()) return result;  // idle: nothing to lease for
+  // Held for one send at a time, renewed before each: a send that outlives
+  // it cannot race a replica that took over (the lease outlasts a send).
+  auto lease = [&](absl::Time now) -> absl::StatusOr<bool> {
+    return webhooks_->Lease(tenant, id, lease_owner_, now, now + options_.lease);
+  };
+  ASSIGN_OR_RETURN(bool leased, lease(start));
+  if (!leased) {
     // Another replica delivers for it now.
     result.next = start + options_.lease / 4;
     return result;
   }
-  auto changes = feed_->ChangesAfter(tenant, w.position, options_.batch);
-  if (!changes.ok()) return changes.status();
 
   Progress p;
   p.generation = w.generation;
@@ -229,12 +254,12 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
   bool moved = false;  // filtered changes not yet written
   auto write = [&]() -> absl::StatusOr<bool> {
     moved = false;
-    return webhooks_->RecordProgress(tenant, id, options_.owner, p);
+    return webhooks_->RecordProgress(tenant, id, lease_owner_, p);
   };
   for (const auto& [seq, change] : *changes) {
     const absl::Time now = clock_->Now();
-    if (now - start > options_.lease / 2) {
-      result.next = absl::InfinitePast();  // the rest in a new step, under a renewed lease
+    if (now - start > options_.step_budget) {
+      result.next = absl::InfinitePast();  // the rest in a later step, after the others
       break;
     }
     const bool expired = TimeUtil::TimestampToMicroseconds(change.commit_time()) <
@@ -243,6 +268,18 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
       p.position = seq;
       moved = true;
       continue;
+    }
+    if (moved) {  // filtered changes first, so the lease check below sees them
+      ASSIGN_OR_RETURN(bool kept, write());
+      if (!kept) {
+        result.next = absl::InfinitePast();
+        return result;
+      }
+    }
+    ASSIGN_OR_RETURN(bool still, lease(now));
+    if (!still) {
+      result.next = now + options_.lease / 4;
+      return result;
     }
     const std::string cursor = cursors_->EncodeStable(tenant, "", seq);
     const std::string message_id = MessageId(id, seq);
@@ -289,11 +326,14 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
     if (!recorded.ok()) return recorded;
     auto written = write();
     if (!written.ok()) return written.status();
-    if (!*written) {  // a caller moved it meanwhile (replay, disable): start again
+    if (!*written) {  // a caller moved or disabled it meanwhile: look again
       result.next = absl::InfinitePast();
       return result;
     }
-    if (verdict == Verdict::kGone) return result;
+    if (verdict == Verdict::kGone) {
+      result.disabled = true;
+      return result;
+    }
     if (verdict == Verdict::kRetry) {
       result.next = p.next_attempt;
       return result;
@@ -306,7 +346,11 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
     auto written = write();
     if (!written.ok()) return written.status();
   }
-  if (static_cast<int>(changes->size()) == options_.batch) result.next = absl::InfinitePast();
+  if (static_cast<int>(changes->size()) == options_.batch) {
+    result.next = absl::InfinitePast();
+  } else {
+    (void)webhooks_->Release(tenant, id, lease_owner_);  // caught up: others may take it
+  }
   return result;
 }
 

@@ -53,16 +53,23 @@ struct DelivererOptions {
   RetryPolicy retry;
   // Changes read from the feed per step.
   int batch = 64;
-  // How long a step may own a webhook (replicas share the work by lease).
-  absl::Duration lease = absl::Seconds(30);
+  // How long one send may hold a webhook (replicas share the work by
+  // lease); renewed before each send, so longer than a send can take.
+  absl::Duration lease = absl::Seconds(40);
+  // How long one step may go on before the webhook goes to the back of the
+  // queue (fairness between webhooks with backlogs).
+  absl::Duration step_budget = absl::Seconds(2);
   // How often the list of webhooks is re-read (another replica's writes).
   absl::Duration rescan = absl::Seconds(10);
   // Changes older than this are past the feed's retention: skipped, as
   // ListChanges skips them.
   absl::Duration retention = absl::Hours(24 * 30);
-  // Names this process's leases; random when empty. A replica restarted
-  // under the same name takes its own leases back at once.
+  // Names this replica's leases; random when empty. `epoch` grows with each
+  // start (WebhookStore::NextEpoch): a replica restarted under the same name
+  // takes the leases of its earlier runs back at once, and those runs' late
+  // writes are refused.
   std::string owner;
+  int64_t epoch = 0;
   // Uniform in [0, 1): the jitter of retries. Tests inject a fixed one.
   std::function<double()> random;
 };
@@ -87,6 +94,8 @@ class Deliverer {
     // arrives (or it is re-enabled).
     absl::Time next = absl::InfiniteFuture();
     int delivered = 0;
+    // Disabled: no step until a Refresh.
+    bool disabled = false;
   };
   // One step for one webhook: sends what is due, in order, until a failure,
   // the end of the feed or the step's budget. Tests call it directly.
@@ -97,10 +106,12 @@ class Deliverer {
 
  private:
   struct Entry {
+    // When to step next; InfiniteFuture: at the next commit.
     absl::Time due = absl::InfinitePast();
     bool busy = false;
-    uint64_t kicks_seen = 0;
-    bool refreshed = false;
+    bool disabled = false;
+    bool kicked = false;     // a commit came during the step
+    bool refreshed = false;  // a caller changed it during the step
   };
   using Key = std::pair<std::string, std::string>;
 
@@ -119,11 +130,11 @@ class Deliverer {
   const TargetPolicy policy_;
   DelivererOptions options_;
   Resolver resolver_;
+  LeaseOwner lease_owner_;
 
   absl::Mutex mu_;
   absl::CondVar cv_;
   std::map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  uint64_t kicks_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_rescan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::vector<std::thread> threads_;

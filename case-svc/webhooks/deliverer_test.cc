@@ -44,6 +44,7 @@ class FakeFeed final : public FeedReader {
 class FakeSender final : public Sender {
  public:
   OutboundResponse Post(const OutboundRequest& r) override {
+    absl::MutexLock lock(&mu);
     sent.push_back(r);
     OutboundResponse out;
     out.status_code = codes.empty() ? 200 : codes.front();
@@ -57,6 +58,7 @@ class FakeSender final : public Sender {
     }
     return "";
   }
+  absl::Mutex mu;
   std::vector<OutboundRequest> sent;
   std::vector<int> codes;  // scripted answers; 200 when empty
 };
@@ -79,9 +81,10 @@ class DelivererTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   // A new deliverer on the same store: what a restart sees.
-  void Reopen() {
+  void Reopen(int workers = 0) {
     DelivererOptions o;
-    o.workers = 0;
+    o.workers = workers;
+    o.batch = 16;
     o.random = [] { return 1.0; };
     o.owner = "test";
     o.retention = absl::Hours(24 * 30);
@@ -93,9 +96,10 @@ class DelivererTest : public ::testing::Test {
           return std::vector<IpAddress>{a};
         });
   }
-  StoredWebhook Make(const std::string& id, std::vector<std::string> types = {}) {
+  StoredWebhook Make(const std::string& id, std::vector<std::string> types = {},
+                     const std::string& tenant = "firm-a") {
     StoredWebhook w;
-    w.tenant = "firm-a";
+    w.tenant = tenant;
     w.id = id;
     w.config.set_url("https://crm.example.com/hook");
     for (auto& t : types) w.config.add_event_types(t);
@@ -238,7 +242,8 @@ TEST_F(DelivererTest, PreviousSecretSignsUntilItExpires) {
 
 TEST_F(DelivererTest, ProgressOfAnOlderGenerationIsDropped) {
   StoredWebhook w = Make("w1");
-  ASSERT_TRUE(*store_->Lease("firm-a", "w1", "test", kStart, kStart + absl::Minutes(1)));
+  const LeaseOwner me{"test", 0};
+  ASSERT_TRUE(*store_->Lease("firm-a", "w1", me, kStart, kStart + absl::Minutes(1)));
   // A replay lands between the deliverer's read and its write.
   w.generation = 2;
   w.position = 0;
@@ -247,12 +252,74 @@ TEST_F(DelivererTest, ProgressOfAnOlderGenerationIsDropped) {
   Progress p;
   p.generation = 1;
   p.position = 9;
-  EXPECT_FALSE(*store_->RecordProgress("firm-a", "w1", "test", p));
+  EXPECT_FALSE(*store_->RecordProgress("firm-a", "w1", me, p));
   EXPECT_EQ(Load("w1").position, 0);
   // Another replica holding the lease keeps this one out.
-  EXPECT_FALSE(*store_->Lease("firm-a", "w1", "other", kStart, kStart + absl::Minutes(1)));
-  EXPECT_TRUE(*store_->Lease("firm-a", "w1", "other", kStart + absl::Minutes(2),
+  const LeaseOwner other{"other", 0};
+  EXPECT_FALSE(*store_->Lease("firm-a", "w1", other, kStart, kStart + absl::Minutes(1)));
+  EXPECT_TRUE(*store_->Lease("firm-a", "w1", other, kStart + absl::Minutes(2),
                              kStart + absl::Minutes(3)));
+  // The same replica restarted (a larger epoch) takes its lease back at
+  // once, and the earlier run's late writes are refused.
+  const LeaseOwner restarted{"other", 1};
+  EXPECT_TRUE(*store_->Lease("firm-a", "w1", restarted, kStart + absl::Minutes(2),
+                             kStart + absl::Minutes(3)));
+  p.generation = 2;
+  EXPECT_FALSE(*store_->RecordProgress("firm-a", "w1", other, p));
+  EXPECT_TRUE(*store_->RecordProgress("firm-a", "w1", restarted, p));
+  EXPECT_FALSE(*store_->Lease("firm-a", "w1", other, kStart + absl::Minutes(2),
+                              kStart + absl::Minutes(3)));
+  // The position never moves back.
+  p.position = 3;
+  EXPECT_TRUE(*store_->RecordProgress("firm-a", "w1", restarted, p));
+  EXPECT_EQ(Load("w1").position, 9);
+  EXPECT_GT(*store_->NextEpoch(), *store_->NextEpoch() - 1);
+}
+
+TEST_F(DelivererTest, DisablingStopsAStepAndAGoneStepSaysDisabled) {
+  StoredWebhook w = Make("w1");
+  feed_.Add("firm-a", v1::CaseEvent::TYPE_CASE_CREATED, "c1", kStart);
+  ASSERT_TRUE(*store_->Lease("firm-a", "w1", {"test", 0}, kStart, kStart + absl::Minutes(1)));
+  w.state = v1::Webhook::STATE_DISABLED;
+  w.revision = 2;
+  ASSERT_TRUE(store_->Replace(w, 1).ok());
+  Progress p;
+  p.generation = 1;
+  p.position = 1;
+  EXPECT_FALSE(*store_->RecordProgress("firm-a", "w1", {"test", 0}, p));  // stop the step
+  EXPECT_EQ(Load("w1").position, 1);  // yet what was delivered stays delivered
+  EXPECT_TRUE(Step("w1").disabled);
+}
+
+TEST_F(DelivererTest, DeliveriesOfADeletedWebhookAreNotLogged) {
+  Make("w1");
+  ASSERT_TRUE(store_->Delete("firm-a", "w1").ok());
+  v1::WebhookDelivery d;
+  d.set_message_id("msg_w1_1");
+  ASSERT_TRUE(store_->AddDelivery("firm-a", "w1", d).ok());
+  EXPECT_TRUE(store_->ListDeliveries("firm-a", "w1", 0, 10)->first.empty());
+}
+
+TEST_F(DelivererTest, ABacklogDoesNotStarveAnotherWebhook) {
+  Make("a");  // "a" sorts first: it would win every tie
+  Make("b", {}, "firm-b");
+  for (int i = 0; i < 400; ++i) {
+    feed_.Add("firm-a", v1::CaseEvent::TYPE_CASE_CREATED, "c" + std::to_string(i), kStart);
+  }
+  feed_.Add("firm-b", v1::CaseEvent::TYPE_NOTE_ADDED, "other", kStart);
+  Reopen(/*workers=*/1);
+  deliverer_->Start();
+  auto done = [this] { return sender_.sent.size() >= 401; };
+  absl::MutexLock lock(&sender_.mu);
+  ASSERT_TRUE(sender_.mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(60)));
+  size_t b_at = 0;
+  for (size_t i = 0; i < sender_.sent.size(); ++i) {
+    if (absl::StrContains(sender_.sent[i].body, "firm-b")) b_at = i;
+  }
+  // b's one change went out after at most a couple of a's steps (16 each),
+  // not after a's whole backlog.
+  EXPECT_GT(b_at, 0u);
+  EXPECT_LT(b_at, 64u);
 }
 
 TEST_F(DelivererTest, SecretsAndUrlAreSealedInTheFile) {

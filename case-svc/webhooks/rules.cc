@@ -57,6 +57,10 @@ absl::Status ValidateWebhook(const v1::Webhook& w, const TargetPolicy& policy,
                              absl::string_view prefix) {
   auto parsed = ParseWebhookUrl(w.url(), policy, absl::StrCat(prefix, "url"));
   if (!parsed.ok()) return parsed.status();
+  return ValidateWebhookFields(w, prefix);
+}
+
+absl::Status ValidateWebhookFields(const v1::Webhook& w, absl::string_view prefix) {
   if (static_cast<size_t>(w.event_types_size()) > kMaxEventTypes) {
     return InvalidArgumentField(absl::StrCat(prefix, "event_types"), "has more than 16 entries");
   }

@@ -29,6 +29,8 @@ constexpr absl::string_view kPingType = "webhook.ping";
 // the field (prefixed with `prefix`).
 absl::Status ValidateWebhook(const v1::Webhook& w, const TargetPolicy& policy,
                              absl::string_view prefix = "webhook.");
+// The same but the URL.
+absl::Status ValidateWebhookFields(const v1::Webhook& w, absl::string_view prefix = "webhook.");
 
 // Whether the webhook delivers changes of this type.
 bool Wants(const v1::Webhook& w, v1::CaseEvent::Type type);

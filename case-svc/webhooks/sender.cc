@@ -12,6 +12,7 @@ namespace {
 
 struct CallState {
   const TargetPolicy* policy;
+  const IpAddress* pinned;
   size_t max_response_bytes;
   size_t received = 0;
   bool refused_address = false;
@@ -28,12 +29,13 @@ size_t OnBody(char* /*data*/, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-// The last word on where a socket goes: whatever curl resolved or reused,
-// an address the policy refuses never gets a connection.
+// The last word on where a socket goes: only to the address that was
+// checked, and only if the policy still allows it.
 curl_socket_t OnOpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
   auto* s = static_cast<CallState*>(user);
   IpAddress a;
   if (purpose != CURLSOCKTYPE_IPCXN || !FromSockaddr(&address->addr, &a) ||
+      a.family != s->pinned->family || a.bytes != s->pinned->bytes ||
       !CheckAddress(a, *s->policy).ok()) {
     s->refused_address = true;
     return CURL_SOCKET_BAD;
@@ -54,7 +56,7 @@ class CurlSender final : public Sender {
 
   OutboundResponse Post(const OutboundRequest& request) override {
     CURL* h = Take();
-    CallState state{&policy_, options_.max_response_bytes};
+    CallState state{&policy_, &request.address, options_.max_response_bytes};
     const std::string host_port = absl::StrCat(request.url.host, ":", request.url.port);
     const bool v6 = request.url.host.find(':') != std::string::npos;
     const std::string authority =

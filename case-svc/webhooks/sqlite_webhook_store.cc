@@ -4,6 +4,7 @@
 // which delivers those changes again under the same webhook-id (at least
 // once), never skips them.
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -42,6 +43,7 @@ CREATE TABLE webhooks (
   next_attempt    INTEGER NOT NULL DEFAULT 0,
   last_error      TEXT NOT NULL DEFAULT '',
   lease_owner     TEXT NOT NULL DEFAULT '',
+  lease_epoch     INTEGER NOT NULL DEFAULT 0,
   lease_until     INTEGER NOT NULL DEFAULT 0,
   request_id      TEXT NOT NULL DEFAULT '',
   request_digest  BLOB NOT NULL DEFAULT x'',
@@ -55,6 +57,10 @@ CREATE TABLE deliveries (
   data        BLOB NOT NULL      -- WebhookDelivery without its name
 );
 CREATE INDEX deliveries_by_webhook ON deliveries(tenant, webhook, id);
+CREATE TABLE meta (
+  key    TEXT PRIMARY KEY,
+  value  INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql"};
   return *m;
 }
@@ -189,27 +195,55 @@ class SqliteWebhookStore final : public WebhookStore {
     return tx.Commit();
   }
 
-  absl::StatusOr<bool> Lease(absl::string_view tenant, absl::string_view id,
-                             absl::string_view owner, absl::Time now, absl::Time until) override {
+  absl::StatusOr<int64_t> NextEpoch() override {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "UPDATE webhooks SET lease_owner = ?3, lease_until = ?5 WHERE tenant = ?1 AND id = ?2 "
-        "AND (lease_owner = ?3 OR lease_until < ?4)"));
-    q.Bind(1, tenant).Bind(2, id).Bind(3, owner).Bind(4, Micros(now)).Bind(5, Micros(until));
+        "INSERT INTO meta (key, value) VALUES ('epoch', 1) "
+        "ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value"));
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::InternalError("no epoch");
+    const int64_t epoch = q.ColumnInt64(0);
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, q.Step());
+      if (!more) break;
+    }
+    return epoch;
+  }
+
+  absl::StatusOr<bool> Lease(absl::string_view tenant, absl::string_view id,
+                             const LeaseOwner& owner, absl::Time now, absl::Time until) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "UPDATE webhooks SET lease_owner = ?3, lease_epoch = ?4, lease_until = ?6 "
+        "WHERE tenant = ?1 AND id = ?2 AND (lease_until < ?5 OR "
+        "(lease_owner = ?3 AND lease_epoch <= ?4))"));
+    q.Bind(1, tenant).Bind(2, id).Bind(3, owner.name).Bind(4, owner.epoch).Bind(5, Micros(now))
+        .Bind(6, Micros(until));
     RETURN_IF_ERROR(q.Run());
     return db_->Changes() == 1;
   }
 
+  absl::Status Release(absl::string_view tenant, absl::string_view id,
+                       const LeaseOwner& owner) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "UPDATE webhooks SET lease_until = 0 WHERE tenant = ?1 AND id = ?2 AND lease_owner = ?3 "
+        "AND lease_epoch = ?4"));
+    q.Bind(1, tenant).Bind(2, id).Bind(3, owner.name).Bind(4, owner.epoch);
+    return q.Run();
+  }
+
   absl::StatusOr<bool> RecordProgress(absl::string_view tenant, absl::string_view id,
-                                      absl::string_view owner, const Progress& p) override {
+                                      const LeaseOwner& owner, const Progress& p) override {
     absl::MutexLock lock(&mu_);
     // A caller's DISABLED stays; a 410 disables and, being a change of
     // state the caller sees, bumps the revision (the etag).
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "UPDATE webhooks SET position = ?5, failures = ?6, next_attempt = ?7, last_error = ?8, "
-        "state = CASE WHEN state = 3 OR ?9 = 0 THEN state ELSE ?9 END, "
+        "UPDATE webhooks SET position = max(position, ?5), failures = ?6, next_attempt = ?7, "
+        "last_error = ?8, state = CASE WHEN state = 3 OR ?9 = 0 THEN state ELSE ?9 END, "
         "revision = revision + (CASE WHEN ?9 = 3 AND state != 3 THEN 1 ELSE 0 END) "
-        "WHERE tenant = ?1 AND id = ?2 AND lease_owner = ?3 AND generation = ?4"));
+        "WHERE tenant = ?1 AND id = ?2 AND lease_owner = ?3 AND lease_epoch = ?10 "
+        "AND generation = ?4 RETURNING state"));
     int64_t state = 0;
     switch (p.state) {
       case Progress::State::kKeep: state = 0; break;
@@ -217,11 +251,17 @@ class SqliteWebhookStore final : public WebhookStore {
       case Progress::State::kFailing: state = v1::Webhook::STATE_FAILING; break;
       case Progress::State::kGone: state = v1::Webhook::STATE_DISABLED; break;
     }
-    q.Bind(1, tenant).Bind(2, id).Bind(3, owner).Bind(4, p.generation).Bind(5, p.position)
+    q.Bind(1, tenant).Bind(2, id).Bind(3, owner.name).Bind(4, p.generation).Bind(5, p.position)
         .Bind(6, static_cast<int64_t>(p.failures)).Bind(7, Micros(p.next_attempt))
-        .Bind(8, p.last_error).Bind(9, state);
-    RETURN_IF_ERROR(q.Run());
-    return db_->Changes() == 1;
+        .Bind(8, p.last_error).Bind(9, state).Bind(10, owner.epoch);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return false;
+    const bool disabled = q.ColumnInt64(0) == v1::Webhook::STATE_DISABLED;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, q.Step());
+      if (!more) break;
+    }
+    return !disabled || p.state == Progress::State::kGone;
   }
 
   absl::Status AddDelivery(absl::string_view tenant, absl::string_view id,
@@ -229,12 +269,15 @@ class SqliteWebhookStore final : public WebhookStore {
     absl::MutexLock lock(&mu_);
     d.clear_name();
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    // Not for a webhook deleted while its attempt was in flight.
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "INSERT INTO deliveries (tenant, webhook, data) VALUES (?1, ?2, ?3)"));
+        "INSERT INTO deliveries (tenant, webhook, data) SELECT ?1, ?2, ?3 WHERE EXISTS "
+        "(SELECT 1 FROM webhooks WHERE tenant = ?1 AND id = ?2)"));
     q.Bind(1, tenant).Bind(2, id).BindBlob(3, d.SerializeAsString());
     RETURN_IF_ERROR(q.Run());
-    const int64_t rowid = db_->LastInsertRowId();
-    if (rowid % 100 == 0) {
+    // Pruned every 100 inserts of this webhook (counted since the store
+    // opened), so each log stays near its 1000 newest.
+    if (db_->Changes() == 1 && ++inserts_[{std::string(tenant), std::string(id)}] % 100 == 0) {
       ASSIGN_OR_RETURN(Statement prune, db_->Prepare(
           "DELETE FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND id <= "
           "(SELECT id FROM deliveries WHERE tenant = ?1 AND webhook = ?2 ORDER BY id DESC "
@@ -337,6 +380,7 @@ class SqliteWebhookStore final : public WebhookStore {
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
   const PiiVault* vault_;
+  std::map<std::pair<std::string, std::string>, int64_t> inserts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -40,6 +40,7 @@ AddressClass ClassifyV4(const uint8_t* a) {
   // shared range 100.64.0.0/10.
   static const Range kRanges[] = {
       {{100, 100, 100, 200}, 32, AddressClass::kForbidden},  // Alibaba Cloud metadata
+      {{192, 0, 0, 192}, 32, AddressClass::kForbidden},      // Oracle Cloud metadata
       {{0}, 8, AddressClass::kForbidden},                     // "this network"
       {{169, 254}, 16, AddressClass::kForbidden},             // link-local, cloud metadata
       {{224}, 4, AddressClass::kForbidden},                   // multicast
@@ -63,11 +64,23 @@ AddressClass ClassifyV4(const uint8_t* a) {
 
 AddressClass ClassifyV6(const uint8_t* a) {
   static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static const uint8_t kTranslated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};  // SIIT
   static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  if (InPrefix(a, kMapped, 96) || InPrefix(a, kNat64, 96)) return ClassifyV4(a + 12);
+  static const uint8_t kLocalNat64[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};  // 64:ff9b:1::/48
+  if (InPrefix(a, kMapped, 96) || InPrefix(a, kTranslated, 96) || InPrefix(a, kNat64, 96)) {
+    return ClassifyV4(a + 12);
+  }
+  if (InPrefix(a, kLocalNat64, 48)) {
+    // Where the IPv4 address sits depends on the prefix length chosen
+    // locally: at least private, forbidden if the usual place says so.
+    const AddressClass inner = ClassifyV4(a + 12);
+    return inner == AddressClass::kForbidden ? inner : AddressClass::kPrivate;
+  }
   static const Range kRanges[] = {
       {{0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}, 128,
        AddressClass::kForbidden},                                     // AWS metadata
+      {{0xfd, 0x20, 0x00, 0xce, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}, 128,
+       AddressClass::kForbidden},                                     // Google Cloud metadata
       {{0}, 128, AddressClass::kForbidden},                           // unspecified
       {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, AddressClass::kPrivate},  // ::1
       {{0}, 96, AddressClass::kForbidden},                            // IPv4-compatible (deprecated)
@@ -224,6 +237,16 @@ absl::StatusOr<WebhookUrl> ParseWebhookUrl(absl::string_view url, const TargetPo
   if (host.empty()) return InvalidArgumentField(field, "has no host");
   out.host = absl::AsciiStrToLower(host);
   if (!out.host_is_literal) {
+    // One spelling per name: the fully qualified form's dot goes (resolvers
+    // and libcurl's address pin would otherwise disagree on the name).
+    if (absl::EndsWith(out.host, ".")) out.host.pop_back();
+    if (out.host.size() > 253) return InvalidArgumentField(field, "has a bad host name");
+    for (absl::string_view label : absl::StrSplit(out.host, '.')) {
+      if (label.empty() || label.size() > 63 || absl::StartsWith(label, "-") ||
+          absl::EndsWith(label, "-")) {
+        return InvalidArgumentField(field, "has a bad host name");
+      }
+    }
     for (char ch : out.host) {
       if (!IsHostChar(ch)) return InvalidArgumentField(field, "has a bad host name");
     }

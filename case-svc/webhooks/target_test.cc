@@ -15,12 +15,14 @@ TEST(ClassifyAddressTest, RangesAndEmbeddedIpv4) {
   EXPECT_EQ(ClassifyAddress(Ip("93.184.216.34")), AddressClass::kPublic);
   EXPECT_EQ(ClassifyAddress(Ip("2606:4700::1111")), AddressClass::kPublic);
   for (const char* p : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-                        "100.64.0.1", "::1", "fd12::1", "::ffff:10.0.0.1"}) {
+                        "100.64.0.1", "::1", "fd12::1", "::ffff:10.0.0.1",
+                        "64:ff9b:1::808:808"}) {
     EXPECT_EQ(ClassifyAddress(Ip(p)), AddressClass::kPrivate) << p;
   }
   for (const char* f : {"169.254.169.254", "100.100.100.200", "0.0.0.0", "224.0.0.1",
                         "255.255.255.255", "fe80::1", "fd00:ec2::254", "::", "ff02::1",
-                        "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"}) {
+                        "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "192.0.0.192",
+                        "fd20:ce::254", "::ffff:0:a9fe:a9fe", "64:ff9b:1::a9fe:a9fe"}) {
     EXPECT_EQ(ClassifyAddress(Ip(f)), AddressClass::kForbidden) << f;
   }
   EXPECT_EQ(ClassifyAddress(Ip("172.32.0.1")), AddressClass::kPublic);
@@ -41,6 +43,9 @@ TEST(ParseWebhookUrlTest, AcceptsHttpsAndReadsTheParts) {
   EXPECT_EQ(u->host, "crm.example.com");
   EXPECT_EQ(u->port, 8443);
   EXPECT_EQ(u->target, "/hooks/counsel?x=1");
+  auto dotted = ParseWebhookUrl("https://crm.example.com./h", {});
+  ASSERT_TRUE(dotted.ok()) << dotted.status();
+  EXPECT_EQ(dotted->host, "crm.example.com");
   auto bare = ParseWebhookUrl("https://crm.example.com", {});
   ASSERT_TRUE(bare.ok());
   EXPECT_EQ(bare->port, 443);
@@ -61,7 +66,9 @@ TEST(ParseWebhookUrlTest, RefusesWithTheFieldNamed) {
                           "http://2130706433/", "http://0x7f.1/", "http://127.1/",
                           "http://169.254.169.254/latest/meta-data",
                           "http://[fe80::1]/", "http://[fd00:ec2::254]/",
-                          "http://[::ffff:169.254.169.254]/"}) {
+                          "http://[::ffff:169.254.169.254]/", "https://-crm.example.com/",
+                          "https://crm-.example.com/", "https://crm..example.com/",
+                          "https://[fe80::1%25eth0]/"}) {
     auto u = ParseWebhookUrl(bad, open, "webhook.url");
     EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(u.status().ToString().find("webhook.url"), std::string::npos) << bad;

@@ -131,12 +131,7 @@ absl::StatusOr<v1::Webhook> WebhookBook::Create(const Actor& actor,
   const std::string digest = RequestDigest(r.webhook());
   if (!r.request_id().empty()) {
     ASSIGN_OR_RETURN(auto prior, store_->FindRequest(actor.tenant, r.request_id()));
-    if (prior) {
-      if (prior->request_digest != digest) {
-        return InvalidArgumentField("request_id", "was used with another request body");
-      }
-      return Present(*prior, /*with_secret=*/true);
-    }
+    if (prior) return Repeat(*prior, digest);
   }
   RETURN_IF_ERROR(CheckTarget(r.webhook(), "webhook."));
   ASSIGN_OR_RETURN(int64_t latest, cases_->LatestSeq(actor.tenant));
@@ -156,9 +151,28 @@ absl::StatusOr<v1::Webhook> WebhookBook::Create(const Actor& actor,
   w.position = latest;
   w.request_id = r.request_id();
   w.request_digest = digest;
-  RETURN_IF_ERROR(store_->Insert(w));
+  const absl::Status inserted = store_->Insert(w);
+  if (absl::IsAlreadyExists(inserted) && !w.request_id.empty()) {
+    // The same request, concurrently: answer as the one that won.
+    ASSIGN_OR_RETURN(auto prior, store_->FindRequest(actor.tenant, r.request_id()));
+    if (prior) return Repeat(*prior, digest);
+  }
+  RETURN_IF_ERROR(inserted);
   if (deliverer_ != nullptr) deliverer_->Refresh(w.tenant, w.id);
   return Present(w, /*with_secret=*/true);
+}
+
+absl::StatusOr<v1::Webhook> WebhookBook::Repeat(const StoredWebhook& prior,
+                                                const std::string& digest) const {
+  if (prior.request_digest != digest) {
+    return InvalidArgumentField("request_id", "was used with another request body");
+  }
+  // The secret again only while it is the one that first answer carried,
+  // and for a day: a request id seen in a log does not yield a secret
+  // rotated since.
+  const bool first_secret = prior.previous_secret.empty() &&
+                            clock_->Now() - prior.create_time < absl::Hours(24);
+  return Present(prior, first_secret);
 }
 
 void WebhookBook::RestartDelivery(StoredWebhook& w, int64_t position) {
@@ -245,7 +259,15 @@ absl::StatusOr<v1::Webhook> WebhookBook::Update(const Actor& actor,
                                                "are url, description, event_types, state"));
     }
   }
-  RETURN_IF_ERROR(CheckTarget(merged, "webhook."));
+  bool url_changed = false;
+  for (const std::string& path : r.update_mask().paths()) url_changed |= path == "url";
+  // The stored URL is not resolved again for other edits: a lapsed domain
+  // or a stricter policy must not keep a caller from disabling it.
+  if (url_changed) {
+    RETURN_IF_ERROR(CheckTarget(merged, "webhook."));
+  } else {
+    RETURN_IF_ERROR(ValidateWebhookFields(merged, "webhook."));
+  }
   w.config.set_url(merged.url());
   *w.config.mutable_event_types() = merged.event_types();
   w.config.set_description(merged.description());

@@ -57,6 +57,8 @@ class WebhookBook {
   // Refuses what the URL policy refuses, resolving the host now.
   absl::Status CheckTarget(const v1::Webhook& w, absl::string_view prefix);
   v1::Webhook Present(const StoredWebhook& w, bool with_secret) const;
+  // The answer to a create repeated with its request id.
+  absl::StatusOr<v1::Webhook> Repeat(const StoredWebhook& prior, const std::string& digest) const;
   // Delivery starts again at `position`, due now.
   static void RestartDelivery(StoredWebhook& w, int64_t position);
   // A caller's write of `w` as read: Aborted when it changed meanwhile.

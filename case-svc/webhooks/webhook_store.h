@@ -56,6 +56,13 @@ struct Progress {
   enum class State { kKeep, kActive, kFailing, kGone } state = State::kKeep;
 };
 
+// Who holds a webhook's delivery lease: a replica's name and the epoch of
+// its current run (each start takes a new, larger one).
+struct LeaseOwner {
+  std::string name;
+  int64_t epoch = 0;
+};
+
 // Thread-safe implementations required.
 class WebhookStore {
  public:
@@ -80,19 +87,26 @@ class WebhookStore {
   // Deletes the webhook and its deliveries. NotFound when absent.
   virtual absl::Status Delete(absl::string_view tenant, absl::string_view id) = 0;
 
+  // A new epoch for a starting replica, larger than every earlier one.
+  virtual absl::StatusOr<int64_t> NextEpoch() = 0;
   // Takes or renews the right to deliver for this webhook until `until`,
   // unless another owner holds an unexpired lease (replicas share the
-  // work). False when someone else holds it.
+  // work); an earlier run of the same replica never keeps it. False when
+  // someone else holds it.
   virtual absl::StatusOr<bool> Lease(absl::string_view tenant, absl::string_view id,
-                                     absl::string_view owner, absl::Time now,
+                                     const LeaseOwner& owner, absl::Time now,
                                      absl::Time until) = 0;
+  // Gives the lease up (caught up: another replica may deliver at once).
+  virtual absl::Status Release(absl::string_view tenant, absl::string_view id,
+                               const LeaseOwner& owner) = 0;
   // Writes a step's outcome if `owner` still holds the lease and the
-  // generation matches; false (and nothing written) otherwise. A caller's
-  // DISABLED is never overwritten by delivery.
+  // generation matches; false (and nothing written) otherwise. The position
+  // never moves back. A caller's DISABLED is never overwritten by delivery,
+  // and answers false too (the step stops).
   virtual absl::StatusOr<bool> RecordProgress(absl::string_view tenant, absl::string_view id,
-                                              absl::string_view owner, const Progress& p) = 0;
-  // Appends an attempt (its name is filled in); the oldest beyond the
-  // newest 1000 per webhook are dropped.
+                                              const LeaseOwner& owner, const Progress& p) = 0;
+  // Appends an attempt (nothing when the webhook is gone); the oldest
+  // beyond the newest 1000 per webhook are dropped.
   virtual absl::Status AddDelivery(absl::string_view tenant, absl::string_view id,
                                    v1::WebhookDelivery d) = 0;
   // Newest first, ids below `before` (0: from the newest), at most `limit`;

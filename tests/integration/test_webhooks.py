@@ -231,6 +231,14 @@ class WebhookTest(Receivers, unittest.TestCase):
         self.assertEqual(a["name"], b["name"])
         self.assertEqual(a["secret"], b["secret"])
         self.call("POST", "/v1/webhooks?requestId=crm-setup-1", {"url": r.url + "2"}, expect=400)
+        # Once rotated, a repeat names the webhook but no longer shows a
+        # secret: a request id seen in some log does not yield the new one.
+        self.call("POST", f"/v1/{a['name']}:rotateSecret", {})
+        c = self.call("POST", "/v1/webhooks?requestId=crm-setup-1", {"url": r.url})
+        self.assertEqual(c["name"], a["name"])
+        self.assertNotIn("secret", c)
+        # Disabling needs no resolution of the stored URL.
+        self.call("PATCH", f"/v1/{a['name']}?updateMask=state", {"state": "STATE_DISABLED"})
 
 
 if __name__ == "__main__":
