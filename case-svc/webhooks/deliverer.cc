@@ -236,8 +236,14 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
   if (changes->empty()) return result;  // idle: nothing to lease for
   // Held for one send at a time, renewed before each: a send that outlives
   // it cannot race a replica that took over (the lease outlasts a send).
+  // Renewed once half of it is gone: what is left still outlasts a send.
+  absl::Time leased_until = absl::InfinitePast();
   auto lease = [&](absl::Time now) -> absl::StatusOr<bool> {
-    return webhooks_->Lease(tenant, id, lease_owner_, now, now + options_.lease);
+    if (now < leased_until - options_.lease / 2) return true;
+    ASSIGN_OR_RETURN(bool held,
+                     webhooks_->Lease(tenant, id, lease_owner_, now, now + options_.lease));
+    if (held) leased_until = now + options_.lease;
+    return held;
   };
   ASSIGN_OR_RETURN(bool leased, lease(start));
   if (!leased) {
@@ -322,9 +328,8 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
                                                              : Progress::State::kKeep;
         break;
     }
-    const absl::Status recorded = webhooks_->AddDelivery(tenant, id, d);
-    if (!recorded.ok()) return recorded;
-    auto written = write();
+    moved = false;
+    auto written = webhooks_->RecordAttempt(tenant, id, lease_owner_, d, p);
     if (!written.ok()) return written.status();
     if (!*written) {  // a caller moved or disabled it meanwhile: look again
       result.next = absl::InfinitePast();

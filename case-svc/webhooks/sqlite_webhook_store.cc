@@ -236,55 +236,25 @@ class SqliteWebhookStore final : public WebhookStore {
   absl::StatusOr<bool> RecordProgress(absl::string_view tenant, absl::string_view id,
                                       const LeaseOwner& owner, const Progress& p) override {
     absl::MutexLock lock(&mu_);
-    // A caller's DISABLED stays; a 410 disables and, being a change of
-    // state the caller sees, bumps the revision (the etag).
-    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "UPDATE webhooks SET position = max(position, ?5), failures = ?6, next_attempt = ?7, "
-        "last_error = ?8, state = CASE WHEN state = 3 OR ?9 = 0 THEN state ELSE ?9 END, "
-        "revision = revision + (CASE WHEN ?9 = 3 AND state != 3 THEN 1 ELSE 0 END) "
-        "WHERE tenant = ?1 AND id = ?2 AND lease_owner = ?3 AND lease_epoch = ?10 "
-        "AND generation = ?4 RETURNING state"));
-    int64_t state = 0;
-    switch (p.state) {
-      case Progress::State::kKeep: state = 0; break;
-      case Progress::State::kActive: state = v1::Webhook::STATE_ACTIVE; break;
-      case Progress::State::kFailing: state = v1::Webhook::STATE_FAILING; break;
-      case Progress::State::kGone: state = v1::Webhook::STATE_DISABLED; break;
-    }
-    q.Bind(1, tenant).Bind(2, id).Bind(3, owner.name).Bind(4, p.generation).Bind(5, p.position)
-        .Bind(6, static_cast<int64_t>(p.failures)).Bind(7, Micros(p.next_attempt))
-        .Bind(8, p.last_error).Bind(9, state).Bind(10, owner.epoch);
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return false;
-    const bool disabled = q.ColumnInt64(0) == v1::Webhook::STATE_DISABLED;
-    while (true) {
-      ASSIGN_OR_RETURN(bool more, q.Step());
-      if (!more) break;
-    }
-    return !disabled || p.state == Progress::State::kGone;
+    return RecordProgressLocked(tenant, id, owner, p);
+  }
+
+  absl::StatusOr<bool> RecordAttempt(absl::string_view tenant, absl::string_view id,
+                                     const LeaseOwner& owner, v1::WebhookDelivery d,
+                                     const Progress& p) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    RETURN_IF_ERROR(InsertDeliveryLocked(tenant, id, std::move(d)));
+    ASSIGN_OR_RETURN(bool kept, RecordProgressLocked(tenant, id, owner, p));
+    RETURN_IF_ERROR(tx.Commit());
+    return kept;
   }
 
   absl::Status AddDelivery(absl::string_view tenant, absl::string_view id,
                            v1::WebhookDelivery d) override {
     absl::MutexLock lock(&mu_);
-    d.clear_name();
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
-    // Not for a webhook deleted while its attempt was in flight.
-    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "INSERT INTO deliveries (tenant, webhook, data) SELECT ?1, ?2, ?3 WHERE EXISTS "
-        "(SELECT 1 FROM webhooks WHERE tenant = ?1 AND id = ?2)"));
-    q.Bind(1, tenant).Bind(2, id).BindBlob(3, d.SerializeAsString());
-    RETURN_IF_ERROR(q.Run());
-    // Pruned every 100 inserts of this webhook (counted since the store
-    // opened), so each log stays near its 1000 newest.
-    if (db_->Changes() == 1 && ++inserts_[{std::string(tenant), std::string(id)}] % 100 == 0) {
-      ASSIGN_OR_RETURN(Statement prune, db_->Prepare(
-          "DELETE FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND id <= "
-          "(SELECT id FROM deliveries WHERE tenant = ?1 AND webhook = ?2 ORDER BY id DESC "
-          "LIMIT 1 OFFSET ?3)"));
-      prune.Bind(1, tenant).Bind(2, id).Bind(3, static_cast<int64_t>(kKeepDeliveries));
-      RETURN_IF_ERROR(prune.Run());
-    }
+    RETURN_IF_ERROR(InsertDeliveryLocked(tenant, id, std::move(d)));
     return tx.Commit();
   }
 
@@ -316,6 +286,59 @@ class SqliteWebhookStore final : public WebhookStore {
   }
 
  private:
+  absl::StatusOr<bool> RecordProgressLocked(absl::string_view tenant, absl::string_view id,
+                                            const LeaseOwner& owner, const Progress& p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // A caller's DISABLED stays; a 410 disables and, being a change of
+    // state the caller sees, bumps the revision (the etag).
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "UPDATE webhooks SET position = max(position, ?5), failures = ?6, next_attempt = ?7, "
+        "last_error = ?8, state = CASE WHEN state = 3 OR ?9 = 0 THEN state ELSE ?9 END, "
+        "revision = revision + (CASE WHEN ?9 = 3 AND state != 3 THEN 1 ELSE 0 END) "
+        "WHERE tenant = ?1 AND id = ?2 AND lease_owner = ?3 AND lease_epoch = ?10 "
+        "AND generation = ?4 RETURNING state"));
+    int64_t state = 0;
+    switch (p.state) {
+      case Progress::State::kKeep: state = 0; break;
+      case Progress::State::kActive: state = v1::Webhook::STATE_ACTIVE; break;
+      case Progress::State::kFailing: state = v1::Webhook::STATE_FAILING; break;
+      case Progress::State::kGone: state = v1::Webhook::STATE_DISABLED; break;
+    }
+    q.Bind(1, tenant).Bind(2, id).Bind(3, owner.name).Bind(4, p.generation).Bind(5, p.position)
+        .Bind(6, static_cast<int64_t>(p.failures)).Bind(7, Micros(p.next_attempt))
+        .Bind(8, p.last_error).Bind(9, state).Bind(10, owner.epoch);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return false;
+    const bool disabled = q.ColumnInt64(0) == v1::Webhook::STATE_DISABLED;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, q.Step());
+      if (!more) break;
+    }
+    return !disabled || p.state == Progress::State::kGone;
+  }
+
+  absl::Status InsertDeliveryLocked(absl::string_view tenant, absl::string_view id,
+                                    v1::WebhookDelivery d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    d.clear_name();
+    // Not for a webhook deleted while its attempt was in flight.
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "INSERT INTO deliveries (tenant, webhook, data) SELECT ?1, ?2, ?3 WHERE EXISTS "
+        "(SELECT 1 FROM webhooks WHERE tenant = ?1 AND id = ?2)"));
+    q.Bind(1, tenant).Bind(2, id).BindBlob(3, d.SerializeAsString());
+    RETURN_IF_ERROR(q.Run());
+    // Pruned every 100 inserts of this webhook (counted since the store
+    // opened), so each log stays near its 1000 newest.
+    if (db_->Changes() == 1 && ++inserts_[{std::string(tenant), std::string(id)}] % 100 == 0) {
+      ASSIGN_OR_RETURN(Statement prune, db_->Prepare(
+          "DELETE FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND id <= "
+          "(SELECT id FROM deliveries WHERE tenant = ?1 AND webhook = ?2 ORDER BY id DESC "
+          "LIMIT 1 OFFSET ?3)"));
+      prune.Bind(1, tenant).Bind(2, id).Bind(3, static_cast<int64_t>(kKeepDeliveries));
+      RETURN_IF_ERROR(prune.Run());
+    }
+    return absl::OkStatus();
+  }
+
   void BindSealed(Statement& q, const DataKey& key, const StoredWebhook& w, int first)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string binding = Binding(w.id);

@@ -105,6 +105,11 @@ class WebhookStore {
   // and answers false too (the step stops).
   virtual absl::StatusOr<bool> RecordProgress(absl::string_view tenant, absl::string_view id,
                                               const LeaseOwner& owner, const Progress& p) = 0;
+  // An attempt and the progress it made, in one transaction (the answer as
+  // RecordProgress's).
+  virtual absl::StatusOr<bool> RecordAttempt(absl::string_view tenant, absl::string_view id,
+                                             const LeaseOwner& owner, v1::WebhookDelivery d,
+                                             const Progress& p) = 0;
   // Appends an attempt (nothing when the webhook is gone); the oldest
   // beyond the newest 1000 per webhook are dropped.
   virtual absl::Status AddDelivery(absl::string_view tenant, absl::string_view id,

@@ -32,6 +32,9 @@ REPORT_KV="$WORK/e2e.kv" COUNSEL_BENCH_BUILD="$BUILD" tests/bench/load_report.sh
 echo "HTTP front under ${COUNSEL_BENCH_WATCHERS:-10000} watchers and ${COUNSEL_BENCH_SLOW:-1000} slow senders..." >&2
 COUNSEL_BUILD_DIR="$BUILD" /usr/bin/python3 tests/bench/http_report.py \
   "${COUNSEL_BENCH_WATCHERS:-10000}" "${COUNSEL_BENCH_SLOW:-1000}" >"$WORK/http.kv"
+echo "webhook delivery lag at ${COUNSEL_BENCH_WEBHOOK_RATE:-200} changes/s to 10 endpoints..." >&2
+COUNSEL_BUILD_DIR="$BUILD" /usr/bin/python3 tests/bench/webhook_lag.py \
+  "${COUNSEL_BENCH_WEBHOOK_RATE:-200}" 10 10 >"$WORK/webhooks.kv"
 echo "20 MiB attachment up and down..." >&2
 COUNSEL_BUILD_DIR="$BUILD" /usr/bin/python3 tests/bench/mobile_report.py >"$WORK/mobile.txt"
 
@@ -48,6 +51,7 @@ def bench(path):
 g, c = bench(f"{work}/guidance.json"), bench(f"{work}/cases.json")
 kv = dict(line.strip().split("=", 1) for line in open(f"{work}/e2e.kv") if "=" in line)
 hv = dict(line.strip().split("=", 1) for line in open(f"{work}/http.kv") if "=" in line)
+wv = dict(line.strip().split("=", 1) for line in open(f"{work}/webhooks.kv") if "=" in line)
 f = lambda k: float(kv[k])
 
 def one(d, prefix):
@@ -114,6 +118,13 @@ row("a change written meanwhile, delivered to every watcher within 1 s",
 row(f"{hv['slowloris']} slowloris connections: /healthz and a unary GET, p99",
     f"{h('slow_healthz_p99_ms'):.2f} / {h('slow_unary_p99_ms'):.2f} ms", "", "", "< 50 ms",
     max(h('slow_healthz_p99_ms'), h('slow_unary_p99_ms')) < 50)
+
+# Webhooks (tests/bench/webhook_lag.py): commit to a loopback receiver.
+row(f"webhook delivery lag, {wv['achieved_rate']} changes/s to {wv['endpoints']} endpoints "
+    f"({wv['delivered']} deliveries, {wv['duplicates']} repeats)",
+    f"p50 {float(wv['lag_p50_ms']):.2f} ms, p99 {float(wv['lag_p99_ms']):.2f} ms",
+    f"SSE watcher p50 {float(wv['sse_lag_p50_ms']):.2f} ms, p99 {float(wv['sse_lag_p99_ms']):.2f} ms",
+    f"{float(wv['lag_p99_ms']) / max(float(wv['sse_lag_p99_ms']), 0.001):.1f}x p99", "", None)
 
 # 2. case-svc.
 gc, one_c = one(c, "BM_CreateCase_GroupCommit"), one(c, "BM_CreateCase_OneCommitPerRequest")
