@@ -57,7 +57,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     // up to two minutes.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    // gRPC 1.51 reads this as the connect attempt's timeout (not a backoff):
+    // at 100 ms a backend slow to send its SETTINGS frame on a loaded host
+    // failed calls with UNAVAILABLE. A refused connection still fails at once.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
     args.SetMaxReceiveMessageSize(64 << 20);
     return grpc::CreateCustomChannel(addr, creds, args);

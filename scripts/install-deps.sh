@@ -35,8 +35,13 @@ if [ "${1:-}" = "--with-buf" ]; then
     command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
     npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "@bufbuild/buf@$BUF_VERSION" >/dev/null
   fi
-  # The OpenAPI validator and the client built from the document
-  # (tests/tools/package-lock.json pins every package).
+  # The dashboard's browser tests drive Debian's Chromium (playwright-core
+  # never downloads a browser), with a CJK font so screenshots show the text.
+  command -v chromium >/dev/null || apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] ||
+    apt-get install -y -qq --no-install-recommends fonts-wqy-zenhei >/dev/null
+  # The OpenAPI validator, the client built from the document, playwright-core
+  # and axe-core (tests/tools/package-lock.json pins every package).
   if ! (cd "$ROOT/tests/tools" && npm ls --silent >/dev/null 2>&1); then
     (cd "$ROOT/tests/tools" && npm ci --silent --no-audit --no-fund >/dev/null)
   fi

@@ -212,10 +212,13 @@ class Cluster:
     def restart(self, role, sig=signal.SIGKILL):
         """Stops a program (kill -9 by default) and starts it again on its port."""
         prog = self.programs[role]
-        port = {"guidance": self.guidance_port, "cases": self.cases_port}[role]
+        port = {"guidance": self.guidance_port, "cases": self.cases_port,
+                "gateway": self.gateway_port}[role]
         prog.stop(sig)
         argv = [a if not a.startswith("--listen=") else f"--listen=127.0.0.1:{port}"
                 for a in prog.argv]
+        argv = [a if not a.startswith("--http_listen=") else
+                f"--http_listen=127.0.0.1:{self.http_port}" for a in argv]
         new = Program(role, argv, self.dir)
         self.programs[role] = new
         new.port()
