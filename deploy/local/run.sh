@@ -54,6 +54,8 @@ cat <<MSG
 
 Counsel is running (logs in var/log/). A demo key for tenant "demo" is in var/demo.apikey.
 
+  Dashboard: http://127.0.0.1:8080/dashboard/  (sign in with the key in var/demo.apikey)
+
   HTTP/JSON:
     curl -H "authorization: Bearer $KEY" 127.0.0.1:8080/v1/statutes
 

@@ -76,6 +76,7 @@ async function visit(p, hash, ready, view) {
   };
   await axe(p, view);
   await p.screenshot({ path: path.join(ART, `${view}.png`), fullPage: true });
+  await p.screenshot({ path: path.join(ART, `${view}-top.png`) });
 }
 
 (async () => {
@@ -119,6 +120,8 @@ async function visit(p, hash, ready, view) {
     await visit(p, `#/case/${id}`, "#checklist tr", "case");
     out.caseClientPhone = await p.textContent("#client");
     out.caseCitations = await p.$$eval(".citation", (c) => c.length);
+    out.xss = await p.evaluate(() => window.__xss === undefined ? null : window.__xss);
+    out.summaryShown = (await p.textContent(".summary")) || "";
     out.caseStale = await p.$$eval(".stale", (c) => c.map((x) => x.textContent));
     const before = await p.$$eval('#timeline li[data-type="TYPE_CHECKLIST_ITEM_UPDATED"]', (l) => l.length);
     await p.click("#checklist button.tick");

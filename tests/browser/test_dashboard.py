@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from counsel_harness import Cluster  # noqa: E402
 
 PHONE = "13812345678"
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
 SPEC = os.path.join(os.path.dirname(__file__), "dashboard.spec.js")
 
 
@@ -47,6 +49,8 @@ class DashboardTest(unittest.TestCase):
                     ("", ["LEAKED_DATA_EMAIL"])]):
                 status, case, _ = c.http("POST", "/v1/cases", key=keys["admin"], body={
                     "externalRef": f"CRM-{i}", "suspectedSource": source, "leakedData": leaked,
+                    # Content is text, never markup: this must show as typed.
+                    "summary": XSS if i == 0 else "",
                     "client": {"id": f"client-{i}", "displayName": "张三", "phone": PHONE},
                     "occurredOn": known.isoformat(),
                     "discoveredTime": f"{known.isoformat()}T08:00:00Z",
@@ -118,6 +122,8 @@ class DashboardTest(unittest.TestCase):
         self.assertIn("138****5678", result["caseClientPhone"])
         self.assertIn(PHONE, result["adminClient"])
         self.assertGreater(result["caseCitations"], 0)
+        self.assertIsNone(result["xss"])
+        self.assertIn("<img src=x", result["summaryShown"])
         self.assertTrue(any("某快递平台" in r and "2" in r for r in result["clusters"]),
                         result["clusters"])
         # A reader sees no write controls, and the API refuses anyway.
