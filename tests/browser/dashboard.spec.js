@@ -221,6 +221,16 @@ async function visit(p, hash, ready, view) {
     await a.p.click("#provisions li button");
     await a.p.waitForSelector("#provision blockquote");
     out.provisionText = (await a.p.textContent("#provision blockquote")).slice(0, 40);
+    // Two versions compared, the differences marked.
+    await a.p.selectOption("#statute", "statutes/public-security-administration-punishments");
+    await a.p.waitForSelector("#provisions li button");
+    await a.p.click("#provisions li:nth-child(42) button");
+    await a.p.waitForSelector("#provision blockquote");
+    await a.p.click("#compare");
+    await a.p.waitForSelector("#diff .change", { timeout: 15000 });
+    out.diffMarks = await a.p.$$eval("#diff ins, #diff del", (m) => m.length);
+    await axe(a.p, "statutes-compare");
+    await a.p.screenshot({ path: path.join(ART, "statutes-compare.png") });
     await a.context.close();
   } catch (e) {
     out.problems.push(`failed: ${e.stack || e}`);

@@ -5,10 +5,11 @@ import * as api from "../api.js";
 import { h, replace, isoDate } from "../dom.js";
 import { t } from "../i18n.js";
 
+// An article's text holds its paragraphs and items already; a provision
+// without text of its own is the sum of its parts.
 function provisionText(p) {
-  const parts = [p.text || ""];
-  for (const c of p.children || []) parts.push(provisionText(c));
-  return parts.filter(Boolean).join("\n");
+  if (p.text) return p.text;
+  return (p.children || []).map(provisionText).filter(Boolean).join("\n");
 }
 
 export async function statutes(main) {
