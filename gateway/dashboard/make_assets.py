@@ -6,6 +6,7 @@ bytes are written as a table the gateway serves (gateway/dashboard/assets.h).
 
     make_assets.py SRC_DIR OUT.cc [OUT_MANIFEST.json]
 """
+import gzip
 import hashlib
 import json
 import os
@@ -89,7 +90,9 @@ def main():
         with open(manifest_path, "w") as f:
             json.dump({"files": {("/dashboard/" if p == "index.html" else f"/dashboard/{p}"): len(d)
                                  for p, d in content.items()},
-                       "total_bytes": sum(len(d) for d in content.values())}, f, indent=1)
+                       "total_bytes": sum(len(d) for d in content.values()),
+                       "total_gzip_bytes": sum(len(gzip.compress(d, 9)) for d in content.values())},
+                      f, indent=1)
 
 
 if __name__ == "__main__":
