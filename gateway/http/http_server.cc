@@ -358,8 +358,13 @@ class Connection final : public HttpResponder, public std::enable_shared_from_th
     for (auto& [k, v] : headers) res->insert(k, v);
     if (body_open_) keep_alive_ = false;  // the rest of the body is never read
     res->keep_alive(keep_alive_);
-    res->body() = std::move(body);
+    // HEAD: the length the GET would have, and no body (a body here would be
+    // read as the start of the next answer on a kept-alive connection).
+    const bool head = request_.method == "HEAD";
+    const size_t length = body.size();
+    if (!head) res->body() = std::move(body);
     res->prepare_payload();
+    if (head) res->content_length(length);
     stream_.expires_after(Chrono(options().body_timeout));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec,
                                                                       std::size_t) {

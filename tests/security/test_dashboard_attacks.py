@@ -76,6 +76,18 @@ class DashboardAttackTest(unittest.TestCase):
                                headers={"content-type": "application/json"})
             self.assertIn(status, (404, 405), method)
 
+    def test_head_has_no_body_and_the_connection_stays_in_step(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.c.http_port, timeout=10)
+        conn.request("HEAD", "/dashboard/")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertGreater(int(r.getheader("content-length")), 100)
+        self.assertEqual(r.read(), b"")
+        conn.request("GET", "/healthz")  # the same connection: the next answer is intact
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.read()), (200, b"ok\n"))
+        conn.close()
+
     def test_a_cookie_without_its_csrf_token_changes_nothing(self):
         key = self.c.create_key("firm-a", ["cases.read", "cases.write"])
         conn = http.client.HTTPConnection("127.0.0.1", self.c.http_port, timeout=10)

@@ -38,8 +38,10 @@ export function days(fromIso, to = Date.now()) {
   return Math.floor((to - Date.parse(fromIso)) / 86400000);
 }
 
+// YYYY-MM-DD of the user's own calendar (the firm's day, not UTC's).
 export function isoDate(d) {
-  return new Date(d).toISOString().slice(0, 10);
+  const t = new Date(d);
+  return new Date(t.getTime() - t.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
 
 export function shortId(name) {

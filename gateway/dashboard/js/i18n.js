@@ -22,6 +22,8 @@ const STRINGS = {
     statute: "法律", provision: "条文", open: "打开", compare: "比较版本", from: "自", to: "至",
     changes: "变化", noChanges: "无变化", masked: "已遮蔽（需 cases.pii 权限）",
     signedOut: "已退出", saved: "已保存", error: "出错", loading: "加载中…",
+    kind: "类型", counterpart: "对方", summary: "摘要", attachment: "附件", when: "时间",
+    capped: "案件过多：以下只含最近的 3000 个未结案件，请用筛选缩小范围。",
     openCase: "打开案件", readOnly: "只读：此密钥不能修改", severityNames: ["", "低", "中", "高", "危急"],
   },
   en: {
@@ -47,7 +49,11 @@ const STRINGS = {
     statute: "Statute", provision: "Provision", open: "Open", compare: "Compare versions",
     from: "From", to: "To", changes: "Changes", noChanges: "No changes",
     masked: "Masked (needs cases.pii)", signedOut: "Signed out", saved: "Saved", error: "Error",
-    loading: "Loading…", openCase: "Open case", readOnly: "Read only: this key cannot change cases",
+    loading: "Loading…",
+    kind: "Kind", counterpart: "Counterpart", summary: "Summary", attachment: "Attachment",
+    when: "When",
+    capped: "Too many cases: only the newest 3,000 open cases are included; narrow with a filter.",
+    openCase: "Open case", readOnly: "Read only: this key cannot change cases",
     severityNames: ["", "Low", "Medium", "High", "Critical"],
   },
 };

@@ -23,13 +23,19 @@ const ROUTES = [
 
 const main = document.getElementById("main");
 let unmount = null;
+let generation = 0;  // a render that finishes after a newer one began draws nothing
 
 
 function route() {
   const [path, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
-  if (path === "case" && rest.length) return { view: caseView, arg: rest.join("/"), label: "case" };
+  // A case id only: nothing from the hash becomes another path of the API.
+  if (path === "case" && rest.length === 1 && /^[a-z0-9]{1,64}$/.test(rest[0])) {
+    return { view: caseView, arg: rest[0], label: "case" };
+  }
   return ROUTES.find((r) => r.path === path && (!r.scope || api.can(r.scope))) || ROUTES[0];
 }
+
+let stopBadge = null;
 
 function header() {
   const s = api.current();
@@ -40,7 +46,8 @@ function header() {
   replace(nav, ROUTES.filter((x) => !x.scope || api.can(x.scope)).map((x) =>
     h("a", { href: `#/${x.path}`, "aria-current": r.path === x.path ? "page" : undefined }, t(x.label))));
   const liveBadge = h("span", { class: "live", id: "live", "data-state": "connecting" }, t("connecting"));
-  live.onState((st) => {
+  if (stopBadge) stopBadge();
+  stopBadge = live.onState((st) => {
     liveBadge.dataset.state = st;
     liveBadge.textContent = t(st === "live" ? "live" : st === "connecting" ? "connecting" : "reconnecting");
   });
@@ -57,16 +64,33 @@ async function render() {
   api.setLocale(language());
   if (unmount) unmount();
   unmount = null;
+  const mine = ++generation;
   if (!api.current()) return showSignIn();
   header();
   const r = route();
   document.title = `Counsel · ${t(r.label)}`;  // never a client's name
-  replace(main, h("p", { class: "muted" }, t("loading")));
+  // Each view draws into its own box: one still loading after the user
+  // moved on writes into a box no longer on the page.
+  const box = h("div", { class: "view" }, h("p", { class: "muted" }, t("loading")));
+  replace(main, box);
   try {
-    unmount = await r.view(main, r.arg);
+    const stop = await r.view(box, r.arg);
+    if (mine !== generation) {
+      if (stop) stop();
+      return;
+    }
+    unmount = stop;
   } catch (e) {
-    replace(main, h("p", { class: "bad", role: "alert" }, `${t("error")}: ${e.message}`));
+    if (e.status === 401) return sessionEnded();
+    if (mine === generation) replace(box, h("p", { class: "bad", role: "alert" }, `${t("error")}: ${e.message}`));
   }
+}
+
+// The session expired or was ended elsewhere: back to sign-in.
+function sessionEnded() {
+  live.stop();
+  api.forget();
+  render();
 }
 
 function showSignIn() {
@@ -101,14 +125,25 @@ function showSignIn() {
 }
 
 async function signOut() {
+  try {
+    await api.signOut();
+  } catch (e) {
+    // The cookie may still work: say so, and stay signed in.
+    toast(`${t("error")}: ${e.message}`, true);
+    return;
+  }
   live.stop();
-  await api.signOut().catch(() => {});
   toast(t("signedOut"));
   location.hash = "";
   render();
 }
 
 window.addEventListener("hashchange", render);
+live.onSignedOut(sessionEnded);
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();  // not a route
+  main.focus();
+});
 document.documentElement.lang = language();
 api.resume().then((s) => {
   if (s) live.start();

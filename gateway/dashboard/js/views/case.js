@@ -17,6 +17,10 @@ function staleText(reason, lang) {
   return (STALE[reason] || [reason, reason])[lang === "en" ? 1 : 0];
 }
 
+function head(...cols) {
+  return h("thead", {}, h("tr", {}, cols.filter(Boolean).map((x) => h("th", { scope: "col" }, x))));
+}
+
 function when(ts) {
   return ts ? ts.replace("T", " ").slice(0, 16) : "";
 }
@@ -37,8 +41,10 @@ export async function caseView(main, id) {
     const client = c.client || {};
     const item = (it) => {
       const buttons = writable && it.state === "STATE_PENDING" ? [
-        h("button", { type: "button", class: "tick", onclick: () => setItem(it, "STATE_DONE") }, t("tick")),
-        h("button", { type: "button", class: "skip-item", onclick: () => setItem(it, "STATE_SKIPPED") }, t("skipItem")),
+        h("button", { type: "button", class: "tick", "aria-label": `${t("tick")}: ${it.title || it.key}`,
+                      onclick: () => setItem(it, "STATE_DONE") }, t("tick")),
+        h("button", { type: "button", class: "skip-item", "aria-label": `${t("skipItem")}: ${it.title || it.key}`,
+                      onclick: () => setItem(it, "STATE_SKIPPED") }, t("skipItem")),
       ] : [];
       return h("tr", { "data-item": it.name },
         h("td", {}, it.title || it.key), h("td", {}, it.state.replace("STATE_", "")),
@@ -75,9 +81,11 @@ export async function caseView(main, id) {
           c.summary ? h("p", { class: "summary" }, c.summary) : null)),
       h("h2", {}, t("checklist")),
       h("div", { class: "table-wrap" }, h("table", { id: "checklist" },
+        head(t("item"), t("state"), t("due"), writable ? t("actions") : null),
         h("tbody", {}, (c.checklist || []).map(item)))),
       h("h2", {}, t("evidence")),
       h("div", { class: "table-wrap" }, h("table", { id: "evidence" },
+        head(t("when"), t("kind"), t("counterpart"), t("summary"), t("attachment")),
         h("tbody", {}, (evidence.evidence || []).map((e) => h("tr", {},
           h("td", {}, when(e.occurredTime || e.createTime)), h("td", {}, e.kind.replace("KIND_", "")),
           h("td", {}, e.counterpart || ""), h("td", {}, e.summary || ""),
@@ -109,5 +117,5 @@ export async function caseView(main, id) {
   }
 
   await load();
-  return reloadOnChange(load, (change) => change.event && change.event.case === name);
+  return reloadOnChange(load, (change) => !change.event || change.event.case === name);
 }

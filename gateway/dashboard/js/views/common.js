@@ -2,16 +2,44 @@
 import { h } from "../dom.js";
 import * as live from "../live.js";
 
-// Calls `reload` shortly after each change (one call for a burst), and
-// returns the view's unmount.
+// Calls `reload` shortly after a change (one call for a burst, and at
+// least every 500 ms while changes keep coming), never two at once; returns
+// the view's unmount.
 export function reloadOnChange(reload, filter = () => true) {
   let timer = null;
+  let first = 0;
+  let running = false;
+  let again = false;
+  let stopped = false;
+  const run = async () => {
+    timer = null;
+    first = 0;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await reload();
+    } catch (_) {
+      // the next change tries again
+    } finally {
+      running = false;
+      if (again && !stopped) {
+        again = false;
+        run();
+      }
+    }
+  };
   const off = live.onChange((change) => {
     if (!filter(change)) return;
+    const now = Date.now();
+    if (!first) first = now;
     clearTimeout(timer);
-    timer = setTimeout(reload, 100);
+    timer = setTimeout(run, now - first > 400 ? 0 : 100);
   });
   return () => {
+    stopped = true;
     clearTimeout(timer);
     off();
   };

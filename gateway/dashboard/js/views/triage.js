@@ -15,6 +15,7 @@ export async function triage(main) {
   const more = h("button", { type: "button", id: "triage-more", hidden: true }, t("more"));
   const writable = api.can("cases.write");
   let token = "";
+  let loads = 0;  // only the newest load draws
 
   function filter() {
     let f = "(state = NEW OR state = TRIAGED)";
@@ -28,12 +29,14 @@ export async function triage(main) {
     if (writable) {
       const who = h("input", { type: "text", value: c.assignee || "", size: 10,
                                "aria-label": `${t("assignee")} ${c.name.split("/")[1].slice(0, 8)}` });
-      actions.push(who, h("button", { type: "button", class: "assign", onclick: async () => {
+      const label = c.externalRef || c.name.split("/")[1].slice(0, 8);
+      actions.push(who, h("button", { type: "button", class: "assign", "aria-label": `${t("assign")} ${label}`, onclick: async () => {
         await act(() => api.call("PATCH", `/v1/${c.name}?updateMask=assignee`,
                                  { assignee: who.value, etag: c.etag }));
       } }, t("assign")));
       if (NEXT[c.state]) {
-        actions.push(h("button", { type: "button", class: "transition", onclick: async () => {
+        actions.push(h("button", { type: "button", class: "transition",
+                                   "aria-label": `${t("moveTo")} ${stateName(NEXT[c.state])}: ${label}`, onclick: async () => {
           await act(() => api.call("POST", `/v1/${c.name}:transition`,
                                    { state: NEXT[c.state], etag: c.etag }));
         } }, `${t("moveTo")} ${stateName(NEXT[c.state])}`));
@@ -61,10 +64,11 @@ export async function triage(main) {
   }
 
   async function load(reset) {
-    if (reset) token = "";
+    const mine = ++loads;
     const params = { filter: filter(), orderBy: "severity desc", pageSize: "50" };
-    if (token) params.pageToken = token;
+    if (!reset && token) params.pageToken = token;
     const page = await api.get("/v1/cases", params);
+    if (mine !== loads) return;
     const rows = (page.cases || []).map(row);
     if (reset) replace(body, rows); else body.append(...rows);
     token = page.nextPageToken || "";
