@@ -15,8 +15,12 @@ const KEYS = JSON.parse(process.env.KEYS);
 const ART = process.env.ARTIFACTS;
 const PHONE = process.env.PHONE;
 const out = { axe: {}, views: {}, problems: [], csp: [], timings: {} };
+// Lines from the Python side, queued: one may arrive before it is awaited.
 const lines = readline.createInterface({ input: process.stdin });
-const nextLine = () => new Promise((resolve) => lines.once("line", resolve));
+const queued = [];
+const waiting = [];
+lines.on("line", (l) => (waiting.length ? waiting.shift()(l) : queued.push(l)));
+const nextLine = () => new Promise((resolve) => (queued.length ? resolve(queued.shift()) : waiting.push(resolve)));
 
 async function api(key, method, p, body) {
   const r = await fetch(GW + p, {
@@ -224,7 +228,8 @@ async function visit(p, hash, ready, view) {
     // Two versions compared, the differences marked.
     await a.p.selectOption("#statute", "statutes/public-security-administration-punishments");
     await a.p.waitForSelector("#provisions li button");
-    await a.p.click("#provisions li:nth-child(42) button");
+    await a.p.fill("#find-label", "第四十二条");
+    await a.p.click("#provisions li button");
     await a.p.waitForSelector("#provision blockquote");
     await a.p.click("#compare");
     await a.p.waitForSelector("#diff .change", { timeout: 15000 });

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import unittest
 
 BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
@@ -67,6 +68,9 @@ class DashboardTest(unittest.TestCase):
             with subprocess.Popen(["node", SPEC], env=env, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True) as proc:
+                # Bounded whatever happens: a browser step that hangs ends here.
+                watchdog = threading.Timer(240, proc.kill)
+                watchdog.start()
                 try:
                     for line in proc.stdout:
                         if line.strip() == "RESTART":
@@ -78,6 +82,7 @@ class DashboardTest(unittest.TestCase):
                     proc.wait(timeout=60)
                     errors = proc.stderr.read()
                 finally:
+                    watchdog.cancel()
                     if proc.poll() is None:
                         proc.kill()
             self.assertIsNotNone(result, errors[-3000:])

@@ -32,7 +32,7 @@ export async function caseView(main, id) {
   async function load() {
     const [brief, evidence, notes, events] = await Promise.all([
       api.get(`/v1/${name}:brief`),
-      api.get(`/v1/${name}/evidence`, { pageSize: "100" }),
+      api.get(`/v1/${name}/evidence`, { pageSize: "100", hideSuperseded: "true" }),
       api.get(`/v1/${name}/notes`, { pageSize: "100" }),
       api.get(`/v1/${name}/events`, { pageSize: "200" }),
     ]);

@@ -13,11 +13,12 @@ function provisionText(p) {
 }
 
 export async function statutes(main) {
-  const list = await api.get("/v1/statutes", { pageSize: "100" });
-  const all = list.statutes || [];
+  const catalogue = await api.get("/v1/statutes", { pageSize: "100" });
+  const all = catalogue.statutes || [];
   const pick = h("select", { id: "statute" }, all.map((s) => h("option", { value: s.name }, s.title)));
   const date = h("input", { type: "date", id: "as-of", value: isoDate(Date.now()) });
   const provisions = h("ul", { id: "provisions" });
+  const find = h("input", { type: "search", id: "find-label", placeholder: "第一百八十八条" });
   const shown = h("div", { id: "provision", "aria-live": "polite" });
   const from = h("select", { id: "from-version" });
   const to = h("select", { id: "to-version" });
@@ -33,14 +34,37 @@ export async function statutes(main) {
     if (vs.length) to.value = vs[vs.length - 1].versionId;
   }
 
+  let loaded = [];
+  let loads = 0;
+
+  // Every article of the version in force on the date (民法典 has 1,260).
   async function load() {
+    const mine = ++loads;
     replace(shown);
-    const page = await api.get(`/v1/${pick.value}/provisions`, { asOf: date.value, pageSize: "100" });
-    const v = page.version || {};
-    replace(provisions, (page.provisions || []).map((p) => h("li", {},
+    const all = [];
+    let token = "";
+    let version = {};
+    do {
+      const params = { asOf: date.value, pageSize: "500" };
+      if (token) params.pageToken = token;
+      const page = await api.get(`/v1/${pick.value}/provisions`, params);
+      all.push(...(page.provisions || []));
+      version = page.version || version;
+      token = page.nextPageToken || "";
+    } while (token && all.length < 5000);
+    if (mine !== loads) return;
+    loaded = all;
+    shown.dataset.version = version.versionId || "";
+    list();
+  }
+
+  // Narrowed by label as a lawyer types it: 第一百八十八条, or a part of it.
+  function list() {
+    const q = find.value.trim();
+    const hits = q ? loaded.filter((p) => p.label.includes(q)) : loaded;
+    replace(provisions, hits.map((p) => h("li", {},
       h("button", { type: "button", class: "link", onclick: () => open(p.name) }, p.label))));
-    if (!(page.provisions || []).length) replace(provisions, h("li", { class: "muted" }, t("none")));
-    shown.dataset.version = v.versionId || "";
+    if (!hits.length) replace(provisions, h("li", { class: "muted" }, t("none")));
   }
 
   async function open(provisionName) {
@@ -53,8 +77,15 @@ export async function statutes(main) {
   }
 
   async function compare() {
-    const r = await api.get(`/v1/${pick.value}:compare`, { fromVersion: from.value, toVersion: to.value });
-    const changes = r.changes || [];
+    const changes = [];
+    let token = "";
+    do {
+      const params = { fromVersion: from.value, toVersion: to.value, pageSize: "200" };
+      if (token) params.pageToken = token;
+      const r = await api.get(`/v1/${pick.value}:compare`, params);
+      changes.push(...(r.changes || []));
+      token = r.nextPageToken || "";
+    } while (token && changes.length < 3000);
     replace(diff, changes.length ? changes.map((c) => h("div", { class: "card change" },
       h("h3", {}, `${c.fromLabel || ""} → ${c.toLabel || ""} `,
         h("span", { class: "muted" }, (c.kinds || []).map((k) => k.replace("KIND_", "")).join(", "))),
@@ -65,12 +96,15 @@ export async function statutes(main) {
 
   pick.addEventListener("change", () => { versions(); load(); replace(diff); });
   date.addEventListener("change", load);
+  find.addEventListener("input", list);
   replace(main, h("h1", {}, t("statutes")),
-    h("div", { class: "row" }, h("label", {}, t("statute"), pick), h("label", {}, t("asOf"), date)),
+    h("div", { class: "row" }, h("label", {}, t("statute"), pick), h("label", {}, t("asOf"), date),
+      h("label", {}, t("provision"), find)),
     h("div", { class: "grid" }, h("div", {}, h("h2", {}, t("provision")), provisions), shown),
     h("h2", {}, t("compare")),
     h("div", { class: "row" }, h("label", {}, t("from"), from), h("label", {}, t("to"), to),
-      h("button", { type: "button", id: "compare", onclick: compare }, t("compare"))),
+      h("button", { type: "button", id: "compare", onclick: () => compare().catch((e) =>
+        replace(diff, h("p", { class: "bad", role: "alert" }, `${t("error")}: ${e.message}`))) }, t("compare"))),
     diff);
   versions();
   await load();
