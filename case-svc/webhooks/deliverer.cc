@@ -21,6 +21,35 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
+// What the delivery log keeps of one attempt: never the answer's body.
+v1::WebhookDelivery AttemptRecord(const std::string& message_id, const std::string& event_type,
+                                  const std::string& cursor, int attempt, absl::Time at,
+                                  const OutboundResponse& response, Verdict verdict) {
+  v1::WebhookDelivery d;
+  d.set_message_id(message_id);
+  d.set_event_type(event_type);
+  d.set_cursor(cursor);
+  d.set_attempt(attempt);
+  *d.mutable_attempt_time() = ToProto(at);
+  d.set_status_code(response.status_code);
+  *d.mutable_latency() =
+      TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(response.latency));
+  switch (verdict) {
+    case Verdict::kDelivered:
+      d.set_outcome(v1::WebhookDelivery::OUTCOME_SUCCEEDED);
+      break;
+    case Verdict::kGone:
+      d.set_outcome(v1::WebhookDelivery::OUTCOME_GONE);
+      d.set_error(response.error);
+      break;
+    case Verdict::kRetry:
+      d.set_outcome(v1::WebhookDelivery::OUTCOME_FAILED);
+      d.set_error(response.error);
+      break;
+  }
+  return d;
+}
+
 std::function<double()> DefaultRandom() {
   return [] {
     thread_local std::mt19937_64 gen{std::random_device{}()};
@@ -275,13 +304,6 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
       moved = true;
       continue;
     }
-    if (moved) {  // filtered changes first, so the lease check below sees them
-      ASSIGN_OR_RETURN(bool kept, write());
-      if (!kept) {
-        result.next = absl::InfinitePast();
-        return result;
-      }
-    }
     ASSIGN_OR_RETURN(bool still, lease(now));
     if (!still) {
       result.next = now + options_.lease / 4;
@@ -292,19 +314,10 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
     const OutboundResponse response =
         Send(w, message_id, ChangePayload(tenant, change, cursor), now);
     const Verdict verdict = Judge(response.status_code);
-    v1::WebhookDelivery d;
-    d.set_message_id(message_id);
-    d.set_event_type(EventTypeName(change.event().type()));
-    d.set_cursor(cursor);
-    d.set_attempt(p.failures + 1);
-    *d.mutable_attempt_time() = ToProto(now);
-    d.set_status_code(response.status_code);
-    *d.mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(response.latency));
-    d.set_error(response.error);
+    v1::WebhookDelivery d = AttemptRecord(message_id, EventTypeName(change.event().type()),
+                                          cursor, p.failures + 1, now, response, verdict);
     switch (verdict) {
       case Verdict::kDelivered:
-        d.set_outcome(v1::WebhookDelivery::OUTCOME_SUCCEEDED);
-        d.clear_error();
         p.position = seq;
         p.failures = 0;
         p.last_error.clear();
@@ -313,13 +326,11 @@ absl::StatusOr<Deliverer::StepResult> Deliverer::Step(const std::string& tenant,
                                                   : Progress::State::kKeep;
         break;
       case Verdict::kGone:
-        d.set_outcome(v1::WebhookDelivery::OUTCOME_GONE);
         p.failures += 1;
         p.last_error = "410 Gone: the receiver asked for no more deliveries; webhook disabled";
         p.state = Progress::State::kGone;
         break;
       case Verdict::kRetry:
-        d.set_outcome(v1::WebhookDelivery::OUTCOME_FAILED);
         p.failures += 1;
         p.last_error = response.error.empty() ? absl::StrCat("HTTP ", response.status_code)
                                               : response.error;
@@ -364,18 +375,8 @@ v1::WebhookDelivery Deliverer::Ping(const StoredWebhook& w) {
   const std::string message_id = absl::StrCat("msg_", w.id, "_ping_", RandomId(8));
   const OutboundResponse response =
       Send(w, message_id, PingPayload(w.tenant, absl::StrCat("webhooks/", w.id), now), now);
-  v1::WebhookDelivery d;
-  d.set_message_id(message_id);
-  d.set_event_type(std::string(kPingType));
-  d.set_attempt(1);
-  *d.mutable_attempt_time() = ToProto(now);
-  d.set_status_code(response.status_code);
-  *d.mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(response.latency));
-  const Verdict verdict = Judge(response.status_code);
-  d.set_outcome(verdict == Verdict::kDelivered ? v1::WebhookDelivery::OUTCOME_SUCCEEDED
-                : verdict == Verdict::kGone    ? v1::WebhookDelivery::OUTCOME_GONE
-                                               : v1::WebhookDelivery::OUTCOME_FAILED);
-  if (verdict != Verdict::kDelivered) d.set_error(response.error);
+  const v1::WebhookDelivery d = AttemptRecord(message_id, std::string(kPingType), "", 1, now,
+                                              response, Judge(response.status_code));
   const absl::Status recorded = webhooks_->AddDelivery(w.tenant, w.id, d);
   if (!recorded.ok()) log::Warning("webhook ping not recorded", {{"webhook", w.id}});
   return d;

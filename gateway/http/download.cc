@@ -59,7 +59,7 @@ std::string AttachmentDisposition(absl::string_view filename) {
 std::string ReprDigest(absl::string_view hex_sha256) {
   std::string raw;
   if (hex_sha256.size() != 64 || !crypto::HexDecode(hex_sha256, &raw)) return "";
-  return absl::StrCat("sha-256=:", absl::Base64Escape(raw), ":");
+  return absl::StrCat("sha-256=:", crypto::Base64Encode(raw), ":");
 }
 
 }  // namespace counsel::gateway
