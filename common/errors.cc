@@ -1,5 +1,7 @@
 #include "common/errors.h"
 
+#include <optional>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
@@ -116,16 +118,31 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
   return rpc;
 }
 
-std::string ErrorReason(const absl::Status& status) {
-  std::string reason;
+namespace {
+
+std::optional<google::rpc::ErrorInfo> FirstErrorInfo(const absl::Status& status) {
+  std::optional<google::rpc::ErrorInfo> found;
   status.ForEachPayload([&](absl::string_view type_url, const absl::Cord& value) {
     google::rpc::ErrorInfo info;
-    if (reason.empty() && type_url == absl::StrCat(kTypeUrlPrefix, info.GetDescriptor()->full_name()) &&
+    if (!found && type_url == absl::StrCat(kTypeUrlPrefix, info.GetDescriptor()->full_name()) &&
         info.ParseFromString(std::string(value))) {
-      reason = info.reason();
+      found = std::move(info);
     }
   });
-  return reason;
+  return found;
+}
+
+}  // namespace
+
+std::string ErrorReason(const absl::Status& status) {
+  auto info = FirstErrorInfo(status);
+  return info ? info->reason() : std::string();
+}
+
+std::map<std::string, std::string> ErrorMetadata(const absl::Status& status) {
+  auto info = FirstErrorInfo(status);
+  if (!info) return {};
+  return std::map<std::string, std::string>(info->metadata().begin(), info->metadata().end());
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

@@ -11,6 +11,7 @@
 #ifndef COUNSEL_COMMON_ERRORS_H_
 #define COUNSEL_COMMON_ERRORS_H_
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,6 +67,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // The ErrorInfo reason a status carries, or "" when none.
 std::string ErrorReason(const absl::Status& status);
+
+// The ErrorInfo metadata a status carries (empty when none).
+std::map<std::string, std::string> ErrorMetadata(const absl::Status& status);
 
 // absl → grpc code (the numbering is the same; this keeps it checked).
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);

@@ -57,10 +57,16 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     RETURN_IF_ERROR(FromGrpcStatus(guidance->GetAdvice(&ctx, get, brief.mutable_advice())));
   }
   std::set<std::string> names;
+  std::set<std::string> stale_seen;
   for (const auto& section : brief.advice().sections()) {
     for (const auto& step : section.steps()) {
       for (const auto& cited : step.cited_provisions()) {
         if (!cited.resolved_provision().empty()) names.insert(cited.resolved_provision());
+        // A stale citation is listed once, however many steps cite it: a
+        // reader must see what no longer reads as advised, not lose it.
+        if (cited.stale() && stale_seen.insert(cited.provision()).second) {
+          *brief.add_stale_citations() = cited;
+        }
       }
     }
   }

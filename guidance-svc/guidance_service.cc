@@ -218,6 +218,7 @@ absl::StatusOr<v1::ImportStatuteVersionResponse> GuidanceServiceImpl::Import(
   absl::MutexLock lock(&import_mu_);
   ASSIGN_OR_RETURN(ImportResult result, store_->ImportVersion(parsed));
   out.set_created(result.created);
+  out.set_replaced(result.completed_excerpt || result.relinked);
   if (result.created) RETURN_IF_ERROR(Reload());
   return out;
 }

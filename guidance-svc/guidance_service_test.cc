@@ -1,13 +1,20 @@
 // GuidanceService through a real gRPC server on an ephemeral port.
 #include "guidance-svc/guidance_service.h"
+#include "guidance-svc/diff/char_diff.h"
 
 #include <cstdlib>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/server.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/testing/status_matchers.h"
 #include "grpcpp/create_channel.h"
@@ -189,6 +196,50 @@ TEST_F(GuidanceServiceTest, AFullTextThatChangesAnExcerptsArticleIsRefused) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(GuidanceServiceTest, TheSameTextWithAReviewedMapReplacesTheRecord) {
+  v1::ImportStatuteVersionResponse r;
+  ASSERT_TRUE(
+      Import(ReadContent("statutes/public-security-administration-punishments/2013-01-01.md"), &r)
+          .ok());
+  // The 2026 text as first shipped: an article map whose parts followed
+  // their article by position.
+  const std::string reviewed =
+      ReadContent("statutes/public-security-administration-punishments/2026-01-01.md");
+  std::string first;
+  for (absl::string_view line : absl::StrSplit(reviewed, '\n')) {
+    if (absl::StartsWith(line, "wid_map:") || absl::StartsWith(line, "also_continues:") ||
+        absl::StartsWith(line, "wid_parts:")) {
+      if (absl::StartsWith(line, "wid_map: art_20=")) {
+        absl::StrAppend(&first, "wid_map: art_20=2013-01-01/art_19\n");
+      }
+      continue;
+    }
+    absl::StrAppend(&first, line, "\n");
+  }
+  first.pop_back();
+  ASSERT_TRUE(Import(first, &r).ok());
+  EXPECT_TRUE(r.created());
+  EXPECT_FALSE(r.replaced());
+  v1::Provision p;
+  const std::string item = std::string(kStatute) + "/provisions/art_20__para_1__item_3";
+  ASSERT_TRUE(ProvisionAsOf(item, "2026-06-01", &p).ok());
+  EXPECT_EQ(p.wid(), "2013-01-01/art_19__para_1__item_3") << "the false pair by position";
+  // The reviewed file: same text, corrected header.
+  ASSERT_TRUE(Import(reviewed, &r).ok());
+  EXPECT_TRUE(r.replaced());
+  ASSERT_TRUE(ProvisionAsOf(item, "2026-06-01", &p).ok());
+  EXPECT_EQ(p.wid(), "2026-01-01/art_20__para_1__item_3");
+  EXPECT_EQ(p.text(), "（三）取得被侵害人谅解的；") << "the text is unchanged";
+  ASSERT_TRUE(Import(reviewed, &r).ok());
+  EXPECT_FALSE(r.created()) << "idempotent";
+  // A different text is still refused.
+  std::string amended = reviewed;
+  amended.replace(amended.find("取得被侵害人谅解的"), std::string("取得").size(), "获得");
+  amended.erase(amended.find("body_sha256:"),
+                amended.find('\n', amended.find("body_sha256:")) - amended.find("body_sha256:") + 1);
+  EXPECT_EQ(Import(amended, &r).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
 TEST_F(GuidanceServiceTest, RefusesUnsignedCallsAndMissingScopes) {
   v1::ListStatutesRequest req;
   v1::ListStatutesResponse resp;
@@ -225,12 +276,18 @@ class CorpusTest : public GuidanceServiceTest {
  protected:
   void SetUp() override {
     GuidanceServiceTest::SetUp();
-    for (const char* file : {"statutes/public-security-administration-punishments/2013-01-01.md",
-                             "statutes/public-security-administration-punishments/2026-01-01.md",
-                             "statutes/personal-information-protection/2021-11-01.md",
-                             "statutes/civil-code/2021-01-01.md",
-                             "statutes/criminal-law/2009-02-28.md",
-                             "statutes/criminal-law/2015-11-01.md"}) {
+    // Every shipped statute file, in name order (older versions first), as
+    // `counsel-guidance import` loads them.
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(
+             std::string(COUNSEL_CONTENT_DIR) + "/statutes")) {
+      if (entry.path().extension() == ".md") {
+        files.push_back(std::filesystem::relative(entry.path(), COUNSEL_CONTENT_DIR).string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    ASSERT_GE(files.size(), 15u);
+    for (const std::string& file : files) {
       v1::ImportStatuteVersionResponse r;
       const grpc::Status s = Import(ReadContent(file), &r);
       ASSERT_TRUE(s.ok()) << file << ": " << s.error_message();
@@ -367,13 +424,251 @@ TEST_F(CorpusTest, CitationResolvesAgainstTheDateAsked) {
   EXPECT_TRUE(in_2020.citations(0).resolved());
   EXPECT_EQ(in_2020.citations(0).eid(), "art_42__para_1__item_6");
   EXPECT_EQ(in_2020.citations(0).version_id(), "2013-01-01");
-  EXPECT_EQ(in_2020.citations(0).label(), "第四十二条第（六）项");
+  EXPECT_EQ(in_2020.citations(0).label(), "第四十二条第六项");
 
   auto in_2026 = Resolve("《治安管理处罚法》第四十二条第六项", "2026-06-01");
   ASSERT_EQ(in_2026.citations_size(), 1);
   EXPECT_FALSE(in_2026.citations(0).resolved());
   EXPECT_EQ(in_2026.citations(0).unresolved_reason(), "NO_SUCH_PROVISION");
   EXPECT_EQ(in_2026.citations(0).version_id(), "2026-01-01");
+  // Old 42(6) lives on as 50(1)(6): the answer names it.
+  EXPECT_EQ(in_2026.citations(0).successor_provision(),
+            "statutes/public-security-administration-punishments/provisions/art_50__para_1__item_6");
+  EXPECT_EQ(in_2026.citations(0).successor_label(), "第五十条第一款第六项");
+  EXPECT_NE(in_2026.citations(0).unresolved_detail().find("第五十条第一款第六项"), std::string::npos)
+      << in_2026.citations(0).unresolved_detail();
+}
+
+std::map<std::string, std::string> MetadataOf(const grpc::Status& s) {
+  return ErrorMetadata(FromGrpcStatus(s));
+}
+
+TEST_F(CorpusTest, LabelsReadAsALawyerWritesThemAndNameAProvision) {
+  v1::Provision p;
+  // 第五十条 has several paragraphs: the item's label names its paragraph.
+  ASSERT_TRUE(GetProvision("第五十条第一款第六项", "2026-06-01", &p).ok());
+  EXPECT_EQ(p.eid(), "art_50__para_1__item_6");
+  EXPECT_EQ(p.citation_label(), "第五十条第一款第六项");
+  EXPECT_EQ(p.label(), "第（六）项");
+  // The item cited without its paragraph is in the first one that has it.
+  ASSERT_TRUE(GetProvision("第50条第6项", "2026-06-01", &p).ok());
+  EXPECT_EQ(p.eid(), "art_50__para_1__item_6");
+  // Old 第四十二条 has one paragraph: practice leaves out 第一款.
+  ASSERT_TRUE(GetProvision("第四十二条第六项", "2020-01-01", &p).ok());
+  EXPECT_EQ(p.eid(), "art_42__para_1__item_6");
+  EXPECT_EQ(p.citation_label(), "第四十二条第六项");
+  ASSERT_TRUE(GetProvision("第四十二条", "2020-01-01", &p).ok());
+  EXPECT_EQ(p.citation_label(), "第四十二条");
+  EXPECT_EQ(p.children(0).children(5).citation_label(), "第四十二条第六项");
+  ASSERT_TRUE(
+      ProvisionAsOf("statutes/criminal-law/provisions/第二百五十三条之一第三款", "2020-01-01", &p)
+          .ok());
+  EXPECT_EQ(p.eid(), "art_253-1__para_3");
+  EXPECT_EQ(p.citation_label(), "第二百五十三条之一第三款");
+  // Something that is neither an eid nor one label is refused, naming the field.
+  const grpc::Status bad = GetProvision("第五十条和第五十一条", "2026-06-01", &p);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("name"), std::string::npos);
+}
+
+TEST_F(CorpusTest, NoSuchProvisionNamesTheProvisionCarryingTheSameWid) {
+  v1::Provision p;
+  // Old 42(6) asked as of 2026: 第四十二条 is now railway safety, without
+  // items; the privacy item lives on as 50(1)(6).
+  grpc::Status s = GetProvision("art_42__para_1__item_6", "2026-06-01", &p);
+  EXPECT_EQ(ReasonOf(s), "NO_SUCH_PROVISION");
+  auto meta = MetadataOf(s);
+  EXPECT_EQ(meta["successor"], std::string(kStatute) + "/provisions/art_50__para_1__item_6");
+  EXPECT_EQ(meta["successor_label"], "第五十条第一款第六项");
+  EXPECT_NE(s.error_message().find("第五十条第一款第六项"), std::string::npos) << s.error_message();
+  // The same by label.
+  s = GetProvision("第四十二条第六项", "2026-06-01", &p);
+  EXPECT_EQ(MetadataOf(s)["successor_label"], "第五十条第一款第六项") << s.error_message();
+  // Backwards too: 第一百四十条 exists only in the 2026 text; in 2020 its
+  // provision was old 第一百一十七条.
+  s = GetProvision("art_140", "2020-01-01", &p);
+  EXPECT_EQ(ReasonOf(s), "NO_SUCH_PROVISION");
+  EXPECT_EQ(MetadataOf(s)["successor_label"], "第一百一十七条") << s.error_message();
+  // A number no version has: nothing to name.
+  s = GetProvision("art_150", "2020-01-01", &p);
+  EXPECT_EQ(ReasonOf(s), "NO_SUCH_PROVISION");
+  EXPECT_EQ(MetadataOf(s).count("successor"), 0u) << s.error_message();
+  // A label naming an item an article lacks is not that article.
+  s = GetProvision("第四十二条第九项", "2020-01-01", &p);
+  EXPECT_EQ(ReasonOf(s), "NO_SUCH_PROVISION") << p.eid();
+}
+
+TEST_F(CorpusTest, ReviewedRenumberingPairsArticlesAndPartsByText) {
+  auto wid = [&](const std::string& eid, const std::string& as_of) {
+    v1::Provision p;
+    const grpc::Status s = GetProvision(eid, as_of, &p);
+    EXPECT_TRUE(s.ok()) << eid << " " << s.error_message();
+    return p.wid();
+  };
+  // Continuations the text-similarity pass missed.
+  EXPECT_EQ(wid("art_62", "2026-06-01"), "2013-01-01/art_51");    // 招摇撞骗
+  EXPECT_EQ(wid("art_88", "2026-06-01"), "2013-01-01/art_58");    // noise
+  EXPECT_EQ(wid("art_122", "2026-06-01"), "2013-01-01/art_103");  // detention
+  EXPECT_NE(wid("art_56", "2026-06-01"), "2013-01-01/art_51") << "personal information is new";
+  // Parts by text, never by position: new 20(3) 取得被侵害人谅解的 is new;
+  // old 19(3) 出于他人胁迫或者诱骗的 is new 20(4).
+  EXPECT_EQ(wid("art_20__para_1__item_3", "2026-06-01"), "2026-01-01/art_20__para_1__item_3");
+  EXPECT_EQ(wid("art_20__para_1__item_4", "2026-06-01"), "2013-01-01/art_19__para_1__item_3");
+  // New 第二条第一款 (party leadership) is new; old 第六条 is its 第二款.
+  EXPECT_EQ(wid("art_2__para_1", "2026-06-01"), "2026-01-01/art_2__para_1");
+  EXPECT_EQ(wid("art_2__para_2", "2026-06-01"), "2013-01-01/art_6__para_1");
+  // A merge: old 第七十七条 and 第七十八条 → new 第九十条.
+  v1::Provision p;
+  ASSERT_TRUE(GetProvision("art_90", "2026-06-01", &p).ok());
+  EXPECT_EQ(p.wid(), "2013-01-01/art_78");
+  ASSERT_EQ(p.also_continues_size(), 1);
+  EXPECT_EQ(p.also_continues(0), "2013-01-01/art_77");
+  // A split: old 第四十九条 → new 第五十八条 and 第五十九条.
+  ASSERT_TRUE(GetProvision("art_59", "2026-06-01", &p).ok());
+  EXPECT_EQ(p.also_continues(0), "2013-01-01/art_49");
+  // Comparing the versions reports old 51 as renumbered to 62, not removed.
+  v1::CompareStatuteVersionsRequest cmp;
+  cmp.set_name(kStatute);
+  cmp.set_from_version("2013-01-01");
+  cmp.set_to_version("2026-01-01");
+  cmp.set_page_size(1000);
+  v1::CompareStatuteVersionsResponse changes;
+  auto ctx = Signed("CompareStatuteVersions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->CompareStatuteVersions(ctx.get(), cmp, &changes).ok());
+  bool renumbered = false;
+  for (const auto& c : changes.changes()) {
+    if (c.from_eid() == "art_51") {
+      EXPECT_EQ(c.to_eid(), "art_62");
+      renumbered = true;
+    }
+  }
+  EXPECT_TRUE(renumbered);
+}
+
+TEST_F(CorpusTest, UnconfirmedDatesAreFlaggedAndEveryVersionSaysWhereItsDatesComeFrom) {
+  v1::GetStatuteRequest get;
+  get.set_name("statutes/cybersecurity");
+  v1::Statute csl;
+  auto ctx = Signed("GetStatute", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->GetStatute(ctx.get(), get, &csl).ok());
+  ASSERT_EQ(csl.versions_size(), 2);
+  EXPECT_EQ(csl.kind(), v1::Statute::KIND_LAW);
+  EXPECT_EQ(csl.versions(0).date_confidence(),
+            v1::StatuteVersion::DATE_CONFIDENCE_CONFIRMED_BY_TEXT);
+  EXPECT_EQ(csl.versions(1).date_confidence(), v1::StatuteVersion::DATE_CONFIDENCE_UNCONFIRMED);
+  EXPECT_NE(csl.versions(1).date_source().find("secondary reports"), std::string::npos);
+  EXPECT_EQ(csl.corpus_coverage(), "text known from 2017-06-01");
+  v1::Provision p;
+  ASSERT_TRUE(ProvisionAsOf("statutes/cybersecurity/provisions/art_44", "2026-06-01", &p).ok());
+  EXPECT_EQ(p.version().version_id(), "2026-01-01");
+  EXPECT_NE(p.date_caveat().find("not confirmed"), std::string::npos) << p.date_caveat();
+  // The 2017 text's end follows from the unconfirmed start: also flagged.
+  ASSERT_TRUE(ProvisionAsOf("statutes/cybersecurity/provisions/art_42", "2025-12-31", &p).ok());
+  EXPECT_EQ(p.version().version_id(), "2017-06-01");
+  EXPECT_FALSE(p.date_caveat().empty());
+  // A date confirmed by its own text carries no caveat.
+  ASSERT_TRUE(ProvisionAsOf("statutes/personal-information-protection/provisions/art_57",
+                            "2024-01-01", &p).ok());
+  EXPECT_TRUE(p.date_caveat().empty()) << p.date_caveat();
+  // Every shipped version says where its dates come from.
+  v1::ListStatutesRequest list;
+  list.set_page_size(100);
+  v1::ListStatutesResponse all;
+  auto lctx = Signed("ListStatutes", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->ListStatutes(lctx.get(), list, &all).ok());
+  EXPECT_EQ(all.statutes_size(), 12);
+  for (const auto& st : all.statutes()) {
+    EXPECT_NE(st.kind(), v1::Statute::KIND_UNSPECIFIED) << st.name();
+    for (const auto& v : st.versions()) {
+      EXPECT_NE(v.date_confidence(), v1::StatuteVersion::DATE_CONFIDENCE_UNSPECIFIED)
+          << st.name() << " " << v.version_id();
+      EXPECT_FALSE(v.date_source().empty()) << st.name() << " " << v.version_id();
+    }
+  }
+}
+
+TEST_F(CorpusTest, JudicialInterpretationsAreCitedLikeStatutes) {
+  auto r = Resolve(
+      "《最高人民法院、最高人民检察院关于办理侵犯公民个人信息刑事案件适用法律若干问题的解释》第五条",
+      "2024-05-01");
+  ASSERT_EQ(r.citations_size(), 1);
+  EXPECT_TRUE(r.citations(0).resolved()) << r.citations(0).unresolved_reason();
+  EXPECT_EQ(r.citations(0).provision(),
+            "statutes/interpretation-personal-information-crimes/provisions/art_5");
+  EXPECT_EQ(r.citations(0).statute_kind(), v1::Statute::KIND_JUDICIAL_INTERPRETATION);
+  EXPECT_EQ(r.citations(0).label(), "第五条");
+  // Its short title, and an interpretation beside a law in one sentence.
+  r = Resolve("依照民事诉讼证据规定第九十四条第一款第二项和网络安全法第四十四条第二款", "2026-06-01");
+  ASSERT_EQ(r.citations_size(), 2);
+  EXPECT_EQ(r.citations(0).provision(),
+            "statutes/provisions-civil-evidence/provisions/art_94__para_1__item_2");
+  EXPECT_EQ(r.citations(0).label(), "第九十四条第一款第二项");
+  EXPECT_TRUE(r.citations(0).date_caveat().empty());
+  EXPECT_EQ(r.citations(1).provision(), "statutes/cybersecurity/provisions/art_44__para_2");
+  EXPECT_FALSE(r.citations(1).date_caveat().empty()) << "the 2026 commencement is unconfirmed";
+  // The regulation is its own kind.
+  v1::GetStatuteRequest get;
+  get.set_name("statutes/network-data-security-regulation");
+  v1::Statute reg;
+  auto ctx = Signed("GetStatute", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->GetStatute(ctx.get(), get, &reg).ok());
+  EXPECT_EQ(reg.kind(), v1::Statute::KIND_ADMINISTRATIVE_REGULATION);
+  EXPECT_EQ(reg.issuing_body(), "国务院");
+}
+
+TEST_F(CorpusTest, BeforeAnOriginalTextTheLawWasNotInForce) {
+  v1::Provision p;
+  // The civil code's first text is its original: before 2021 it did not
+  // apply (NOT_IN_FORCE), unlike 治安管理处罚法, whose pre-2013 text the
+  // corpus lacks (NOT_IN_CORPUS).
+  const grpc::Status s =
+      ProvisionAsOf("statutes/civil-code/provisions/art_995", "2020-06-01", &p);
+  EXPECT_EQ(ReasonOf(s), "NOT_IN_FORCE");
+  EXPECT_NE(s.error_message().find("took effect on 2021-01-01"), std::string::npos);
+  EXPECT_EQ(ReasonOf(GetProvision("art_42", "2010-01-01", &p)), "NOT_IN_CORPUS");
+}
+
+TEST_F(CorpusTest, SearchScoresShareOneScaleAcrossBothPaths) {
+  auto search = [&](const std::string& q) {
+    v1::SearchProvisionsRequest req;
+    req.set_query(q);
+    req.set_as_of("2026-06-01");
+    req.set_page_size(50);
+    v1::SearchProvisionsResponse resp;
+    auto ctx = Signed("SearchProvisions", {kScopeGuidanceRead});
+    EXPECT_TRUE(stub_->SearchProvisions(ctx.get(), req, &resp).ok());
+    return resp;
+  };
+  // Two characters take the scan, four the index: the score is the share
+  // of the article's characters inside matches either way.
+  for (const std::string q : {"隐私", "个人信息"}) {
+    const auto r = search(q);
+    ASSERT_GT(r.results_size(), 3) << q;
+    double last = 2;
+    for (const auto& hit : r.results()) {
+      v1::Provision p;
+      ASSERT_TRUE(ProvisionAsOf(hit.provision(), "2026-06-01", &p).ok());
+      const std::u32string text = [&] {
+        std::u32string out;
+        for (char32_t c : DecodeUtf8(p.text())) out.push_back(c);
+        return out;
+      }();
+      std::u32string needle;
+      for (char32_t c : DecodeUtf8(q)) needle.push_back(c);
+      size_t count = 0;
+      for (size_t at = text.find(needle); at != std::u32string::npos;
+           at = text.find(needle, at + needle.size())) {
+        ++count;
+      }
+      const double want = std::min(1.0, static_cast<double>(count * needle.size()) /
+                                             static_cast<double>(text.size()));
+      EXPECT_NEAR(hit.score(), want, 1e-9) << q << " " << hit.provision();
+      EXPECT_GT(hit.score(), 0);
+      EXPECT_LE(hit.score(), 1);
+      EXPECT_LE(hit.score(), last) << "ranked by score";
+      last = hit.score();
+    }
+  }
 }
 
 TEST_F(CorpusTest, SentenceWithThreeCitations) {
@@ -544,7 +839,7 @@ TEST_F(AdviceTest, ShippedAdviceHasThreeRevisionsCitingEachLaw) {
   ss << in.rdbuf();
   auto added = service_->ImportAdvice(ss.str(), "personal-information-leak.json");
   ASSERT_TRUE(added.ok()) << added.status();
-  EXPECT_EQ(*added, 3);
+  EXPECT_EQ(*added, 4);
   EXPECT_EQ(*service_->ImportAdvice(ss.str(), "again"), 0) << "import is idempotent";
 
   v1::ListAdviceRevisionsRequest list;
@@ -552,11 +847,12 @@ TEST_F(AdviceTest, ShippedAdviceHasThreeRevisionsCitingEachLaw) {
   v1::ListAdviceRevisionsResponse revisions;
   auto ctx = Signed("ListAdviceRevisions", {kScopeGuidanceRead});
   ASSERT_TRUE(stub_->ListAdviceRevisions(ctx.get(), list, &revisions).ok());
-  ASSERT_EQ(revisions.revisions_size(), 3);
+  ASSERT_EQ(revisions.revisions_size(), 4);
   const auto& newest = revisions.revisions(0);
-  const auto& renumbered = revisions.revisions(1);  // the 2026-01 revision
-  const auto& oldest = revisions.revisions(2);
-  EXPECT_EQ(newest.revision_number(), 3);
+  const auto& corrected = revisions.revisions(1);   // the civil-law correction
+  const auto& renumbered = revisions.revisions(2);  // the 2026-01 revision
+  const auto& oldest = revisions.revisions(3);
+  EXPECT_EQ(newest.revision_number(), 4);
   auto pinned = [](const v1::Advice& a, const std::string& key, int i = 0) {
     for (const auto& s : a.sections()) {
       for (const auto& st : s.steps()) {
@@ -566,18 +862,27 @@ TEST_F(AdviceTest, ShippedAdviceHasThreeRevisionsCitingEachLaw) {
     return v1::CitedProvision();
   };
   EXPECT_EQ(pinned(oldest, "report-to-police").version_id(), "2013-01-01");
-  EXPECT_EQ(pinned(oldest, "report-to-police").label(), "第（六）项");
+  EXPECT_EQ(pinned(oldest, "report-to-police").label(), "第四十二条第六项");
   EXPECT_EQ(pinned(renumbered, "report-to-police").version_id(), "2026-01-01");
+  EXPECT_EQ(pinned(renumbered, "report-to-police").label(), "第五十条第一款第六项");
   EXPECT_EQ(pinned(oldest, "report-to-police").wid(),
             pinned(renumbered, "report-to-police").wid());
   // The third revision no longer rests the police report on the privacy
   // item (an ordinary leaked number is not 散布隐私): it cites the personal
   // information article of the 2026 law first, and the suit step cites the
   // articles that say stopping an infringement is not time-barred.
-  EXPECT_EQ(pinned(newest, "report-to-police").label(), "第五十六条");
-  EXPECT_EQ(pinned(newest, "report-to-police").version_id(), "2026-01-01");
-  EXPECT_EQ(pinned(newest, "consult-lawyer", 2).label(), "第九百九十五条");
-  EXPECT_EQ(pinned(newest, "consult-lawyer", 2).version_id(), "2021-01-01");
+  EXPECT_EQ(pinned(corrected, "report-to-police").label(), "第五十六条");
+  EXPECT_EQ(pinned(corrected, "report-to-police").version_id(), "2026-01-01");
+  EXPECT_EQ(pinned(corrected, "consult-lawyer", 2).label(), "第九百九十五条");
+  EXPECT_EQ(pinned(corrected, "consult-lawyer", 2).version_id(), "2021-01-01");
+  // The fourth draws on the judicial interpretations: the 2017 thresholds
+  // for the crime, the evidence rules for electronic data.
+  EXPECT_EQ(pinned(newest, "report-to-police", 2).provision(),
+            "statutes/interpretation-personal-information-crimes/provisions/art_5__para_1");
+  EXPECT_EQ(pinned(newest, "report-to-police", 2).label(), "第五条第一款");
+  EXPECT_EQ(pinned(newest, "collect-evidence", 1).label(), "第十五条第二款");
+  EXPECT_EQ(pinned(newest, "ask-the-holder", 1).provision(),
+            "statutes/cybersecurity/provisions/art_44__para_2");
 
   // The 2024 revision cites the privacy item, never the 2026 railway article.
   v1::Advice old_resolved = Get("advice/personal-information-leak@" + oldest.revision_id(), "",

@@ -59,7 +59,7 @@ int RunImport(const std::vector<std::string>& paths) {
   // Import runs offline: no call context is involved.
   GuidanceServiceImpl service(nullptr, RealClock::Get(), store->get(), advice_store->get());
   if (auto st = service.Reload(); !st.ok()) return Fail(st);
-  int created = 0, unchanged = 0, failed = 0;
+  int created = 0, replaced = 0, unchanged = 0, failed = 0;
   for (size_t i = 0; i < files->size(); ++i) {
     const std::string& file = (*files)[i];
     Progress(i, files->size(), file);
@@ -88,15 +88,17 @@ int RunImport(const std::vector<std::string>& paths) {
       std::fprintf(stderr, "%s\n", std::string(result.status().message()).c_str());
       continue;
     }
-    (result->created() ? created : unchanged)++;
+    (result->replaced() ? replaced : result->created() ? created : unchanged)++;
     log::Info("imported", {{"file", file},
                            {"statute", result->statute()},
                            {"version_id", result->version_id()},
                            {"articles", result->article_count()},
-                           {"created", result->created()}});
+                           {"created", result->created()},
+                           {"replaced", result->replaced()}});
   }
   Progress(files->size(), files->size(), "done");
-  std::fprintf(stderr, "import: %d new, %d unchanged, %d failed\n", created, unchanged, failed);
+  std::fprintf(stderr, "import: %d new, %d replaced, %d unchanged, %d failed\n", created, replaced,
+               unchanged, failed);
   return failed == 0 ? 0 : 1;
 }
 

@@ -158,6 +158,97 @@ v1::Advice PresentDraft(const AdviceRecord& r) {
 
 // A published revision in the caller's locale, with cited provisions
 // resolved as of a date on request.
+// The pinned provision of a citation in its pinned version, or nullptr.
+const v1::Provision* PinnedProvision(const Catalog& catalog, const v1::CitedProvision& cited) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(cited.provision(), '/');
+  if (parts.size() != 4) return nullptr;
+  const Catalog::Entry* e = catalog.FindStatute(parts[1]);
+  if (e == nullptr) return nullptr;
+  for (const auto& v : e->versions) {
+    if (v->meta.version_id() != cited.version_id()) continue;
+    auto it = v->by_eid.find(parts[3]);
+    return it == v->by_eid.end() ? nullptr : it->second;
+  }
+  return nullptr;
+}
+
+// Labels as a lawyer writes them (第五十条第一款第六项), also on revisions
+// published before the catalogue made them.
+void RelabelCited(const Catalog& catalog, v1::CitedProvision* cited) {
+  if (const v1::Provision* p = PinnedProvision(catalog, *cited)) {
+    cited->set_label(p->citation_label());
+  }
+}
+
+// A pinned citation read as of `day`: the provision carrying its wid then,
+// or why none reads the same, naming what does.
+void ResolveCited(const Catalog& catalog, absl::CivilDay day, absl::CivilDay today,
+                  v1::CitedProvision* cited) {
+  const std::vector<std::string> parts = absl::StrSplit(cited->provision(), '/');
+  const std::string statute_id = parts.size() > 1 ? parts[1] : "";
+  const Catalog::Entry* e = catalog.FindStatute(statute_id);
+  const v1::Provision* was = PinnedProvision(catalog, *cited);
+  auto fail = [&](absl::string_view reason, std::string detail) {
+    cited->set_stale(true);
+    cited->set_stale_reason(std::string(reason));
+    cited->set_stale_detail(std::move(detail));
+    cited->clear_text();
+    cited->clear_resolved_provision();
+  };
+  if (e == nullptr) {
+    fail(kReasonNotInCorpus, absl::StrCat("statutes/", statute_id, " is not in the catalogue"));
+    return;
+  }
+  auto version = catalog.SelectVersion(*e, FormatDate(day), "", false, today);
+  if (!version.ok()) {
+    const std::string reason = ErrorReason(version.status());
+    fail(reason.empty() ? kReasonNotInForce : reason, std::string(version.status().message()));
+    return;
+  }
+  const Catalog::Version& v = **version;
+  if (!v.date_caveat.empty()) cited->set_date_caveat(v.date_caveat);
+  // The wid pinned at publish, or the one its provision carries now (a
+  // reviewed wId map may have corrected it since).
+  const v1::Provision* now = nullptr;
+  for (const std::string& wid : {cited->wid(), was != nullptr ? was->wid() : std::string()}) {
+    if (wid.empty() || now != nullptr) continue;
+    if (auto it = v.by_wid.find(wid); it != v.by_wid.end()) now = it->second;
+  }
+  const std::string cited_label = was != nullptr ? was->citation_label() : cited->label();
+  if (now == nullptr) {
+    const Catalog::Successor next =
+        Catalog::FindSuccessor(v, was != nullptr ? was->wid() : cited->wid());
+    if (next.provision == nullptr) {
+      fail(v.meta.excerpt() ? kReasonNotInCorpus : kReasonNoSuchProvision,
+           absl::StrCat(e->meta.title(), " version ", v.meta.version_id(),
+                        v.meta.excerpt() ? " (an excerpt) does not hold "
+                                         : " has no provision continuing ",
+                        cited_label, " of version ", cited->version_id()));
+      return;
+    }
+    cited->set_stale(true);
+    cited->set_stale_reason(next.merged ? kReasonMerged : kReasonNoSuchProvision);
+    cited->set_stale_detail(absl::StrCat(
+        cited_label, " of version ", cited->version_id(),
+        next.merged ? " was merged into " : " has no continuation; its article is now ",
+        next.provision->citation_label(), " of version ", v.meta.version_id()));
+    cited->set_resolved_provision(next.provision->name());
+    cited->set_resolved_label(next.provision->citation_label());
+    cited->set_text(next.provision->text());
+    return;
+  }
+  cited->set_resolved_provision(now->name());
+  cited->set_resolved_label(now->citation_label());
+  cited->set_stale(!TextsEqual(cited->text(), now->text(), {}));
+  if (cited->stale()) {
+    cited->set_stale_reason("AMENDED");
+    cited->set_stale_detail(absl::StrCat(cited_label, " of version ", cited->version_id(),
+                                         " reads otherwise as ", now->citation_label(),
+                                         " of version ", v.meta.version_id()));
+  }
+  cited->set_text(now->text());
+}
+
 absl::StatusOr<v1::Advice> PresentRevision(v1::Advice a, const AdviceRecord& r,
                                            const v1::GetAdviceRequest* request,
                                            const Catalog* catalog, absl::CivilDay today) {
@@ -207,27 +298,20 @@ absl::StatusOr<v1::Advice> PresentRevision(v1::Advice a, const AdviceRecord& r,
     }
   }
   a.clear_localizations();
+  if (catalog != nullptr) {
+    for (auto& s : *a.mutable_sections()) {
+      for (auto& step : *s.mutable_steps()) {
+        for (auto& cited : *step.mutable_cited_provisions()) RelabelCited(*catalog, &cited);
+      }
+    }
+  }
   if (request != nullptr && !request->resolve_citations_as_of().empty()) {
     ASSIGN_OR_RETURN(absl::CivilDay day,
                      ParseDate(request->resolve_citations_as_of(), "resolve_citations_as_of"));
     for (auto& s : *a.mutable_sections()) {
       for (auto& step : *s.mutable_steps()) {
         for (auto& cited : *step.mutable_cited_provisions()) {
-          const std::vector<std::string> parts = absl::StrSplit(cited.provision(), '/');
-          auto now_text = catalog->FindByWid(parts.size() > 1 ? parts[1] : "", cited.wid(), day,
-                                             today);
-          if (!now_text.ok()) {
-            cited.set_stale(true);
-            const std::string reason = ErrorReason(now_text.status());
-            cited.set_stale_reason(reason.empty() ? "NO_SUCH_PROVISION" : reason);
-            cited.clear_text();
-            cited.clear_resolved_provision();
-            continue;
-          }
-          cited.set_stale(!TextsEqual(cited.text(), now_text->text(), {}));
-          if (cited.stale()) cited.set_stale_reason("AMENDED");
-          cited.set_resolved_provision(now_text->name());
-          cited.set_text(now_text->text());
+          ResolveCited(*catalog, day, today, &cited);
         }
       }
     }
@@ -349,7 +433,7 @@ absl::StatusOr<v1::Advice> AdviceBook::PublishAt(const std::string& id, int64_t 
         cited->set_provision(p->name());
         cited->set_wid(p->wid());
         cited->set_version_id(p->version().version_id());
-        cited->set_label(p->label());
+        cited->set_label(p->citation_label());
         cited->set_text(p->text());
       }
     }

@@ -70,46 +70,32 @@ absl::StatusOr<v1::ResolveCitationsResponse> ResolveCitations(
     }
     const Catalog::Version& v = **version;
     c->set_version_id(v.meta.version_id());
-    std::string eid = ArticleEid(raw.article, raw.article_suffix);
-    std::string label = absl::StrCat("第", ToChineseNumeral(raw.article), "条");
-    if (raw.article_suffix > 0) absl::StrAppend(&label, "之", ToChineseNumeral(raw.article_suffix));
-    if (v.by_eid.find(eid) == v.by_eid.end()) {
-      c->set_unresolved_reason(v.meta.excerpt() ? kReasonNotInCorpus : kReasonNoSuchProvision);
+    c->set_statute_kind(e->meta.kind());
+    if (!v.date_caveat.empty()) c->set_date_caveat(v.date_caveat);
+    const ProvisionRef ref{raw.article, raw.article_suffix, raw.paragraph, raw.item, raw.subitem};
+    const std::optional<std::string> eid = Catalog::EidFor(v, ref);
+    if (!eid) {
+      if (v.meta.excerpt()) {
+        c->set_unresolved_reason(kReasonNotInCorpus);
+        continue;
+      }
+      c->set_unresolved_reason(kReasonNoSuchProvision);
+      // Name where the cited provision lives on the date asked, if it does.
+      const absl::Status why = Catalog::NoSuchProvision(
+          *e, v, ref, ArticleEid(raw.article, raw.article_suffix), CitationLabel(ref, 0));
+      c->set_unresolved_detail(std::string(why.message()));
+      const auto meta = ErrorMetadata(why);
+      if (auto it = meta.find("successor"); it != meta.end()) c->set_successor_provision(it->second);
+      if (auto it = meta.find("successor_label"); it != meta.end()) {
+        c->set_successor_label(it->second);
+      }
       continue;
     }
-    if (raw.paragraph > 0 || raw.item > 0) {
-      // An item cited without its paragraph is in the first paragraph that
-      // has it (第四十二条第六项 reads as 第一款第（六）项).
-      std::string para = absl::StrCat(eid, "__para_", std::max(raw.paragraph, 1));
-      if (raw.paragraph == 0) {
-        for (int p = 1; p <= 20; ++p) {
-          const std::string candidate = absl::StrCat(eid, "__para_", p, "__item_", raw.item);
-          if (v.by_eid.count(candidate) > 0) {
-            para = absl::StrCat(eid, "__para_", p);
-            break;
-          }
-        }
-      }
-      eid = para;
-      if (raw.paragraph > 0) absl::StrAppend(&label, "第", ToChineseNumeral(raw.paragraph), "款");
-      if (raw.item > 0) {
-        absl::StrAppend(&eid, "__item_", raw.item);
-        absl::StrAppend(&label, "第（", ToChineseNumeral(raw.item), "）项");
-      }
-      if (raw.subitem > 0) {
-        absl::StrAppend(&eid, "__point_", raw.subitem);
-        absl::StrAppend(&label, "第", ToChineseNumeral(raw.subitem), "目");
-      }
-    }
-    auto it = v.by_eid.find(eid);
-    if (it == v.by_eid.end()) {
-      c->set_unresolved_reason(v.meta.excerpt() ? kReasonNotInCorpus : kReasonNoSuchProvision);
-      continue;
-    }
+    auto it = v.by_eid.find(*eid);
     c->set_resolved(true);
-    c->set_eid(eid);
+    c->set_eid(*eid);
     c->set_wid(it->second->wid());
-    c->set_label(label);
+    c->set_label(it->second->citation_label());
     c->set_provision(it->second->name());
     if (request.include_text()) c->set_provision_text(it->second->text());
   }

@@ -11,6 +11,8 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "absl/container/flat_hash_set.h"
+#include "guidance-svc/citation/citation_parser.h"
+#include "guidance-svc/citation/numerals.h"
 #include "guidance-svc/diff/char_diff.h"
 #include "guidance-svc/statute/statute_file.h"
 
@@ -19,6 +21,51 @@ namespace {
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
+
+// Sets citation_label on an article and its parts.
+void LabelTree(v1::Provision* article, ProvisionRef ref) {
+  article->set_citation_label(CitationLabel(ref, 0));
+  const int paragraphs = article->children_size();
+  for (int p = 0; p < paragraphs; ++p) {
+    v1::Provision* para = article->mutable_children(p);
+    ref.paragraph = p + 1;
+    ref.item = ref.subitem = 0;
+    para->set_citation_label(CitationLabel(ref, paragraphs));
+    for (auto& item : *para->mutable_children()) {
+      ref.item = 0;
+      int n = 0;
+      if (absl::SimpleAtoi(item.eid().substr(item.eid().rfind('_') + 1), &n)) ref.item = n;
+      ref.subitem = 0;
+      item.set_citation_label(CitationLabel(ref, paragraphs));
+      for (auto& sub : *item.mutable_children()) {
+        if (absl::SimpleAtoi(sub.eid().substr(sub.eid().rfind('_') + 1), &n)) ref.subitem = n;
+        sub.set_citation_label(CitationLabel(ref, paragraphs));
+      }
+    }
+  }
+}
+
+// The eid a reference would have, whether or not a version holds it.
+std::string PositionalEid(const ProvisionRef& ref) {
+  std::string eid = ArticleEid(ref.article, ref.article_suffix);
+  if (ref.paragraph == 0 && ref.item == 0) return eid;
+  absl::StrAppend(&eid, "__para_", std::max(ref.paragraph, 1));
+  if (ref.item > 0) absl::StrAppend(&eid, "__item_", ref.item);
+  if (ref.item > 0 && ref.subitem > 0) absl::StrAppend(&eid, "__point_", ref.subitem);
+  return eid;
+}
+
+// "art_253-1" → {253, 1}.
+ProvisionRef ArticleRef(absl::string_view eid) {
+  ProvisionRef ref;
+  absl::string_view rest = eid;
+  absl::ConsumePrefix(&rest, "art_");
+  const std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(rest, absl::MaxSplits('-', 1));
+  (void)absl::SimpleAtoi(parts.first, &ref.article);
+  if (!parts.second.empty()) (void)absl::SimpleAtoi(parts.second, &ref.article_suffix);
+  return ref;
+}
 
 void IndexTree(const v1::Provision& p, Catalog::Version* v) {
   v->by_eid[p.eid()] = &p;
@@ -70,7 +117,11 @@ std::shared_ptr<const Catalog> Catalog::Build(std::vector<StoredStatute> statute
       v->open_ended = v->meta.end_date().empty();
       if (!v->open_ended) v->end = DayOrDie(v->meta.end_date());
       v->articles = std::move(sv.articles);
-      for (const auto& a : v->articles) IndexTree(a, v.get());
+      for (auto& a : v->articles) LabelTree(&a, ArticleRef(a.eid()));
+      for (const auto& a : v->articles) {
+        IndexTree(a, v.get());
+        for (const std::string& w : a.also_continues()) v->by_also.emplace(w, &a);
+      }
       e.versions.push_back(std::move(v));
     }
     std::sort(e.versions.begin(), e.versions.end(),
@@ -82,6 +133,28 @@ std::shared_ptr<const Catalog> Catalog::Build(std::vector<StoredStatute> statute
         v.open_ended = false;
         v.end = e.versions[i + 1]->effective - 1;
         v.meta.set_end_date(FormatDate(v.end));
+      }
+    }
+    // An answer rests on an unconfirmed date when its version's start is
+    // unconfirmed, or the next version's start (which ends it) is.
+    auto caveat = [](const Version& v) {
+      return absl::StrCat("the commencement date ", v.meta.effective_date(), " of version ",
+                          v.meta.version_id(),
+                          " is not confirmed by its source; near that date, which text was in "
+                          "force is uncertain (",
+                          v.meta.date_source().empty() ? "no date source recorded"
+                                                       : v.meta.date_source(),
+                          ")");
+    };
+    for (size_t i = 0; i < e.versions.size(); ++i) {
+      Version& v = *e.versions[i];
+      constexpr auto kUnconfirmed = v1::StatuteVersion::DATE_CONFIDENCE_UNCONFIRMED;
+      if (v.meta.date_confidence() == kUnconfirmed) {
+        v.date_caveat = caveat(v);
+      } else if (i + 1 < e.versions.size() &&
+                 e.versions[i + 1]->meta.date_confidence() == kUnconfirmed) {
+        v.date_caveat = absl::StrCat("this version's end follows from the next one's start: ",
+                                     caveat(*e.versions[i + 1]));
       }
     }
     c->order_.push_back(id);
@@ -117,7 +190,14 @@ absl::StatusOr<v1::Statute> Catalog::GetStatute(absl::string_view name,
                            absl::StrCat(name, " is not in the catalogue"));
   }
   v1::Statute out = e->meta;
-  if (!e->versions.empty()) out.set_corpus_from(FormatDate(e->versions.front()->effective));
+  if (!e->versions.empty()) {
+    const std::string from = FormatDate(e->versions.front()->effective);
+    out.set_corpus_from(from);
+    const Version& last = *e->versions.back();
+    out.set_corpus_coverage(last.open_ended ? absl::StrCat("text known from ", from)
+                                            : absl::StrCat("text known from ", from, " to ",
+                                                           FormatDate(last.end)));
+  }
   for (const auto& v : e->versions) {
     *out.add_versions() = VersionWithStatus(*v, today);
     if (StatusOn(*v, today) == v1::StatuteVersion::STATUS_IN_FORCE) {
@@ -182,6 +262,15 @@ absl::StatusOr<const Catalog::Version*> Catalog::SelectVersion(
       if (v->effective > day && v->promulgated <= day) return v.get();
     }
   }
+  if (!statute.versions.empty() && day < statute.versions.front()->effective &&
+      statute.versions.front()->meta.original_text()) {
+    const std::string from = FormatDate(statute.versions.front()->effective);
+    return ErrorWithReason(
+        absl::StatusCode::kNotFound, kReasonNotInForce,
+        absl::StrCat(statute.meta.title(), " took effect on ", from, ": it was not in force on ",
+                     FormatDate(day)),
+        {{"statute", statute.meta.name()}, {"as_of", FormatDate(day)}, {"in_force_from", from}});
+  }
   if (!statute.versions.empty() && day < statute.versions.front()->effective) {
     // Before the first text the corpus holds: the law may well have been in
     // force (治安管理处罚法 was, from 2006); the corpus cannot say.
@@ -208,7 +297,7 @@ absl::StatusOr<Catalog::Found> Catalog::FindProvision(const v1::GetProvisionRequ
     return InvalidArgumentField("name", "must be statutes/{statute}/provisions/{eid}");
   }
   const std::string statute_id(parts[1]);
-  const std::string eid(parts[3]);
+  std::string eid(parts[3]);
   const Entry* e = FindStatute(statute_id);
   if (e == nullptr) {
     return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNotInCorpus,
@@ -216,21 +305,123 @@ absl::StatusOr<Catalog::Found> Catalog::FindProvision(const v1::GetProvisionRequ
   }
   ASSIGN_OR_RETURN(const Version* v, SelectVersion(*e, request.as_of(), request.version_id(),
                                                    request.prospective(), today));
+  // A label as a lawyer writes it stands for the eid it names.
+  std::optional<ProvisionRef> ref;
+  if (absl::StartsWith(eid, "第")) {
+    ref = ParseProvisionLabel(eid);
+    if (!ref) {
+      return InvalidArgumentField(
+          "name", "the provision must be an eid (art_50__para_1__item_6) or a label (第五十条第一款第六项)");
+    }
+    eid = EidFor(*v, *ref).value_or(PositionalEid(*ref));
+  }
   auto it = v->by_eid.find(eid);
   if (it == v->by_eid.end()) {
     if (v->meta.excerpt()) {
       return ErrorWithReason(
           absl::StatusCode::kNotFound, kReasonNotInCorpus,
           absl::StrCat("the catalogue holds only an excerpt of ", e->meta.title(), " version ",
-                       v->meta.version_id(), ", without ", eid),
+                       v->meta.version_id(), ", without ", parts[3]),
           {{"version_id", v->meta.version_id()}});
     }
-    return ErrorWithReason(
-        absl::StatusCode::kNotFound, kReasonNoSuchProvision,
-        absl::StrCat(e->meta.title(), " version ", v->meta.version_id(), " has no provision ", eid),
-        {{"version_id", v->meta.version_id()}});
+    return NoSuchProvision(*e, *v, ref, eid, parts[3]);
+  }  return Found{e, v, it->second};
+}
+
+absl::Status Catalog::NoSuchProvision(const Entry& e, const Version& v,
+                                      const std::optional<ProvisionRef>& ref,
+                                      const std::string& eid, absl::string_view asked) {
+  std::vector<std::pair<std::string, std::string>> meta{{"version_id", v.meta.version_id()}};
+  std::string message = absl::StrCat(e.meta.title(), " version ", v.meta.version_id(),
+                                     " has no provision ", asked);
+  // The same number in another version names a provision with a wid; where
+  // that wid lives on the date asked is the caller's likely answer.
+  const Version* other = nullptr;
+  const v1::Provision* was = nullptr;
+  for (const auto& candidate : e.versions) {
+    if (candidate.get() == &v) continue;
+    std::string other_eid = eid;
+    if (ref) other_eid = EidFor(*candidate, *ref).value_or(eid);
+    auto found = candidate->by_eid.find(other_eid);
+    if (found == candidate->by_eid.end()) continue;
+    // Prefer the latest version before the one asked about.
+    if (other == nullptr || candidate->effective < v.effective) {
+      other = candidate.get();
+      was = found->second;
+    }
   }
-  return Found{e, v, it->second};
+  if (was != nullptr) {
+    const v1::Provision* now = nullptr;
+    std::string how = "carries its wId";
+    if (auto same = v.by_wid.find(was->wid()); same != v.by_wid.end()) {
+      now = same->second;
+    } else if (Successor s = FindSuccessor(v, was->wid()); s.provision != nullptr) {
+      now = s.provision;
+      how = s.merged ? "took over its content (merged)" : "continues its article";
+    }
+    absl::StrAppend(&message, "; ", was->citation_label(), " of version ",
+                    other->meta.version_id());
+    if (now != nullptr) {
+      absl::StrAppend(&message, " is ", now->citation_label(), " in version ",
+                      v.meta.version_id(), " (", how, ")");
+      meta.emplace_back("successor", now->name());
+      meta.emplace_back("successor_label", now->citation_label());
+    } else {
+      absl::StrAppend(&message, " has no continuation in version ", v.meta.version_id());
+    }
+    meta.emplace_back("was", absl::StrCat(other->meta.version_id(), ":", was->citation_label()));
+  }
+  return ErrorWithReason(absl::StatusCode::kNotFound, kReasonNoSuchProvision, message, meta);
+}
+
+Catalog::Successor Catalog::FindSuccessor(const Version& v, absl::string_view wid) {
+  if (auto it = v.by_also.find(wid); it != v.by_also.end()) return {it->second, true};
+  const size_t part = wid.find("__");
+  if (part == absl::string_view::npos) return {};
+  const absl::string_view article = wid.substr(0, part);
+  if (auto it = v.by_wid.find(article); it != v.by_wid.end()) return {it->second, false};
+  if (auto it = v.by_also.find(article); it != v.by_also.end()) return {it->second, true};
+  return {};
+}
+
+std::optional<std::string> Catalog::EidFor(const Version& v, const ProvisionRef& ref) {
+  ProvisionRef at = ref;
+  if (ref.paragraph == 0 && ref.item > 0) {
+    // 第四十二条第六项: the first paragraph that has the item.
+    for (int p = 1; p <= 30; ++p) {
+      at.paragraph = p;
+      if (v.by_eid.count(PositionalEid(at)) > 0) break;
+    }
+  }
+  std::string eid = PositionalEid(at);
+  if (v.by_eid.count(eid) == 0) return std::nullopt;
+  return eid;
+}
+
+std::string CitationLabel(const ProvisionRef& ref, int paragraphs_in_article) {
+  std::string out = absl::StrCat("第", ToChineseNumeral(ref.article), "条");
+  if (ref.article_suffix > 0) absl::StrAppend(&out, "之", ToChineseNumeral(ref.article_suffix));
+  // The one paragraph of an article is the article itself (第五十六条,
+  // 第五十六条第六项): practice leaves 第一款 out.
+  if (ref.paragraph > 0 && paragraphs_in_article != 1) {
+    absl::StrAppend(&out, "第", ToChineseNumeral(ref.paragraph), "款");
+  }
+  if (ref.item > 0) absl::StrAppend(&out, "第", ToChineseNumeral(ref.item), "项");
+  if (ref.item > 0 && ref.subitem > 0) {
+    absl::StrAppend(&out, "第", ToChineseNumeral(ref.subitem), "目");
+  }
+  return out;
+}
+
+std::optional<ProvisionRef> ParseProvisionLabel(absl::string_view label) {
+  static const std::vector<StatuteNames>* const kNone = new std::vector<StatuteNames>();
+  const std::vector<RawCitation> found = ParseCitations(label, *kNone, "x");
+  if (found.size() != 1 || found[0].start != 0 ||
+      found[0].end != static_cast<int>(DecodeUtf8(label).size())) {
+    return std::nullopt;
+  }
+  const RawCitation& c = found[0];
+  return ProvisionRef{c.article, c.article_suffix, c.paragraph, c.item, c.subitem};
 }
 
 absl::StatusOr<v1::Provision> Catalog::GetProvision(const v1::GetProvisionRequest& request,
@@ -278,6 +469,7 @@ v1::Provision Catalog::Present(const Entry& statute, const Version& version,
   v1::Provision out = provision;
   out.set_statute_title(statute.meta.title());
   *out.mutable_version() = VersionWithStatus(version, today);
+  if (!version.date_caveat.empty()) out.set_date_caveat(version.date_caveat);
   return out;
 }
 

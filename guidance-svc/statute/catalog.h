@@ -10,6 +10,7 @@
 #define COUNSEL_GUIDANCE_STATUTE_CATALOG_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,26 @@ namespace counsel::guidance {
 inline constexpr char kReasonNotInForce[] = "NOT_IN_FORCE";
 inline constexpr char kReasonNotInCorpus[] = "NOT_IN_CORPUS";
 inline constexpr char kReasonNoSuchProvision[] = "NO_SUCH_PROVISION";
+// A stale citation whose content is now part of a provision that continues
+// another (a merge).
+inline constexpr char kReasonMerged[] = "MERGED";
+
+// A citation's numbers: 第五十条第一款第六项 → {50, 0, 1, 6, 0}.
+struct ProvisionRef {
+  int article = 0;
+  int article_suffix = 0;  // 之N
+  int paragraph = 0;       // 0: not given
+  int item = 0;
+  int subitem = 0;
+};
+
+// The label as a lawyer writes it: 第五十条第一款第六项; the paragraph is
+// left out when the article has one (第五十六条第六项); 之N kept.
+std::string CitationLabel(const ProvisionRef& ref, int paragraphs_in_article);
+
+// Reads a whole label ("第五十条第一款第六项", "第42条第6项"); nullopt when
+// `label` is not exactly one provision label.
+std::optional<ProvisionRef> ParseProvisionLabel(absl::string_view label);
 
 // Thread-safe (immutable).
 class Catalog {
@@ -41,6 +62,19 @@ class Catalog {
     absl::flat_hash_map<std::string, const v1::Provision*> by_eid;
     // Every provision by wid.
     absl::flat_hash_map<std::string, const v1::Provision*> by_wid;
+    // Articles by the wids they also continue (merges and splits).
+    absl::flat_hash_map<std::string, const v1::Provision*> by_also;
+    // Set when an answer from this version rests on an unconfirmed date:
+    // its own commencement, or the next version's (which ends it).
+    std::string date_caveat;
+  };
+  // Where a provision that no longer answers under its own wid went.
+  struct Successor {
+    const v1::Provision* provision = nullptr;
+    // true: its content was merged into `provision`; false: `provision` is
+    // the article that continues the cited part's article (the part itself
+    // has no continuation).
+    bool merged = false;
   };
   struct Entry {
     v1::Statute meta;  // without versions
@@ -76,6 +110,21 @@ class Catalog {
   // `day`; NotFound (NOT_IN_FORCE / NO_SUCH_PROVISION) otherwise.
   absl::StatusOr<v1::Provision> FindByWid(absl::string_view statute_id, absl::string_view wid,
                                           absl::CivilDay day, absl::CivilDay today) const;
+
+  // The provision of `v` that took over `wid` when `v` has no provision
+  // carrying it: the article it was merged into, or the article continuing
+  // the cited part's article. nullptr provision when neither.
+  static Successor FindSuccessor(const Version& v, absl::string_view wid);
+
+  // The eid `ref` names in `v`: an item cited without its paragraph is in
+  // the first paragraph that has it. nullopt when `v` has no such provision.
+  static std::optional<std::string> EidFor(const Version& v, const ProvisionRef& ref);
+
+  // NO_SUCH_PROVISION for `asked` in `v`, naming the provision that carries
+  // the same wId on that version when there is one.
+  static absl::Status NoSuchProvision(const Entry& e, const Version& v,
+                                      const std::optional<ProvisionRef>& ref,
+                                      const std::string& eid, absl::string_view asked);
 
   // Every statute, in id order.
   std::vector<const Entry*> Statutes() const;

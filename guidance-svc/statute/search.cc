@@ -31,7 +31,8 @@ std::string Encode(const std::vector<char32_t>& t, size_t from, size_t to) {
 
 std::vector<v1::SearchResult> ScanArticles(
     const std::vector<std::pair<const Catalog::Entry*, const Catalog::Version*>>& versions,
-    absl::string_view query, int offset, int limit, int* total) {
+    absl::string_view query, int offset, int limit, int* total,
+    const absl::flat_hash_set<const v1::Provision*>* candidates) {
   struct Match {
     double score;
     const Catalog::Entry* entry;
@@ -40,10 +41,13 @@ std::vector<v1::SearchResult> ScanArticles(
   };
   std::vector<Match> matches;
   if (query.empty()) return {};
+  size_t query_chars = 0;
+  for (unsigned char c : query) query_chars += (c & 0xc0) != 0x80;
   // First pass on bytes only: UTF-8 makes a byte match of valid text a
   // character match. Length in characters = bytes not continuing a sequence.
   for (const auto& [entry, version] : versions) {
     for (const v1::Provision& a : version->articles) {
+      if (candidates != nullptr && !candidates->contains(&a)) continue;
       const absl::string_view text = a.text();
       size_t count = 0;
       for (size_t at = text.find(query); at != absl::string_view::npos;
@@ -53,16 +57,22 @@ std::vector<v1::SearchResult> ScanArticles(
       if (count == 0) continue;
       size_t chars = 0;
       for (unsigned char c : text) chars += (c & 0xc0) != 0x80;
-      // More matches in less text rank higher.
-      matches.push_back({static_cast<double>(count) / std::sqrt(static_cast<double>(chars) + 1.0),
-                         entry, version, &a});
+      // The share of the text inside matches: more matches in less text
+      // rank higher, and the measure does not depend on the path.
+      const double share = static_cast<double>(count * query_chars) / static_cast<double>(chars);
+      matches.push_back({std::min(1.0, share), entry, version, &a});
     }
   }
   *total = static_cast<int>(matches.size());
   const size_t end = std::min(matches.size(), static_cast<size_t>(offset + limit));
   if (static_cast<size_t>(offset) >= end) return {};
   std::partial_sort(matches.begin(), matches.begin() + static_cast<long>(end), matches.end(),
-                    [](const Match& a, const Match& b) { return a.score > b.score; });
+                    [](const Match& a, const Match& b) {
+                      if (a.score != b.score) return a.score > b.score;
+                      // Ties in catalogue order, so pages never overlap.
+                      if (a.entry != b.entry) return a.entry->meta.name() < b.entry->meta.name();
+                      return a.article < b.article;
+                    });
   const std::vector<char32_t> q = DecodeUtf8(query);
   std::vector<v1::SearchResult> out;
   for (size_t k = static_cast<size_t>(offset); k < end; ++k) {
@@ -158,32 +168,26 @@ absl::StatusOr<v1::SearchProvisionsResponse> SearchProvisions(
   v1::SearchProvisionsResponse out;
   int total = 0;
   if (cps.size() >= 3) {
-    absl::flat_hash_map<std::string, std::pair<const Catalog::Entry*, const Catalog::Version*>>
-        allowed;
+    // The index finds the candidates; ranking and scores are the scan's.
+    absl::flat_hash_map<std::string, const Catalog::Version*> allowed;
     std::vector<std::string> keys;
     for (const auto& [e, v] : versions) {
       const std::string key =
           absl::StrCat(absl::StripPrefix(e->meta.name(), "statutes/"), "@", v->meta.version_id());
-      allowed[key] = {e, v};
+      allowed[key] = v;
       keys.push_back(key);
     }
-    // One row more than the page tells whether another page follows.
     ASSIGN_OR_RETURN(std::vector<StatuteStore::Hit> hits,
-                     store.Search(query, keys, offset, size + 1));
-    total = offset + static_cast<int>(hits.size());
-    if (static_cast<int>(hits.size()) > size) hits.resize(static_cast<size_t>(size));
+                     store.Search(query, keys, 0, kMaxHits));
+    absl::flat_hash_set<const v1::Provision*> candidates;
     for (const auto& h : hits) {
       auto it = allowed.find(absl::StrCat(h.statute_id, "@", h.version_id));
       if (it == allowed.end()) continue;
-      auto p = it->second.second->by_eid.find(h.eid);
-      if (p == it->second.second->by_eid.end()) continue;
-      v1::SearchResult* r = out.add_results();
-      r->set_provision(p->second->name());
-      r->set_label(p->second->label());
-      r->set_statute_title(it->second.first->meta.title());
-      r->set_version_id(h.version_id);
-      r->set_snippet(h.snippet);
-      r->set_score(h.score);
+      auto p = it->second->by_eid.find(h.eid);
+      if (p != it->second->by_eid.end()) candidates.insert(p->second);
+    }
+    for (auto& r : ScanArticles(versions, query, offset, size, &total, &candidates)) {
+      *out.add_results() = std::move(r);
     }
   } else {
     for (auto& r : ScanArticles(versions, query, offset, size, &total)) {

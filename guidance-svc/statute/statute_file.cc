@@ -1,7 +1,9 @@
 #include "guidance-svc/statute/statute_file.h"
 
+#include <functional>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -98,12 +100,56 @@ std::optional<int> ParseSubitemHead(absl::string_view line) {
   return n;
 }
 
+// "一、当事人举证": a numeral and an enumeration comma open the heading.
+bool IsEnumeratedHeading(absl::string_view heading) {
+  const size_t comma = heading.find("、");
+  return comma != absl::string_view::npos && comma > 0 && comma <= 3 * 4 &&
+         ParseChineseNumeral(heading.substr(0, comma)).has_value();
+}
+
 void AppendText(Provision* p, absl::string_view text) {
   if (!p->text().empty()) p->mutable_text()->append("\n");
   p->mutable_text()->append(text.data(), text.size());
 }
 
 }  // namespace
+
+namespace {
+
+void AssignPartWids(Provision* p, const std::string& article_eid, const std::string& article_wid,
+                    const absl::flat_hash_map<std::string, std::string>& map, bool listed,
+                    const std::string& version_id) {
+  for (Provision& child : *p->mutable_children()) {
+    if (auto it = map.find(child.eid()); it != map.end()) {
+      child.set_wid(it->second);
+    } else if (listed) {
+      child.set_wid(absl::StrCat(version_id, "/", child.eid()));
+    } else {
+      child.set_wid(absl::StrCat(article_wid, child.eid().substr(article_eid.size())));
+    }
+    AssignPartWids(&child, article_eid, article_wid, map, listed, version_id);
+  }
+}
+
+}  // namespace
+
+std::vector<v1::Provision> ArticlesWithWids(const ParsedStatuteVersion& parsed) {
+  const absl::flat_hash_map<std::string, std::string> map(parsed.wid_map.begin(),
+                                                          parsed.wid_map.end());
+  const std::string& version_id = parsed.version.version_id();
+  std::vector<v1::Provision> out = parsed.articles;
+  for (Provision& a : out) {
+    auto it = map.find(a.eid());
+    a.set_wid(it != map.end() ? it->second : absl::StrCat(version_id, "/", a.eid()));
+    // An article not continuing an earlier one is new, and so are its parts.
+    AssignPartWids(&a, a.eid(), a.wid(), map, parsed.wid_parts_listed && it != map.end(),
+                   version_id);
+    for (const auto& [eid, wid] : parsed.also_continues) {
+      if (eid == a.eid()) a.add_also_continues(wid);
+    }
+  }
+  return out;
+}
 
 std::string ArticleEid(int number, int suffix) {
   return suffix == 0 ? absl::StrCat("art_", number) : absl::StrCat("art_", number, "-", suffix);
@@ -145,7 +191,11 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
     if (colon == absl::string_view::npos) return error(lineno, "header line is not `key: value`");
     const std::string key(line.substr(0, colon));
     const absl::string_view value = absl::StripAsciiWhitespace(line.substr(colon + 2));
-    if (!seen.insert(key).second) return error(lineno, absl::StrCat("header key '", key, "' repeated"));
+    // wid_map and also_continues may run over several lines (one article's
+    // continuation with its parts a line).
+    if (!seen.insert(key).second && key != "wid_map" && key != "also_continues") {
+      return error(lineno, absl::StrCat("header key '", key, "' repeated"));
+    }
     auto date = [&](std::string* field) -> absl::Status {
       auto d = ParseDate(value, key);
       if (!d.ok()) return error(lineno, d.status().message());
@@ -186,16 +236,45 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
     else if (key == "ended") st = date(version.mutable_end_date());
     else if (key == "repealed") { st = boolean(&flag); version.set_repealed(flag); }
     else if (key == "excerpt") { st = boolean(&flag); version.set_excerpt(flag); }
+    else if (key == "original") { st = boolean(&flag); version.set_original_text(flag); }
     else if (key == "document_number") version.set_document_number(std::string(value));
     else if (key == "source") version.set_source(std::string(value));
     else if (key == "body_sha256") body_sha256 = std::string(value);
-    else if (key == "wid_map") {
+    else if (key == "wid_map" || key == "also_continues") {
       // "art_50=2013-01-01/art_42, art_51=…": eid in this version → wid.
       for (absl::string_view pair : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
         std::pair<std::string, std::string> kv = absl::StrSplit(absl::StripAsciiWhitespace(pair), '=');
-        if (kv.first.empty() || kv.second.empty()) return error(lineno, "wid_map entries are eid=wid");
-        out.wid_map.push_back(kv);
+        if (kv.first.empty() || kv.second.empty() || !absl::StrContains(kv.second, "/")) {
+          return error(lineno, absl::StrCat(key, " entries are eid=wid"));
+        }
+        (key == "wid_map" ? out.wid_map : out.also_continues).push_back(kv);
       }
+    } else if (key == "wid_parts") {
+      if (value != "listed" && value != "by-position") {
+        return error(lineno, "wid_parts must be listed or by-position");
+      }
+      out.wid_parts_listed = value == "listed";
+    } else if (key == "kind") {
+      if (value == "law") statute.set_kind(v1::Statute::KIND_LAW);
+      else if (value == "administrative-regulation") {
+        statute.set_kind(v1::Statute::KIND_ADMINISTRATIVE_REGULATION);
+      } else if (value == "judicial-interpretation") {
+        statute.set_kind(v1::Statute::KIND_JUDICIAL_INTERPRETATION);
+      } else {
+        return error(lineno, "kind must be law, administrative-regulation or judicial-interpretation");
+      }
+    } else if (key == "date_confidence") {
+      if (value == "confirmed-by-text") {
+        version.set_date_confidence(v1::StatuteVersion::DATE_CONFIDENCE_CONFIRMED_BY_TEXT);
+      } else if (value == "from-amending-decision") {
+        version.set_date_confidence(v1::StatuteVersion::DATE_CONFIDENCE_FROM_AMENDING_DECISION);
+      } else if (value == "unconfirmed") {
+        version.set_date_confidence(v1::StatuteVersion::DATE_CONFIDENCE_UNCONFIRMED);
+      } else {
+        return error(lineno, "date_confidence must be confirmed-by-text, from-amending-decision or unconfirmed");
+      }
+    } else if (key == "date_source") {
+      version.set_date_source(std::string(value));
     } else if (absl::StartsWith(key, "note")) {
       // Free-form provenance notes; kept in the file, not parsed.
     } else {
@@ -259,6 +338,11 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
       if (absl::EndsWith(head_word, "编")) { part = heading; chapter.clear(); section.clear(); }
       else if (absl::EndsWith(head_word, "章")) { chapter = heading; section.clear(); }
       else if (absl::EndsWith(head_word, "节")) { section = heading; }
+      else if (IsEnumeratedHeading(heading)) {
+        // Judicial interpretations group articles as "一、当事人举证".
+        chapter = heading;
+        section.clear();
+      }
       article = paragraph = item = nullptr;  // a heading closes the article
       continue;
     }
@@ -371,6 +455,21 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
           s.set_label(absl::StrCat("第", ToChineseNumeral(m), "目"));
           s.set_name(absl::StrCat(statute_name, "/provisions/", s.eid()));
         }
+      }
+    }
+  }
+  // A map entry naming nothing here is a map made for another text.
+  absl::flat_hash_set<std::string> all_eids;
+  std::function<void(const Provision&)> collect = [&](const Provision& p) {
+    all_eids.insert(p.eid());
+    for (const auto& c : p.children()) collect(c);
+  };
+  for (const Provision& a : out.articles) collect(a);
+  for (const auto* entries : {&out.wid_map, &out.also_continues}) {
+    for (const auto& [eid, wid] : *entries) {
+      if (!all_eids.contains(eid)) {
+        return error(1, absl::StrCat(entries == &out.wid_map ? "wid_map" : "also_continues",
+                                     " names ", eid, ", which this text does not have"));
       }
     }
   }

@@ -28,12 +28,26 @@ struct ParsedStatuteVersion {
   std::vector<v1::Provision> articles;
   // Explicit wId assignments from the header: eid → wid.
   std::vector<std::pair<std::string, std::string>> wid_map;
+  // `wid_parts: listed`: a paragraph or item continues an earlier one only
+  // when wid_map lists it (matched by text); otherwise the parts of a mapped
+  // article follow it by position.
+  bool wid_parts_listed = false;
+  // Merges and splits from the header: article eid → wid of an earlier
+  // provision whose content it also took over.
+  std::vector<std::pair<std::string, std::string>> also_continues;
 };
 
 // Parses one file. Errors are InvalidArgument naming `source_name` and the
 // line, e.g. "x.md:12: unknown header key 'titel'".
 absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
                                                       absl::string_view source_name);
+
+// The articles of `parsed` with every wid set: an article's from wid_map
+// or `{version_id}/{eid}`; a part's from wid_map, else (wid_parts listed)
+// `{version_id}/{eid}`, else its article's wid plus its own suffix; and each
+// article's also_continues from the header. Pure: every store assigns wids
+// through it.
+std::vector<v1::Provision> ArticlesWithWids(const ParsedStatuteVersion& parsed);
 
 // eid of an article number and its 之N suffix: (42, 0) → "art_42",
 // (253, 1) → "art_253-1".

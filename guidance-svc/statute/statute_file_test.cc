@@ -68,6 +68,79 @@ TEST(StatuteFileTest, ErrorsNameFileAndLine) {
   EXPECT_THAT(duplicate, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("d.md:10:")));
 }
 
+TEST(StatuteFileTest, PartsContinueOnlyWhereTheMapListsThem) {
+  const std::string body = "第一条 有下列行为之一的：\n（一）甲；\n（二）乙。\n第二款。\n第二条 新条。\n";
+  std::string header(kHeader);
+  header.insert(header.size() - 1,
+                "wid_map: art_1=2019-01-01/art_7, art_1__para_1__item_2=2019-01-01/art_7__para_1__item_1\n"
+                "wid_map: art_1__para_2=2019-01-01/art_7__para_2\n"
+                "also_continues: art_2=2019-01-01/art_8\n"
+                "wid_parts: listed\n"
+                "kind: judicial-interpretation\n"
+                "date_confidence: unconfirmed\n"
+                "date_source: metadata only\n"
+                "original: true\n");
+  auto parsed = ParseStatuteFile(header + body, "w.md");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->statute.kind(), v1::Statute::KIND_JUDICIAL_INTERPRETATION);
+  EXPECT_EQ(parsed->version.date_confidence(), v1::StatuteVersion::DATE_CONFIDENCE_UNCONFIRMED);
+  EXPECT_EQ(parsed->version.date_source(), "metadata only");
+  EXPECT_TRUE(parsed->version.original_text());
+  const std::vector<v1::Provision> a = ArticlesWithWids(*parsed);
+  EXPECT_EQ(a[0].wid(), "2019-01-01/art_7");
+  EXPECT_EQ(a[0].children(0).wid(), "2020-01-01/art_1__para_1") << "not listed: new";
+  EXPECT_EQ(a[0].children(0).children(0).wid(), "2020-01-01/art_1__para_1__item_1");
+  EXPECT_EQ(a[0].children(0).children(1).wid(), "2019-01-01/art_7__para_1__item_1");
+  EXPECT_EQ(a[0].children(1).wid(), "2019-01-01/art_7__para_2");
+  EXPECT_EQ(a[1].wid(), "2020-01-01/art_2");
+  ASSERT_EQ(a[1].also_continues_size(), 1);
+  EXPECT_EQ(a[1].also_continues(0), "2019-01-01/art_8");
+
+  // Without `wid_parts: listed`, parts follow their article by position
+  // (files written before the reviewed maps).
+  std::string by_position(kHeader);
+  by_position.insert(by_position.size() - 1, "wid_map: art_1=2019-01-01/art_7\n");
+  parsed = ParseStatuteFile(by_position + body, "p.md");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(ArticlesWithWids(*parsed)[0].children(0).children(1).wid(),
+            "2019-01-01/art_7__para_1__item_2");
+}
+
+TEST(StatuteFileTest, MapEntriesMustNameThisTextAndValuesAreChecked) {
+  const std::string body = "第一条 甲。\n";
+  auto with = [&](const std::string& line) {
+    std::string header(kHeader);
+    header.insert(header.size() - 1, line + "\n");
+    return ParseStatuteFile(header + body, "m.md");
+  };
+  EXPECT_THAT(with("wid_map: art_9=2019-01-01/art_9"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("art_9, which this text")));
+  EXPECT_THAT(with("also_continues: art_1__para_3=2019-01-01/art_2"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("also_continues names")));
+  EXPECT_THAT(with("wid_map: art_1=nowid"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("eid=wid")));
+  EXPECT_THAT(with("kind: decree"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("m.md:8: kind must be")));
+  EXPECT_THAT(with("date_confidence: likely"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("date_confidence must be")));
+  EXPECT_THAT(with("wid_parts: some"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("wid_parts must be")));
+  EXPECT_THAT(with("original: yes"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("true or false")));
+}
+
+TEST(StatuteFileTest, InterpretationHeadingsGroupArticlesAndThePreambleIsNoProvision) {
+  const std::string body =
+      "# 最高人民法院关于测试的若干规定\n\n<!-- INFO END -->\n\n为正确审理案件，制定本规定。\n\n"
+      "## 一、当事人举证\n\n第一条 甲。\n\n## 二、证据的审核认定\n\n第二条 乙。\n";
+  auto parsed = ParseStatuteFile(std::string(kHeader) + body, "i.md");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->articles.size(), 2u);
+  EXPECT_EQ(parsed->articles[0].text(), "甲。");
+  EXPECT_EQ(parsed->articles[0].chapter(), "一、当事人举证");
+  EXPECT_EQ(parsed->articles[1].chapter(), "二、证据的审核认定");
+}
+
 TEST(StatuteFileTest, RejectsTextChangedAfterItsSourceWasRecorded) {
   std::string content = ReadContent("statutes/public-security-administration-punishments/2013-01-01.md");
   ASSERT_FALSE(content.empty());

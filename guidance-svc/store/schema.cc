@@ -65,6 +65,10 @@ BEGIN SELECT RAISE(ABORT, 'advice revisions are kept'); END;
       // Declared types enforced from here on (the search index, a virtual
       // table, is left as it is).
       sqlite::Migration(std::string(), sqlite::MakeTablesStrict),
+      // Laws, regulations and judicial interpretations (v1::Statute::Kind).
+      R"sql(
+ALTER TABLE statutes ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return *m;
 }

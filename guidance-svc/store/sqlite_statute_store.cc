@@ -17,14 +17,6 @@ using sqlite::Database;
 using sqlite::Statement;
 using sqlite::Transaction;
 
-// Sets wids on an article tree: the article's wid is given; its parts take
-// the article wid plus their eid suffix, so they follow the article through
-// renumbering.
-void AssignWids(v1::Provision* p, const std::string& article_eid, const std::string& article_wid) {
-  p->set_wid(absl::StrCat(article_wid, p->eid().substr(article_eid.size())));
-  for (auto& child : *p->mutable_children()) AssignWids(&child, article_eid, article_wid);
-}
-
 class SqliteStatuteStore final : public StatuteStore {
  public:
   explicit SqliteStatuteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
@@ -60,6 +52,17 @@ class SqliteStatuteStore final : public StatuteStore {
         }
       }
       if (found) {
+        // The same text with a corrected header (a reviewed wId map, where
+        // its dates come from): what the version says does not change, so
+        // the correction replaces the record.
+        ASSIGN_OR_RETURN(bool same_text, SameText(statute_id, version.version_id(), parsed));
+        if (same_text) {
+          RETURN_IF_ERROR(DropVersion(statute_id, version.version_id()));
+          result.relinked = true;
+          found = false;
+        }
+      }
+      if (found) {
         return ErrorWithReason(
             absl::StatusCode::kAlreadyExists, "VERSION_IMMUTABLE",
             absl::StrCat("version ", version.version_id(), " of ", parsed.statute.name(),
@@ -69,13 +72,15 @@ class SqliteStatuteStore final : public StatuteStore {
     }
     {
       ASSIGN_OR_RETURN(Statement up, db_->Prepare(
-          "INSERT INTO statutes (statute_id, title, short_title, aliases, issuing_body) "
-          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (statute_id) DO UPDATE SET "
+          "INSERT INTO statutes (statute_id, title, short_title, aliases, issuing_body, kind) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (statute_id) DO UPDATE SET "
           "title = excluded.title, short_title = excluded.short_title, "
-          "aliases = excluded.aliases, issuing_body = excluded.issuing_body"));
+          "aliases = excluded.aliases, issuing_body = excluded.issuing_body, "
+          "kind = excluded.kind"));
       up.Bind(1, statute_id).Bind(2, parsed.statute.title()).Bind(3, parsed.statute.short_title())
           .Bind(4, absl::StrJoin(parsed.statute.aliases(), "\n"))
-          .Bind(5, parsed.statute.issuing_body());
+          .Bind(5, parsed.statute.issuing_body())
+          .Bind(6, static_cast<int64_t>(parsed.statute.kind()));
       RETURN_IF_ERROR(up.Run());
     }
     {
@@ -86,15 +91,9 @@ class SqliteStatuteStore final : public StatuteStore {
           .BindBlob(3, version.SerializeAsString()).Bind(4, version.content_sha256());
       RETURN_IF_ERROR(ins.Run());
     }
-    absl::flat_hash_map<std::string, std::string> wid_map(parsed.wid_map.begin(),
-                                                          parsed.wid_map.end());
     int ord = 0;
-    for (v1::Provision article : parsed.articles) {
-      auto it = wid_map.find(article.eid());
-      const std::string wid = it != wid_map.end()
-                                  ? it->second
-                                  : absl::StrCat(version.version_id(), "/", article.eid());
-      AssignWids(&article, article.eid(), wid);
+    for (const v1::Provision& article : ArticlesWithWids(parsed)) {
+      const std::string& wid = article.wid();
       ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
           "INSERT INTO provisions (statute_id, version_id, ord, eid, wid, article) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
@@ -128,6 +127,18 @@ class SqliteStatuteStore final : public StatuteStore {
         return false;
       }
     }
+  }
+
+  // Whether `parsed` holds exactly the stored articles, with the same labels
+  // and texts.
+  absl::StatusOr<bool> SameText(const std::string& statute_id, const std::string& version_id,
+                                const ParsedStatuteVersion& parsed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "SELECT count(*) FROM provisions WHERE statute_id = ?1 AND version_id = ?2"));
+    q.Bind(1, statute_id).Bind(2, version_id);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row || q.ColumnInt64(0) != static_cast<int64_t>(parsed.articles.size())) return false;
+    return Completes(statute_id, version_id, parsed);
   }
 
   absl::Status DropVersion(const std::string& statute_id, const std::string& version_id)
@@ -216,7 +227,7 @@ class SqliteStatuteStore final : public StatuteStore {
     absl::flat_hash_map<std::string, size_t> index;
     {
       ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-          "SELECT statute_id, title, short_title, aliases, issuing_body FROM statutes "
+          "SELECT statute_id, title, short_title, aliases, issuing_body, kind FROM statutes "
           "ORDER BY statute_id"));
       while (true) {
         ASSIGN_OR_RETURN(bool row, q.Step());
@@ -229,6 +240,10 @@ class SqliteStatuteStore final : public StatuteStore {
           s.statute.add_aliases(std::string(a));
         }
         s.statute.set_issuing_body(q.ColumnText(4));
+        const int64_t kind = q.ColumnInt64(5);
+        if (v1::Statute::Kind_IsValid(static_cast<int>(kind))) {
+          s.statute.set_kind(static_cast<v1::Statute::Kind>(kind));
+        }
         index[q.ColumnText(0)] = out.size();
         out.push_back(std::move(s));
       }

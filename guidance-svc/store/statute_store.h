@@ -31,6 +31,9 @@ struct ImportResult {
   // An excerpt of the same version was replaced by this fuller text: every
   // article it held is here with the same label and text.
   bool completed_excerpt = false;
+  // The same text was stored with another header (a corrected wId map or
+  // date provenance): the record was replaced; the text is unchanged.
+  bool relinked = false;
   int article_count = 0;
 };
 

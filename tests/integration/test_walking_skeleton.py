@@ -260,15 +260,20 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertNotIn(f"{STATUTE}/provisions/art_56", by_name, "not in force in 2020")
         self.assertNotIn(f"{STATUTE}/provisions/art_42__para_1__item_6", by_name,
                          "the privacy item is no longer cited for a leaked number")
-        # The civil code took effect in 2021: its citations come back stale
-        # with the reason, not dropped.
+        # The civil code took effect in 2021 (its first text is its
+        # original): its citations come back stale with the reason, and the
+        # brief lists them instead of dropping them.
         cited = [c for s in brief["advice"]["sections"] for st in s["steps"]
                  if st["key"] == "consult-lawyer" for c in st.get("citedProvisions", [])]
         civil = [c for c in cited if c["provision"].startswith("statutes/civil-code/")]
         self.assertTrue(civil, brief["advice"])
         for c in civil:
             self.assertTrue(c["stale"], c)
-            self.assertEqual(c["staleReason"], "NOT_IN_CORPUS", c)
+            self.assertEqual(c["staleReason"], "NOT_IN_FORCE", c)
+            self.assertIn("took effect on 2021-01-01", c["staleDetail"])
+        listed = {c["provision"]: c for c in brief.get("staleCitations", [])}
+        for c in civil:
+            self.assertEqual(listed[c["provision"]]["staleReason"], "NOT_IN_FORCE")
         # A foreign tenant gets NOT_FOUND for the whole brief.
         other = self.cluster.create_key("firm-b", ["cases.read", "guidance.read"])
         status, _, _ = self.cluster.http("GET", f"/v1/{created['name']}:brief", key=other)
@@ -279,7 +284,7 @@ class WalkingSkeletonTest(unittest.TestCase):
             "GET", "/v1/advice/personal-information-leak?locale=en", key=self.key)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["locale"], "en")
-        self.assertEqual(body["revisionNumber"], "3")
+        self.assertEqual(body["revisionNumber"], "4")
 
     def test_health_is_serving_on_all_three(self):
         for port in (self.cluster.guidance_port, self.cluster.cases_port,
