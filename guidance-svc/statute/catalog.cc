@@ -568,7 +568,17 @@ absl::StatusOr<v1::CompareStatuteVersionsResponse> Catalog::CompareVersions(
     c.set_to_label(a.label());
     auto it = from_articles.find(a.wid());
     if (it == from_articles.end()) {
-      c.add_kinds(v1::ProvisionChange::KIND_ADDED);
+      const v1::Provision* part_of = nullptr;
+      for (const std::string& w : a.also_continues()) {
+        if (auto f = from_articles.find(w); f != from_articles.end()) part_of = f->second;
+      }
+      if (part_of != nullptr) {
+        c.add_kinds(v1::ProvisionChange::KIND_SPLIT);
+        c.set_from_eid(part_of->eid());
+        c.set_from_label(part_of->label());
+      } else {
+        c.add_kinds(v1::ProvisionChange::KIND_ADDED);
+      }
       add_diff(c, CharDiff("", a.text(), options));
     } else {
       seen.insert(a.wid());
@@ -591,9 +601,15 @@ absl::StatusOr<v1::CompareStatuteVersionsResponse> Catalog::CompareVersions(
     if (seen.contains(old.wid())) continue;
     v1::ProvisionChange c;
     c.set_wid(old.wid());
-    c.add_kinds(v1::ProvisionChange::KIND_REMOVED);
     c.set_from_eid(old.eid());
     c.set_from_label(old.label());
+    if (auto into = to->by_also.find(old.wid()); into != to->by_also.end()) {
+      c.add_kinds(v1::ProvisionChange::KIND_MERGED);
+      c.set_to_eid(into->second->eid());
+      c.set_to_label(into->second->label());
+    } else {
+      c.add_kinds(v1::ProvisionChange::KIND_REMOVED);
+    }
     add_diff(c, CharDiff(old.text(), "", options));
     changes.push_back(std::move(c));
   }

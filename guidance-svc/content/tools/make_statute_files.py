@@ -189,7 +189,8 @@ def main():
     by_key = {version_key(v): v for v in VERSIONS}
     wids = {}
     for v in VERSIONS:
-        raw = open(os.path.join(seed_dir, v["seed"]), encoding="utf-8").read()
+        with open(os.path.join(seed_dir, v["seed"]), encoding="utf-8") as f:
+            raw = f.read()
         head, body = raw.split("\n\n", 1)
         notes = dict(line.split(": ", 1) for line in head.splitlines())
         lines = ["format: counsel-statute/1"]

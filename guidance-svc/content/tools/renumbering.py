@@ -62,7 +62,8 @@ def ratio(a, b):
 
 def body_of(path):
     """The text after the header block, as the importer reads it."""
-    return open(path, encoding="utf-8").read().split("\n\n", 1)[1]
+    with open(path, encoding="utf-8") as f:
+        return f.read().split("\n\n", 1)[1]
 
 
 def _strip(line):
@@ -190,7 +191,9 @@ def match_parts(old_article, new_article):
 def load_map(path):
     """The rows of a map file: dicts new, old, relation, similarity, basis, note."""
     rows = []
-    for lineno, line in enumerate(open(path, encoding="utf-8"), 1):
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    for lineno, line in enumerate(lines, 1):
         if line.startswith("#") or not line.strip():
             continue
         cols = line.rstrip("\n").split("\t")
