@@ -11,6 +11,7 @@ const STALE = {
   NOT_IN_FORCE: ["事发日该条尚未生效或已失效。", "Not in force on the incident date."],
   NOT_IN_CORPUS: ["本库没有事发日的文本；不能确定当日条文。", "The corpus has no text for that date; what it said then is unknown here."],
   NO_SUCH_PROVISION: ["所引条文在该版本中不存在。", "The cited provision does not exist in that version."],
+  MERGED: ["所引条文已并入另一条；以下为该条事发日文本。", "Merged into another provision; the text below is that provision's as of the incident date."],
 };
 
 function staleText(reason, lang) {
@@ -59,7 +60,10 @@ export async function caseView(main, id) {
           (step.citedProvisions || []).map((p) => h("div", { class: "citation" },
             h("p", {}, h("strong", {}, p.label || p.provision), " ",
               h("span", { class: "muted" }, p.versionId || "")),
-            p.stale ? h("p", { class: "warn stale" }, `${t("stale")}: ${staleText(p.staleReason, lang)}`) : null,
+            p.stale ? h("p", { class: "warn stale" }, `${t("stale")}: ${staleText(p.staleReason, lang)}`,
+              p.resolvedLabel && p.resolvedLabel !== p.label ? ` → ${p.resolvedLabel}` : "") : null,
+            p.stale && p.staleDetail ? h("p", { class: "muted stale-detail" }, p.staleDetail) : null,
+            p.dateCaveat ? h("p", { class: "warn caveat" }, `${t("caveat")}: ${p.dateCaveat}`) : null,
             p.text ? h("blockquote", { class: "statute" }, p.text) : null))));
       }
     }

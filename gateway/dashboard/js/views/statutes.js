@@ -71,8 +71,10 @@ export async function statutes(main) {
     const p = await api.get(`/v1/${provisionName}`, { asOf: date.value });
     const v = p.version || {};
     replace(shown, h("div", { class: "card" },
-      h("h2", {}, `${p.statuteTitle || ""} ${p.label}`),
+      h("h2", {}, `${p.statuteTitle || ""} ${p.citationLabel || p.label}`),
       h("p", { class: "muted" }, `${v.versionId || ""} · ${v.effectiveDate || ""} · ${v.source || ""}`),
+      v.dateSource ? h("p", { class: "muted date-source" }, v.dateSource) : null,
+      p.dateCaveat ? h("p", { class: "warn caveat" }, `${t("caveat")}: ${p.dateCaveat}`) : null,
       h("blockquote", { class: "statute" }, provisionText(p))));
   }
 
