@@ -100,6 +100,25 @@ std::optional<int> ParseSubitemHead(absl::string_view line) {
   return n;
 }
 
+// The value `text` names in `table`, or nullopt.
+template <typename T, size_t N>
+std::optional<T> OneOf(absl::string_view text, const std::pair<const char*, T> (&table)[N]) {
+  for (const auto& [name, value] : table) {
+    if (text == name) return value;
+  }
+  return std::nullopt;
+}
+
+// "a, b or c" for an error message.
+template <typename T, size_t N>
+std::string Names(const std::pair<const char*, T> (&table)[N]) {
+  std::string out;
+  for (size_t i = 0; i < N; ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : i + 1 == N ? " or " : ", ", table[i].first);
+  }
+  return out;
+}
+
 // "一、当事人举证": a numeral and an enumeration comma open the heading.
 bool IsEnumeratedHeading(absl::string_view heading) {
   const size_t comma = heading.find("、");
@@ -255,24 +274,22 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
       }
       out.wid_parts_listed = value == "listed";
     } else if (key == "kind") {
-      if (value == "law") statute.set_kind(v1::Statute::KIND_LAW);
-      else if (value == "administrative-regulation") {
-        statute.set_kind(v1::Statute::KIND_ADMINISTRATIVE_REGULATION);
-      } else if (value == "judicial-interpretation") {
-        statute.set_kind(v1::Statute::KIND_JUDICIAL_INTERPRETATION);
-      } else {
-        return error(lineno, "kind must be law, administrative-regulation or judicial-interpretation");
-      }
+      static constexpr std::pair<const char*, v1::Statute::Kind> kKinds[] = {
+          {"law", v1::Statute::KIND_LAW},
+          {"administrative-regulation", v1::Statute::KIND_ADMINISTRATIVE_REGULATION},
+          {"judicial-interpretation", v1::Statute::KIND_JUDICIAL_INTERPRETATION}};
+      auto kind = OneOf(value, kKinds);
+      if (!kind) return error(lineno, absl::StrCat("kind must be ", Names(kKinds)));
+      statute.set_kind(*kind);
     } else if (key == "date_confidence") {
-      if (value == "confirmed-by-text") {
-        version.set_date_confidence(v1::StatuteVersion::DATE_CONFIDENCE_CONFIRMED_BY_TEXT);
-      } else if (value == "from-amending-decision") {
-        version.set_date_confidence(v1::StatuteVersion::DATE_CONFIDENCE_FROM_AMENDING_DECISION);
-      } else if (value == "unconfirmed") {
-        version.set_date_confidence(v1::StatuteVersion::DATE_CONFIDENCE_UNCONFIRMED);
-      } else {
-        return error(lineno, "date_confidence must be confirmed-by-text, from-amending-decision or unconfirmed");
-      }
+      using V = v1::StatuteVersion;
+      static constexpr std::pair<const char*, V::DateConfidence> kLevels[] = {
+          {"confirmed-by-text", V::DATE_CONFIDENCE_CONFIRMED_BY_TEXT},
+          {"from-amending-decision", V::DATE_CONFIDENCE_FROM_AMENDING_DECISION},
+          {"unconfirmed", V::DATE_CONFIDENCE_UNCONFIRMED}};
+      auto level = OneOf(value, kLevels);
+      if (!level) return error(lineno, absl::StrCat("date_confidence must be ", Names(kLevels)));
+      version.set_date_confidence(*level);
     } else if (key == "date_source") {
       version.set_date_source(std::string(value));
     } else if (absl::StartsWith(key, "note")) {

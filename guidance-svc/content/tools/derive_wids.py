@@ -13,45 +13,15 @@ review it; the pairs that survive review are the wid_map of the newer file.
 """
 import argparse
 import difflib
-import re
+import os
+import sys
 
-ARTICLE = re.compile(r"^第([一二三四五六七八九十百千零两]+)条(之[一二三四五六七八九])?[ \u3000](.*)$")
-DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
-DIGITS["两"] = 2
-WIDTH = str.maketrans("，；：（）！？", ",;:()!?")
-
-
-def numeral(text):
-    total, pending = 0, 0
-    for ch in text:
-        if ch in DIGITS:
-            pending = DIGITS[ch]
-        else:
-            unit = {"十": 10, "百": 100, "千": 1000}[ch]
-            total += (pending or 1) * unit
-            pending = 0
-    return total + pending
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from renumbering import body_of, normal, parse_articles  # noqa: E402
 
 
 def articles(path):
-    body = open(path, encoding="utf-8").read().split("\n\n", 1)[1]
-    out, current = {}, None
-    for line in body.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or line.startswith("<!--"):
-            continue
-        m = ARTICLE.match(line)
-        if m:
-            n = numeral(m.group(1))
-            current = f"art_{n}" + (f"-{numeral(m.group(2)[1:])}" if m.group(2) else "")
-            out[current] = m.group(3)
-        elif current:
-            out[current] += "\n" + line
-    return out
-
-
-def normal(text):
-    return re.sub(r"\s+", "", text.translate(WIDTH))
+    return {eid: a["text"] for eid, a in parse_articles(body_of(path)).items()}
 
 
 def main():
