@@ -10,6 +10,7 @@
 
 #include "case-svc/advice_source.h"
 #include "case-svc/change_feed.h"
+#include "case-svc/domain/case_book.h"
 #include "case-svc/store/case_store.h"
 #include "case-svc/webhooks/deliverer.h"
 #include "case-svc/webhooks/webhook_book.h"
@@ -143,10 +144,14 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   // Runs `start` on the executor after authorizing; `start` hands a write
   // to the store, whose callback finishes the call.
   grpc::ServerUnaryReactor* RunWrite(
-      grpc::CallbackServerContext* context, absl::string_view method,
+      grpc::CallbackServerContext* context, absl::string_view method, absl::string_view scope,
       std::function<void(const CallContext&, std::function<void(absl::Status)>)> start);
-  // What a caller may see: masked client data without cases.pii.
-  v1::Case Present(const CallContext& cc, v1::Case c) const;
+  // A store callback that presents the case into `response` for `cc`.
+  static Callback<v1::Case> PresentInto(const CallContext& cc, v1::Case* response,
+                                        std::function<void(absl::Status)> done);
+  // Hands a prepared mutation to the store, or its error to `done`.
+  void Mutate(const CallContext& cc, absl::StatusOr<CaseMutation> mutation,
+              Callback<v1::Case> done);
   // CHANGE_VIEW_FULL: each change gets its case, presented for `cc`.
   absl::Status AttachCases(const CallContext& cc,
                            std::vector<std::pair<int64_t, v1::Change>>& changes) const;
@@ -156,21 +161,15 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   const ContextKey* key_;
   const Clock* clock_;
   CaseStore* store_;
-  AdviceSource* advice_;
   webhooks::WebhookBook* webhooks_;
   webhooks::Deliverer* deliverer_;
   CaseServiceOptions options_;
+  CaseBook book_;
   CursorCodec cursors_;
   Executor executor_{4};
   std::atomic<int64_t> download_bytes_{0};  // attachments held by downloads
   FeedHub hub_;
 };
-
-// Parses `cases/{id}`; InvalidArgument naming `field` otherwise.
-absl::StatusOr<std::string> ParseCaseName(absl::string_view name, absl::string_view field);
-
-// Actor of a verified context.
-Actor ActorOf(const CallContext& cc);
 
 }  // namespace counsel::cases
 
