@@ -1,5 +1,6 @@
 #include "common/crypto.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -17,12 +18,17 @@ void InitSodium() {
 
 }  // namespace
 
-std::string DeriveKey(absl::string_view key, absl::string_view label) {
+std::string KeyedHash(absl::string_view key, absl::string_view data, size_t size) {
   InitSodium();
-  unsigned char out[32];
-  crypto_generichash(out, sizeof out, Bytes(label), label.size(), Bytes(key),
+  unsigned char out[crypto_generichash_BYTES_MAX];
+  size = std::clamp<size_t>(size, crypto_generichash_BYTES_MIN, crypto_generichash_BYTES_MAX);
+  crypto_generichash(out, size, Bytes(data), data.size(), Bytes(key),
                      std::min<size_t>(key.size(), crypto_generichash_KEYBYTES_MAX));
-  return std::string(reinterpret_cast<const char*>(out), sizeof out);
+  return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+std::string DeriveKey(absl::string_view key, absl::string_view label) {
+  return KeyedHash(key, label, 32);
 }
 
 Hmac::Hmac(absl::string_view key) {

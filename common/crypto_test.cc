@@ -99,3 +99,19 @@ TEST(RandomBytesTest, GivesTheLengthAskedAndDiffers) {
 
 }  // namespace
 }  // namespace counsel::crypto
+
+namespace counsel::crypto {
+namespace {
+
+TEST(KeyedHashTest, IsKeyedSizedAndTheDerivationUsesIt) {
+  const std::string a = KeyedHash("key-one", "13800138000", 16);
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a, KeyedHash("key-one", "13800138000", 16)) << "deterministic";
+  EXPECT_NE(a, KeyedHash("key-two", "13800138000", 16)) << "keyed";
+  EXPECT_NE(a, KeyedHash("key-one", "13800138001", 16));
+  EXPECT_EQ(DeriveKey("master", "page-token"), KeyedHash("master", "page-token", 32));
+  EXPECT_EQ(KeyedHash("k", "x", 1).size(), 16u) << "clamped to BLAKE2b's range";
+}
+
+}  // namespace
+}  // namespace counsel::crypto

@@ -194,4 +194,8 @@ absl::Status AuditChain::AdoptGlobalLog(sqlite::Database& db) {
   return db.Exec("DROP TABLE audit_log_global");
 }
 
+std::string AuditChainKey(absl::string_view audit_key) {
+  return crypto::DeriveKey(audit_key, "audit-chain");
+}
+
 }  // namespace counsel::cases

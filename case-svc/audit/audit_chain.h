@@ -67,9 +67,10 @@ class AuditChain {
   crypto::Hmac hmac_;
 };
 
-// The label the audit key is derived with (crypto::DeriveKey): the store and
-// the offline verifier must agree on it.
-inline constexpr char kAuditKeyLabel[] = "audit-chain";
+// The chain's MAC key, derived from the store's audit key. The one
+// derivation: the store and the offline verifier (`audit verify`) both call
+// it, so they cannot drift apart.
+std::string AuditChainKey(absl::string_view audit_key);
 
 // The schema the chain needs (part of the case store's migrations), and the
 // step that converts the first schema's global chain (with AdoptGlobalLog).

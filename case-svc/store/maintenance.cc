@@ -1,7 +1,6 @@
 #include "case-svc/store/maintenance.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -27,7 +26,7 @@ absl::StatusOr<std::vector<TenantAudit>> VerifyAuditFile(const std::string& path
   sqlite::Options o;
   o.read_only = true;
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, o));
-  AuditChain chain(crypto::DeriveKey(audit_key, kAuditKeyLabel));
+  AuditChain chain(AuditChainKey(audit_key));
   std::optional<AuditHead> expected;
   if (!expected_head.empty()) {
     ASSIGN_OR_RETURN(expected, AuditHead::Parse(expected_head));

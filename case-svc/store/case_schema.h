@@ -1,0 +1,33 @@
+// The case store's SQL schema: the migrations in order, and the filter
+// columns a case's row carries beside its sealed proto. Dialect-specific:
+// a second backend has its own.
+#ifndef COUNSEL_CASES_STORE_CASE_SCHEMA_H_
+#define COUNSEL_CASES_STORE_CASE_SCHEMA_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/sqlite.h"
+#include "counsel/cases/v1/cases.pb.h"
+
+namespace counsel::cases::sqlite_store {
+
+// The static migrations, oldest first (before the steps that need the
+// vault or the audit chain, which the store adds).
+const std::vector<sqlite::Migration>& Migrations();
+
+// The meta table and the sealed free-text columns.
+extern const char kSealedTextSchema[];
+// The incident's dates and labels as columns (none personal data).
+extern const char kFilterColumnsSchema[];
+
+// Writes the filter columns and label rows of one case from its proto.
+absl::Status WriteFilterColumns(sqlite::Database& db, const std::string& tenant,
+                                const std::string& case_id, const v1::Case& c);
+// Fills them for every existing row (the migration that adds them).
+absl::Status BackfillFilterColumns(sqlite::Database& db);
+
+}  // namespace counsel::cases::sqlite_store
+
+#endif  // COUNSEL_CASES_STORE_CASE_SCHEMA_H_
