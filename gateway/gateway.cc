@@ -7,7 +7,6 @@
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "gateway/metrics.h"
-#include "gateway/portal.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -65,11 +64,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     args.SetMaxReceiveMessageSize(64 << 20);
     return grpc::CreateCustomChannel(addr, creds, args);
   };
-  gw->guidance_channel_ = channel(options.guidance_addr, Backend::kGuidance, false);
-  gw->cases_channel_ = channel(options.cases_addr, Backend::kCases, false);
-  gw->cases_bulk_channel_ = channel(options.cases_addr, Backend::kCases, true);
-  gw->guidance_ = std::make_unique<grpc::GenericStub>(gw->guidance_channel_);
-  gw->cases_ = std::make_unique<grpc::GenericStub>(gw->cases_channel_);
+  gw->guidance_ = std::make_unique<Upstream>(
+      "guidance", channel(options.guidance_addr, Backend::kGuidance, false), nullptr, clock);
+  gw->cases_ = std::make_unique<Upstream>(
+      "cases", channel(options.cases_addr, Backend::kCases, false),
+      channel(options.cases_addr, Backend::kCases, true), clock);
   return gw;
 }
 
@@ -222,7 +221,7 @@ absl::Status BindClient(const KeyRecord& key, CallContext& cc, absl::string_view
   return absl::OkStatus();
 }
 
-grpc::GenericStub* Gateway::StubFor(const MethodPolicy& policy) const {
+const Upstream* Gateway::UpstreamFor(const MethodPolicy& policy) const {
   return policy.backend == Backend::kGuidance ? guidance_.get()
          : policy.backend == Backend::kCases  ? cases_.get()
                                               : nullptr;
@@ -237,54 +236,30 @@ void Gateway::Prepare(const Admission& admission, grpc::ClientContext* client) c
 
 void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                       std::function<void(grpc::Status)> done) const {
-  grpc::GenericStub* stub = StubFor(policy);
-  if (stub == nullptr) {
-    if (policy.method != "/counsel.gateway.v1.PortalService/GetCaseBrief") {
-      done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented"));
+  if (const Upstream* up = UpstreamFor(policy)) {
+    Prepare(admission, &ex->client);
+    up->Call(policy.method, &ex->client, &ex->request, &ex->response, std::move(done));
+    return;
+  }
+  if (policy.local == nullptr) {
+    done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented"));
+    return;
+  }
+  local_->Schedule([this, &policy, admission, ex, done = std::move(done)] {
+    std::string bytes;
+    std::vector<grpc::Slice> slices;
+    if (ex->request.Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    auto out = policy.local(*this, admission, bytes);
+    if (!out.ok()) {
+      done(ToGrpcStatus(out.status()));
       return;
     }
-    local_->Schedule([this, admission, ex, done = std::move(done)] {
-      v1::GetCaseBriefRequest request;
-      std::vector<grpc::Slice> slices;
-      std::string bytes;
-      if (ex->request.Dump(&slices).ok()) {
-        for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      }
-      if (!request.ParseFromString(bytes)) {
-        done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unreadable request"));
-        return;
-      }
-      auto brief = ComposeCaseBrief(*this, admission, request);
-      if (!brief.ok()) {
-        done(ToGrpcStatus(brief.status()));
-        return;
-      }
-      const std::string out = brief->SerializeAsString();
-      grpc::Slice slice(out);
-      ex->response = grpc::ByteBuffer(&slice, 1);
-      done(grpc::Status::OK);
-    });
-    return;
-  }
-  Prepare(admission, &ex->client);
-  const char* backend = policy.backend == Backend::kGuidance ? "guidance" : "cases";
-  CircuitBreaker* breaker =
-      policy.backend == Backend::kGuidance ? &guidance_breaker_ : &cases_breaker_;
-  if (!breaker->Allow(clock_->Now())) {
-    Metrics::Get().BackendError(backend);
-    done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      absl::StrCat(backend, " is unavailable (circuit open); retry shortly")));
-    return;
-  }
-  stub->UnaryCall(&ex->client, policy.method, grpc::StubOptions(), &ex->request, &ex->response,
-                  [this, backend, breaker, done = std::move(done)](grpc::Status s) {
-                    const bool unavailable = s.error_code() == grpc::StatusCode::UNAVAILABLE;
-                    breaker->Record(unavailable, clock_->Now());
-                    if (unavailable || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-                      Metrics::Get().BackendError(backend);
-                    }
-                    done(std::move(s));
-                  });
+    grpc::Slice slice(*out);
+    ex->response = grpc::ByteBuffer(&slice, 1);
+    done(grpc::Status::OK);
+  });
 }
 
 std::string Gateway::RequestIdFrom(absl::string_view given) {

@@ -21,6 +21,7 @@
 #include "gateway/keys/authenticator.h"
 #include "gateway/limits.h"
 #include "gateway/policy.h"
+#include "gateway/upstream.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -116,16 +117,14 @@ class Gateway {
   void Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                std::function<void(grpc::Status)> done) const;
 
-  // The stub of the backend serving `policy` (nullptr for local methods).
-  grpc::GenericStub* StubFor(const MethodPolicy& policy) const;
+  // The backend serving `policy`; nullptr for local methods.
+  const Upstream* UpstreamFor(const MethodPolicy& policy) const;
+  // Every call to a backend goes through one of these (breaker, metrics).
+  const Upstream& guidance() const { return *guidance_; }
+  const Upstream& cases() const { return *cases_; }
   // Sets deadline and signed context on an outgoing call.
   void Prepare(const Admission& admission, grpc::ClientContext* client) const;
-  // The channel to case-svc (typed streaming calls of the HTTP front).
-  std::shared_ptr<grpc::Channel> cases_channel() const { return cases_channel_; }
   const ContextKey& context_key() const { return *context_key_; }
-  // For attachment downloads: a connection of its own with a small window.
-  std::shared_ptr<grpc::Channel> cases_bulk_channel() const { return cases_bulk_channel_; }
-  std::shared_ptr<grpc::Channel> guidance_channel() const { return guidance_channel_; }
 
   // Signs a browser in with an API key: the key is checked (and failures
   // counted) as Admit does, then a session standing for exactly that key is
@@ -176,13 +175,8 @@ class Gateway {
   mutable InFlight in_flight_;
   mutable StreamSlots streams_;
   crypto::Hmac csrf_;
-  mutable CircuitBreaker guidance_breaker_;
-  mutable CircuitBreaker cases_breaker_;
-  std::shared_ptr<grpc::Channel> guidance_channel_;
-  std::shared_ptr<grpc::Channel> cases_channel_;
-  std::shared_ptr<grpc::Channel> cases_bulk_channel_;
-  std::unique_ptr<grpc::GenericStub> guidance_;
-  std::unique_ptr<grpc::GenericStub> cases_;
+  std::unique_ptr<Upstream> guidance_;
+  std::unique_ptr<Upstream> cases_;
   // Composed methods block on backends here; last, so it drains first.
   std::unique_ptr<Executor> local_;
 };

@@ -47,8 +47,8 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
       : ctx_(ctx), gateway_(gateway), policy_(policy), admission_(std::move(admission)),
         request_id_(std::move(request_id)), start_(start), client_(this) {
     gateway_->Prepare(admission_, &client_ctx_);
-    gateway_->StubFor(*policy_)->PrepareBidiStreamingCall(&client_ctx_, policy_->method,
-                                                          grpc::StubOptions(), &client_);
+    gateway_->UpstreamFor(*policy_)->generic()->PrepareBidiStreamingCall(
+        &client_ctx_, policy_->method, grpc::StubOptions(), &client_);
     client_.AddMultipleHolds(2);  // the upstream and the downstream
     client_.StartRead(&down_);
     client_.StartCall();
@@ -96,6 +96,7 @@ class StreamProxy final : public grpc::ServerGenericBidiReactor {
 
   // All backend operations are over, the downstream included.
   void BackendDone(const grpc::Status& status) {
+    gateway_->UpstreamFor(*policy_)->Record(status);
     status_ = status;
     Finish(status);
     bool last;
@@ -253,7 +254,16 @@ grpc::ServerGenericBidiReactor* GrpcFront::CreateReactor(
                                             policy->descriptor->server_streaming());
   auto admission = stream ? AdmitFromMetadata(*gateway_, *policy, *context, request_id)
                           : absl::StatusOr<Admission>(absl::UnimplementedError("unknown method"));
-  if (!admission.ok() || gateway_->StubFor(*policy) == nullptr) {
+  // A stream is admitted by its backend's breaker too.
+  if (admission.ok() && gateway_->UpstreamFor(*policy) == nullptr) {
+    admission = absl::UnimplementedError("unknown method");
+  }
+  if (admission.ok()) {
+    if (grpc::Status open = gateway_->UpstreamFor(*policy)->Admit(); !open.ok()) {
+      admission = FromGrpcStatus(open);
+    }
+  }
+  if (!admission.ok()) {
     // Refuses the call; logs when done.
     class Refusal final : public grpc::ServerGenericBidiReactor {
      public:

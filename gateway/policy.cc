@@ -5,6 +5,7 @@
 #include "counsel/cases/v1/cases.pb.h"
 #include "counsel/gateway/v1/portal.pb.h"
 #include "counsel/guidance/v1/guidance.pb.h"
+#include "gateway/portal.h"
 
 namespace counsel::gateway {
 namespace {
@@ -14,6 +15,7 @@ struct Rule {
   bool idempotent;
   absl::Duration default_deadline = absl::Seconds(5);
   absl::Duration max_deadline = absl::Seconds(30);
+  LocalMethod local = nullptr;
 };
 
 // Written out by hand, method by method: adding a method to a proto without
@@ -74,7 +76,8 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
       // One attempt may take the receiver's whole 15 s timeout.
       {"counsel.cases.v1.CaseService.TestWebhook",
        {{ca}, false, absl::Seconds(20), absl::Seconds(30)}},
-      {"counsel.gateway.v1.PortalService.GetCaseBrief", {{cr, gr}, true}},
+      {"counsel.gateway.v1.PortalService.GetCaseBrief",
+       {{cr, gr}, true, absl::Seconds(5), absl::Seconds(30), ServeCaseBrief}},
   };
   return *rules;
 }
@@ -133,6 +136,7 @@ PolicyTable::PolicyTable() {
       p.client_scoped = p.backend != Backend::kGuidance;
       p.default_deadline = rule->second.default_deadline;
       p.max_deadline = rule->second.max_deadline;
+      p.local = p.backend == Backend::kLocal ? rule->second.local : nullptr;
       index_[p.method] = policies_.size();
       policies_.push_back(std::move(p));
     }

@@ -9,12 +9,23 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 
 namespace counsel::gateway {
 
 enum class Backend { kGuidance, kCases, kLocal };
+
+class Gateway;
+struct Admission;
+// A method the gateway serves itself (kLocal): the request's bytes in, the
+// response's bytes out. Runs on the gateway's executor and may block on
+// backends until the admission's deadline.
+using LocalMethod = absl::StatusOr<std::string> (*)(const Gateway& gateway,
+                                                    const Admission& admission,
+                                                    absl::string_view request);
 
 struct MethodPolicy {
   // Full gRPC method name, e.g. /counsel.cases.v1.CaseService/GetCase.
@@ -28,6 +39,8 @@ struct MethodPolicy {
   bool client_scoped = false;
   absl::Duration default_deadline = absl::Seconds(5);
   absl::Duration max_deadline = absl::Seconds(30);
+  // Set for kLocal methods.
+  LocalMethod local = nullptr;
 };
 
 // The services the gateway serves, by full name.

@@ -28,15 +28,24 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
   if (request.name().rfind("cases/", 0) != 0 || request.name().size() <= 6) {
     return InvalidArgumentField("name", "must be cases/{case}");
   }
-  auto cases = counsel::cases::v1::CaseService::NewStub(gateway.cases_channel());
-  auto guidance = counsel::guidance::v1::GuidanceService::NewStub(gateway.guidance_channel());
+  const Upstream& cases_up = gateway.cases();
+  const Upstream& guidance_up = gateway.guidance();
+  auto cases = cases_up.Stub<counsel::cases::v1::CaseService>();
+  auto guidance = guidance_up.Stub<counsel::guidance::v1::GuidanceService>();
+  // Each call is admitted by its backend's breaker and recorded in it.
+  auto guarded = [](const Upstream& up, auto call) -> absl::Status {
+    if (grpc::Status open = up.Admit(); !open.ok()) return FromGrpcStatus(open);
+    const grpc::Status s = call();
+    up.Record(s);
+    return FromGrpcStatus(s);
+  };
   v1::CaseBrief brief;
   {
     grpc::ClientContext ctx;
     gateway.Prepare(For(admission, "/counsel.cases.v1.CaseService/GetCase"), &ctx);
     counsel::cases::v1::GetCaseRequest get;
     get.set_name(request.name());
-    RETURN_IF_ERROR(FromGrpcStatus(cases->GetCase(&ctx, get, brief.mutable_case_())));
+    RETURN_IF_ERROR(guarded(cases_up, [&] { return cases->GetCase(&ctx, get, brief.mutable_case_()); }));
   }
   const auto& c = brief.case_();
   // Provisions as in force on the incident date (or the discovery date).
@@ -54,7 +63,8 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     get.set_name(c.advice());
     get.set_locale(request.locale());
     get.set_resolve_citations_as_of(as_of);
-    RETURN_IF_ERROR(FromGrpcStatus(guidance->GetAdvice(&ctx, get, brief.mutable_advice())));
+    RETURN_IF_ERROR(
+        guarded(guidance_up, [&] { return guidance->GetAdvice(&ctx, get, brief.mutable_advice()); }));
   }
   std::set<std::string> names;
   std::set<std::string> stale_seen;
@@ -86,12 +96,18 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     call->request.set_name(name);
     call->request.set_as_of(as_of);
     Call* raw = call.get();
+    calls.push_back(std::move(call));
+    if (grpc::Status open = guidance_up.Admit(); !open.ok()) {
+      raw->status = std::move(open);
+      done.DecrementCount();
+      continue;
+    }
     guidance->async()->GetProvision(&raw->ctx, &raw->request, &raw->response,
-                                    [raw, &done](grpc::Status s) {
+                                    [raw, &done, &guidance_up](grpc::Status s) {
+                                      guidance_up.Record(s);
                                       raw->status = std::move(s);
                                       done.DecrementCount();
                                     });
-    calls.push_back(std::move(call));
   }
   done.Wait();
   for (auto& call : calls) {
@@ -99,6 +115,16 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     *brief.add_provisions() = std::move(call->response);
   }
   return brief;
+}
+
+absl::StatusOr<std::string> ServeCaseBrief(const Gateway& gateway, const Admission& admission,
+                                           absl::string_view request) {
+  v1::GetCaseBriefRequest parsed;
+  if (!parsed.ParseFromArray(request.data(), static_cast<int>(request.size()))) {
+    return absl::InvalidArgumentError("unreadable request");
+  }
+  ASSIGN_OR_RETURN(v1::CaseBrief brief, ComposeCaseBrief(gateway, admission, parsed));
+  return brief.SerializeAsString();
 }
 
 }  // namespace counsel::gateway

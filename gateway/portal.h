@@ -16,6 +16,11 @@ namespace counsel::gateway {
 absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Admission& admission,
                                                const v1::GetCaseBriefRequest& request);
 
+// GetCaseBrief as the policy table's local method: request and response
+// serialized.
+absl::StatusOr<std::string> ServeCaseBrief(const Gateway& gateway, const Admission& admission,
+                                           absl::string_view request);
+
 }  // namespace counsel::gateway
 
 #endif  // COUNSEL_GATEWAY_PORTAL_H_

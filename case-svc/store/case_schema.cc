@@ -176,6 +176,11 @@ CREATE TABLE case_labels (
 CREATE INDEX case_labels_by_value ON case_labels (tenant, key, value);
 )sql";
 
+const char kConjunctionIndexSchema[] = R"sql(
+CREATE INDEX cases_by_state_assignee ON cases (tenant, state, assignee, create_time);
+CREATE INDEX cases_by_state_severity ON cases (tenant, state, severity, create_time);
+)sql";
+
 // Writes the filter columns and label rows of one case from its proto.
 absl::Status WriteFilterColumns(Database& db, const std::string& tenant,
                                 const std::string& case_id, const v1::Case& c) {

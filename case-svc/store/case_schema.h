@@ -21,6 +21,10 @@ const std::vector<sqlite::Migration>& Migrations();
 extern const char kSealedTextSchema[];
 // The incident's dates and labels as columns (none personal data).
 extern const char kFilterColumnsSchema[];
+// Indexes for the conjunctions a dashboard asks most (a state with an
+// assignee or a severity): without them a conjunction that matches little
+// scans every case of one of its terms.
+extern const char kConjunctionIndexSchema[];
 
 // Writes the filter columns and label rows of one case from its proto.
 absl::Status WriteFilterColumns(sqlite::Database& db, const std::string& tenant,

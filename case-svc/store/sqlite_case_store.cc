@@ -26,6 +26,7 @@ absl::Status SqliteCaseStore::Init(const std::string& path, const SqliteCaseStor
                      [this](Database& db) { return audit_->AdoptGlobalLog(db); });
   steps.emplace_back(std::string(), sqlite::MakeTablesStrict);
   steps.emplace_back(std::string(kFilterColumnsSchema), BackfillFilterColumns);
+  steps.emplace_back(std::string(kConjunctionIndexSchema));
   RETURN_IF_ERROR(db->Migrate(steps));
   RETURN_IF_ERROR(OpenLedger(*db,
                              options.erasure_ledger.empty() ? path + ".erasures"

@@ -309,13 +309,19 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
       page_ = page;
     }
     front_->Enter();
-    cases::v1::CaseService::NewStub(front_->gateway->cases_channel())
-        ->async()
-        ->ListChanges(&page->ctx, &page->request, &page->response,
-                      [self = shared_from_this(), page](grpc::Status status) {
-                        self->OnPage(status, page->response);
-                        self->front_->Leave();
-                      });
+    const Upstream& cases = front_->gateway->cases();
+    if (grpc::Status open = cases.Admit(); !open.ok()) {
+      OnPage(open, page->response);
+      front_->Leave();
+      return;
+    }
+    cases.Stub<cases::v1::CaseService>()->async()->ListChanges(
+        &page->ctx, &page->request, &page->response,
+        [self = shared_from_this(), page, &cases](grpc::Status status) {
+          cases.Record(status);
+          self->OnPage(status, page->response);
+          self->front_->Leave();
+        });
   }
 
   void OnPage(const grpc::Status& status, const cases::v1::ListChangesResponse& response) {
@@ -410,13 +416,14 @@ class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidence
     front_->Enter();
     request_.ParseFromString(request_bytes);
     front_->gateway->Prepare(admission_, &ctx_);
-    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_channel());
+    stub_ = front_->gateway->cases().Stub<cases::v1::CaseService>();
     stub_->async()->AddEvidence(&ctx_, &evidence_, this);
     StartWriteLast(&request_, grpc::WriteOptions());
     StartCall();
   }
 
   void OnDone(const grpc::Status& status) override {
+    front_->gateway->cases().Record(status);
     AnswerEvidence(*answer_, status, evidence_);
     Front* front = front_;
     delete this;
@@ -459,7 +466,7 @@ class DownloadRelay final
       }
     }
     front_->gateway->Prepare(admission_, ctx_.get());
-    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_bulk_channel());
+    stub_ = front_->gateway->cases().Stub<cases::v1::CaseService>(/*bulk=*/true);
     stub_->async()->ReadEvidenceAttachment(ctx_.get(), &request_, this);
     StartRead(&message_);
     StartCall();
@@ -492,6 +499,7 @@ class DownloadRelay final
   }
 
   void OnDone(const grpc::Status& status) override {
+    front_->gateway->cases().Record(status);
     if (!started_) {
       google::rpc::Status rpc = RpcStatusOf(status);
       if (status.ok()) {  // cannot happen: the first message always comes
@@ -584,7 +592,7 @@ class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceR
     auto base = front_->transcoder->BuildRequest(match_, query_, "");
     if (base.ok()) base_.ParseFromString(*base);
     front_->gateway->Prepare(admission_, &ctx_);
-    stub_ = cases::v1::CaseService::NewStub(front_->gateway->cases_channel());
+    stub_ = front_->gateway->cases().Stub<cases::v1::CaseService>();
     stub_->async()->AddEvidence(&ctx_, &evidence_, this);
     AddHold();  // released when the body is read to its end, or abandoned
     StartCall();
@@ -601,6 +609,7 @@ class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceR
   }
 
   void OnDone(const grpc::Status& status) override {
+    front_->gateway->cases().Record(status);
     if (!failure_.ok()) {
       if (failure_.code() == absl::StatusCode::kResourceExhausted) {
         answer_->Json(413, ErrorJson(413, failure_.message()));
@@ -850,8 +859,8 @@ void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
                            front->Leave();
                          });
   };
-  ask(front->gateway->guidance_channel(), &Probe::guidance);
-  ask(front->gateway->cases_channel(), &Probe::cases);
+  ask(front->gateway->guidance().channel(), &Probe::guidance);
+  ask(front->gateway->cases().channel(), &Probe::cases);
 }
 
 // Content types whose bodies are read as JSON: JSON itself, none, and what

@@ -134,7 +134,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
       Metrics::Get().SetSharedFeeds(group_->fanout_->streams_.fetch_add(1) + 1);
       group_->fanout_->gateway_->Prepare(a, ctx_.get());
       ctx_->set_wait_for_ready(true);
-      stub_ = cases::v1::CaseService::NewStub(group_->fanout_->gateway_->cases_channel());
+      stub_ = group_->fanout_->gateway_->cases().Stub<cases::v1::CaseService>();
       stub_->async()->WatchChanges(ctx_.get(), &request_, this);
       StartRead(&message_);
       StartCall();
@@ -145,6 +145,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
       StartRead(&message_);
     }
     void OnDone(const grpc::Status& status) override {
+      group_->fanout_->gateway_->cases().Record(status);
       std::shared_ptr<Group> group = std::move(group_);
       delete this;
       group->StreamDone(status);

@@ -1,0 +1,65 @@
+// One backend service as the gateway calls it: its channels, its typed and
+// generic stubs, its circuit breaker and its metrics label. Every outgoing
+// call goes through one (forwarded calls, the composed brief, the HTTP
+// front's streams, health probes), so that none skips the breaker or the
+// error metric.
+//
+//   if (grpc::Status open = up.Admit(); !open.ok()) return fail(open);
+//   stub->async()->GetCase(ctx, &req, &resp, [&up](grpc::Status s) {
+//     up.Record(s);
+//     ...
+//   });
+#ifndef COUNSEL_GATEWAY_UPSTREAM_H_
+#define COUNSEL_GATEWAY_UPSTREAM_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "gateway/breaker.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+
+namespace counsel::gateway {
+
+// Thread-safe.
+class Upstream {
+ public:
+  // `bulk` (may be null) is a connection of its own for large streams.
+  Upstream(std::string label, std::shared_ptr<grpc::Channel> channel,
+           std::shared_ptr<grpc::Channel> bulk, const Clock* clock);
+
+  // "guidance" or "cases": the metrics label.
+  const std::string& label() const { return label_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const std::shared_ptr<grpc::Channel>& bulk_channel() const { return bulk_ ? bulk_ : channel_; }
+  grpc::GenericStub* generic() const { return generic_.get(); }
+  // A typed stub on this backend's channel (or its bulk channel).
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(bool bulk = false) const {
+    return Service::NewStub(bulk ? bulk_channel() : channel_);
+  }
+
+  // OK, or UNAVAILABLE while the circuit is open: ask before starting a
+  // call, and Record what it ended with.
+  grpc::Status Admit() const;
+  void Record(const grpc::Status& status) const;
+
+  // A unary call through the generic stub, admitted and recorded.
+  void Call(const std::string& method, grpc::ClientContext* context,
+            const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+            std::function<void(grpc::Status)> done) const;
+
+ private:
+  std::string label_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> bulk_;
+  std::unique_ptr<grpc::GenericStub> generic_;
+  const Clock* clock_;
+  mutable CircuitBreaker breaker_;
+};
+
+}  // namespace counsel::gateway
+
+#endif  // COUNSEL_GATEWAY_UPSTREAM_H_
