@@ -82,9 +82,7 @@ class CaseServiceTest : public ::testing::Test {
     runner_.reset();
     service_.reset();
     store_.reset();
-    SqliteCaseStoreOptions store_options;
-    store_options.audit_key = std::string(32, 'a');
-    auto store = OpenSqliteCaseStore(dir_ + "/cases.db", &vault_, &clock_, store_options);
+    auto store = OpenStore();
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     service_ = std::make_unique<CaseServiceImpl>(&key_, &clock_, store_.get(), &advice_, options);
@@ -97,6 +95,13 @@ class CaseServiceTest : public ::testing::Test {
     runner_ = std::move(*runner);
     stub_ = v1::CaseService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(runner_->port()), grpc::InsecureChannelCredentials()));
+  }
+  // The store under the service: SQLite in the test's folder, unless a
+  // fixture says otherwise.
+  virtual absl::StatusOr<std::unique_ptr<CaseStore>> OpenStore() {
+    SqliteCaseStoreOptions store_options;
+    store_options.audit_key = std::string(32, 'a');
+    return OpenSqliteCaseStore(dir_ + "/cases.db", &vault_, &clock_, store_options);
   }
   void TearDown() override {
     runner_.reset();
