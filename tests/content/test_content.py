@@ -141,6 +141,13 @@ class RenumberingMapTest(unittest.TestCase):
         self.assertNotIn("art_2__para_1", parts)
         self.assertEqual(parts["art_2__para_2"], "art_6__para_1")
 
+    def test_a_paragraph_that_became_an_item_keeps_its_provision(self):
+        o, n = self.versions(*MAPS[1])
+        parts = renumbering.match_parts(o["art_70"], n["art_71"])
+        self.assertEqual(parts.get("art_71__para_1__item_1"), "art_70__para_1")
+        # Not the personal-information paragraph that merely shares phrasing.
+        self.assertNotIn("art_71__para_2", parts)
+
     def test_every_decision_by_reading_says_why(self):
         for statute, old, new in MAPS:
             for r in self.rows(statute, old, new):

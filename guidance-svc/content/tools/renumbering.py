@@ -38,6 +38,7 @@ RELATIONS = ("continues", "merged", "split", "new", "removed")
 # Below this similarity two parts of a continued article are different
 # provisions (取得被侵害人谅解的 is not 出于他人胁迫或者诱骗的).
 PART_THRESHOLD = 0.5
+CROSS_LEVEL_THRESHOLD = 0.7
 
 
 def numeral(text):
@@ -154,12 +155,31 @@ def _own_text(part):
     return POINT.sub("", ITEM.sub("", part["text"], count=1), count=1)
 
 
-def _greedy(old_parts, new_parts):
+def _kind(eid):
+    return eid.rsplit("__", 1)[-1].split("_")[0]  # para, item or point
+
+
+def match_parts(old_article, new_article):
+    """new part eid → old part eid, matched by text within the pair, one to
+    one, best first. Parts of the same level pair from PART_THRESHOLD; a
+    paragraph that became an item (or the reverse) pairs from
+    CROSS_LEVEL_THRESHOLD, so that a restructured article keeps its
+    provisions (网络安全法 old 第七十条 is new 第七十一条第一款第一项)."""
+    def parts(article):
+        out = []
+        for p in article["paras"]:
+            out.append(p)
+            for i in p["items"]:
+                out.append(i)
+                out.extend(i["points"])
+        return out
+
     scored = []
-    for o in old_parts:
-        for n in new_parts:
+    for o in parts(old_article):
+        for n in parts(new_article):
+            same = _kind(o["eid"]) == _kind(n["eid"])
             r = ratio(_own_text(o), _own_text(n))
-            if r >= PART_THRESHOLD:
+            if r >= (PART_THRESHOLD if same else CROSS_LEVEL_THRESHOLD):
                 scored.append((r, n["eid"], o["eid"]))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
     used_o, used_n, out = set(), set(), {}
@@ -169,22 +189,6 @@ def _greedy(old_parts, new_parts):
         used_n.add(n)
         used_o.add(o)
         out[n] = o
-    return out
-
-
-def match_parts(old_article, new_article):
-    """new part eid → old part eid, matched by text within the pair, one to
-    one, best first: paragraphs with paragraphs, items with items, sub-items
-    with sub-items."""
-    def level(article, kind):
-        paras = article["paras"]
-        items = [i for p in paras for i in p["items"]]
-        points = [pt for i in items for pt in i["points"]]
-        return {"paras": paras, "items": items, "points": points}[kind]
-
-    out = {}
-    for kind in ("paras", "items", "points"):
-        out.update(_greedy(level(old_article, kind), level(new_article, kind)))
     return out
 
 
