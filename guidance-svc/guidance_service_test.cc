@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "common/clock.h"
@@ -225,8 +226,28 @@ TEST_F(GuidanceServiceTest, TheSameTextWithAReviewedMapReplacesTheRecord) {
   ASSERT_TRUE(ProvisionAsOf(item, "2026-06-01", &p).ok());
   EXPECT_EQ(p.wid(), "2013-01-01/art_19__para_1__item_3") << "the false pair by position";
   // The reviewed file: same text, corrected header.
+  // Advice published meanwhile pins 第二十条第三项 with the positional wid.
+  const std::string advice = R"json({"adviceId": "pinned", "revisions": [{
+      "publishTime": "2026-06-01T10:00:00+08:00", "author": "t", "changeNote": "n",
+      "advice": {"title": "t", "summary": "s", "sections": [{"title": "s", "steps": [{
+        "key": "k", "title": "t", "body": "b", "kind": "STEP_KIND_REMEDIATION",
+        "citations": ["statutes/public-security-administration-punishments/provisions/art_20__para_1__item_3"]
+      }]}]}}]})json";
+  ASSERT_TRUE(service_->ImportAdvice(advice, "pinned.json").ok());
   ASSERT_TRUE(Import(reviewed, &r).ok());
   EXPECT_TRUE(r.replaced());
+  // The citation follows its pinned provision, not the wid recorded before
+  // the review (which now belongs to 第二十条第四项).
+  v1::GetAdviceRequest get;
+  get.set_name("advice/pinned");
+  get.set_resolve_citations_as_of("2026-06-01");
+  v1::Advice read;
+  auto actx = Signed("GetAdvice", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->GetAdvice(actx.get(), get, &read).ok());
+  const auto& cited = read.sections(0).steps(0).cited_provisions(0);
+  EXPECT_EQ(cited.resolved_provision(), item);
+  EXPECT_FALSE(cited.stale()) << cited.stale_detail();
+  EXPECT_EQ(cited.label(), "第二十条第三项");
   ASSERT_TRUE(ProvisionAsOf(item, "2026-06-01", &p).ok());
   EXPECT_EQ(p.wid(), "2026-01-01/art_20__para_1__item_3");
   EXPECT_EQ(p.text(), "（三）取得被侵害人谅解的；") << "the text is unchanged";
@@ -238,6 +259,12 @@ TEST_F(GuidanceServiceTest, TheSameTextWithAReviewedMapReplacesTheRecord) {
   amended.erase(amended.find("body_sha256:"),
                 amended.find('\n', amended.find("body_sha256:")) - amended.find("body_sha256:") + 1);
   EXPECT_EQ(Import(amended, &r).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  // Nor can a header re-import move the version's dates or repeal it.
+  std::string ended = reviewed;
+  ended.replace(ended.find("effective: 2026-01-01"), std::string("effective: 2026-01-01").size(),
+                "effective: 2026-01-01\nended: 2026-03-31");
+  EXPECT_EQ(Import(ended, &r).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  ASSERT_TRUE(ProvisionAsOf(item, "2026-06-01", &p).ok()) << "still in force";
 }
 
 TEST_F(GuidanceServiceTest, RefusesUnsignedCallsAndMissingScopes) {
@@ -489,6 +516,12 @@ TEST_F(CorpusTest, NoSuchProvisionNamesTheProvisionCarryingTheSameWid) {
   s = GetProvision("art_140", "2020-01-01", &p);
   EXPECT_EQ(ReasonOf(s), "NO_SUCH_PROVISION");
   EXPECT_EQ(MetadataOf(s)["successor_label"], "第一百一十七条") << s.error_message();
+  // A part the old article never had is not its article: 第五十条第七项
+  // names nothing in either version.
+  auto r = Resolve("治安管理处罚法第五十条第七项", "2026-06-01");
+  ASSERT_EQ(r.citations_size(), 1);
+  EXPECT_EQ(r.citations(0).unresolved_reason(), "NO_SUCH_PROVISION");
+  EXPECT_TRUE(r.citations(0).successor_provision().empty()) << r.citations(0).unresolved_detail();
   // A number no version has: nothing to name.
   s = GetProvision("art_150", "2020-01-01", &p);
   EXPECT_EQ(ReasonOf(s), "NO_SUCH_PROVISION");
@@ -543,6 +576,25 @@ TEST_F(CorpusTest, ReviewedRenumberingPairsArticlesAndPartsByText) {
     }
   }
   EXPECT_TRUE(renumbered);
+  // 网络安全法: two splits, one into an article that continues another.
+  cmp.set_name("statutes/cybersecurity");
+  cmp.set_from_version("2017-06-01");
+  cmp.set_to_version("2026-01-01");
+  v1::CompareStatuteVersionsResponse csl;
+  auto cctx = Signed("CompareStatuteVersions", {kScopeGuidanceRead});
+  ASSERT_TRUE(stub_->CompareStatuteVersions(cctx.get(), cmp, &csl).ok());
+  std::set<std::pair<std::string, std::string>> splits;
+  for (const auto& c : csl.changes()) {
+    for (int k : c.kinds()) {
+      if (k == v1::ProvisionChange::KIND_SPLIT) splits.emplace(c.from_eid(), c.to_eid());
+    }
+  }
+  EXPECT_EQ(splits, (std::set<std::pair<std::string, std::string>>{{"art_18", "art_20"},
+                                                                   {"art_69", "art_69"}}));
+  // The paragraph the split moved keeps its wid.
+  ASSERT_TRUE(ProvisionAsOf("statutes/cybersecurity/provisions/art_20__para_2", "2026-06-01", &p)
+                  .ok());
+  EXPECT_EQ(p.wid(), "2017-06-01/art_18__para_2");
 }
 
 TEST_F(CorpusTest, UnconfirmedDatesAreFlaggedAndEveryVersionSaysWhereItsDatesComeFrom) {

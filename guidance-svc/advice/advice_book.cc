@@ -207,10 +207,10 @@ void ResolveCited(const Catalog& catalog, absl::CivilDay day, absl::CivilDay tod
   }
   const Catalog::Version& v = **version;
   if (!v.date_caveat.empty()) cited->set_date_caveat(v.date_caveat);
-  // The wid pinned at publish, or the one its provision carries now (a
-  // reviewed wId map may have corrected it since).
+  // The wid its pinned provision carries now (a reviewed wId map may have
+  // corrected the one recorded at publish), else the one recorded.
   const v1::Provision* now = nullptr;
-  for (const std::string& wid : {cited->wid(), was != nullptr ? was->wid() : std::string()}) {
+  for (const std::string& wid : {was != nullptr ? was->wid() : std::string(), cited->wid()}) {
     if (wid.empty() || now != nullptr) continue;
     if (auto it = v.by_wid.find(wid); it != v.by_wid.end()) now = it->second;
   }

@@ -81,8 +81,8 @@ absl::StatusOr<v1::ResolveCitationsResponse> ResolveCitations(
       }
       c->set_unresolved_reason(kReasonNoSuchProvision);
       // Name where the cited provision lives on the date asked, if it does.
-      const absl::Status why = Catalog::NoSuchProvision(
-          *e, v, ref, ArticleEid(raw.article, raw.article_suffix), CitationLabel(ref, 0));
+      const absl::Status why =
+          Catalog::NoSuchProvision(*e, v, ref, PositionalEid(ref), CitationLabel(ref, 0));
       c->set_unresolved_detail(std::string(why.message()));
       const auto meta = ErrorMetadata(why);
       if (auto it = meta.find("successor"); it != meta.end()) c->set_successor_provision(it->second);

@@ -45,7 +45,8 @@ void LabelTree(v1::Provision* article, ProvisionRef ref) {
   }
 }
 
-// The eid a reference would have, whether or not a version holds it.
+}  // namespace
+
 std::string PositionalEid(const ProvisionRef& ref) {
   std::string eid = ArticleEid(ref.article, ref.article_suffix);
   if (ref.paragraph == 0 && ref.item == 0) return eid;
@@ -54,6 +55,8 @@ std::string PositionalEid(const ProvisionRef& ref) {
   if (ref.item > 0 && ref.subitem > 0) absl::StrAppend(&eid, "__point_", ref.subitem);
   return eid;
 }
+
+namespace {
 
 // "art_253-1" → {253, 1}.
 ProvisionRef ArticleRef(absl::string_view eid) {
@@ -341,7 +344,12 @@ absl::Status Catalog::NoSuchProvision(const Entry& e, const Version& v,
   for (const auto& candidate : e.versions) {
     if (candidate.get() == &v) continue;
     std::string other_eid = eid;
-    if (ref) other_eid = EidFor(*candidate, *ref).value_or(eid);
+    if (ref) {
+      // The cited part itself, never its article in its place.
+      auto found_eid = EidFor(*candidate, *ref);
+      if (!found_eid) continue;
+      other_eid = *found_eid;
+    }
     auto found = candidate->by_eid.find(other_eid);
     if (found == candidate->by_eid.end()) continue;
     // Prefer the latest version before the one asked about.
@@ -561,6 +569,7 @@ absl::StatusOr<v1::CompareStatuteVersionsResponse> Catalog::CompareVersions(
     }
   };
   absl::flat_hash_set<std::string> seen;
+  std::vector<v1::ProvisionChange> extra;  // splits beside a continuation
   for (const auto& a : to->articles) {
     v1::ProvisionChange c;
     c.set_wid(a.wid());
@@ -589,6 +598,19 @@ absl::StatusOr<v1::CompareStatuteVersionsResponse> Catalog::CompareVersions(
       if (!TextsEqual(old.text(), a.text(), options)) {
         c.add_kinds(v1::ProvisionChange::KIND_AMENDED);
       }
+      // It also took over part of another article that continues elsewhere.
+      for (const std::string& w : a.also_continues()) {
+        auto part_of = from_articles.find(w);
+        if (part_of == from_articles.end() || !to->by_wid.contains(w)) continue;
+        v1::ProvisionChange split;
+        split.set_wid(w);
+        split.add_kinds(v1::ProvisionChange::KIND_SPLIT);
+        split.set_from_eid(part_of->second->eid());
+        split.set_from_label(part_of->second->label());
+        split.set_to_eid(a.eid());
+        split.set_to_label(a.label());
+        extra.push_back(std::move(split));
+      }
       if (c.kinds_size() == 0) {
         if (!request.include_unchanged()) continue;
         c.add_kinds(v1::ProvisionChange::KIND_UNCHANGED);
@@ -597,6 +619,7 @@ absl::StatusOr<v1::CompareStatuteVersionsResponse> Catalog::CompareVersions(
     }
     changes.push_back(std::move(c));
   }
+  for (auto& c : extra) changes.push_back(std::move(c));
   for (const auto& old : from->articles) {
     if (seen.contains(old.wid())) continue;
     v1::ProvisionChange c;

@@ -44,6 +44,10 @@ struct ProvisionRef {
 // left out when the article has one (第五十六条第六项); 之N kept.
 std::string CitationLabel(const ProvisionRef& ref, int paragraphs_in_article);
 
+// The eid `ref` would have in a version (an item without its paragraph in
+// the first one), whether or not a version holds it.
+std::string PositionalEid(const ProvisionRef& ref);
+
 // Reads a whole label ("第五十条第一款第六项", "第42条第6项"); nullopt when
 // `label` is not exactly one provision label.
 std::optional<ProvisionRef> ParseProvisionLabel(absl::string_view label);

@@ -482,11 +482,33 @@ absl::StatusOr<ParsedStatuteVersion> ParseStatuteFile(absl::string_view content,
     for (const auto& c : p.children()) collect(c);
   };
   for (const Provision& a : out.articles) collect(a);
+  absl::flat_hash_set<std::string> mapped_eids, mapped_wids;
   for (const auto* entries : {&out.wid_map, &out.also_continues}) {
+    const char* key = entries == &out.wid_map ? "wid_map" : "also_continues";
     for (const auto& [eid, wid] : *entries) {
       if (!all_eids.contains(eid)) {
-        return error(1, absl::StrCat(entries == &out.wid_map ? "wid_map" : "also_continues",
-                                     " names ", eid, ", which this text does not have"));
+        return error(1, absl::StrCat(key, " names ", eid, ", which this text does not have"));
+      }
+      // A wid continues a provision of an earlier version: "{version_id}/{eid}".
+      const size_t slash = wid.find('/');
+      auto from = ParseDate(absl::string_view(wid).substr(0, slash), key);
+      if (!from.ok() || FormatDate(*from) >= version.version_id() || slash + 1 >= wid.size()) {
+        return error(1, absl::StrCat(key, " entry ", eid, "=", wid,
+                                     " must name a provision of an earlier version"));
+      }
+      if (entries == &out.also_continues) {
+        if (absl::StrContains(eid, "__")) {
+          return error(1, absl::StrCat("also_continues names articles only, not ", eid));
+        }
+        continue;
+      }
+      // One provision, one wid: two provisions sharing one would make a
+      // citation of either resolve to whichever was indexed last.
+      if (!mapped_eids.insert(eid).second) {
+        return error(1, absl::StrCat("wid_map maps ", eid, " twice"));
+      }
+      if (!mapped_wids.insert(wid).second) {
+        return error(1, absl::StrCat("wid_map gives ", wid, " to two provisions"));
       }
     }
   }

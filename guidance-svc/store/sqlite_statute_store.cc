@@ -17,6 +17,22 @@ using sqlite::Database;
 using sqlite::Statement;
 using sqlite::Transaction;
 
+// Whether two records of one version differ at most in what the corpus
+// knows about the text's provenance: where the text and its dates come
+// from, how sure those dates are, whether it is the statute's original
+// text. Dates, repeal, excerpt and numbers may not change this way.
+bool SameFactsBesideProvenance(v1::StatuteVersion a, v1::StatuteVersion b) {
+  for (v1::StatuteVersion* v : {&a, &b}) {
+    v->clear_source();
+    v->clear_date_source();
+    v->clear_date_confidence();
+    v->clear_original_text();
+    v->clear_content_sha256();
+    v->clear_status();
+  }
+  return a.SerializeAsString() == b.SerializeAsString();
+}
+
 class SqliteStatuteStore final : public StatuteStore {
  public:
   explicit SqliteStatuteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
@@ -56,7 +72,10 @@ class SqliteStatuteStore final : public StatuteStore {
         // its dates come from): what the version says does not change, so
         // the correction replaces the record.
         ASSIGN_OR_RETURN(bool same_text, SameText(statute_id, version.version_id(), parsed));
-        if (same_text) {
+        v1::StatuteVersion stored_meta;
+        const bool same_facts = stored_meta.ParseFromString(std::string(q.ColumnBlob(1))) &&
+                                SameFactsBesideProvenance(stored_meta, version);
+        if (same_text && same_facts) {
           RETURN_IF_ERROR(DropVersion(statute_id, version.version_id()));
           result.relinked = true;
           found = false;

@@ -27,6 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         again->subitem != ref->subitem) {
       __builtin_trap();
     }
+    // In an article of one paragraph the label leaves 第一款 out.
+    auto single = counsel::guidance::ParseProvisionLabel(counsel::guidance::CitationLabel(*ref, 1));
+    if (!single || single->article != ref->article || single->paragraph != 0 ||
+        single->item != ref->item) {
+      __builtin_trap();
+    }
   }
   if (auto n = counsel::guidance::ParseChineseNumeral(text)) {
     if (*n < 1 || *n > counsel::guidance::kMaxNumeral) __builtin_trap();

@@ -52,13 +52,14 @@ class CitationAttacksTest(unittest.TestCase):
         self.assertEqual(status, 403)
 
     def test_a_text_full_of_citations_to_nothing_is_answered(self):
-        # 3,333 citations of articles no version has: each is unresolved with
-        # its reason; the answer is bounded by the 10,000-character cap.
+        # 2,500 citations of an article no version has: each is unresolved
+        # with its reason; the answer is bounded by the 10,000-character cap.
         text = "第九百条" * 2501
         status, body, _ = self.cluster.http("POST", "/v1/citations:resolve", key=self.reader,
                                             body={"text": text[:10000],
                                                   "defaultStatute": PSAP})
         self.assertEqual(status, 200)
+        self.assertEqual(len(body["citations"]), 2500)
         self.assertTrue(all(c["unresolvedReason"] == "NO_SUCH_PROVISION"
                             for c in body["citations"]))
         status, _, _ = self.cluster.http("POST", "/v1/citations:resolve", key=self.reader,
@@ -81,10 +82,26 @@ class CitationAttacksTest(unittest.TestCase):
         status, p, _ = self.cluster.http("GET", f"/v1/{PSAP}/provisions/art_50?asOf=2026-06-01",
                                          key=self.reader)
         self.assertEqual(p["wid"], "2013-01-01/art_42", "nothing changed")
-        # A writer's validate_only stores nothing either.
-        status, _, _ = self.cluster.http("POST", "/v1/statutes:importVersion", key=self.writer,
-                                         body=dict(body, validateOnly=True))
-        self.assertEqual(status, 200)
+        # A writer cannot either: the forged map gives old 第一条's wid to two
+        # provisions (new 第一条 keeps it), which the import refuses.
+        status, err, _ = self.cluster.http("POST", "/v1/statutes:importVersion",
+                                           key=self.writer, body=body)
+        self.assertEqual(status, 400, err)
+        self.assertIn("two provisions", err["message"])
+        # Nor can a header re-import move a version's dates.
+        with open(os.path.join(REPO, "guidance-svc", "content", "statutes",
+                               "public-security-administration-punishments", "2013-01-01.md"),
+                  encoding="utf-8") as f:
+            old_text = f.read()
+        moved = old_text.replace("ended: 2025-12-31", "ended: 2014-12-31", 1)
+        self.assertNotEqual(moved, old_text)
+        status, err, _ = self.cluster.http("POST", "/v1/statutes:importVersion",
+                                           key=self.writer,
+                                           body={"content": moved, "sourceName": "moved.md"})
+        self.assertEqual(status, 409, err)
+        status, p, _ = self.cluster.http("GET", f"/v1/{PSAP}/provisions/art_42?asOf=2020-06-01",
+                                         key=self.reader)
+        self.assertEqual(status, 200, "the 2013 text still answers for 2020")
         status, p, _ = self.cluster.http("GET", f"/v1/{PSAP}/provisions/art_50?asOf=2026-06-01",
                                          key=self.reader)
         self.assertEqual(p["wid"], "2013-01-01/art_42")

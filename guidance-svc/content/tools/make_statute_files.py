@@ -165,15 +165,25 @@ def wid_lines(v, seed_dir, folder, by_key, wids):
     else:
         rows = [dict(new=n, old=o, relation="continues") for n, o in v["wid_articles"].items()]
     lines, also, mine = [], [], {}
-    for r in rows:
-        if r["relation"] == "continues":
-            entries = [(r["new"], old_wid(r["old"]))]
+    used_old = set()
+    # Continuations first: an article's parts go with it; what a merge or a
+    # split moved elsewhere is matched after, among the parts still free.
+    for relations in (("continues",), ("merged", "split")):
+        for r in rows:
+            if r["relation"] not in relations:
+                continue
+            entries = [(r["new"], old_wid(r["old"]))] if r["relation"] == "continues" else []
+            if r["relation"] != "continues":
+                also.append(f"{r['new']}={old_wid(r['old'])}")
             parts = renumbering.match_parts(old[r["old"]], new[r["new"]])
-            entries += [(n, old_wid(o)) for n, o in sorted(parts.items(), key=lambda kv: _order(kv[0]))]
+            for n, o in sorted(parts.items(), key=lambda kv: _order(kv[0])):
+                if o in used_old or n in mine:
+                    continue
+                used_old.add(o)
+                entries.append((n, old_wid(o)))
             mine.update(entries)
-            lines.append("wid_map: " + ", ".join(f"{n}={w}" for n, w in entries))
-        elif r["relation"] in ("merged", "split"):
-            also.append(f"{r['new']}={old_wid(r['old'])}")
+            if entries:
+                lines.append("wid_map: " + ", ".join(f"{n}={w}" for n, w in entries))
     if also:
         lines.append("also_continues: " + ", ".join(also))
     lines.append("wid_parts: listed")
