@@ -1,5 +1,6 @@
 // CaseService through a real server: evidence, timeline, the change feed,
 // personal data at rest, erasure, the audit chain, keys and backups.
+#include "absl/cleanup/cleanup.h"
 #include "case-svc/case_service_test_fixture.h"
 
 namespace counsel::cases::service_test {
@@ -450,7 +451,12 @@ TEST_F(CaseServiceTest, MasterKeyRotationRewrapsEveryDataKeyWhileServing) {
   // ...and keeps answering while the keys are re-wrapped beside it.
   std::atomic<bool> done{false};
   std::atomic<int> reads{0};
+  absl::Notification reading;
   std::thread reader([&] {
+    // A failed read ends the thread: the test must not wait for it then.
+    absl::Cleanup notify = [&] {
+      if (!reading.HasBeenNotified()) reading.Notify();
+    };
     while (!done) {
       for (const auto& n : names) {
         auto c = (*serving)->GetCase(actor, n.substr(6));
@@ -458,8 +464,12 @@ TEST_F(CaseServiceTest, MasterKeyRotationRewrapsEveryDataKeyWhileServing) {
         ASSERT_EQ(c->client().display_name(), "王小明");
         ++reads;
       }
+      if (!reading.HasBeenNotified()) reading.Notify();
     }
   });
+  // The rewrap starts once the server is answering (awaited, not assumed:
+  // it may otherwise finish before the reader's first read).
+  reading.WaitForNotification();
   auto n = RewrapDataKeys(dir_ + "/cases.db", both);
   done = true;
   reader.join();

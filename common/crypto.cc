@@ -21,7 +21,7 @@ void InitSodium() {
 std::string KeyedHash(absl::string_view key, absl::string_view data, size_t size) {
   InitSodium();
   unsigned char out[crypto_generichash_BYTES_MAX];
-  size = std::clamp<size_t>(size, crypto_generichash_BYTES_MIN, crypto_generichash_BYTES_MAX);
+  size = std::clamp<size_t>(size, 1, crypto_generichash_BYTES_MAX);
   crypto_generichash(out, size, Bytes(data), data.size(), Bytes(key),
                      std::min<size_t>(key.size(), crypto_generichash_KEYBYTES_MAX));
   return std::string(reinterpret_cast<const char*>(out), size);

@@ -23,8 +23,9 @@ namespace counsel::crypto {
 // give independent keys; the same inputs always give the same key.
 std::string DeriveKey(absl::string_view key, absl::string_view label);
 
-// Keyed BLAKE2b of `data`, `size` bytes (16 to 64): blind indexes, the
-// derivation above. Keys longer than 64 bytes use their first 64.
+// Keyed BLAKE2b of `data`, `size` bytes (1 to 64; below 16 only for
+// identifiers, never for keys or MACs): blind indexes, the derivation above,
+// the vault's key ids. Keys longer than 64 bytes use their first 64.
 std::string KeyedHash(absl::string_view key, absl::string_view data, size_t size);
 
 // HMAC-SHA256 with the key prepared once (its inner and outer states), so

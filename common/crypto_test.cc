@@ -110,7 +110,8 @@ TEST(KeyedHashTest, IsKeyedSizedAndTheDerivationUsesIt) {
   EXPECT_NE(a, KeyedHash("key-two", "13800138000", 16)) << "keyed";
   EXPECT_NE(a, KeyedHash("key-one", "13800138001", 16));
   EXPECT_EQ(DeriveKey("master", "page-token"), KeyedHash("master", "page-token", 32));
-  EXPECT_EQ(KeyedHash("k", "x", 1).size(), 16u) << "clamped to BLAKE2b's range";
+  EXPECT_EQ(KeyedHash("k", "x", 0).size(), 1u) << "clamped to BLAKE2b's range";
+  EXPECT_EQ(KeyedHash("k", "x", 100).size(), 64u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "common/crypto.h"
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 
@@ -53,11 +55,10 @@ bool Decrypt(absl::string_view key, absl::string_view box, absl::string_view aad
 }
 
 std::string DeriveWrappingKey(absl::string_view master) {
-  std::string out(crypto_aead_xchacha20poly1305_ietf_KEYBYTES, '\0');
-  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                     reinterpret_cast<const unsigned char*>(master.data()), master.size(),
-                     reinterpret_cast<const unsigned char*>("counsel/master-wrap/v1"), 22);
-  return out;
+  // BLAKE2b keyed by the label over the master key (the order the first
+  // version used; stored keys depend on it).
+  return crypto::KeyedHash("counsel/master-wrap/v1", master,
+                           crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 }
 
 }  // namespace
@@ -65,17 +66,7 @@ std::string DeriveWrappingKey(absl::string_view master) {
 DataKey::~DataKey() { sodium_memzero(key.data(), key.size()); }
 
 std::string PiiVault::KeyIdOf(absl::string_view master_key) {
-  unsigned char digest[8];
-  crypto_generichash(digest, sizeof digest,
-                     reinterpret_cast<const unsigned char*>(master_key.data()), master_key.size(),
-                     reinterpret_cast<const unsigned char*>("counsel/master-id/v1"), 20);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : digest) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
-  }
-  return id;
+  return crypto::HexEncode(crypto::KeyedHash("counsel/master-id/v1", master_key, 8));
 }
 
 PiiVault::PiiVault(std::vector<std::string> master_keys) {

@@ -43,5 +43,11 @@ TEST(PiiVaultTest, WrappedKeysNeedTheirMasterKey) {
   EXPECT_NE(rotating.current_key_id(), old_vault.current_key_id());
 }
 
+// Key ids are stored beside every wrapped data key: the derivation must
+// never change (the value is keyed BLAKE2b-64, computed independently).
+TEST(PiiVaultTest, MasterKeyIdsAreStable) {
+  EXPECT_EQ(PiiVault::KeyIdOf(std::string(32, 'm')), "1045ccd9ca5ec264");
+}
+
 }  // namespace
 }  // namespace counsel::cases

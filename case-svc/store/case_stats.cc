@@ -13,17 +13,7 @@ absl::StatusOr<v1::CaseStats> SqliteCaseStore::Stats(const Actor& actor,
                    CompileCaseFilter(request.filter(), now, BlindForActor(actor)));
   const std::string where = absl::StrCat(
       "tenant = ? AND (? = '' OR client_id = ?) AND (", filter.sql, ")");
-  auto bind = [&](Statement& q) {
-    int i = 1;
-    q.Bind(i++, actor.tenant);
-    q.Bind(i++, actor.client_id);
-    q.Bind(i++, actor.client_id);
-    for (const SqlValue& p : filter.params) {
-      if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
-      else q.Bind(i++, std::get<std::string>(p));
-    }
-    return i;
-  };
+  auto bind = [&](Statement& q) { return BindActorAndFilter(q, 1, actor, filter); };
   return readers_->With([&](Database& db) -> absl::StatusOr<v1::CaseStats> {
     v1::CaseStats out;
     {
@@ -72,14 +62,7 @@ absl::StatusOr<v1::CaseStats> SqliteCaseStore::Stats(const Actor& actor,
           "SELECT count(*) FROM pending_items p WHERE p.tenant = ? AND p.due_time < ? AND "
           "p.case_id IN (SELECT case_id FROM cases c WHERE ", where, ")")));
       q.Bind(1, actor.tenant).Bind(2, absl::ToUnixMicros(now));
-      int i = 3;
-      q.Bind(i++, actor.tenant);
-      q.Bind(i++, actor.client_id);
-      q.Bind(i++, actor.client_id);
-      for (const SqlValue& p : filter.params) {
-        if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
-        else q.Bind(i++, std::get<std::string>(p));
-      }
+      BindActorAndFilter(q, 3, actor, filter);
       ASSIGN_OR_RETURN(bool row, q.Step());
       if (row) out.set_overdue_checklist_items(q.ColumnInt64(0));
     }

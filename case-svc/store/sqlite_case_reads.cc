@@ -6,6 +6,18 @@ namespace counsel::cases::sqlite_store {
 
 using google::protobuf::util::TimeUtil;
 
+int BindActorAndFilter(Statement& q, int first, const Actor& actor, const SqlCondition& filter) {
+  int i = first;
+  q.Bind(i++, actor.tenant);
+  q.Bind(i++, actor.client_id);
+  q.Bind(i++, actor.client_id);
+  for (const SqlValue& p : filter.params) {
+    if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
+    else q.Bind(i++, std::get<std::string>(p));
+  }
+  return i;
+}
+
 absl::StatusOr<v1::Case> SqliteCaseStore::GetCase(const Actor& actor, absl::string_view case_id) {
   return readers_->With([&](Database& db) { return Load(db, actor, case_id); });
 }
@@ -59,14 +71,7 @@ absl::StatusOr<CasePage> SqliteCaseStore::ListCases(const Actor& actor,
   absl::StrAppend(&sql, " ORDER BY c.", column, " ", dir, ", c.case_id ", dir, " LIMIT ?");
   return readers_->With([&](Database& db) -> absl::StatusOr<CasePage> {
     ASSIGN_OR_RETURN(Statement q, db.Prepare(sql));
-    int i = 1;
-    q.Bind(i++, actor.tenant);
-    q.Bind(i++, actor.client_id);
-    q.Bind(i++, actor.client_id);
-    for (const SqlValue& p : filter.params) {
-      if (const auto* n = std::get_if<int64_t>(&p)) q.Bind(i++, *n);
-      else q.Bind(i++, std::get<std::string>(p));
-    }
+    int i = BindActorAndFilter(q, 1, actor, filter);
     if (after) {
       q.Bind(i++, after->first);
       q.Bind(i++, after->first);

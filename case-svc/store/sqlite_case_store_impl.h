@@ -43,6 +43,11 @@ namespace counsel::cases::sqlite_store {
 using sqlite::Database;
 using sqlite::Statement;
 
+// Binds, from parameter `first` on, what every case query of an actor
+// starts with (`tenant = ? AND (? = '' OR client_id = ?)`) and then a
+// compiled filter's parameters; returns the next parameter index.
+int BindActorAndFilter(Statement& q, int first, const Actor& actor, const SqlCondition& filter);
+
 class SqliteCaseStore final : public CaseStore {
  public:
   SqliteCaseStore(const PiiVault* vault, const Clock* clock) : vault_(vault), clock_(clock) {}
