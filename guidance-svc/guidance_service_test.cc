@@ -945,6 +945,29 @@ TEST_F(AdviceTest, ShippedAdviceHasThreeRevisionsCitingEachLaw) {
   EXPECT_FALSE(cited.stale());
 }
 
+TEST_F(AdviceTest, ACitationOfAMergedArticleSaysWhereItsContentWent) {
+  // 2020 advice citing old 第七十七条 (受理报案), which the 2025 revision
+  // folded into 第九十条 (continuing old 第七十八条).
+  const std::string advice = R"json({"adviceId": "merged", "revisions": [{
+      "publishTime": "2020-06-01T10:00:00+08:00", "author": "t", "changeNote": "n",
+      "advice": {"title": "t", "summary": "s", "sections": [{"title": "s", "steps": [{
+        "key": "k", "title": "t", "body": "b", "kind": "STEP_KIND_REMEDIATION",
+        "citations": ["statutes/public-security-administration-punishments/provisions/art_77"]
+      }]}]}}]})json";
+  ASSERT_TRUE(service_->ImportAdvice(advice, "merged.json").ok());
+  const v1::Advice read = Get("advice/merged", "", "2026-06-01");
+  const auto& cited = read.sections(0).steps(0).cited_provisions(0);
+  EXPECT_TRUE(cited.stale());
+  EXPECT_EQ(cited.stale_reason(), "MERGED");
+  EXPECT_EQ(cited.resolved_provision(), std::string(kStatute) + "/provisions/art_90");
+  EXPECT_EQ(cited.resolved_label(), "第九十条");
+  EXPECT_NE(cited.stale_detail().find("merged into 第九十条"), std::string::npos)
+      << cited.stale_detail();
+  // As of 2020 it reads as cited.
+  const v1::Advice then = Get("advice/merged", "", "2020-06-01");
+  EXPECT_FALSE(then.sections(0).steps(0).cited_provisions(0).stale());
+}
+
 TEST_F(AdviceTest, LocaleFallsBackToChineseAndSaysSo) {
   std::ifstream in(std::string(COUNSEL_CONTENT_DIR) + "/advice/personal-information-leak.json");
   std::stringstream ss;
