@@ -17,10 +17,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string HexSha256(absl::string_view data) {
-  return crypto::HexEncode(crypto::Sha256(data));
-}
-
 }  // namespace
 
 // Client-streaming upload of one evidence entry with its attachment.
@@ -158,7 +154,7 @@ class AttachmentReader final
     if (request.read_limit() < 0) return InvalidArgumentField("read_limit", "must be >= 0");
     ASSIGN_OR_RETURN(EvidenceAttachment a,
                      service->store_->ReadEvidenceAttachment(ActorOf(cc), ids.first, ids.second));
-    if (HexSha256(a.bytes) != a.evidence.attachment().sha256()) {
+    if (crypto::HexEncode(crypto::Sha256(a.bytes)) != a.evidence.attachment().sha256()) {
       return absl::DataLossError(
           "the stored attachment does not match its SHA-256; nothing was sent");
     }

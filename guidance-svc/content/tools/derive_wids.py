@@ -17,7 +17,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from renumbering import body_of, normal, parse_articles  # noqa: E402
+from renumbering import body_of, normal, pair_best_first, parse_articles  # noqa: E402
 
 
 def articles(path):
@@ -41,13 +41,8 @@ def main():
             if r >= args.threshold:
                 scored.append((r, ne, oe))
     scored.sort(reverse=True)
-    used_old, used_new, pairs = set(), set(), {}
-    for r, ne, oe in scored:
-        if ne in used_new or oe in used_old:
-            continue
-        used_new.add(ne)
-        used_old.add(oe)
-        pairs[ne] = (oe, r)
+    pairs = pair_best_first(scored)
+    used_old = {oe for oe, _ in pairs.values()}
     for ne in new:
         if ne in pairs:
             oe, r = pairs[ne]

@@ -182,14 +182,20 @@ def match_parts(old_article, new_article):
             if r >= (PART_THRESHOLD if same else CROSS_LEVEL_THRESHOLD):
                 scored.append((r, n["eid"], o["eid"]))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
-    used_o, used_n, out = set(), set(), {}
-    for r, n, o in scored:
-        if n in used_n or o in used_o:
+    return {n: o for n, (o, _) in pair_best_first(scored).items()}
+
+
+def pair_best_first(scored):
+    """One to one, in the order given (best first): (ratio, new, old)
+    triples → {new: (old, ratio)}; a later triple naming a side already
+    paired is skipped."""
+    used_old, pairs = set(), {}
+    for r, new, old in scored:
+        if new in pairs or old in used_old:
             continue
-        used_n.add(n)
-        used_o.add(o)
-        out[n] = o
-    return out
+        used_old.add(old)
+        pairs[new] = (old, r)
+    return pairs
 
 
 def load_map(path):
