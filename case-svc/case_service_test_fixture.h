@@ -19,6 +19,7 @@
 #include "common/errors.h"
 #include "common/server.h"
 #include "common/sqlite.h"
+#include "common/testing/postgres_test_db.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/create_channel.h"
@@ -96,17 +97,40 @@ class CaseServiceTest : public ::testing::Test {
     stub_ = v1::CaseService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(runner_->port()), grpc::InsecureChannelCredentials()));
   }
-  // The store under the service: SQLite in the test's folder, unless a
-  // fixture says otherwise.
+  // The store under the service: SQLite in the test's folder, or, when
+  // COUNSEL_PG_ENV names the test server, a database of its own there (the same tests, the other engine), unless a fixture says
+  // otherwise.
   virtual absl::StatusOr<std::unique_ptr<CaseStore>> OpenStore() {
-    SqliteCaseStoreOptions store_options;
+    CaseStoreOptions store_options;
     store_options.audit_key = std::string(32, 'a');
+    if (OnPostgres()) {
+      if (pg_ == nullptr) {
+        auto db = testing::PostgresTestDb::Create();
+        if (!db.ok()) return db.status();
+        pg_ = std::move(*db);
+      }
+      return OpenPostgresCaseStore(pg_->uri(), &vault_, &clock_, store_options);
+    }
     return OpenSqliteCaseStore(dir_ + "/cases.db", &vault_, &clock_, store_options);
+  }
+  // A connection to the store's own tables, around the service.
+  absl::StatusOr<std::unique_ptr<sql::Database>> OpenDatabaseFile() {
+    if (OnPostgres()) {
+      ASSIGN_OR_RETURN(auto db, pg::Database::Open(pg_->uri(), "counsel_cases"));
+      return std::unique_ptr<sql::Database>(std::move(db));
+    }
+    ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(dir_ + "/cases.db", {}));
+    return std::unique_ptr<sql::Database>(std::move(db));
+  }
+  static bool OnPostgres() {
+    const char* env = std::getenv("COUNSEL_PG_ENV");
+    return env != nullptr && *env != '\0';
   }
   void TearDown() override {
     runner_.reset();
     service_.reset();
     store_.reset();
+    pg_.reset();
     std::system(("rm -rf " + dir_).c_str());
   }
 
@@ -172,14 +196,17 @@ class CaseServiceTest : public ::testing::Test {
     return stub_->UpdateCase(ctx.get(), r, out);
   }
   int64_t Rows(const std::string& table) {
-    auto db = sqlite::Database::Open(dir_ + "/cases.db", {});
+    auto db = OpenDatabaseFile();
+    EXPECT_TRUE(db.ok()) << db.status();
+    if (!db.ok()) return -1;
     auto q = (*db)->Prepare("SELECT count(*) FROM " + table);
-    (void)q->Step();
-    return q->ColumnInt64(0);
+    EXPECT_TRUE(q.ok() && q->Step().ok());
+    return q.ok() ? q->ColumnInt64(0) : -1;
   }
   static std::string ReasonOf(const grpc::Status& s) { return ErrorReason(FromGrpcStatus(s)); }
 
   std::string dir_;
+  std::unique_ptr<testing::PostgresTestDb> pg_;
   ContextKey key_{std::string(32, 'k')};
   PiiVault vault_{{std::string(32, 'm')}};
   FakeClock clock_{absl::FromUnixSeconds(1800000000)};

@@ -12,6 +12,7 @@
 #include "case-svc/webhooks/sender.h"
 #include "grpcpp/create_channel.h"
 #include "case-svc/crypto/pii_vault.h"
+#include "common/postgres.h"
 #include "common/process.h"
 #include "common/call_context.h"
 #include "common/config.h"
@@ -70,6 +71,9 @@ namespace {
 std::string WebhookDbPath() {
   if (!absl::GetFlag(FLAGS_webhook_db).empty()) return absl::GetFlag(FLAGS_webhook_db);
   const std::string db = absl::GetFlag(FLAGS_db);
+  // Webhook subscriptions stay in a SQLite file beside the program when the
+  // cases live in PostgreSQL.
+  if (pg::IsUri(db)) return "webhooks.db";
   const size_t slash = db.rfind('/');
   return slash == std::string::npos ? "webhooks.db" : db.substr(0, slash + 1) + "webhooks.db";
 }
@@ -168,13 +172,12 @@ int Serve() {
     master_keys.push_back(std::move(*previous));
   }
   PiiVault vault(std::move(master_keys));
-  SqliteCaseStoreOptions store_options;
+  CaseStoreOptions store_options;
   store_options.max_batch = absl::GetFlag(FLAGS_group_commit) ? 256 : 1;
   store_options.audit_key = *audit_key;
   store_options.erasure_ledger = absl::GetFlag(FLAGS_erasure_ledger);
   store_options.replace_lost_erasure_ledger = absl::GetFlag(FLAGS_replace_lost_erasure_ledger);
-  auto store = OpenSqliteCaseStore(absl::GetFlag(FLAGS_db), &vault, RealClock::Get(),
-                                   store_options);
+  auto store = OpenCaseStore(absl::GetFlag(FLAGS_db), &vault, RealClock::Get(), store_options);
   if (!store.ok()) return Fail(store.status());
   auto creds = MakeChannelCredentials(TlsFilesFromFlags());
   if (!creds.ok()) return Fail(creds.status());

@@ -40,83 +40,68 @@ absl::Status StatusFromCode(int code, absl::string_view what, sqlite3* db) {
 
 }  // namespace
 
-Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_), bind_error_(other.bind_error_) {
-  other.stmt_ = nullptr;
-}
+// A prepared SQLite statement, lent by its connection's cache.
+class Cursor final : public sql::Cursor {
+ public:
+  Cursor(Database* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Cursor() override { sqlite3_finalize(stmt_); }
 
-Statement::~Statement() {
-  if (stmt_ != nullptr) db_->Release(stmt_);
-}
-
-Statement& Statement::Bind(int index, int64_t value) {
-  const int rc = sqlite3_bind_int64(stmt_, index, value);
-  if (rc != SQLITE_OK) bind_error_ = rc;
-  return *this;
-}
-
-Statement& Statement::Bind(int index, double value) {
-  const int rc = sqlite3_bind_double(stmt_, index, value);
-  if (rc != SQLITE_OK) bind_error_ = rc;
-  return *this;
-}
-
-Statement& Statement::Bind(int index, absl::string_view text) {
-  const int rc = sqlite3_bind_text(stmt_, index, text.data(),
-                                   static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK) bind_error_ = rc;
-  return *this;
-}
-
-Statement& Statement::BindBlob(int index, absl::string_view bytes) {
-  const int rc = sqlite3_bind_blob(stmt_, index, bytes.data(),
-                                   static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK) bind_error_ = rc;
-  return *this;
-}
-
-Statement& Statement::BindNull(int index) {
-  const int rc = sqlite3_bind_null(stmt_, index);
-  if (rc != SQLITE_OK) bind_error_ = rc;
-  return *this;
-}
-
-absl::Status Statement::BindError() const {
-  return StatusFromCode(bind_error_, "binding a parameter", nullptr);
-}
-
-absl::StatusOr<bool> Statement::Step() {
-  if (bind_error_ != SQLITE_OK) return BindError();
-  const int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return StatusFromCode(rc, "executing a statement", db_->raw());
-}
-
-absl::Status Statement::Run() {
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, Step());
-    if (!row) return absl::OkStatus();
+  void BindInt64(int index, int64_t value) override {
+    Check(sqlite3_bind_int64(stmt_, index, value));
   }
-}
+  void BindDouble(int index, double value) override {
+    Check(sqlite3_bind_double(stmt_, index, value));
+  }
+  void BindText(int index, absl::string_view text) override {
+    Check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                            SQLITE_TRANSIENT));
+  }
+  void BindBlob(int index, absl::string_view bytes) override {
+    Check(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                            SQLITE_TRANSIENT));
+  }
+  void BindNull(int index) override { Check(sqlite3_bind_null(stmt_, index)); }
 
-int64_t Statement::ColumnInt64(int col) const { return sqlite3_column_int64(stmt_, col); }
-double Statement::ColumnDouble(int col) const { return sqlite3_column_double(stmt_, col); }
+  absl::StatusOr<bool> Step() override {
+    if (bind_error_ != SQLITE_OK) {
+      return StatusFromCode(bind_error_, "binding a parameter", nullptr);
+    }
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return StatusFromCode(rc, "executing a statement", db_->raw());
+  }
 
-std::string Statement::ColumnText(int col) const {
-  return std::string(ColumnBlob(col));
-}
+  int64_t ColumnInt64(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  double ColumnDouble(int col) const override { return sqlite3_column_double(stmt_, col); }
+  absl::string_view ColumnBlob(int col) const override {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    if (data == nullptr || n <= 0) return {};
+    return absl::string_view(static_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  bool ColumnIsNull(int col) const override {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
 
-absl::string_view Statement::ColumnBlob(int col) const {
-  const void* data = sqlite3_column_blob(stmt_, col);
-  const int n = sqlite3_column_bytes(stmt_, col);
-  if (data == nullptr || n <= 0) return {};
-  return absl::string_view(static_cast<const char*>(data), static_cast<size_t>(n));
-}
+  void Release() override {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    bind_error_ = SQLITE_OK;
+    db_->Release(this);
+  }
 
-bool Statement::ColumnIsNull(int col) const {
-  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
-}
+  const char* sql() const { return sqlite3_sql(stmt_); }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK) bind_error_ = rc;
+  }
+
+  Database* db_;
+  sqlite3_stmt* stmt_;
+  int bind_error_ = SQLITE_OK;
+};
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                          const Options& options) {
@@ -159,8 +144,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   return db;
 }
 
+Database::Database(sqlite3* db) : db_(db) {}
+
 Database::~Database() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();
   sqlite3_close(db_);
 }
 
@@ -183,28 +170,36 @@ absl::Status Database::Exec(absl::string_view sql) {
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
   std::string key(sql);
   auto it = cache_.find(key);
-  sqlite3_stmt* stmt = nullptr;
   if (it != cache_.end() && it->second != nullptr) {
-    stmt = it->second;
-    it->second = nullptr;  // Borrowed; a nested Prepare of the same SQL makes a new one.
-  } else {
-    const int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
-                                      SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return StatusFromCode(rc, "preparing SQL", db_);
+    // Lent out; a nested Prepare of the same SQL makes another.
+    return Statement(it->second.release());
   }
-  return Statement(this, stmt);
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return StatusFromCode(rc, "preparing SQL", db_);
+  return Statement(new Cursor(this, stmt));
 }
 
-void Database::Release(sqlite3_stmt* stmt) {
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
-  std::string key(sqlite3_sql(stmt));
-  auto& slot = cache_[key];
+void Database::Release(Cursor* cursor) {
+  std::unique_ptr<Cursor>& slot = cache_[cursor->sql()];
   if (slot == nullptr) {
-    slot = stmt;
+    slot.reset(cursor);
   } else {
-    sqlite3_finalize(stmt);
+    delete cursor;
   }
+}
+
+absl::Status Database::ForgetOverwrittenVersions() {
+  // The checkpoint waits (busy handler) for readers of older snapshots; a
+  // reader transaction is short, so a few tries are plenty.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSIGN_OR_RETURN(Statement q, Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row && q.ColumnInt64(0) == 0) return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      "the change is committed, but readers kept the write-ahead log from being cleared; retry");
 }
 
 absl::StatusOr<int> Database::UserVersion() {

@@ -28,49 +28,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/sql.h"
 
 namespace counsel::sqlite {
 
 class Database;
 
-// A prepared statement borrowed from the connection's cache. Reset and
-// cleared of bindings when it goes out of scope. Parameters are 1-based.
-class Statement {
- public:
-  Statement(Statement&& other) noexcept;
-  Statement& operator=(Statement&&) = delete;
-  ~Statement();
-
-  Statement& Bind(int index, int64_t value);
-  Statement& Bind(int index, int value) { return Bind(index, static_cast<int64_t>(value)); }
-  Statement& Bind(int index, double value);
-  Statement& Bind(int index, absl::string_view text);
-  Statement& Bind(int index, const char* text) { return Bind(index, absl::string_view(text)); }
-  Statement& Bind(int index, const std::string& text) { return Bind(index, absl::string_view(text)); }
-  Statement& BindBlob(int index, absl::string_view bytes);
-  Statement& BindNull(int index);
-
-  // Advances to the next row: true if there is one, false when done.
-  absl::StatusOr<bool> Step();
-  // Steps to completion, for statements that return no rows.
-  absl::Status Run();
-
-  int64_t ColumnInt64(int col) const;
-  double ColumnDouble(int col) const;
-  std::string ColumnText(int col) const;
-  // Bytes of a BLOB or TEXT column, valid until the next Step.
-  absl::string_view ColumnBlob(int col) const;
-  bool ColumnIsNull(int col) const;
-
- private:
-  friend class Database;
-  Statement(Database* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  absl::Status BindError() const;
-
-  Database* db_;
-  sqlite3_stmt* stmt_;
-  int bind_error_ = SQLITE_OK;
-};
+// SQLite's statements are the engine-neutral handle of common/sql.h.
+using Statement = sql::Statement;
 
 struct Options {
   bool read_only = false;
@@ -96,7 +61,9 @@ struct Migration {
   std::function<absl::Status(Database&)> run;
 };
 
-class Database {
+class Cursor;
+
+class Database final : public sql::Database {
  public:
   // Opens (creating if allowed) the database at `path` in WAL mode with
   // foreign keys on.
@@ -107,10 +74,20 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // Runs one or more statements without parameters.
-  absl::Status Exec(absl::string_view sql);
+  absl::Status Exec(absl::string_view sql) override;
 
   // Returns the cached prepared statement for `sql`, preparing it once.
-  absl::StatusOr<Statement> Prepare(absl::string_view sql);
+  absl::StatusOr<Statement> Prepare(absl::string_view sql) override;
+
+  absl::Status BeginWrite() override { return Exec("BEGIN IMMEDIATE"); }
+  // Copies the committed pages into the database file and truncates the
+  // write-ahead log to nothing, so that no earlier version of a changed
+  // page remains in it; UNAVAILABLE when readers kept it from being
+  // truncated. With secure_delete on, freed pages of the file are zeroed.
+  absl::Status ForgetOverwrittenVersions() override;
+  // SQLite's advice for long-lived connections; cheap, bounded by
+  // analysis_limit.
+  void RefreshStatistics() override { (void)Exec("PRAGMA optimize"); }
 
   // Applies migrations[user_version ...] in order, each in its own
   // BEGIN IMMEDIATE transaction that re-reads the version, bumping PRAGMA
@@ -129,12 +106,13 @@ class Database {
   absl::Status LastError(absl::string_view what) const;
 
  private:
-  friend class Statement;
-  explicit Database(sqlite3* db) : db_(db) {}
-  void Release(sqlite3_stmt* stmt);
+  friend class Cursor;
+  explicit Database(sqlite3* db);
+  void Release(Cursor* cursor);
 
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  // A statement's slot is empty while it is lent out.
+  std::unordered_map<std::string, std::unique_ptr<Cursor>> cache_;
 };
 
 // A migration step: rebuilds every ordinary table of the database as a

@@ -13,7 +13,7 @@ PACKAGES=(
   # googleapis .proto files (google.api.http, google.rpc.Status)
   golang-github-gogo-googleapis-dev
   # storage, cryptography, HTTP, metrics, logs
-  libsqlite3-dev sqlite3 libsodium-dev libssl-dev openssl libboost1.81-dev
+  libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsodium-dev libssl-dev openssl libboost1.81-dev
   prometheus-cpp-dev libspdlog-dev libcurl4-openssl-dev ca-certificates
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf

@@ -77,8 +77,8 @@ std::string Canonical(int64_t time, absl::string_view tenant, absl::string_view 
 
 }  // namespace
 
-absl::StatusOr<AuditHead> AuditChain::Head(sqlite::Database& db, absl::string_view tenant) {
-  ASSIGN_OR_RETURN(sqlite::Statement q, db.Prepare(
+absl::StatusOr<AuditHead> AuditChain::Head(sql::Database& db, absl::string_view tenant) {
+  ASSIGN_OR_RETURN(sql::Statement q, db.Prepare(
       "SELECT seq, mac FROM audit_log WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1"));
   q.Bind(1, tenant);
   ASSIGN_OR_RETURN(bool row, q.Step());
@@ -90,13 +90,13 @@ absl::StatusOr<AuditHead> AuditChain::Head(sqlite::Database& db, absl::string_vi
   return head;
 }
 
-absl::Status AuditChain::Append(sqlite::Database& db, absl::string_view tenant,
+absl::Status AuditChain::Append(sql::Database& db, absl::string_view tenant,
                                 absl::string_view actor, absl::string_view action,
                                 absl::string_view resource, int64_t time_micros) {
   ASSIGN_OR_RETURN(AuditHead head, Head(db, tenant));
   const int64_t seq = head.seq + 1;
   const std::string mac = Mac(head.mac, seq, Canonical(time_micros, tenant, actor, action, resource));
-  ASSIGN_OR_RETURN(sqlite::Statement ins, db.Prepare(
+  ASSIGN_OR_RETURN(sql::Statement ins, db.Prepare(
       "INSERT INTO audit_log (tenant, seq, time, actor, action, resource, mac) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   ins.Bind(1, tenant).Bind(2, seq).Bind(3, time_micros).Bind(4, actor).Bind(5, action)
@@ -105,9 +105,9 @@ absl::Status AuditChain::Append(sqlite::Database& db, absl::string_view tenant,
 }
 
 absl::StatusOr<v1::VerifyAuditLogResponse> AuditChain::Verify(
-    sqlite::Database& db, absl::string_view tenant, const std::optional<AuditHead>& expected) {
+    sql::Database& db, absl::string_view tenant, const std::optional<AuditHead>& expected) {
   v1::VerifyAuditLogResponse out;
-  ASSIGN_OR_RETURN(sqlite::Statement q, db.Prepare(
+  ASSIGN_OR_RETURN(sql::Statement q, db.Prepare(
       "SELECT seq, time, actor, action, resource, mac FROM audit_log WHERE tenant = ?1 "
       "ORDER BY seq"));
   q.Bind(1, tenant);
@@ -141,7 +141,7 @@ absl::StatusOr<v1::VerifyAuditLogResponse> AuditChain::Verify(
       return fail(head.seq + 1, "the log ends before the expected head: it was truncated");
     }
     // The entry at the expected sequence must carry the expected MAC.
-    ASSIGN_OR_RETURN(sqlite::Statement at, db.Prepare(
+    ASSIGN_OR_RETURN(sql::Statement at, db.Prepare(
         "SELECT mac FROM audit_log WHERE tenant = ?1 AND seq = ?2"));
     at.Bind(1, tenant).Bind(2, expected->seq);
     ASSIGN_OR_RETURN(bool row, at.Step());
@@ -153,8 +153,8 @@ absl::StatusOr<v1::VerifyAuditLogResponse> AuditChain::Verify(
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> AuditChain::Tenants(sqlite::Database& db) {
-  ASSIGN_OR_RETURN(sqlite::Statement q,
+absl::StatusOr<std::vector<std::string>> AuditChain::Tenants(sql::Database& db) {
+  ASSIGN_OR_RETURN(sql::Statement q,
                    db.Prepare("SELECT DISTINCT tenant FROM audit_log ORDER BY tenant"));
   std::vector<std::string> out;
   while (true) {
@@ -165,8 +165,8 @@ absl::StatusOr<std::vector<std::string>> AuditChain::Tenants(sqlite::Database& d
   return out;
 }
 
-absl::Status AuditChain::AdoptGlobalLog(sqlite::Database& db) {
-  ASSIGN_OR_RETURN(sqlite::Statement q, db.Prepare(
+absl::Status AuditChain::AdoptGlobalLog(sql::Database& db) {
+  ASSIGN_OR_RETURN(sql::Statement q, db.Prepare(
       "SELECT seq, time, tenant, actor, action, resource, mac FROM audit_log_global "
       "ORDER BY seq"));
   std::string prev;

@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/crypto.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "counsel/cases/v1/cases.pb.h"
 
 namespace counsel::cases {
@@ -43,24 +43,24 @@ class AuditChain {
 
   // Appends an entry to `tenant`'s chain inside the caller's open write
   // transaction.
-  absl::Status Append(sqlite::Database& db, absl::string_view tenant, absl::string_view actor,
+  absl::Status Append(sql::Database& db, absl::string_view tenant, absl::string_view actor,
                       absl::string_view action, absl::string_view resource, int64_t time_micros);
 
   // Recomputes `tenant`'s chain. With `expected`, also checks the chain
   // still passes through that head (so a truncated tail is caught).
-  absl::StatusOr<v1::VerifyAuditLogResponse> Verify(sqlite::Database& db,
+  absl::StatusOr<v1::VerifyAuditLogResponse> Verify(sql::Database& db,
                                                     absl::string_view tenant,
                                                     const std::optional<AuditHead>& expected);
 
-  absl::StatusOr<AuditHead> Head(sqlite::Database& db, absl::string_view tenant);
+  absl::StatusOr<AuditHead> Head(sql::Database& db, absl::string_view tenant);
 
   // Every tenant with a chain, in order (the operator's `audit verify`).
-  absl::StatusOr<std::vector<std::string>> Tenants(sqlite::Database& db);
+  absl::StatusOr<std::vector<std::string>> Tenants(sql::Database& db);
 
   // A migration step: moves a database's single, global chain (the first
   // schema) into per-tenant chains, after verifying it whole; refuses to
   // convert a chain that does not verify (FAILED_PRECONDITION).
-  absl::Status AdoptGlobalLog(sqlite::Database& db);
+  absl::Status AdoptGlobalLog(sql::Database& db);
 
  private:
   std::string Mac(absl::string_view prev, int64_t seq, absl::string_view canonical) const;

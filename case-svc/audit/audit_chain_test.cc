@@ -1,6 +1,7 @@
 #include "case-svc/audit/audit_chain.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite.h"
 #include "gtest/gtest.h"
 
 namespace counsel::cases {

@@ -28,7 +28,7 @@ namespace counsel::cases {
 using SqlValue = std::variant<int64_t, std::string>;
 
 struct SqlCondition {
-  std::string sql = "1";  // uses `?` placeholders, in order of `params`
+  std::string sql = "1 = 1";  // uses `?` placeholders, in order of `params`; true in every engine
   std::vector<SqlValue> params;
 };
 

@@ -38,7 +38,7 @@ TEST(CaseFilterTest, EnumsLeakedDataTimesAndOverdue) {
   SqlCondition o = Must("overdue = true");
   ASSERT_EQ(o.params.size(), 1u);
   EXPECT_EQ(std::get<int64_t>(o.params[0]), absl::ToUnixMicros(kNow));
-  EXPECT_EQ(Must("").sql, "1");
+  EXPECT_EQ(Must("").sql, "1 = 1");
 }
 
 TEST(CaseFilterTest, LabelsAndIncidentDates) {

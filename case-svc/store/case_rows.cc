@@ -6,7 +6,7 @@
 #include "common/errors.h"
 #include "google/protobuf/util/time_util.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 using google::protobuf::util::TimeUtil;
 
@@ -91,4 +91,4 @@ std::string EvidenceTextField(absl::string_view evidence_id) {
   return absl::StrCat("evidence/", evidence_id, "/text");
 }
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store

@@ -14,7 +14,7 @@
 #include "counsel/cases/v1/cases.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 1000;
@@ -73,6 +73,6 @@ bool HasEvidenceText(const v1::Evidence& text);
 // The field name its sealing is bound to.
 std::string EvidenceTextField(absl::string_view evidence_id);
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store
 
 #endif  // COUNSEL_CASES_STORE_CASE_ROWS_H_

@@ -6,11 +6,11 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 using google::protobuf::util::TimeUtil;
-using sqlite::Database;
-using sqlite::Statement;
+using sql::Database;
+using sql::Statement;
 
 const std::vector<sqlite::Migration>& Migrations() {
   static const auto* m = new std::vector<sqlite::Migration>{std::string(R"sql(
@@ -227,4 +227,4 @@ absl::Status BackfillFilterColumns(Database& db) {
   return absl::OkStatus();
 }
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store

@@ -11,7 +11,7 @@
 #include "common/sqlite.h"
 #include "counsel/cases/v1/cases.pb.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 // The static migrations, oldest first (before the steps that need the
 // vault or the audit chain, which the store adds).
@@ -27,11 +27,11 @@ extern const char kFilterColumnsSchema[];
 extern const char kConjunctionIndexSchema[];
 
 // Writes the filter columns and label rows of one case from its proto.
-absl::Status WriteFilterColumns(sqlite::Database& db, const std::string& tenant,
+absl::Status WriteFilterColumns(sql::Database& db, const std::string& tenant,
                                 const std::string& case_id, const v1::Case& c);
 // Fills them for every existing row (the migration that adds them).
-absl::Status BackfillFilterColumns(sqlite::Database& db);
+absl::Status BackfillFilterColumns(sql::Database& db);
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store
 
 #endif  // COUNSEL_CASES_STORE_CASE_SCHEMA_H_

@@ -1,12 +1,12 @@
-#include "case-svc/store/sqlite_case_store_impl.h"
+#include "case-svc/store/sql_case_store_impl.h"
 
 #include "google/protobuf/util/time_util.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 using google::protobuf::util::TimeUtil;
 
-absl::StatusOr<v1::CaseStats> SqliteCaseStore::Stats(const Actor& actor,
+absl::StatusOr<v1::CaseStats> SqlCaseStore::Stats(const Actor& actor,
                                     const v1::GetCaseStatsRequest& request) {
   const absl::Time now = clock_->Now();
   ASSIGN_OR_RETURN(SqlCondition filter,
@@ -100,4 +100,4 @@ absl::StatusOr<v1::CaseStats> SqliteCaseStore::Stats(const Actor& actor,
   });
 }
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store

@@ -136,7 +136,7 @@ class CaseStore {
   virtual void SetCommitListener(std::function<void()> listener) = 0;
 };
 
-struct SqliteCaseStoreOptions {
+struct CaseStoreOptions {
   // Keys the audit chain and the blind indexes; >= 32 bytes, separate from
   // the master key (so rotating the master key keeps both valid).
   std::string audit_key;
@@ -144,8 +144,8 @@ struct SqliteCaseStoreOptions {
   int max_batch = 256;
   std::string synchronous = "FULL";
   int readers = 4;
-  // The erasure ledger (see erasure_ledger.h); "" puts it beside the
-  // database as `{path}.erasures`. Keep it with the key files, not in backups.
+  // The erasure ledger (see erasure_ledger.h); "" puts it beside a SQLite
+  // database as `{path}.erasures` (PostgreSQL: none). Keep it with the key files, not in backups.
   std::string erasure_ledger;
   // Starts a new ledger for a database whose own is lost (disaster recovery:
   // erasures after the database was copied cannot be re-applied).
@@ -155,7 +155,22 @@ struct SqliteCaseStoreOptions {
 // The SQLite store at `path`, created and migrated on open.
 absl::StatusOr<std::unique_ptr<CaseStore>> OpenSqliteCaseStore(
     const std::string& path, const PiiVault* vault, const Clock* clock,
-    const SqliteCaseStoreOptions& options = {});
+    const CaseStoreOptions& options = {});
+
+// The store in the counsel_cases schema of the PostgreSQL database `uri`
+// (created and migrated on open, under a lock: replicas may start at once).
+// Any number of replicas may serve one database: a tenant's writes run one
+// after another, its changes commit in sequence order, and each replica's
+// watchers wake on every replica's commits (LISTEN/NOTIFY). The erasure
+// ledger is used only when `options.erasure_ledger` names one.
+absl::StatusOr<std::unique_ptr<CaseStore>> OpenPostgresCaseStore(
+    const std::string& uri, const PiiVault* vault, const Clock* clock,
+    const CaseStoreOptions& options = {});
+
+// PostgreSQL when `db` is a postgresql:// URI, else the SQLite file `db`.
+absl::StatusOr<std::unique_ptr<CaseStore>> OpenCaseStore(
+    const std::string& db, const PiiVault* vault, const Clock* clock,
+    const CaseStoreOptions& options = {});
 
 }  // namespace counsel::cases
 

@@ -169,7 +169,7 @@ Outcome CutPower(const std::string& dir, const std::string& synchronous, int see
   {
     Writer writer(std::move(*db), 16);
     for (int i = 1; i <= cut; ++i) {
-      const absl::Status s = writer.Run([i](sqlite::Database& d) {
+      const absl::Status s = writer.Run([i](sql::Database& d) {
         auto stmt = d.Prepare("INSERT INTO t (id, payload) VALUES (?1, ?2)");
         if (!stmt.ok()) return stmt.status();
         stmt->Bind(1, i).BindBlob(2, std::string(300, static_cast<char>('a' + i % 26)));

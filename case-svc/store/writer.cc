@@ -5,11 +5,18 @@
 #include "absl/synchronization/notification.h"
 
 namespace counsel::cases {
+namespace {
 
-Writer::Writer(std::unique_ptr<sqlite::Database> db, int max_batch,
-               std::function<void()> after_commit)
+// Runs of one piece the engine rolled back for a conflict, before its
+// caller gets ABORTED.
+constexpr int kMaxAttempts = 5;
+
+}  // namespace
+
+Writer::Writer(std::unique_ptr<sql::Database> db, int max_batch,
+               std::function<void()> after_commit, Work before_commit)
     : db_(std::move(db)), max_batch_(std::max(1, max_batch)),
-      after_commit_(std::move(after_commit)) {
+      after_commit_(std::move(after_commit)), before_commit_(std::move(before_commit)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -21,29 +28,15 @@ Writer::~Writer() {
   thread_.join();
 }
 
-void Writer::Submit(Work work, Done done, bool truncate_wal) {
+void Writer::Submit(std::string scope, Work work, Done done, bool forget_versions) {
   absl::MutexLock lock(&mu_);
-  queue_.push_back({std::move(work), std::move(done), truncate_wal});
-}
-
-absl::Status Writer::TruncateWal() {
-  // The checkpoint waits (busy handler) for readers of older snapshots; a
-  // reader transaction is short, so a few tries are plenty.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto q = db_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
-    if (!q.ok()) return q.status();
-    auto row = q->Step();
-    if (!row.ok()) return row.status();
-    if (*row && q->ColumnInt64(0) == 0) return absl::OkStatus();
-  }
-  return absl::UnavailableError(
-      "the change is committed, but readers kept the write-ahead log from being cleared; retry");
+  queue_.push_back({std::move(scope), std::move(work), std::move(done), forget_versions});
 }
 
 absl::Status Writer::Run(Work work) {
   absl::Notification finished;
   absl::Status result;
-  Submit(std::move(work), [&](absl::Status s) {
+  Submit("", std::move(work), [&](absl::Status s) {
     result = std::move(s);
     finished.Notify();
   });
@@ -78,14 +71,20 @@ void Writer::Loop() {
       }
     }
     std::vector<absl::Status> results(batch.size());
-    absl::Status tx = db_->Exec("BEGIN IMMEDIATE");
+    absl::Status tx = db_->BeginWrite();
     if (tx.ok()) {
       for (size_t i = 0; i < batch.size(); ++i) {
         tx = db_->Exec("SAVEPOINT item");
         if (!tx.ok()) break;
-        results[i] = batch[i].work(*db_);
+        results[i] = batch[i].scope.empty() ? absl::OkStatus() : db_->LockScope(batch[i].scope);
+        if (results[i].ok()) results[i] = batch[i].work(*db_);
         tx = db_->Exec(results[i].ok() ? "RELEASE item" : "ROLLBACK TO item; RELEASE item");
         if (!tx.ok()) break;
+      }
+      if (tx.ok() && before_commit_) {
+        bool wrote = false;
+        for (const absl::Status& r : results) wrote = wrote || r.ok();
+        if (wrote) tx = before_commit_(*db_);
       }
       if (tx.ok()) tx = db_->Exec("COMMIT");
       if (!tx.ok()) (void)db_->Exec("ROLLBACK");
@@ -97,24 +96,31 @@ void Writer::Loop() {
       refresh_statistics = items_ / 50000 != (items_ + static_cast<int64_t>(batch.size())) / 50000;
       items_ += static_cast<int64_t>(batch.size());
     }
-    // Keep the planner's statistics current as tables grow (SQLite's advice
-    // for long-lived connections); cheap, bounded by analysis_limit.
-    if (refresh_statistics) (void)db_->Exec("PRAGMA optimize");
+    if (refresh_statistics) db_->RefreshStatistics();
     if (tx.ok() && after_commit_) after_commit_();
-    absl::Status truncated;
+    absl::Status forgotten;
     if (tx.ok()) {
       for (const Item& item : batch) {
-        if (item.truncate_wal) {
-          truncated = TruncateWal();
+        if (item.forget_versions) {
+          forgotten = db_->ForgetOverwrittenVersions();
           break;
         }
       }
     }
+    std::vector<Item> again;
     for (size_t i = 0; i < batch.size(); ++i) {
       // A failed commit fails every item: none of them is on disk.
       absl::Status s = tx.ok() ? results[i] : tx;
-      if (s.ok() && batch[i].truncate_wal) s = truncated;
+      if (!s.ok() && db_->Retryable(s) && ++batch[i].attempts < kMaxAttempts) {
+        again.push_back(std::move(batch[i]));
+        continue;
+      }
+      if (s.ok() && batch[i].forget_versions) s = forgotten;
       batch[i].done(std::move(s));
+    }
+    if (!again.empty()) {
+      absl::MutexLock lock(&mu_);
+      for (auto it = again.rbegin(); it != again.rend(); ++it) queue_.push_front(std::move(*it));
     }
   }
 }

@@ -1,8 +1,12 @@
 // Group commit: one thread owns the write connection. Writers queue their
-// work; the thread runs whatever has queued inside one BEGIN IMMEDIATE …
-// COMMIT (each piece under its own SAVEPOINT, so one failure does not undo
-// the others) and only after the commit answers each caller. With
-// synchronous=FULL one fsync then covers the whole batch.
+// work; the thread runs whatever has queued inside one write transaction
+// (each piece under its own SAVEPOINT, so one failure does not undo the
+// others) and only after the commit answers each caller. One fsync (SQLite
+// with synchronous=FULL, PostgreSQL's WAL flush) then covers the batch.
+// Each piece first locks its scope (the tenant): with several replicas on
+// one PostgreSQL, a tenant's writes run one after another. A piece the
+// engine rolled back for a conflict with another replica (a deadlock) runs
+// again in a later batch.
 #ifndef COUNSEL_CASES_STORE_WRITER_H_
 #define COUNSEL_CASES_STORE_WRITER_H_
 
@@ -13,7 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 
 namespace counsel::cases {
 
@@ -21,21 +25,22 @@ namespace counsel::cases {
 class Writer {
  public:
   // Runs inside the batch transaction; its changes commit only if it returns OK.
-  using Work = std::function<absl::Status(sqlite::Database&)>;
+  using Work = std::function<absl::Status(sql::Database&)>;
   // Runs on the writer thread after the commit (or failure); keep it short.
   using Done = std::function<void(absl::Status)>;
 
   // `max_batch` 1 gives one transaction per request (for comparison).
-  Writer(std::unique_ptr<sqlite::Database> db, int max_batch,
-         std::function<void()> after_commit = nullptr);
+  // `before_commit`, when set, runs once in each batch that wrote
+  // something, just before COMMIT (PostgreSQL's NOTIFY to other replicas).
+  Writer(std::unique_ptr<sql::Database> db, int max_batch,
+         std::function<void()> after_commit = nullptr, Work before_commit = nullptr);
   // Finishes queued work, then stops.
   ~Writer();
 
-  // With `truncate_wal`, `done` runs only after the commit's pages are
-  // copied into the database file and the write-ahead log is truncated to
-  // nothing, so that no earlier version of a changed page remains in the log
-  // (erasure); UNAVAILABLE if readers kept the log from being truncated.
-  void Submit(Work work, Done done, bool truncate_wal = false);
+  // With `forget_versions`, `done` runs only after the engine forgot the
+  // rows' earlier versions (sql::Database::ForgetOverwrittenVersions:
+  // erasure). `scope` "" locks nothing.
+  void Submit(std::string scope, Work work, Done done, bool forget_versions = false);
   // Submits and waits.
   absl::Status Run(Work work);
 
@@ -45,16 +50,18 @@ class Writer {
 
  private:
   struct Item {
+    std::string scope;
     Work work;
     Done done;
-    bool truncate_wal = false;
+    bool forget_versions = false;
+    int attempts = 0;
   };
   void Loop();
-  absl::Status TruncateWal();
 
-  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<sql::Database> db_;
   const int max_batch_;
   std::function<void()> after_commit_;
+  Work before_commit_;
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

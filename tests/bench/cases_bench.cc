@@ -46,7 +46,7 @@ struct Server {
           absl::StrCat("counsel-cases-bench-", getpid(), "-", max_batch);
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    SqliteCaseStoreOptions options;
+    CaseStoreOptions options;
     options.max_batch = max_batch;
     options.audit_key = std::string(32, 'a');
     store = std::move(*OpenSqliteCaseStore(dir + "/cases.db", &vault, RealClock::Get(), options));

@@ -36,7 +36,7 @@ struct Service {
     dir = std::filesystem::temp_directory_path() / absl::StrCat("counsel-fuzz-cases-", getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    SqliteCaseStoreOptions options;
+    CaseStoreOptions options;
     options.audit_key = std::string(32, 'a');
     store = std::move(*OpenSqliteCaseStore(dir + "/cases.db", &vault, RealClock::Get(), options));
     service = std::make_unique<CaseServiceImpl>(&key, RealClock::Get(), store.get(), &advice);

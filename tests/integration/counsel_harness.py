@@ -22,6 +22,43 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STARTUP_TIMEOUT_S = 30
 
 
+def postgres_server():
+    """The test PostgreSQL server's settings when this run puts case-svc on
+    PostgreSQL (COUNSEL_PG_ENV names tests/tools/postgres_server.sh's file),
+    else None."""
+    path = os.environ.get("COUNSEL_PG_ENV")
+    if not path:
+        return None
+    settings = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            if k:
+                settings[k] = v
+    os.environ["PGPASSFILE"] = settings["PGPASSFILE"]
+    return settings
+
+
+ON_POSTGRES = os.environ.get("COUNSEL_PG_ENV") is not None
+
+
+def psql(uri, sql):
+    subprocess.run(["psql", uri, "-qXc", sql], check=True, capture_output=True, timeout=60)
+
+
+class PostgresDatabase:
+    """A database of its own on the test server, dropped on close."""
+
+    def __init__(self):
+        self.server = postgres_server()
+        self.name = "it_" + os.urandom(6).hex()
+        psql(self.server["COUNSEL_PG_URI"], f'CREATE DATABASE "{self.name}"')
+        self.uri = self.server["COUNSEL_PG_URI"].rsplit("/", 1)[0] + "/" + self.name
+
+    def close(self):
+        psql(self.server["COUNSEL_PG_URI"], f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 def pb_varint(value):
     out = bytearray()
     while True:
@@ -152,6 +189,7 @@ class Cluster:
         self.extra = extra_flags or {}
         self.dir = None
         self.programs = {}
+        self.postgres = None
 
     def bin(self, name):
         return os.path.join(self.build, {"counsel-guidance": "guidance-svc",
@@ -161,6 +199,11 @@ class Cluster:
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="counsel-it-")
         try:
+            if ON_POSTGRES:
+                self.postgres = PostgresDatabase()
+                self.cases_db = self.postgres.uri
+            else:
+                self.cases_db = os.path.join(self.dir, "cases.db")
             self._start()
         except BaseException:
             self.__exit__(None, None, None)
@@ -191,7 +234,7 @@ class Cluster:
         # Short bookmarks: an HTTP watcher notices a closed connection at the
         # next frame it sends.
         c = self.start("cases", "counsel-cases", common + ["--bookmark_interval=1s",
-            f"--db={os.path.join(self.dir, 'cases.db')}", f"--master_key_file={self.master_key}",
+            f"--db={self.cases_db}", f"--master_key_file={self.master_key}",
             f"--audit_key_file={self.audit_key}",
             f"--guidance_addr=127.0.0.1:{self.guidance_port}"])
         self.cases_port = c.port()
@@ -227,6 +270,8 @@ class Cluster:
     def __exit__(self, *exc):
         for prog in self.programs.values():
             prog.stop()
+        if self.postgres:
+            self.postgres.close()
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

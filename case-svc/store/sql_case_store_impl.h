@@ -5,9 +5,9 @@
 // sqlite_case_reads.cc answers reads from the reader pool; sqlite_case_erasure.cc
 // destroys client keys and keeps the erasure ledger; case_stats.cc counts.
 // The row layout is case_rows.h, the schema case_schema.h. Internal: callers
-// use OpenSqliteCaseStore (case_store.h).
-#ifndef COUNSEL_CASES_STORE_SQLITE_CASE_STORE_IMPL_H_
-#define COUNSEL_CASES_STORE_SQLITE_CASE_STORE_IMPL_H_
+// use OpenSqlCaseStore (case_store.h).
+#ifndef COUNSEL_CASES_STORE_SQL_CASE_STORE_IMPL_H_
+#define COUNSEL_CASES_STORE_SQL_CASE_STORE_IMPL_H_
 
 #include <algorithm>
 #include <optional>
@@ -31,28 +31,32 @@
 #include "common/dates.h"
 #include "common/errors.h"
 #include "common/ids.h"
-#include "common/sqlite.h"
+#include "common/postgres.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "case-svc/store/case_rows.h"
 #include "case-svc/store/case_schema.h"
 #include "case-svc/store/reader_pool.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
-using sqlite::Database;
-using sqlite::Statement;
+using sql::Database;
+using sql::Statement;
 
 // Binds, from parameter `first` on, what every case query of an actor
 // starts with (`tenant = ? AND (? = '' OR client_id = ?)`) and then a
 // compiled filter's parameters; returns the next parameter index.
 int BindActorAndFilter(Statement& q, int first, const Actor& actor, const SqlCondition& filter);
 
-class SqliteCaseStore final : public CaseStore {
+class SqlCaseStore final : public CaseStore {
  public:
-  SqliteCaseStore(const PiiVault* vault, const Clock* clock) : vault_(vault), clock_(clock) {}
+  SqlCaseStore(const PiiVault* vault, const Clock* clock) : vault_(vault), clock_(clock) {}
 
-  absl::Status Init(const std::string& path, const SqliteCaseStoreOptions& options);
+  // The SQLite file at `path` (sqlite_case_store.cc).
+  absl::Status OpenSqlite(const std::string& path, const CaseStoreOptions& options);
+  // The counsel_cases schema of a PostgreSQL database (postgres_case_store.cc).
+  absl::Status OpenPostgres(const std::string& uri, const CaseStoreOptions& options);
 
   void SetCommitListener(std::function<void()> listener) override;
 
@@ -213,6 +217,14 @@ class SqliteCaseStore final : public CaseStore {
   absl::StatusOr<v1::Note> AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,
                                      const v1::Note& in, const std::string& request_id);
 
+  // The keys derived from the audit key.
+  absl::Status InitKeys(const CaseStoreOptions& options);
+  // Serves from `writer` (migrated, its ledger applied) and `readers`.
+  void Start(std::unique_ptr<Database> writer, std::unique_ptr<ReaderPool> readers,
+             int max_batch, Writer::Work before_commit = nullptr);
+  // After every commit, on this replica or (PostgreSQL) another.
+  void Committed();
+
   const PiiVault* vault_;
   const Clock* clock_;
   std::unique_ptr<AuditChain> audit_;
@@ -222,10 +234,13 @@ class SqliteCaseStore final : public CaseStore {
   std::unique_ptr<ReaderPool> readers_;
   absl::Mutex listener_mu_;
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
-  // Last: the writer thread stops (finishing queued work) before the rest goes.
+  // The writer thread stops (finishing queued work) before the rest goes.
   std::unique_ptr<Writer> writer_;
+  // PostgreSQL: wakes this replica's watchers on every replica's commits.
+  // Stops first.
+  std::unique_ptr<pg::Listener> notifications_;
 };
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store
 
-#endif  // COUNSEL_CASES_STORE_SQLITE_CASE_STORE_IMPL_H_
+#endif  // COUNSEL_CASES_STORE_SQL_CASE_STORE_IMPL_H_

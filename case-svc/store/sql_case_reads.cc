@@ -1,8 +1,8 @@
-#include "case-svc/store/sqlite_case_store_impl.h"
+#include "case-svc/store/sql_case_store_impl.h"
 
 #include "google/protobuf/util/time_util.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 using google::protobuf::util::TimeUtil;
 
@@ -18,11 +18,11 @@ int BindActorAndFilter(Statement& q, int first, const Actor& actor, const SqlCon
   return i;
 }
 
-absl::StatusOr<v1::Case> SqliteCaseStore::GetCase(const Actor& actor, absl::string_view case_id) {
+absl::StatusOr<v1::Case> SqlCaseStore::GetCase(const Actor& actor, absl::string_view case_id) {
   return readers_->With([&](Database& db) { return Load(db, actor, case_id); });
 }
 
-absl::StatusOr<CasePage> SqliteCaseStore::ListCases(const Actor& actor,
+absl::StatusOr<CasePage> SqlCaseStore::ListCases(const Actor& actor,
                                    const v1::ListCasesRequest& request) {
   ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
   ASSIGN_OR_RETURN(SqlCondition filter,
@@ -98,7 +98,7 @@ absl::StatusOr<CasePage> SqliteCaseStore::ListCases(const Actor& actor,
   });
 }
 
-absl::StatusOr<v1::ListEvidenceResponse> SqliteCaseStore::ListEvidence(
+absl::StatusOr<v1::ListEvidenceResponse> SqlCaseStore::ListEvidence(
     const Actor& actor, const v1::ListEvidenceRequest& request) {
   const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
   ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
@@ -170,7 +170,7 @@ absl::StatusOr<v1::ListEvidenceResponse> SqliteCaseStore::ListEvidence(
   });
 }
 
-absl::StatusOr<v1::Evidence> SqliteCaseStore::GetEvidence(const Actor& actor, absl::string_view case_id,
+absl::StatusOr<v1::Evidence> SqlCaseStore::GetEvidence(const Actor& actor, absl::string_view case_id,
                                          absl::string_view evidence_id) {
   const std::string c_id(case_id), e_id(evidence_id);
   return readers_->With([&](Database& db) -> absl::StatusOr<v1::Evidence> {
@@ -192,7 +192,7 @@ absl::StatusOr<v1::Evidence> SqliteCaseStore::GetEvidence(const Actor& actor, ab
   });
 }
 
-absl::StatusOr<EvidenceAttachment> SqliteCaseStore::ReadEvidenceAttachment(
+absl::StatusOr<EvidenceAttachment> SqlCaseStore::ReadEvidenceAttachment(
     const Actor& actor, absl::string_view case_id, absl::string_view evidence_id) {
   const std::string c_id(case_id), e_id(evidence_id);
   return readers_->With([&](Database& db) -> absl::StatusOr<EvidenceAttachment> {
@@ -226,7 +226,7 @@ absl::StatusOr<EvidenceAttachment> SqliteCaseStore::ReadEvidenceAttachment(
   });
 }
 
-absl::StatusOr<v1::ListNotesResponse> SqliteCaseStore::ListNotes(const Actor& actor,
+absl::StatusOr<v1::ListNotesResponse> SqlCaseStore::ListNotes(const Actor& actor,
                                                 const v1::ListNotesRequest& request) {
   const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
   ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
@@ -282,7 +282,7 @@ absl::StatusOr<v1::ListNotesResponse> SqliteCaseStore::ListNotes(const Actor& ac
   });
 }
 
-absl::StatusOr<v1::ListCaseEventsResponse> SqliteCaseStore::ListCaseEvents(
+absl::StatusOr<v1::ListCaseEventsResponse> SqlCaseStore::ListCaseEvents(
     const Actor& actor, const v1::ListCaseEventsRequest& request) {
   const std::string case_id(absl::StripPrefix(request.parent(), "cases/"));
   ASSIGN_OR_RETURN(const int size, PageSize(request.page_size()));
@@ -320,7 +320,7 @@ absl::StatusOr<v1::ListCaseEventsResponse> SqliteCaseStore::ListCaseEvents(
   });
 }
 
-absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> SqliteCaseStore::ChangesAfter(
+absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> SqlCaseStore::ChangesAfter(
     const Actor& actor, int64_t after_seq, int limit) {
   return readers_->With(
       [&](Database& db) -> absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> {
@@ -345,7 +345,7 @@ absl::StatusOr<std::vector<std::pair<int64_t, v1::Change>>> SqliteCaseStore::Cha
       });
 }
 
-absl::StatusOr<int64_t> SqliteCaseStore::LatestSeq(absl::string_view tenant) {
+absl::StatusOr<int64_t> SqlCaseStore::LatestSeq(absl::string_view tenant) {
   return readers_->With([&](Database& db) -> absl::StatusOr<int64_t> {
     ASSIGN_OR_RETURN(Statement q, db.Prepare("SELECT seq FROM tenant_seq WHERE tenant = ?1"));
     q.Bind(1, tenant);
@@ -354,7 +354,7 @@ absl::StatusOr<int64_t> SqliteCaseStore::LatestSeq(absl::string_view tenant) {
   });
 }
 
-absl::StatusOr<std::optional<absl::Time>> SqliteCaseStore::ChangeTime(absl::string_view tenant,
+absl::StatusOr<std::optional<absl::Time>> SqlCaseStore::ChangeTime(absl::string_view tenant,
                                                      int64_t seq) {
   return readers_->With([&](Database& db) -> absl::StatusOr<std::optional<absl::Time>> {
     ASSIGN_OR_RETURN(Statement q, db.Prepare(
@@ -366,24 +366,24 @@ absl::StatusOr<std::optional<absl::Time>> SqliteCaseStore::ChangeTime(absl::stri
   });
 }
 
-std::string SqliteCaseStore::TokenContext(absl::string_view list, const Actor& actor,
+std::string SqlCaseStore::TokenContext(absl::string_view list, const Actor& actor,
                                 absl::string_view parent) {
   return absl::StrCat(list, "|", actor.tenant.size(), ":", actor.tenant, "|",
                       actor.client_id.size(), ":", actor.client_id, "|", parent);
 }
 
-std::string SqliteCaseStore::SealToken(absl::string_view value, absl::string_view context) const {
+std::string SqlCaseStore::SealToken(absl::string_view value, absl::string_view context) const {
   return Base32Encode(tokens_->Seal(value, context));
 }
 
-absl::StatusOr<std::string> SqliteCaseStore::OpenToken(absl::string_view token,
+absl::StatusOr<std::string> SqlCaseStore::OpenToken(absl::string_view token,
                                       absl::string_view context) const {
   std::string raw;
   if (!Base32Decode(token, &raw)) return absl::InvalidArgumentError("not a token");
   return tokens_->Open(raw, context);
 }
 
-absl::StatusOr<int64_t> SqliteCaseStore::SeqPageToken(const std::string& token,
+absl::StatusOr<int64_t> SqlCaseStore::SeqPageToken(const std::string& token,
                                      absl::string_view context) const {
   if (token.empty()) return 0;
   int64_t after = 0;
@@ -394,7 +394,7 @@ absl::StatusOr<int64_t> SqliteCaseStore::SeqPageToken(const std::string& token,
   return after;
 }
 
-absl::StatusOr<v1::Case> SqliteCaseStore::FromRow(const Statement& q, absl::string_view tenant) {
+absl::StatusOr<v1::Case> SqlCaseStore::FromRow(const Statement& q, absl::string_view tenant) {
   const std::string case_id = q.ColumnText(kCaseId);
   v1::Case c;
   if (!c.ParseFromString(std::string(q.ColumnBlob(kData)))) {
@@ -432,7 +432,7 @@ absl::StatusOr<v1::Case> SqliteCaseStore::FromRow(const Statement& q, absl::stri
   return c;
 }
 
-absl::StatusOr<v1::Case> SqliteCaseStore::Load(Database& db, const Actor& actor, absl::string_view case_id) {
+absl::StatusOr<v1::Case> SqlCaseStore::Load(Database& db, const Actor& actor, absl::string_view case_id) {
   ASSIGN_OR_RETURN(Statement q, db.Prepare(absl::StrCat(
       "SELECT ", kCaseColumns, " FROM cases c JOIN client_keys k ON k.key_ref = c.key_ref "
       "WHERE c.tenant = ?1 AND c.case_id = ?2 AND (?3 = '' OR c.client_id = ?3)")));
@@ -442,7 +442,7 @@ absl::StatusOr<v1::Case> SqliteCaseStore::Load(Database& db, const Actor& actor,
   return FromRow(q, actor.tenant);
 }
 
-absl::StatusOr<v1::Evidence> SqliteCaseStore::ReadEvidence(Database& db, const std::string& tenant,
+absl::StatusOr<v1::Evidence> SqlCaseStore::ReadEvidence(Database& db, const std::string& tenant,
                                           const std::string& case_id, const std::string& id,
                                           const std::optional<DataKey>& key) {
   ASSIGN_OR_RETURN(Statement q, db.Prepare(
@@ -467,7 +467,7 @@ absl::StatusOr<v1::Evidence> SqliteCaseStore::ReadEvidence(Database& db, const s
   return e;
 }
 
-absl::Status SqliteCaseStore::OpenEvidenceText(const DataKey& key, absl::string_view sealed,
+absl::Status SqlCaseStore::OpenEvidenceText(const DataKey& key, absl::string_view sealed,
                                      const std::string& tenant, const std::string& case_id,
                                      const std::string& id, v1::Evidence& e) {
   ASSIGN_OR_RETURN(std::string raw,
@@ -479,4 +479,4 @@ absl::Status SqliteCaseStore::OpenEvidenceText(const DataKey& key, absl::string_
   return absl::OkStatus();
 }
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store

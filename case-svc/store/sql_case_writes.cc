@@ -1,12 +1,12 @@
-#include "case-svc/store/sqlite_case_store_impl.h"
+#include "case-svc/store/sql_case_store_impl.h"
 
 #include "google/protobuf/util/time_util.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 using google::protobuf::util::TimeUtil;
 
-absl::Status SqliteCaseStore::Store(Database& db, const std::string& tenant, const std::string& case_id,
+absl::Status SqlCaseStore::Store(Database& db, const std::string& tenant, const std::string& case_id,
                    const v1::Case& c, bool insert, const DataKey* key, int64_t now,
                    int64_t revision) {
   v1::Case stored = c;
@@ -88,13 +88,13 @@ absl::Status SqliteCaseStore::Store(Database& db, const std::string& tenant, con
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> SqliteCaseStore::AppendEvent(Database& db, const std::string& tenant,
+absl::StatusOr<int64_t> SqlCaseStore::AppendEvent(Database& db, const std::string& tenant,
                                     const std::string& case_id, const std::string& client_id,
                                     v1::CaseEvent event, int64_t now) {
   {
     ASSIGN_OR_RETURN(Statement up, db.Prepare(
         "INSERT INTO tenant_seq (tenant, seq) VALUES (?1, 1) "
-        "ON CONFLICT (tenant) DO UPDATE SET seq = seq + 1"));
+        "ON CONFLICT (tenant) DO UPDATE SET seq = tenant_seq.seq + 1"));
     up.Bind(1, tenant);
     RETURN_IF_ERROR(up.Run());
   }
@@ -139,12 +139,12 @@ absl::StatusOr<int64_t> SqliteCaseStore::AppendEvent(Database& db, const std::st
   return seq;
 }
 
-std::string SqliteCaseStore::ScopedRequestId(const Actor& actor, const std::string& request_id) {
+std::string SqlCaseStore::ScopedRequestId(const Actor& actor, const std::string& request_id) {
   return absl::StrCat(actor.key_id.size(), ":", actor.key_id, "|", actor.client_id.size(), ":",
                       actor.client_id, "|", request_id);
 }
 
-absl::StatusOr<std::string> SqliteCaseStore::PriorRequest(Database& db, const Actor& actor,
+absl::StatusOr<std::string> SqlCaseStore::PriorRequest(Database& db, const Actor& actor,
                                          const std::string& request_id,
                                          const std::string& digest) {
   if (request_id.empty()) return std::string();
@@ -160,7 +160,7 @@ absl::StatusOr<std::string> SqliteCaseStore::PriorRequest(Database& db, const Ac
   return q.ColumnText(1);
 }
 
-absl::Status SqliteCaseStore::RecordRequest(Database& db, const Actor& actor,
+absl::Status SqlCaseStore::RecordRequest(Database& db, const Actor& actor,
                            const std::string& request_id, const std::string& digest,
                            const std::string& resource, int64_t now) {
   if (request_id.empty()) return absl::OkStatus();
@@ -171,7 +171,7 @@ absl::Status SqliteCaseStore::RecordRequest(Database& db, const Actor& actor,
   return ins.Run();
 }
 
-absl::Status SqliteCaseStore::CheckExternalRefFree(Database& db, const std::string& tenant,
+absl::Status SqlCaseStore::CheckExternalRefFree(Database& db, const std::string& tenant,
                                   const std::string& external_ref, const std::string& case_id,
                                   absl::string_view field) {
   if (external_ref.empty()) return absl::OkStatus();
@@ -186,7 +186,7 @@ absl::Status SqliteCaseStore::CheckExternalRefFree(Database& db, const std::stri
                          {{"case", existing}, {"field", std::string(field)}});
 }
 
-absl::StatusOr<v1::Case> SqliteCaseStore::CreateIn(Database& db, const Actor& actor, const NewCase& request) {
+absl::StatusOr<v1::Case> SqlCaseStore::CreateIn(Database& db, const Actor& actor, const NewCase& request) {
   const std::string& tenant = actor.tenant;
   ASSIGN_OR_RETURN(std::string prior,
                    PriorRequest(db, actor, request.request_id, request.request_digest));
@@ -208,7 +208,7 @@ absl::StatusOr<v1::Case> SqliteCaseStore::CreateIn(Database& db, const Actor& ac
   return Load(db, actor, case_id);
 }
 
-absl::StatusOr<v1::Case> SqliteCaseStore::MutateIn(Database& db, const Actor& actor, const CaseMutation& m) {
+absl::StatusOr<v1::Case> SqlCaseStore::MutateIn(Database& db, const Actor& actor, const CaseMutation& m) {
   ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, m.case_id));
   // Before the etag: a retry carries the etag of before the first attempt.
   ASSIGN_OR_RETURN(const std::string prior,
@@ -241,7 +241,7 @@ absl::StatusOr<v1::Case> SqliteCaseStore::MutateIn(Database& db, const Actor& ac
   return Load(db, actor, m.case_id);
 }
 
-absl::StatusOr<v1::Evidence> SqliteCaseStore::AddEvidenceIn(Database& db, const Actor& actor,
+absl::StatusOr<v1::Evidence> SqlCaseStore::AddEvidenceIn(Database& db, const Actor& actor,
                                            const std::string& case_id, const NewEvidence& in) {
   // Bound to the case: the same request id for another case is a conflict.
   const std::string digest = absl::StrCat(
@@ -327,7 +327,7 @@ absl::StatusOr<v1::Evidence> SqliteCaseStore::AddEvidenceIn(Database& db, const 
   return e;
 }
 
-absl::StatusOr<v1::Note> SqliteCaseStore::AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,
+absl::StatusOr<v1::Note> SqlCaseStore::AddNoteIn(Database& db, const Actor& actor, const std::string& case_id,
                                    const v1::Note& in, const std::string& request_id) {
   const std::string digest = Digest(absl::StrCat("note|", case_id, "|", in.text()));
   ASSIGN_OR_RETURN(std::string prior, PriorRequest(db, actor, request_id, digest));
@@ -369,4 +369,4 @@ absl::StatusOr<v1::Note> SqliteCaseStore::AddNoteIn(Database& db, const Actor& a
   return n;
 }
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store

@@ -1,12 +1,12 @@
-#include "case-svc/store/sqlite_case_store_impl.h"
+#include "case-svc/store/sql_case_store_impl.h"
 
 #include "google/protobuf/util/time_util.h"
 
-namespace counsel::cases::sqlite_store {
+namespace counsel::cases::sql_store {
 
 using google::protobuf::util::TimeUtil;
 
-absl::Status SqliteCaseStore::ScrubKey(Database& db, const std::string& tenant, const std::string& key_ref,
+absl::Status SqlCaseStore::ScrubKey(Database& db, const std::string& tenant, const std::string& key_ref,
                       int64_t now) {
   // The key first: without it nothing sealed can be opened again.
   for (const char* sql : {
@@ -18,7 +18,7 @@ absl::Status SqliteCaseStore::ScrubKey(Database& db, const std::string& tenant, 
            "UPDATE evidence SET counterpart_sealed = NULL, attachment_sealed = NULL, "
            "counterpart_index = NULL, summary_sealed = NULL "
            "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
-           "UPDATE notes SET text_sealed = x'' "
+           "UPDATE notes SET text_sealed = substr(text_sealed, 1, 0) "
            "WHERE (tenant, case_id) IN (SELECT tenant, case_id FROM cases WHERE key_ref = ?1)",
            // An event stays (the record that something happened); only its
            // sealed reason, the one column that may change, goes.
@@ -40,11 +40,11 @@ absl::Status SqliteCaseStore::ScrubKey(Database& db, const std::string& tenant, 
   return del.Run();
 }
 
-absl::Status SqliteCaseStore::OpenLedger(Database& db, const std::string& ledger_path,
+absl::Status SqlCaseStore::OpenLedger(Database& db, const std::string& ledger_path,
                         bool replace_lost_ledger) {
   // Under the write lock: of processes opening a new database at once, one
   // creates the ledger and the others read it.
-  ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(db));
+  ASSIGN_OR_RETURN(sql::WriteTransaction tx, sql::WriteTransaction::Begin(db));
   ASSIGN_OR_RETURN(ledger_, ErasureLedger::Open(ledger_path));
   ASSIGN_OR_RETURN(Statement q,
                    db.Prepare("SELECT value FROM meta WHERE key = 'erasure_ledger'"));
@@ -98,9 +98,10 @@ absl::Status SqliteCaseStore::OpenLedger(Database& db, const std::string& ledger
   return tx.Commit();
 }
 
-absl::Status SqliteCaseStore::ApplyLedger(Database& db) {
-  ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(db));
+absl::Status SqlCaseStore::ApplyLedger(Database& db) {
+  ASSIGN_OR_RETURN(sql::WriteTransaction tx, sql::WriteTransaction::Begin(db));
   int reapplied = 0;
+  if (ledger_ == nullptr) return tx.Commit();
   for (const ErasureLedger::Entry& e : ledger_->entries()) {
     ASSIGN_OR_RETURN(Statement q, db.Prepare(
         "SELECT 1 FROM client_keys WHERE key_ref = ?1 AND tenant = ?2 AND wrapped IS NOT NULL"));
@@ -134,12 +135,12 @@ absl::Status SqliteCaseStore::ApplyLedger(Database& db) {
   RETURN_IF_ERROR(tx.Commit());
   if (reapplied > 0) {
     log::Warning("erasures_reapplied", {{"keys", reapplied}, {"ledger", ledger_->path()}});
-    RETURN_IF_ERROR(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    RETURN_IF_ERROR(db.ForgetOverwrittenVersions());
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Case> SqliteCaseStore::EraseIn(Database& db, const Actor& actor, const std::string& case_id,
+absl::StatusOr<v1::Case> SqlCaseStore::EraseIn(Database& db, const Actor& actor, const std::string& case_id,
                                  const std::string& reason) {
   ASSIGN_OR_RETURN(v1::Case c, Load(db, actor, case_id));
   if (c.client().has_erase_time()) return c;  // already erased: nothing more to do
@@ -155,7 +156,7 @@ absl::StatusOr<v1::Case> SqliteCaseStore::EraseIn(Database& db, const Actor& act
   const int64_t now = absl::ToUnixMicros(clock_->Now());
   // The ledger first, durably: a backup restored later is erased again on
   // open, even if this transaction were lost.
-  RETURN_IF_ERROR(ledger_->Record(actor.tenant, key_ref, now));
+  if (ledger_ != nullptr) RETURN_IF_ERROR(ledger_->Record(actor.tenant, key_ref, now));
   RETURN_IF_ERROR(ScrubKey(db, actor.tenant, key_ref, now));
   // Every case of the client records the erasure.
   std::vector<std::string> cases;
@@ -180,4 +181,4 @@ absl::StatusOr<v1::Case> SqliteCaseStore::EraseIn(Database& db, const Actor& act
   return Load(db, actor, case_id);
 }
 
-}  // namespace counsel::cases::sqlite_store
+}  // namespace counsel::cases::sql_store
