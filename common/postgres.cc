@@ -124,6 +124,11 @@ PGconn* ConnectRaw(const std::string& uri) {
   return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
 }
 
+absl::Status LostTransaction() {
+  return absl::UnavailableError(
+      "the connection to PostgreSQL was lost inside a transaction: nothing of it was committed");
+}
+
 }  // namespace
 
 bool IsUri(absl::string_view db) {
@@ -166,16 +171,27 @@ class Cursor final : public sql::Cursor {
       return absl::InternalError(absl::StrCat("binding parameter ", bad_index_, ": no such parameter"));
     }
     if (result_ == nullptr) {
-      RETURN_IF_ERROR(db_->EnsureConnected());
-      ASSIGN_OR_RETURN(std::string name, Prepared());
+      if (db_->lost_transaction_) return LostTransaction();
       std::vector<const char*> values(values_.size());
       std::vector<int> lengths(values_.size());
       for (size_t i = 0; i < values_.size(); ++i) {
         values[i] = values_[i].has_value() ? values_[i]->data() : nullptr;
         lengths[i] = values_[i].has_value() ? static_cast<int>(values_[i]->size()) : 0;
       }
-      result_ = PQexecPrepared(db_->conn_, name.c_str(), static_cast<int>(values.size()),
-                               values.data(), lengths.data(), formats_.data(), /*resultFormat=*/0);
+      // A connection the server dropped (a restart) is found out by its
+      // next statement; outside a transaction that statement is run again
+      // on a new one, so one restart costs callers nothing once it is over.
+      for (int attempt = 0;; ++attempt) {
+        RETURN_IF_ERROR(db_->EnsureConnected());
+        const bool idle = PQtransactionStatus(db_->conn_) == PQTRANS_IDLE;
+        ASSIGN_OR_RETURN(std::string name, Prepared());
+        result_ = PQexecPrepared(db_->conn_, name.c_str(), static_cast<int>(values.size()),
+                                 values.data(), lengths.data(), formats_.data(),
+                                 /*resultFormat=*/0);
+        if (PQstatus(db_->conn_) != CONNECTION_OK && !idle) db_->lost_transaction_ = true;
+        if (attempt > 0 || !idle || PQstatus(db_->conn_) == CONNECTION_OK) break;
+        Clear();
+      }
       const ExecStatusType st = result_ == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result_);
       if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         absl::Status status = StatusFromResult("executing a statement", result_, db_->conn_);
@@ -314,9 +330,23 @@ absl::Status Database::EnsureConnected() {
 }
 
 absl::Status Database::Exec(absl::string_view sql) {
-  RETURN_IF_ERROR(EnsureConnected());
   const std::string s(sql);
-  PGresult* res = PQexec(conn_, s.c_str());
+  if (lost_transaction_) {
+    // What the transaction did is gone with its connection; only its end
+    // is acknowledged.
+    if (s != "ROLLBACK") return LostTransaction();
+    lost_transaction_ = false;
+    return absl::OkStatus();
+  }
+  PGresult* res = nullptr;
+  for (int attempt = 0;; ++attempt) {  // as Cursor::Step
+    RETURN_IF_ERROR(EnsureConnected());
+    const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    res = PQexec(conn_, s.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK && !idle) lost_transaction_ = true;
+    if (attempt > 0 || !idle || PQstatus(conn_) == CONNECTION_OK) break;
+    if (res != nullptr) PQclear(res);
+  }
   const ExecStatusType st = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
   absl::Status status = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
                             ? absl::OkStatus()

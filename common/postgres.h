@@ -83,6 +83,9 @@ class Database final : public sql::Database {
   // older one are gone.
   int64_t generation_ = 0;
   int64_t next_name_ = 0;
+  // The connection dropped inside a transaction: every statement fails
+  // until ROLLBACK (which the new connection does not need).
+  bool lost_transaction_ = false;
   std::unordered_map<std::string, std::unique_ptr<Cursor>> cache_;
 };
 

@@ -26,6 +26,13 @@ extern const char kFilterColumnsSchema[];
 // scans every case of one of its terms.
 extern const char kConjunctionIndexSchema[];
 
+// PostgreSQL's schema (postgres_case_store.cc): the shape SQLite's steps
+// arrive at, as one step.
+const std::vector<std::string>& PostgresMigrations();
+
+// The version SQLite's steps bring a database to (sqlite_case_store.cc).
+int SqliteSchemaVersion();
+
 // Writes the filter columns and label rows of one case from its proto.
 absl::Status WriteFilterColumns(sql::Database& db, const std::string& tenant,
                                 const std::string& case_id, const v1::Case& c);

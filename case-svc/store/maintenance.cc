@@ -8,24 +8,42 @@
 #include "absl/strings/str_cat.h"
 #include "case-svc/audit/audit_chain.h"
 #include "common/crypto.h"
+#include "common/postgres.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 
 namespace counsel::cases {
 
+absl::StatusOr<std::unique_ptr<sql::Database>> OpenCaseDatabase(const std::string& db,
+                                                                bool read_only) {
+  if (pg::IsUri(db)) {
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> pg, pg::Database::Open(db, "counsel_cases"));
+    ASSIGN_OR_RETURN(sql::Statement q, pg->Prepare(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'counsel_cases' "
+        "AND table_name = 'audit_log'"));
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row || q.ColumnInt64(0) == 0) {
+      return absl::NotFoundError("the database holds no counsel_cases schema");
+    }
+    return std::unique_ptr<sql::Database>(std::move(pg));
+  }
+  if (!std::filesystem::exists(db)) {
+    return absl::NotFoundError(absl::StrCat(db, " does not exist"));
+  }
+  sqlite::Options o;
+  o.read_only = read_only;
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> file, sqlite::Database::Open(db, o));
+  return std::unique_ptr<sql::Database>(std::move(file));
+}
+
 absl::StatusOr<std::vector<TenantAudit>> VerifyAuditFile(const std::string& path,
                                                          const std::string& audit_key,
                                                          const std::string& tenant,
                                                          const std::string& expected_head) {
-  if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(absl::StrCat(path, " does not exist"));
-  }
   if (!expected_head.empty() && tenant.empty()) {
     return absl::InvalidArgumentError("--head names a point in one tenant's chain: add --tenant");
   }
-  sqlite::Options o;
-  o.read_only = true;
-  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, o));
+  ASSIGN_OR_RETURN(auto db, OpenCaseDatabase(path, /*read_only=*/true));
   AuditChain chain(AuditChainKey(audit_key));
   std::optional<AuditHead> expected;
   if (!expected_head.empty()) {
@@ -46,6 +64,11 @@ absl::StatusOr<std::vector<TenantAudit>> VerifyAuditFile(const std::string& path
 }
 
 absl::Status BackupDatabase(const std::string& path, const std::string& to) {
+  if (pg::IsUri(path)) {
+    return absl::FailedPreconditionError(
+        "a PostgreSQL database is backed up by its server (pg_basebackup and WAL archiving, or "
+        "the CloudNativePG Cluster's backups): see docs/operations.md");
+  }
   if (std::filesystem::exists(to)) {
     return absl::AlreadyExistsError(absl::StrCat(to, " exists; choose a new file"));
   }
@@ -77,13 +100,13 @@ absl::Status BackupDatabase(const std::string& path, const std::string& to) {
 }
 
 absl::StatusOr<int64_t> RewrapDataKeys(const std::string& path, const PiiVault& vault) {
-  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, {}));
+  ASSIGN_OR_RETURN(auto db, OpenCaseDatabase(path, /*read_only=*/false));
   int64_t done = 0;
   while (true) {
-    ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(*db));
+    ASSIGN_OR_RETURN(sql::WriteTransaction tx, sql::WriteTransaction::Begin(*db));
     std::vector<std::tuple<std::string, std::string, std::string>> batch;
     {
-      ASSIGN_OR_RETURN(sqlite::Statement q, db->Prepare(
+      ASSIGN_OR_RETURN(sql::Statement q, db->Prepare(
           "SELECT key_ref, tenant, wrapped FROM client_keys WHERE wrapped IS NOT NULL "
           "AND master_key_id != ?1 LIMIT 100"));
       q.Bind(1, vault.current_key_id());
@@ -96,7 +119,7 @@ absl::StatusOr<int64_t> RewrapDataKeys(const std::string& path, const PiiVault& 
     if (batch.empty()) return done;
     for (const auto& [ref, tenant, wrapped] : batch) {
       ASSIGN_OR_RETURN(DataKey key, vault.Unwrap(tenant, ref, wrapped));
-      ASSIGN_OR_RETURN(sqlite::Statement up, db->Prepare(
+      ASSIGN_OR_RETURN(sql::Statement up, db->Prepare(
           "UPDATE client_keys SET wrapped = ?2, master_key_id = ?3 WHERE key_ref = ?1"));
       up.Bind(1, ref).BindBlob(2, vault.Wrap(tenant, key)).Bind(3, vault.current_key_id());
       RETURN_IF_ERROR(up.Run());

@@ -14,6 +14,8 @@ constexpr char kSchema[] = "counsel_cases";
 // The wake-up channel; a wake-up only: watchers read the rows.
 constexpr char kChangesChannel[] = "counsel_cases_changes";
 
+}  // namespace
+
 const std::vector<std::string>& PostgresMigrations() {
   static const auto* m = new std::vector<std::string>{R"sql(
 CREATE TABLE client_keys (
@@ -173,6 +175,8 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 )sql"};
   return *m;
 }
+
+namespace {
 
 absl::StatusOr<std::unique_ptr<sql::Database>> Connect(const std::string& uri) {
   ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> db, pg::Database::Open(uri, kSchema));

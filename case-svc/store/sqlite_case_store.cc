@@ -4,6 +4,16 @@
 
 namespace counsel::cases::sql_store {
 
+namespace {
+
+// The steps the store adds after the static ones (they need the vault or
+// the audit chain).
+constexpr int kStepsAfterStatic = 5;
+
+}  // namespace
+
+int SqliteSchemaVersion() { return static_cast<int>(Migrations().size()) + kStepsAfterStatic; }
+
 absl::Status SqlCaseStore::OpenSqlite(const std::string& path, const CaseStoreOptions& options) {
   RETURN_IF_ERROR(InitKeys(options));
   sqlite::Options o;
@@ -20,6 +30,9 @@ absl::Status SqlCaseStore::OpenSqlite(const std::string& path, const CaseStoreOp
   steps.emplace_back(std::string(kFilterColumnsSchema),
                      [](sqlite::Database& db) { return BackfillFilterColumns(db); });
   steps.emplace_back(std::string(kConjunctionIndexSchema));
+  if (static_cast<int>(steps.size()) != SqliteSchemaVersion()) {
+    return absl::InternalError("kStepsAfterStatic is out of date");
+  }
   RETURN_IF_ERROR(db->Migrate(steps));
   RETURN_IF_ERROR(OpenLedger(*db,
                              options.erasure_ledger.empty() ? path + ".erasures"

@@ -184,8 +184,11 @@ class Program:
 
 
 class Cluster:
-    def __init__(self, build_dir, extra_flags=None):
+    def __init__(self, build_dir, extra_flags=None, cases_on_postgres=None):
         self.build = os.path.abspath(build_dir)
+        # Where case-svc keeps its cases: PostgreSQL when this run says so
+        # (COUNSEL_PG_ENV), unless the test chooses.
+        self.cases_on_postgres = ON_POSTGRES if cases_on_postgres is None else cases_on_postgres
         self.extra = extra_flags or {}
         self.dir = None
         self.programs = {}
@@ -199,7 +202,7 @@ class Cluster:
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="counsel-it-")
         try:
-            if ON_POSTGRES:
+            if self.cases_on_postgres:
                 self.postgres = PostgresDatabase()
                 self.cases_db = self.postgres.uri
             else:
@@ -275,6 +278,42 @@ class Cluster:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def store_bytes(self):
+        """Every byte case-svc's engine keeps on disk: the SQLite file and its
+        companions (not the erasure ledger), or every file of the PostgreSQL
+        server (tables, indexes, WAL, logs)."""
+        out = []
+        if self.postgres:
+            for root, _, files in os.walk(os.path.join(self.postgres.server["COUNSEL_PG_DIR"])):
+                for f in files:
+                    try:
+                        with open(os.path.join(root, f), "rb") as fh:
+                            out.append(fh.read())
+                    except OSError:
+                        pass  # a file the server removed meanwhile
+            return b"".join(out)
+        folder, name = os.path.split(self.cases_db)
+        for f in os.listdir(folder):
+            if f.startswith(name) and not f.endswith(".erasures"):
+                with open(os.path.join(folder, f), "rb") as fh:
+                    out.append(fh.read())
+        return b"".join(out)
+
+    def cases_rows(self, sql):
+        """Rows of a query on case-svc's own tables, whichever engine holds
+        them (values as the engine's client returns them: text on PostgreSQL)."""
+        if self.postgres:
+            out = subprocess.run(["psql", self.postgres.uri, "-qAtX", "-F", "\t", "-c", sql],
+                                 check=True, capture_output=True, text=True, timeout=60,
+                                 env=dict(os.environ, PGOPTIONS="-csearch_path=counsel_cases"))
+            return [tuple(line.split("\t")) for line in out.stdout.splitlines()]
+        import sqlite3
+        con = sqlite3.connect(self.cases_db)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
     def create_key(self, tenant, scopes, client=None, rate=None):
         args = ["keys", "create", f"--db={self.gateway_db}", f"--tenant={tenant}",
                 f"--scopes={','.join(scopes)}"]
@@ -285,8 +324,8 @@ class Cluster:
         out = self.run("counsel-gateway", *args).stdout
         return out.strip().splitlines()[-1]
 
-    def http(self, method, path, key=None, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
+    def http(self, method, path, key=None, body=None, headers=None, port=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=30)
         h = dict(headers or {})
         if key:
             h["authorization"] = f"Bearer {key}"

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import sys
 import threading
 import unittest
@@ -23,7 +22,7 @@ BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file_
 sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from counsel_harness import Cluster  # noqa: E402
+from counsel_harness import ON_POSTGRES, Cluster  # noqa: E402
 from counsel.cases.v1 import cases_pb2  # noqa: E402
 
 NAME = "欧阳测试甲"
@@ -89,18 +88,16 @@ class LeakCanaryTest(unittest.TestCase):
             for e in errors:
                 for canary in CANARIES:
                     self.assertNotIn(canary, e, e)
-            # Files: the database and its WAL while running, and after a stop.
-            db = os.path.join(c.dir, "cases.db")
+            # Files: the database and its WAL (or every file of the
+            # PostgreSQL server) while running, and after a stop.
             for when in ("running", "stopped"):
                 if when == "stopped":
                     c.programs["gateway"].stop()
                     c.programs["cases"].stop()
-                for path in (db, db + "-wal"):
-                    if not os.path.exists(path):
-                        continue
-                    raw = open(path, "rb").read()
-                    for canary in CANARIES:
-                        self.assertNotIn(canary.encode(), raw, f"{path} ({when})")
+                raw = c.store_bytes()
+                self.assertGreater(len(raw), 4096)
+                for canary in CANARIES:
+                    self.assertNotIn(canary.encode(), raw, f"the store's files ({when})")
             for canary in CANARIES:
                 self.assertNotIn(canary, c.logs(), "logs")
 
@@ -148,24 +145,23 @@ class CrashLoopTest(unittest.TestCase):
             self.assertGreaterEqual(len(acked), 50 * self.ROUNDS)
             c.programs["gateway"].stop()
             c.programs["cases"].stop()
-            con = sqlite3.connect(os.path.join(c.dir, "cases.db"))
-            self.assertEqual(con.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-            ids = {r[0] for r in con.execute("SELECT case_id FROM cases")}
+            if not ON_POSTGRES:
+                self.assertEqual(c.cases_rows("PRAGMA integrity_check")[0][0], "ok")
+            ids = {r[0] for r in c.cases_rows("SELECT case_id FROM cases")}
             missing = [a for a in acked if a[len("cases/"):] not in ids]
             self.assertEqual(missing, [], "acknowledged cases lost")
             # No partial rows: each case has its created event and audit entry.
-            n_cases = con.execute("SELECT count(*) FROM cases").fetchone()[0]
-            n_created = con.execute("SELECT count(*) FROM audit_log WHERE action = "
-                                    "'TYPE_CASE_CREATED'").fetchone()[0]
+            n_cases = int(c.cases_rows("SELECT count(*) FROM cases")[0][0])
+            n_created = int(c.cases_rows("SELECT count(*) FROM audit_log WHERE action = "
+                                         "'TYPE_CASE_CREATED'")[0][0])
             self.assertEqual(n_cases, n_created)
-            con.close()
-            verify = c.run("counsel-cases", "audit", "verify",
-                           f"--db={os.path.join(c.dir, 'cases.db')}",
+            verify = c.run("counsel-cases", "audit", "verify", f"--db={c.cases_db}",
                            f"--audit_key_file={c.audit_key}", check=False)
             self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
 
 
 class RestoreDrillTest(unittest.TestCase):
+    @unittest.skipIf(ON_POSTGRES, "SQLite's online backup; PostgreSQL backs up itself")
     def test_backup_under_load_restores_with_every_acknowledged_case(self):
         with Cluster(BUILD) as c:
             key = c.create_key("firm-a", ["cases.read", "cases.write"])

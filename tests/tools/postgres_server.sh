@@ -9,6 +9,8 @@
 #       PGPASSFILE=…  COUNSEL_PG_DIR=…  COUNSEL_PG_PORT=…
 #   postgres_server.sh stop ENV_FILE    stops it and removes its folder
 #   postgres_server.sh restart ENV_FILE stops and starts it on the same port
+#   postgres_server.sh halt ENV_FILE    stops it, keeping its files
+#   postgres_server.sh resume ENV_FILE  starts a halted one on the same port
 #
 # A server an interrupted run left behind (named by ENV_FILE) is stopped
 # first. Idempotent stop.
@@ -42,10 +44,12 @@ run() {
 
 case "$cmd" in
   stop) stop ;;
-  restart)
+  restart|halt|resume)
     . "$env_file"
-    as_pg "$BIN/pg_ctl" -D "$COUNSEL_PG_DIR/data" -m fast -w stop >/dev/null
-    run "$COUNSEL_PG_DIR" "$COUNSEL_PG_PORT"
+    if [ "$cmd" != resume ]; then
+      as_pg "$BIN/pg_ctl" -D "$COUNSEL_PG_DIR/data" -m fast -w stop >/dev/null
+    fi
+    if [ "$cmd" != halt ]; then run "$COUNSEL_PG_DIR" "$COUNSEL_PG_PORT"; fi
     ;;
   start)
     stop
@@ -70,5 +74,5 @@ COUNSEL_PG_DIR=$dir
 COUNSEL_PG_PORT=$port
 EOF
     ;;
-  *) echo "usage: $0 start|stop|restart ENV_FILE" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|halt|resume ENV_FILE" >&2; exit 2 ;;
 esac

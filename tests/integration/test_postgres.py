@@ -1,0 +1,368 @@
+"""case-svc on PostgreSQL, where SQLite cannot go: several replicas on one
+database, a replica killed under writes, the server restarted under load,
+and a firm moved from its SQLite file. On a PostgreSQL server of this
+test's own (tests/tools/postgres_server.sh), since it stops that server."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                          "build", "test"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "..", "tools", "postgres_server.sh")
+ENV_FILE = os.path.join(tempfile.mkdtemp(prefix="counsel-pgtest-"), "postgres.env")
+os.environ["COUNSEL_PG_ENV"] = ENV_FILE
+sys.path.insert(0, os.path.join(BUILD, "py"))
+sys.path.insert(0, HERE)
+
+from counsel_harness import Cluster, PostgresDatabase, Program, await_condition  # noqa: E402
+
+REPLICAS = 3
+WRITES_PER_REPLICA = 15
+
+
+def server(cmd):
+    subprocess.run([SERVER, cmd, ENV_FILE], check=True, timeout=120)
+
+
+def setUpModule():
+    server("start")
+
+
+def tearDownModule():
+    server("stop")
+    os.rmdir(os.path.dirname(ENV_FILE))
+
+
+class Watch:
+    """One SSE watcher of a gateway: (cursor, event type, event name), the
+    event named cases/{case}/events/{n}. Cursors are sealed per answer, so
+    watchers are compared by the events they name."""
+
+    def __init__(self, port, key):
+        import http.client
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.conn.request("GET", "/v1/changes:watch", headers={
+            "authorization": f"Bearer {key}", "accept": "text/event-stream"})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.status
+        self.changes = []
+
+    def read_until(self, predicate):
+        event, ident = None, None
+        while not predicate(self):
+            line = self.resp.fp.readline().decode()
+            if not line:
+                return False
+            line = line.rstrip("\n")
+            if line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "change":
+                change = json.loads(line[6:])["change"]
+                self.changes.append((ident, change["event"]["type"], change["event"]["name"]))
+            elif line.startswith("data: ") and event == "problem":
+                raise AssertionError(line)
+        return True
+
+    def names(self):
+        """The case of each change."""
+        return [c[2].split("/events/")[0] for c in self.changes]
+
+    def close(self):
+        self.resp.close()
+        self.conn.close()
+
+
+class Replicas:
+    """A cluster whose case-svc runs REPLICAS times on one PostgreSQL
+    database, each replica behind a gateway of its own (the gateways share
+    one key database)."""
+
+    def __init__(self):
+        self.c = Cluster(BUILD, cases_on_postgres=True).__enter__()
+        try:
+            self.cases = [self.c.programs["cases"]]
+            self.gateways = [self.c.programs["gateway"]]
+            self.cases_ports = [self.c.cases_port]
+            self.http_ports = [self.c.http_port]
+            for i in range(1, REPLICAS):
+                self.start_replica(i)
+        except BaseException:
+            self.c.__exit__(None, None, None)
+            raise
+
+    def start_replica(self, i, port=0):
+        argv = [a if not a.startswith("--listen=") else f"--listen=127.0.0.1:{port}"
+                for a in self.c.programs["cases"].argv]
+        cases = Program(f"cases{i}", argv, self.c.dir)
+        self.c.programs[f"cases{i}"] = cases
+        cases_port = cases.port()
+        gw_argv = []
+        for a in self.c.programs["gateway"].argv:
+            if a.startswith("--cases_addr="):
+                a = f"--cases_addr=127.0.0.1:{cases_port}"
+            elif a.startswith("--listen="):
+                a = "--listen=127.0.0.1:0"
+            elif a.startswith("--http_listen="):
+                a = "--http_listen=127.0.0.1:0"
+            gw_argv.append(a)
+        gw = Program(f"gateway{i}", gw_argv, self.c.dir)
+        self.c.programs[f"gateway{i}"] = gw
+        if i < len(self.cases):
+            self.cases[i] = cases
+        else:
+            self.cases.append(cases)
+            self.gateways.append(gw)
+            self.cases_ports.append(cases_port)
+            self.http_ports.append(gw.port("http"))
+        return cases
+
+    def kill_and_restart(self, i):
+        """kill -9 replica i's case-svc, then start it again on its port."""
+        role = "cases" if i == 0 else f"cases{i}"
+        prog = self.c.programs[role]
+        prog.stop(signal.SIGKILL)
+        argv = [a if not a.startswith("--listen=") else f"--listen=127.0.0.1:{self.cases_ports[i]}"
+                for a in prog.argv]
+        new = Program(role, argv, self.c.dir)
+        self.c.programs[role] = new
+        self.cases[i] = new
+        new.port()
+
+    def close(self):
+        self.c.__exit__(None, None, None)
+
+    def create(self, i, key, request_id=None):
+        body = {"client": {"id": f"client-{i}", "displayName": "赵六"},
+                "leakedData": ["LEAKED_DATA_PHONE"]}
+        path = f"/v1/cases?requestId={request_id}" if request_id else "/v1/cases"
+        return self.c.http("POST", path, key=key, body=body, port=self.http_ports[i])
+
+
+class ReplicaFeedTest(unittest.TestCase):
+    def test_every_watcher_on_every_replica_sees_every_change_once_in_one_order(self):
+        r = Replicas()
+        try:
+            key = r.c.create_key("firm-r", ["cases.read", "cases.write"], rate=100000)
+            watchers = [Watch(port, key) for port in r.http_ports]
+            # A first change seen by all: every stream is live before the writers.
+            s, marker, _ = r.create(0, key)
+            self.assertEqual(s, 200, marker)
+            for w in watchers:
+                self.assertTrue(w.read_until(lambda w: marker["name"] in w.names()))
+            created, lock, errors = [], threading.Lock(), []
+
+            def writer(i):
+                for _ in range(WRITES_PER_REPLICA):
+                    s, case, _ = r.create(i, key)
+                    if s != 200:
+                        errors.append((s, case))
+                        continue
+                    with lock:
+                        created.append(case["name"])
+
+            threads = [threading.Thread(target=writer, args=(i,)) for i in range(REPLICAS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            self.assertEqual(len(created), REPLICAS * WRITES_PER_REPLICA)
+            for w in watchers:
+                self.assertTrue(w.read_until(lambda w: set(created) <= set(w.names())),
+                                "a watcher's stream ended early")
+            feeds = []
+            for w in watchers:
+                after = [c[2] for c in w.changes[w.names().index(marker["name"]) + 1:]]
+                self.assertEqual(len(after), len(set(after)), "a change seen twice")
+                feeds.append(after[:len(created)])
+            self.assertEqual(sorted(e.split("/events/")[0] for e in feeds[0]), sorted(created))
+            for f in feeds[1:]:
+                self.assertEqual(f, feeds[0], "two replicas' watchers saw different orders")
+            for w in watchers:
+                w.close()
+        finally:
+            r.close()
+
+    def test_kill_minus_nine_of_a_replica_loses_no_acknowledged_write(self):
+        r = Replicas()
+        try:
+            key = r.c.create_key("firm-k", ["cases.read", "cases.write", "cases.admin"],
+                                 rate=100000)
+            acked, lock, stop = [], threading.Lock(), threading.Event()
+
+            def writer(i, n):
+                k = 0
+                while not stop.is_set():
+                    k += 1
+                    try:
+                        s, case, _ = r.create(i, key, request_id=f"r{i}-{n}-{k}")
+                    except OSError:
+                        continue  # not acknowledged
+                    if s == 200:
+                        with lock:
+                            acked.append(case["name"])
+
+            threads = [threading.Thread(target=writer, args=(i, n))
+                       for i in range(REPLICAS) for n in range(2)]
+            for t in threads:
+                t.start()
+            for _ in range(2):
+                target = len(acked) + 40
+                await_condition(lambda: len(acked) >= target, "writes acknowledged")
+                r.kill_and_restart(REPLICAS - 1)
+            target = len(acked) + 20
+            await_condition(lambda: len(acked) >= target, "writes after the restarts")
+            stop.set()
+            for t in threads:
+                t.join()
+            ids = {row[0] for row in r.c.cases_rows("SELECT case_id FROM cases")}
+            missing = [a for a in acked if a[len("cases/"):] not in ids]
+            self.assertEqual(missing, [], "acknowledged cases lost")
+            n_cases = int(r.c.cases_rows("SELECT count(*) FROM cases")[0][0])
+            n_created = int(r.c.cases_rows(
+                "SELECT count(*) FROM audit_log WHERE action = 'TYPE_CASE_CREATED'")[0][0])
+            self.assertEqual(n_cases, n_created, "a case without its audit entry")
+            verify = r.c.run("counsel-cases", "audit", "verify", f"--db={r.c.cases_db}",
+                             f"--audit_key_file={r.c.audit_key}", check=False)
+            self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+            self.assertIn("ok firm-k", verify.stdout)
+        finally:
+            r.close()
+
+
+class ServerRestartTest(unittest.TestCase):
+    def test_calls_fail_fast_while_postgres_is_down_and_recover_without_restarts(self):
+        with Cluster(BUILD, cases_on_postgres=True) as c:
+            key = c.create_key("firm-p", ["cases.read", "cases.write"], rate=100000)
+            s, case, _ = c.http("POST", "/v1/cases", key=key, body={
+                "client": {"displayName": "钱七"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
+            self.assertEqual(s, 200, case)
+            pids = {role: p.proc.pid for role, p in c.programs.items()}
+            server("halt")
+            try:
+                # Each call answers (no hang until a deadline): UNAVAILABLE.
+                for _ in range(3):
+                    s, body, _ = c.http("POST", "/v1/cases", key=key, body={
+                        "client": {"displayName": "钱七"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
+                    self.assertEqual(s, 503, body)
+                    s, body, _ = c.http("GET", f"/v1/{case['name']}", key=key)
+                    self.assertEqual(s, 503, body)
+            finally:
+                server("resume")
+
+            def works():
+                s, _, _ = c.http("GET", f"/v1/{case['name']}", key=key)
+                s2, _, _ = c.http("POST", "/v1/cases", key=key, body={
+                    "client": {"displayName": "钱七"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
+                return s == 200 and s2 == 200
+
+            await_condition(works, "calls succeeding again after PostgreSQL came back", timeout=60)
+            for role, p in c.programs.items():
+                self.assertIsNone(p.proc.poll(), role)
+                self.assertEqual(p.proc.pid, pids[role], f"{role} was restarted")
+
+
+def without_sealed_tokens(value):
+    """Page tokens and feed cursors are sealed afresh for every answer."""
+    if isinstance(value, dict):
+        return {k: without_sealed_tokens(v) for k, v in value.items()
+                if k not in ("nextPageToken", "nextCursor", "cursor")}
+    if isinstance(value, list):
+        return [without_sealed_tokens(v) for v in value]
+    return value
+
+
+class MoveFirmTest(unittest.TestCase):
+    PATHS = ["/v1/{case}", "/v1/{case}/evidence", "/v1/{case}/notes", "/v1/{case}/events",
+             "/v1/{case}/evidence/{evidence}", "/v1/{case}/evidence/{evidence}:download"]
+
+    def answers(self, c, key, cases, evidence):
+        out = {}
+        for name in cases:
+            for path in self.PATHS:
+                if "{evidence}" in path and name not in evidence:
+                    continue
+                p = path.format(case=name, evidence=evidence.get(name, ""))
+                out[p] = c.http("GET", p, key=key)[:2]
+        for p in ("/v1/cases?pageSize=50", "/v1/cases?filter=state%3DSTATE_TRIAGED",
+                  "/v1/cases:stats", "/v1/changes?pageSize=500"):
+            s, body = c.http("GET", p, key=key)[:2]
+            out[p] = (s, without_sealed_tokens(body))
+        s, body = c.http("POST", "/v1/audit:verify", key=key, body={})[:2]
+        out["audit"] = (s, body)
+        return out
+
+    def test_a_firm_moves_from_sqlite_with_every_kind_of_record_and_reads_the_same(self):
+        with Cluster(BUILD, cases_on_postgres=False) as c:
+            key = c.create_key("firm-m", ["cases.read", "cases.write", "cases.pii", "cases.admin"])
+            cases, evidence = [], {}
+            for i in range(3):
+                s, case, _ = c.http("POST", "/v1/cases", key=key, body={
+                    "client": {"id": f"crm-{i}", "displayName": "孙八", "phone": "13912345678",
+                               "nationalId": "11010519491231002X"},
+                    "externalRef": f"CRM-{i}", "labels": {"office": "north"},
+                    "summary": "接到冒充客服电话", "leakedData": ["LEAKED_DATA_PHONE"]})
+                self.assertEqual(s, 200, case)
+                name = case["name"]
+                cases.append(name)
+                s, ev, _ = c.http("POST", f"/v1/{name}/evidence", key=key, body={
+                    "evidence": {"kind": "KIND_SCREENSHOT", "counterpart": "13800001111",
+                                 "summary": "截图", "attachment": {
+                                     "filename": "a.png", "contentType": "image/png"}},
+                    "chunk": "aGVsbG8gd29ybGQ="})
+                self.assertEqual(s, 200, ev)
+                evidence[name] = ev["name"].rsplit("/", 1)[1]
+                self.assertEqual(c.http("POST", f"/v1/{name}/notes", key=key,
+                                        body={"text": f"备注 {i}"})[0], 200)
+                self.assertEqual(c.http("POST", f"/v1/{name}:transition", key=key, body={
+                    "state": "STATE_TRIAGED", "reason": "核实"})[0], 200)
+            s, _, _ = c.http("POST", f"/v1/{cases[2]}:eraseClientData", key=key,
+                             body={"reason": "客户要求删除"})
+            self.assertEqual(s, 200)
+            before = self.answers(c, key, cases, evidence)
+            # All answer, but the erased client's attachment (gone with its key).
+            self.assertEqual({p: s for p, (s, _) in before.items() if s != 200},
+                             {f"/v1/{cases[2]}/evidence/{evidence[cases[2]]}:download": 400})
+            c.programs["cases"].stop()
+            dest = PostgresDatabase()
+            try:
+                moved = c.run("counsel-cases", "migrate", f"--from={c.cases_db}",
+                              f"--to={dest.uri}", f"--audit_key_file={c.audit_key}", check=False)
+                self.assertEqual(moved.returncode, 0, moved.stderr)
+                self.assertIn("cases: 3 rows", moved.stdout)
+                self.assertIn("1 tenants' audit chains verify", moved.stdout)
+                again = c.run("counsel-cases", "migrate", f"--from={c.cases_db}",
+                              f"--to={dest.uri}", f"--audit_key_file={c.audit_key}", check=False)
+                self.assertNotEqual(again.returncode, 0)
+                self.assertIn("not empty", again.stderr)
+                self.assertNotIn("@", again.stderr + moved.stdout, "the URI is not echoed")
+                prog = c.programs["cases"]
+                argv = [a if not a.startswith("--db=") else f"--db={dest.uri}" for a in prog.argv]
+                argv = [a if not a.startswith("--listen=") else
+                        f"--listen=127.0.0.1:{c.cases_port}" for a in argv]
+                c.programs["cases"] = Program("cases", argv, c.dir)
+                c.programs["cases"].port()
+                after = self.answers(c, key, cases, evidence)
+                for path in before:
+                    self.assertEqual(after[path], before[path], path)
+                # And it goes on: a new case on PostgreSQL, the chain still whole.
+                s, case, _ = c.http("POST", "/v1/cases", key=key, body={
+                    "client": {"displayName": "周九"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
+                self.assertEqual(s, 200, case)
+                s, audit, _ = c.http("POST", "/v1/audit:verify", key=key, body={})
+                self.assertEqual((s, audit.get("ok")), (200, True), audit)
+            finally:
+                c.programs["cases"].stop()
+                dest.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
