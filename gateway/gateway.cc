@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
                    MakeChannelCredentials(options.backend_tls));
   std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options));
+  if (options.quota_leaser) gw->quotas_.ShareThrough(options.quota_leaser);
   gw->local_ = std::make_unique<Executor>(4);
   auto channel = [&](const std::string& addr, Backend backend, bool bulk) {
     grpc::ChannelArguments args;

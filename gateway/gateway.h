@@ -91,6 +91,9 @@ struct GatewayOptions {
   // hold open at once.
   int max_streams_per_key = 32;
   int max_streams_per_tenant = 256;
+  // When set (replicas on PostgreSQL: KeyStore::LeaseTokens), per-key
+  // quotas are shared through it; else each process keeps its own.
+  TokenBuckets::Leaser quota_leaser;
 };
 
 // Thread-safe.

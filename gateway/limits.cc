@@ -27,9 +27,62 @@ TokenBuckets::Bucket& TokenBuckets::Refill(const std::string& name, double rate,
   return buckets_.at(name);
 }
 
+void TokenBuckets::ShareThrough(Leaser leaser) {
+  absl::MutexLock lock(&mu_);
+  leaser_ = std::move(leaser);
+}
+
+namespace {
+
+// Tokens asked for at once: about a tenth of a second's worth.
+double LeaseBatch(double rate, double burst) {
+  return std::max(1.0, std::min(std::max(1.0, burst), std::ceil(rate / 10)));
+}
+
+}  // namespace
+
+bool TokenBuckets::Lease(const std::string& name, double rate, double burst, absl::Time now) {
+  const double want = LeaseBatch(rate, burst);
+  absl::StatusOr<double> granted = leaser_(name, rate, burst, want, now);
+  if (!granted.ok()) return false;
+  leased_[name] += *granted;
+  if (leased_.size() > 100000) {
+    absl::erase_if(leased_, [](const auto& kv) { return kv.second < 1; });
+    absl::erase_if(empty_until_, [&](const auto& kv) { return kv.second < now; });
+  }
+  return true;
+}
+
 absl::Status TokenBuckets::Take(const std::string& name, double rate, double burst,
                                 absl::Time now, absl::string_view what) {
   absl::MutexLock lock(&mu_);
+  if (leaser_) {
+    const absl::Duration refill = absl::Seconds(rate > 0 ? 1 / rate : 60);
+    bool shared = true;
+    if (leased_[name] < 1) {
+      // An empty shared bucket is not asked again before a token can be
+      // back: a key over its quota costs the database nothing per call.
+      auto empty = empty_until_.find(name);
+      if (empty != empty_until_.end() && now < empty->second) {
+        return ResourceExhaustedRetryAfter(absl::StrCat(what, ": retry later"),
+                                           absl::Ceil(empty->second - now, absl::Milliseconds(1)));
+      }
+      shared = Lease(name, rate, burst, now);
+    }
+    if (shared) {
+      if (leased_[name] >= 1) {
+        leased_[name] -= 1;
+        empty_until_.erase(name);
+        return absl::OkStatus();
+      }
+      // Asked again once a batch's worth can be back (a tenth of a second).
+      const absl::Duration wait = std::max(refill, absl::Seconds(LeaseBatch(rate, burst) / rate));
+      empty_until_[name] = now + wait;
+      return ResourceExhaustedRetryAfter(absl::StrCat(what, ": retry later"),
+                                         absl::Ceil(refill, absl::Milliseconds(1)));
+    }
+    // The database is unreachable: this replica's own bucket decides.
+  }
   Bucket& b = Refill(name, rate, burst, now);
   if (b.tokens >= 1) {
     b.tokens -= 1;

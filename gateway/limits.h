@@ -5,6 +5,7 @@
 #define COUNSEL_GATEWAY_LIMITS_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,17 @@ namespace counsel::gateway {
 // Thread-safe token buckets by name.
 class TokenBuckets {
  public:
+  // Takes up to `want` tokens from a bucket that replicas share (the key
+  // store's LeaseTokens) and returns how many it took.
+  using Leaser = std::function<absl::StatusOr<double>(const std::string& name, double rate,
+                                                      double burst, double want, absl::Time now)>;
+
+  // From now on, tokens come from `leaser` in batches of about a tenth of a
+  // second's worth, spent here: a replica holds little that others could
+  // have used, and asks the database about ten times a second per busy key,
+  // not once per call. While the leaser fails, the bucket is kept here.
+  void ShareThrough(Leaser leaser);
+
   // Takes one token from `name`'s bucket (rate per second, burst size).
   // OK, or RESOURCE_EXHAUSTED with RetryInfo saying when one will be there.
   absl::Status Take(const std::string& name, double rate, double burst, absl::Time now,
@@ -34,7 +46,16 @@ class TokenBuckets {
   };
   Bucket& Refill(const std::string& name, double rate, double burst, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tops a shared bucket's local tokens up from the leaser; false when the
+  // leaser failed.
+  bool Lease(const std::string& name, double rate, double burst, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
+  Leaser leaser_ ABSL_GUARDED_BY(mu_);
+  // Leased tokens not yet spent, by name.
+  absl::flat_hash_map<std::string, double> leased_ ABSL_GUARDED_BY(mu_);
+  // When an empty shared bucket may hold a token again, by name.
+  absl::flat_hash_map<std::string, absl::Time> empty_until_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,5 +1,7 @@
 #include "gateway/limits.h"
 
+#include <cmath>
+
 #include "common/errors.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
@@ -26,6 +28,62 @@ TEST(TokenBucketsTest, BurstThenRateThenRecovery) {
   EXPECT_FALSE(buckets.Empty("k", 2, 3, now));
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(buckets.Take("k", 2, 3, now, "x").ok());
   EXPECT_TRUE(buckets.Empty("k", 2, 3, now)) << "never more than the burst";
+}
+
+// The database's bucket, as KeyStore::LeaseTokens keeps it (one for all
+// replicas), with a count of how often it is asked.
+struct FakeSharedBucket {
+  double tokens = -1;
+  absl::Time updated;
+  int leases = 0;
+  absl::StatusOr<double> Lease(double rate, double burst, double want, absl::Time now) {
+    ++leases;
+    if (tokens < 0) {
+      tokens = burst;
+      updated = now;
+    }
+    tokens = std::min(burst, tokens + rate * absl::ToDoubleSeconds(now - updated));
+    updated = now;
+    const double granted = std::min(want, std::floor(tokens));
+    tokens -= granted;
+    return granted;
+  }
+};
+
+TEST(TokenBucketsTest, TwoReplicasSharingOneQuotaAdmitItsRateWithinTenPercent) {
+  FakeSharedBucket shared;
+  TokenBuckets a, b;
+  for (TokenBuckets* r : {&a, &b}) {
+    r->ShareThrough([&](const std::string&, double rate, double burst, double want, absl::Time now) {
+      return shared.Lease(rate, burst, want, now);
+    });
+  }
+  // Each replica gets a call every millisecond for 20 s: 40,000 calls at a
+  // key allowed 50 per second with a burst of 100.
+  absl::Time now = absl::FromUnixSeconds(1000);
+  int admitted = 0, calls = 0;
+  for (int ms = 0; ms < 20000; ++ms, now += absl::Milliseconds(1)) {
+    for (TokenBuckets* r : {&a, &b}) {
+      ++calls;
+      if (r->Take("k", 50, 100, now, "x").ok()) ++admitted;
+    }
+  }
+  const double expected = 100 + 50 * 20.0;
+  EXPECT_LE(admitted, expected) << "never more than the quota";
+  EXPECT_GE(admitted, 0.9 * expected);
+  // The database is asked about ten times a second per replica and per
+  // refill, not once per call.
+  EXPECT_LT(shared.leases, calls / 20);
+}
+
+TEST(TokenBucketsTest, AReplicaKeepsItsOwnBucketWhileTheSharedOneIsUnreachable) {
+  TokenBuckets r;
+  r.ShareThrough([](const std::string&, double, double, double, absl::Time) -> absl::StatusOr<double> {
+    return absl::UnavailableError("down");
+  });
+  const absl::Time now = absl::FromUnixSeconds(1000);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(r.Take("k", 2, 3, now, "x").ok());
+  EXPECT_EQ(r.Take("k", 2, 3, now, "x").code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST(InFlightTest, RefusesBeyondTheCap) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/postgres.h"
 #include "common/process.h"
 #include "common/call_context.h"
 #include "common/config.h"
@@ -163,6 +164,13 @@ int Serve() {
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   options.max_streams_per_key = absl::GetFlag(FLAGS_max_streams_per_key);
   options.max_streams_per_tenant = absl::GetFlag(FLAGS_max_streams_per_tenant);
+  if (pg::IsUri(absl::GetFlag(FLAGS_db))) {
+    KeyStore* keys = store->get();
+    options.quota_leaser = [keys](const std::string& name, double rate, double burst, double want,
+                                  absl::Time now) {
+      return keys->LeaseTokens(name, rate, burst, want, now);
+    };
+  }
   for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_trusted_proxies), ',',
                                             absl::SkipWhitespace())) {
     options.trusted_proxies.insert(std::string(absl::StripAsciiWhitespace(p)));

@@ -1,6 +1,7 @@
 #include "gateway/keys/key_store.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
@@ -12,14 +13,15 @@
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/postgres.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 
 namespace counsel::gateway {
 namespace {
 
-using sqlite::Database;
-using sqlite::Statement;
+using sql::Database;
+using sql::Statement;
 
 constexpr size_t kIdChars = 16;      // RandomId(10)
 constexpr size_t kSecretChars = 52;  // RandomId(32)
@@ -62,6 +64,45 @@ CREATE INDEX sessions_by_expiry ON sessions (expire_time);
   return *m;
 }
 
+// PostgreSQL's schema (counsel_gateway): the shape SQLite's steps arrive
+// at, and the shared token buckets of replicas.
+const std::vector<std::string>& PostgresMigrations() {
+  static const auto* m = new std::vector<std::string>{R"sql(
+CREATE TABLE api_keys (
+  key_id          TEXT PRIMARY KEY,
+  tenant          TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  scopes          TEXT NOT NULL,
+  client_id       TEXT NOT NULL,
+  secret_hash     BYTEA NOT NULL,
+  create_time     BIGINT NOT NULL,
+  expire_time     BIGINT,
+  revoke_time     BIGINT,
+  rate_per_second DOUBLE PRECISION NOT NULL DEFAULT 0,
+  burst           BIGINT NOT NULL DEFAULT 0,
+  max_streams     BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant, create_time);
+CREATE TABLE sessions (
+  token_hash   BYTEA PRIMARY KEY,
+  key_id       TEXT NOT NULL,
+  create_time  BIGINT NOT NULL,
+  last_seen    BIGINT NOT NULL,
+  expire_time  BIGINT NOT NULL,
+  end_time     BIGINT
+);
+CREATE INDEX sessions_by_expiry ON sessions (expire_time);
+-- A key's quota when several replicas admit its calls: each takes tokens
+-- from here in small batches and spends them locally.
+CREATE TABLE quota_buckets (
+  name      TEXT PRIMARY KEY,
+  tokens    DOUBLE PRECISION NOT NULL,
+  updated   BIGINT NOT NULL
+);
+)sql"};
+  return *m;
+}
+
 KeyRecord ReadRecord(const Statement& q) {
   KeyRecord r;
   r.key_id = q.ColumnText(0);
@@ -83,10 +124,11 @@ constexpr char kColumns[] =
     "key_id, tenant, name, scopes, client_id, secret_hash, create_time, expire_time, "
     "revoke_time, rate_per_second, burst, max_streams";
 
-class SqliteKeyStore final : public KeyStore {
+// The same queries on SQLite and PostgreSQL (common/sql.h).
+class SqlKeyStore final : public KeyStore {
  public:
-  SqliteKeyStore(std::unique_ptr<Database> db, const Clock* clock)
-      : db_(std::move(db)), clock_(clock) {}
+  SqlKeyStore(std::unique_ptr<Database> db, const Clock* clock, bool shared)
+      : db_(std::move(db)), clock_(clock), shared_(shared) {}
 
   absl::StatusOr<NewKey> Create(const KeySpec& spec) override {
     if (spec.tenant.empty() || spec.tenant.size() > 63) {
@@ -147,11 +189,12 @@ class SqliteKeyStore final : public KeyStore {
   absl::Status Revoke(absl::string_view key_id) override {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement up, db_->Prepare(
-        "UPDATE api_keys SET revoke_time = coalesce(revoke_time, ?2) WHERE key_id = ?1"));
+        "UPDATE api_keys SET revoke_time = coalesce(revoke_time, ?2) WHERE key_id = ?1 "
+        "RETURNING key_id"));
     up.Bind(1, key_id).Bind(2, absl::ToUnixMicros(clock_->Now()));
-    RETURN_IF_ERROR(up.Run());
-    if (db_->Changes() == 0) return absl::NotFoundError(absl::StrCat("no key ", key_id));
-    return absl::OkStatus();
+    ASSIGN_OR_RETURN(bool found, up.Step());
+    if (!found) return absl::NotFoundError(absl::StrCat("no key ", key_id));
+    return up.Run();
   }
 
   absl::StatusOr<std::optional<KeyRecord>> Lookup(absl::string_view key_id) override {
@@ -209,9 +252,41 @@ class SqliteKeyStore final : public KeyStore {
   absl::Status TouchSession(absl::string_view token_hash, absl::Time seen) override {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement up, db_->Prepare(
-        "UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE token_hash = ?1"));
+        "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1 AND last_seen < ?2"));
     up.BindBlob(1, token_hash).Bind(2, absl::ToUnixMicros(seen));
     return up.Run();
+  }
+
+  absl::StatusOr<double> LeaseTokens(absl::string_view name, double rate, double burst,
+                                     double want, absl::Time now) override {
+    if (!shared_) return absl::UnimplementedError("quotas are this replica's own");
+    const int64_t micros = absl::ToUnixMicros(now);
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(sql::WriteTransaction tx, sql::WriteTransaction::Begin(*db_));
+    {
+      ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+          "INSERT INTO quota_buckets (name, tokens, updated) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (name) DO NOTHING"));
+      RETURN_IF_ERROR(ins.Bind(1, name).Bind(2, burst).Bind(3, micros).Run());
+    }
+    double available = 0;
+    {
+      // The row stays locked to the end of the transaction: one replica's
+      // lease at a time.
+      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+          "SELECT tokens, updated FROM quota_buckets WHERE name = ?1 FOR UPDATE"));
+      q.Bind(1, name);
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return absl::InternalError("quota bucket vanished");
+      const double elapsed = std::max<double>(0, static_cast<double>(micros - q.ColumnInt64(1)) / 1e6);
+      available = std::min(burst, q.ColumnDouble(0) + rate * elapsed);
+    }
+    const double granted = std::max(0.0, std::min(want, std::floor(available)));
+    ASSIGN_OR_RETURN(Statement up, db_->Prepare(
+        "UPDATE quota_buckets SET tokens = ?2, updated = ?3 WHERE name = ?1"));
+    RETURN_IF_ERROR(up.Bind(1, name).Bind(2, available - granted).Bind(3, std::max(micros, int64_t{0})).Run());
+    RETURN_IF_ERROR(tx.Commit());
+    return granted;
   }
 
   absl::Status EndSession(absl::string_view token_hash) override {
@@ -226,6 +301,7 @@ class SqliteKeyStore final : public KeyStore {
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
   const Clock* clock_;
+  const bool shared_;
 };
 
 }  // namespace
@@ -254,11 +330,16 @@ std::string HashSecret(absl::string_view secret) {
   return crypto::Sha256(secret);
 }
 
-absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,
+absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& db,
                                                        const Clock* clock) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, sqlite::Database::Open(path, {}));
-  RETURN_IF_ERROR(db->Migrate(Migrations()));
-  return std::unique_ptr<KeyStore>(new SqliteKeyStore(std::move(db), clock));
+  if (pg::IsUri(db)) {
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> pg, pg::Database::Open(db, "counsel_gateway"));
+    RETURN_IF_ERROR(pg->Migrate(PostgresMigrations()));
+    return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(pg), clock, /*shared=*/true));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> file, sqlite::Database::Open(db, {}));
+  RETURN_IF_ERROR(file->Migrate(Migrations()));
+  return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(file), clock, /*shared=*/false));
 }
 
 }  // namespace counsel::gateway

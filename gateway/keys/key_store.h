@@ -99,9 +99,22 @@ class KeyStore {
   virtual absl::Status TouchSession(absl::string_view token_hash, absl::Time seen) = 0;
   // Ending twice keeps the first time.
   virtual absl::Status EndSession(absl::string_view token_hash) = 0;
+
+  // A shared token bucket (`rate` per second, at most `burst`), for quotas
+  // that hold across replicas: takes up to `want` whole tokens from it and
+  // returns how many were taken. Unimplemented where the store is this
+  // replica's alone (SQLite): quotas are then kept in memory.
+  virtual absl::StatusOr<double> LeaseTokens(absl::string_view /*name*/, double /*rate*/,
+                                             double /*burst*/, double /*want*/,
+                                             absl::Time /*now*/) {
+    return absl::UnimplementedError("quotas are this replica's own");
+  }
 };
 
-absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& path,
+// The key store in the SQLite file `db`, or in the counsel_gateway schema
+// of the PostgreSQL database `db` names (postgresql://…), which replicas
+// share: keys, revocations and sessions, and quotas (LeaseTokens).
+absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& db,
                                                        const Clock* clock);
 
 }  // namespace counsel::gateway

@@ -87,7 +87,7 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         return [d for d in yaml.safe_load_all(out.stdout) if d]
 
-    def check(self, overlay):
+    def check(self, overlay, single_writer=True):
         docs = self.render(overlay)
         by = {}
         for d in docs:
@@ -96,12 +96,13 @@ class KubernetesTest(unittest.TestCase):
             self.assertGreaterEqual(by["Deployment"][name]["spec"]["replicas"], 2, name)
             self.assertIn(name, by["HorizontalPodAutoscaler"], name)
             self.assertIn(name, by["PodDisruptionBudget"], name)
-        cases = by["StatefulSet"]["cases"]
-        self.assertEqual(cases["spec"]["replicas"], 1, "one writer")
-        self.assertTrue(cases["spec"]["volumeClaimTemplates"])
+        if single_writer:
+            cases = by["StatefulSet"]["cases"]
+            self.assertEqual(cases["spec"]["replicas"], 1, "one writer")
+            self.assertTrue(cases["spec"]["volumeClaimTemplates"])
         for name in ("gateway", "guidance", "cases"):
             self.assertIn(name, by["Service"])
-        pods = list(by["Deployment"].values()) + list(by["StatefulSet"].values())
+        pods = list(by["Deployment"].values()) + list(by.get("StatefulSet", {}).values())
         for w in pods:
             spec = w["spec"]["template"]["spec"]
             self.assertTrue(spec["securityContext"]["runAsNonRoot"], w["metadata"]["name"])
@@ -130,6 +131,48 @@ class KubernetesTest(unittest.TestCase):
 
     def test_dev_overlay(self):
         self.check("dev")
+
+    def test_postgres_overlay(self):
+        """Every program replicated on a CloudNativePG cluster: checked here by
+        rendering (no cluster runs in the test command)."""
+        docs = self.check("postgres", single_writer=False)
+        by = {}
+        for d in docs:
+            by.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+        self.assertNotIn("StatefulSet", by, "case-svc is no longer a single writer")
+        db = by["Cluster"]["counsel-db"]
+        self.assertEqual(db["apiVersion"], "postgresql.cnpg.io/v1")
+        self.assertEqual(db["spec"]["instances"], 3)
+        sync = db["spec"]["postgresql"]["synchronous"]
+        self.assertGreaterEqual(sync["number"], 1)
+        self.assertEqual(sync["dataDurability"], "required")
+        self.assertIn("barmanObjectStore", db["spec"]["backup"])
+        self.assertIn("wal", db["spec"]["backup"]["barmanObjectStore"])
+        self.assertEqual(by["ScheduledBackup"]["counsel-db-daily"]["spec"]["cluster"]["name"],
+                         "counsel-db")
+        for name in ("gateway", "guidance", "cases"):
+            deployment = by["Deployment"][name]
+            self.assertGreaterEqual(deployment["spec"]["replicas"], 2, name)
+            self.assertIn(name, by["PodDisruptionBudget"], name)
+            affinity = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+            term = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+            self.assertEqual(term["labelSelector"]["matchLabels"], {"app": name}, name)
+        for name in ("gateway", "cases"):
+            spec = by["Deployment"][name]["spec"]["template"]["spec"]
+            container = spec["containers"][0]
+            env = {e["name"]: e["value"] for e in container["env"]}
+            self.assertTrue(env["COUNSEL_DB"].startswith("postgresql://app@counsel-db-rw:"), name)
+            self.assertNotIn(":", env["COUNSEL_DB"].split("@")[0][len("postgresql://"):],
+                             "no password in the URI")
+            self.assertEqual(env["PGPASSFILE"], "/pg/pgpass", name)
+            self.assertFalse([a for a in container["command"] if a.startswith("--db=")], name)
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            self.assertEqual(set(mounts.values()), set(volumes), f"{name}: mounts and volumes")
+            self.assertEqual(volumes[mounts["/pg"]]["secret"]["secretName"], "counsel-db-app")
+        ingress = by["NetworkPolicy"]["counsel-db-from-programs"]["spec"]["ingress"][0]["from"]
+        self.assertEqual({f["podSelector"]["matchLabels"].get("app") for f in ingress} - {None},
+                         {"cases", "gateway"})
 
     def test_prod_overlay(self):
         docs = self.check("prod")

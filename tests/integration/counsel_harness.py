@@ -241,7 +241,9 @@ class Cluster:
             f"--audit_key_file={self.audit_key}",
             f"--guidance_addr=127.0.0.1:{self.guidance_port}"])
         self.cases_port = c.port()
-        self.gateway_db = os.path.join(self.dir, "gateway.db")
+        # The gateway's keys and sessions go with the cases: PostgreSQL
+        # (schema counsel_gateway of the same database) or a file.
+        self.gateway_db = self.postgres.uri if self.postgres else os.path.join(self.dir, "gateway.db")
         gw = self.start("gateway", "counsel-gateway", common + [
             "--http_listen=127.0.0.1:0", f"--db={self.gateway_db}",
             f"--guidance_addr=127.0.0.1:{self.guidance_port}",

@@ -238,6 +238,57 @@ class ReplicaFeedTest(unittest.TestCase):
             r.close()
 
 
+class SharedGatewayTest(unittest.TestCase):
+    """The gateways' keys, revocations and quotas, shared through PostgreSQL."""
+
+    def test_a_revoked_key_is_refused_by_every_replica(self):
+        r = Replicas()
+        try:
+            key = r.c.create_key("firm-g", ["cases.read"])
+            for port in r.http_ports:
+                self.assertEqual(r.c.http("GET", "/v1/cases", key=key, port=port)[0], 200)
+            r.c.run("counsel-gateway", "keys", "revoke", f"--db={r.c.gateway_db}", key[3:19])
+            # Each replica caches a key for at most a second.
+            for port in r.http_ports:
+                await_condition(lambda: r.c.http("GET", "/v1/cases", key=key, port=port)[0] == 401,
+                                f"the gateway on {port} refusing the revoked key", timeout=10)
+        finally:
+            r.close()
+
+    def test_a_keys_quota_holds_across_replicas(self):
+        r = Replicas()
+        try:
+            rate = 10
+            key = r.c.create_key("firm-q", ["cases.read"], rate=rate)
+            admitted, lock, stop = [0], threading.Lock(), threading.Event()
+
+            def caller(port):
+                while not stop.is_set():
+                    if r.c.http("GET", "/v1/cases?pageSize=1", key=key, port=port)[0] == 200:
+                        with lock:
+                            admitted[0] += 1
+
+            import time
+            start = time.monotonic()
+            threads = [threading.Thread(target=caller, args=(port,))
+                       for port in r.http_ports for _ in range(2)]
+            for t in threads:
+                t.start()
+            # Long enough for the burst to matter little.
+            await_condition(lambda: time.monotonic() - start >= 4, "four seconds of calls")
+            stop.set()
+            for t in threads:
+                t.join()
+            elapsed = time.monotonic() - start
+            allowed = rate + rate * elapsed  # the burst, then the rate
+            print(f"quota across {REPLICAS} replicas: {admitted[0]} admitted in {elapsed:.2f} s, "
+                  f"{allowed:.0f} allowed", file=sys.stderr)
+            self.assertLessEqual(admitted[0], allowed + 1, "more than the key's quota")
+            self.assertGreaterEqual(admitted[0], 0.8 * rate * elapsed)
+        finally:
+            r.close()
+
+
 class ServerRestartTest(unittest.TestCase):
     def test_calls_fail_fast_while_postgres_is_down_and_recover_without_restarts(self):
         with Cluster(BUILD, cases_on_postgres=True) as c:

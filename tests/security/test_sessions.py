@@ -133,11 +133,14 @@ class SessionsTest(unittest.TestCase):
         self.assertEqual(status, 401, body)
         key = self.c.create_key("firm-s4", ["cases.read"])
         token, _ = self.sign_in(key)
-        with open(self.c.gateway_db, "rb") as f:
-            raw = f.read()
-        if os.path.exists(self.c.gateway_db + "-wal"):
-            with open(self.c.gateway_db + "-wal", "rb") as f:
-                raw += f.read()
+        if self.c.postgres:
+            raw = self.c.store_bytes()  # every file of the server
+        else:
+            with open(self.c.gateway_db, "rb") as f:
+                raw = f.read()
+            if os.path.exists(self.c.gateway_db + "-wal"):
+                with open(self.c.gateway_db + "-wal", "rb") as f:
+                    raw += f.read()
         self.assertNotIn(token.encode(), raw)
         self.assertNotIn(token, self.c.logs())
 
