@@ -72,9 +72,9 @@ namespace {
 std::string WebhookDbPath() {
   if (!absl::GetFlag(FLAGS_webhook_db).empty()) return absl::GetFlag(FLAGS_webhook_db);
   const std::string db = absl::GetFlag(FLAGS_db);
-  // Webhook subscriptions stay in a SQLite file beside the program when the
-  // cases live in PostgreSQL.
-  if (pg::IsUri(db)) return "webhooks.db";
+  // On PostgreSQL the subscriptions live beside the cases (schema
+  // counsel_webhooks), shared by every replica.
+  if (pg::IsUri(db)) return db;
   const size_t slash = db.rfind('/');
   return slash == std::string::npos ? "webhooks.db" : db.substr(0, slash + 1) + "webhooks.db";
 }
@@ -202,7 +202,7 @@ int Serve() {
   options.change_retention = absl::GetFlag(FLAGS_change_retention);
   options.bookmark_interval = absl::GetFlag(FLAGS_bookmark_interval);
 
-  auto webhook_store = webhooks::OpenSqliteWebhookStore(WebhookDbPath(), &vault);
+  auto webhook_store = webhooks::OpenWebhookStore(WebhookDbPath(), &vault);
   if (!webhook_store.ok()) return Fail(webhook_store.status());
   webhooks::TargetPolicy policy;
   policy.allow_http = absl::GetFlag(FLAGS_webhook_allow_http);
@@ -217,11 +217,15 @@ int Serve() {
   deliverer_options.retry.initial = absl::GetFlag(FLAGS_webhook_retry_initial);
   deliverer_options.retry.max = absl::GetFlag(FLAGS_webhook_retry_max);
   deliverer_options.retention = options.change_retention;
-  // Stable across restarts of this replica, so a kill -9 leaves no lease
-  // that keeps its own successor waiting.
+  // On a SQLite file: stable across restarts of this replica, so a kill -9
+  // leaves no lease that keeps its own successor waiting. On PostgreSQL,
+  // where replicas share the subscriptions, each process is its own owner
+  // (random): a dead replica's leases pass to the others when they expire.
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  deliverer_options.owner = absl::StrCat(host, "|", WebhookDbPath());
+  if (!pg::IsUri(WebhookDbPath())) {
+    deliverer_options.owner = absl::StrCat(host, "|", WebhookDbPath());
+  }
   auto epoch = (*webhook_store)->NextEpoch();
   if (!epoch.ok()) return Fail(epoch.status());
   deliverer_options.epoch = *epoch;

@@ -72,8 +72,9 @@ absl::Status StatusFromResult(absl::string_view what, PGresult* res, PGconn* con
 }
 
 // `?N` and `?` (one past the highest so far, as SQLite counts) become
-// `$N`, outside quoted strings and identifiers. Returns the count.
-int RewriteParameters(absl::string_view in, std::string* out) {
+// `$N`, outside quoted strings and identifiers. Returns the count; `used`
+// says which appear (SQLite allows gaps, PostgreSQL must be told their type).
+int RewriteParameters(absl::string_view in, std::string* out, std::vector<bool>* used) {
   int highest = 0;
   char quote = 0;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -101,6 +102,10 @@ int RewriteParameters(absl::string_view in, std::string* out) {
       (void)absl::SimpleAtoi(in.substr(i + 1, j - i - 1), &n);
     }
     highest = std::max(highest, n);
+    if (n > 0) {
+      if (static_cast<int>(used->size()) < n) used->resize(static_cast<size_t>(n), false);
+      (*used)[static_cast<size_t>(n - 1)] = true;
+    }
     absl::StrAppend(out, "$", n);
     i = j - 1;
   }
@@ -145,9 +150,11 @@ std::string SqlState(const absl::Status& status) {
 // meets IS NULL still has one), again for another combination of types.
 class Cursor final : public sql::Cursor {
  public:
-  Cursor(Database* db, std::string key, std::string text, int params)
-      : db_(db), key_(std::move(key)), text_(std::move(text)),
-        values_(params), types_(params, 0), formats_(params, 0) {}
+  Cursor(Database* db, std::string key, std::string text, int params, std::vector<bool> used)
+      : db_(db), key_(std::move(key)), text_(std::move(text)), used_(std::move(used)),
+        values_(params), types_(params, 0), formats_(params, 0) {
+    used_.resize(static_cast<size_t>(params), false);
+  }
   ~Cursor() override { Clear(); }
 
   void BindInt64(int index, int64_t value) override { Set(index, absl::StrCat(value), kInt8, 0); }
@@ -276,8 +283,12 @@ class Cursor final : public sql::Cursor {
     auto it = names_.find(signature);
     if (it != names_.end()) return it->second;
     std::string name = absl::StrCat("s", ++db_->next_name_);
+    std::vector<Oid> types = types_;
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (!used_[i] && types[i] == 0) types[i] = kText;  // a gap: any type will do
+    }
     PGresult* res = PQprepare(db_->conn_, name.c_str(), text_.c_str(),
-                              static_cast<int>(types_.size()), types_.data());
+                              static_cast<int>(types.size()), types.data());
     const bool ok = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK;
     absl::Status status = ok ? absl::OkStatus() : StatusFromResult("preparing SQL", res, db_->conn_);
     if (res != nullptr) PQclear(res);
@@ -289,6 +300,7 @@ class Cursor final : public sql::Cursor {
   Database* db_;
   const std::string key_;
   const std::string text_;
+  std::vector<bool> used_;
   std::vector<std::optional<std::string>> values_;
   std::vector<Oid> types_;
   std::vector<int> formats_;
@@ -360,8 +372,9 @@ absl::StatusOr<sql::Statement> Database::Prepare(absl::string_view sql) {
   auto it = cache_.find(key);
   if (it != cache_.end() && it->second != nullptr) return sql::Statement(it->second.release());
   std::string text;
-  const int params = RewriteParameters(sql, &text);
-  return sql::Statement(new Cursor(this, std::move(key), std::move(text), params));
+  std::vector<bool> used;
+  const int params = RewriteParameters(sql, &text, &used);
+  return sql::Statement(new Cursor(this, std::move(key), std::move(text), params, std::move(used)));
 }
 
 void Database::Release(Cursor* cursor) {

@@ -8,6 +8,7 @@
 #include "case-svc/webhooks/signing.h"
 #include "common/crypto.h"
 #include "google/protobuf/util/time_util.h"
+#include "common/testing/postgres_test_db.h"
 #include "gtest/gtest.h"
 
 namespace counsel::cases::webhooks {
@@ -70,7 +71,15 @@ class DelivererTest : public ::testing::Test {
            ("deliverer-test-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
-    auto store = OpenSqliteWebhookStore((dir_ / "webhooks.db").string(), &vault_);
+    // With COUNSEL_PG_ENV the same tests run on PostgreSQL, a database each.
+    db_ = (dir_ / "webhooks.db").string();
+    if (std::getenv("COUNSEL_PG_ENV") != nullptr) {
+      auto pg = counsel::testing::PostgresTestDb::Create();
+      ASSERT_TRUE(pg.ok()) << pg.status();
+      pg_ = std::move(*pg);
+      db_ = pg_->uri();
+    }
+    auto store = OpenWebhookStore(db_, &vault_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     Reopen();
@@ -78,6 +87,7 @@ class DelivererTest : public ::testing::Test {
   void TearDown() override {
     deliverer_.reset();
     store_.reset();
+    pg_.reset();
     std::filesystem::remove_all(dir_);
   }
   // A new deliverer on the same store: what a restart sees.
@@ -116,6 +126,8 @@ class DelivererTest : public ::testing::Test {
   StoredWebhook Load(const std::string& id) { return *store_->Get("firm-a", id); }
 
   std::filesystem::path dir_;
+  std::string db_;
+  std::unique_ptr<counsel::testing::PostgresTestDb> pg_;
   PiiVault vault_{{std::string(32, 'm')}};
   FakeClock clock_{kStart};
   CursorCodec cursors_{std::string(32, 'c')};
@@ -325,6 +337,7 @@ TEST_F(DelivererTest, ABacklogDoesNotStarveAnotherWebhook) {
 }
 
 TEST_F(DelivererTest, SecretsAndUrlAreSealedInTheFile) {
+  if (pg_ != nullptr) GTEST_SKIP() << "the SQLite file (on PostgreSQL: tests/integration)";
   const StoredWebhook w = Make("w1");
   deliverer_.reset();
   store_.reset();
@@ -336,7 +349,7 @@ TEST_F(DelivererTest, SecretsAndUrlAreSealedInTheFile) {
   ASSERT_FALSE(bytes.empty());
   EXPECT_EQ(bytes.find(w.secret.substr(6)), std::string::npos);
   EXPECT_EQ(bytes.find("crm.example.com"), std::string::npos);
-  auto reopened = OpenSqliteWebhookStore((dir_ / "webhooks.db").string(), &vault_);
+  auto reopened = OpenWebhookStore(db_, &vault_);
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->Get("firm-a", "w1")->secret, w.secret);
   EXPECT_TRUE(absl::IsNotFound((*reopened)->Get("firm-b", "w1").status()));

@@ -120,9 +120,11 @@ class WebhookStore {
       absl::string_view tenant, absl::string_view id, int64_t before, int limit) = 0;
 };
 
-// The SQLite store at `path`, created and migrated on open.
-absl::StatusOr<std::unique_ptr<WebhookStore>> OpenSqliteWebhookStore(const std::string& path,
-                                                                      const PiiVault* vault);
+// The store in the SQLite file `db`, or in the counsel_webhooks schema of
+// the PostgreSQL database `db` names (shared by every case-svc replica),
+// created and migrated on open.
+absl::StatusOr<std::unique_ptr<WebhookStore>> OpenWebhookStore(const std::string& db,
+                                                                const PiiVault* vault);
 
 // Re-wraps every webhook data key under the vault's current master key
 // (rotate-master-key); the number re-wrapped. A missing file is 0.

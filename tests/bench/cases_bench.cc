@@ -8,7 +8,14 @@
 //   BM_WatchLag: time from a create's acknowledgement to its arrival on a
 //     watcher, under write load; p50/p99 as counters.
 //
+//   BM_WatchLagAcrossReplicas (PostgreSQL only): the same, with the watcher
+//     on a second replica of the store, woken by LISTEN/NOTIFY.
+//
 //   build/release/tests/bench/cases_bench --benchmark_counters_tabular=true
+//
+// With COUNSEL_BENCH_ENGINE=postgres each benchmark runs on a database of
+// its own on the server COUNSEL_PG_ENV names (tests/tools/postgres_server.sh;
+// tests/bench/postgres_report.sh runs it beside pgbench).
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +28,7 @@
 #include "case-svc/case_service.h"
 #include "case-svc/testing/fixed_advice.h"
 #include "common/server.h"
+#include "common/testing/postgres_test_db.h"
 #include "grpcpp/create_channel.h"
 
 namespace counsel::cases {
@@ -31,8 +39,14 @@ int64_t CorpusCases() {
   return env != nullptr ? std::max<int64_t>(100, std::atoll(env)) : 1000000;
 }
 
+bool OnPostgres() {
+  const char* env = std::getenv("COUNSEL_BENCH_ENGINE");
+  return env != nullptr && std::string(env) == "postgres";
+}
+
 struct Server {
   std::string dir;
+  std::unique_ptr<testing::PostgresTestDb> pg;
   ContextKey key{std::string(32, 'k')};
   PiiVault vault{{std::string(32, 'm')}};
   FixedAdvice advice{"bench"};
@@ -41,7 +55,8 @@ struct Server {
   std::unique_ptr<ServerRunner> runner;
   std::shared_ptr<grpc::Channel> channel;
 
-  explicit Server(int max_batch) {
+  // `replica_of`: a second replica on that database instead of a new one.
+  explicit Server(int max_batch, testing::PostgresTestDb* replica_of = nullptr) {
     dir = std::filesystem::temp_directory_path() /
           absl::StrCat("counsel-cases-bench-", getpid(), "-", max_batch);
     std::filesystem::remove_all(dir);
@@ -49,7 +64,19 @@ struct Server {
     CaseStoreOptions options;
     options.max_batch = max_batch;
     options.audit_key = std::string(32, 'a');
-    store = std::move(*OpenSqliteCaseStore(dir + "/cases.db", &vault, RealClock::Get(), options));
+    if (replica_of != nullptr) {
+      store = std::move(*OpenPostgresCaseStore(replica_of->uri(), &vault, RealClock::Get(), options));
+    } else if (OnPostgres()) {
+      auto db = testing::PostgresTestDb::Create();
+      if (!db.ok()) {
+        std::fprintf(stderr, "%s\n", db.status().ToString().c_str());
+        abort();
+      }
+      pg = std::move(*db);
+      store = std::move(*OpenPostgresCaseStore(pg->uri(), &vault, RealClock::Get(), options));
+    } else {
+      store = std::move(*OpenSqliteCaseStore(dir + "/cases.db", &vault, RealClock::Get(), options));
+    }
     service = std::make_unique<CaseServiceImpl>(&key, RealClock::Get(), store.get(), &advice);
     ServerConfig config;
     config.program = "bench";
@@ -63,6 +90,7 @@ struct Server {
     runner.reset();
     service.reset();
     store.reset();
+    pg.reset();
     std::filesystem::remove_all(dir);
   }
   void Sign(grpc::ClientContext* ctx, const std::string& method) {
@@ -177,12 +205,14 @@ BENCHMARK_CAPTURE(BM_ListCases, no_match,
                   "state = IN_PROGRESS AND assignee = \"lawyer-3\"")
     ->Unit(benchmark::kMillisecond);
 
-void BM_WatchLag(benchmark::State& state) {
-  Server server(256);
+// Writes through `server`, the watcher on `watched` (the same server, or a
+// second replica of its database).
+void WatchLag(benchmark::State& state, Server& server, Server& watched) {
   auto stub = v1::CaseService::NewStub(server.channel);
+  auto watch_stub = v1::CaseService::NewStub(watched.channel);
   grpc::ClientContext watch_ctx;
-  server.Sign(&watch_ctx, "WatchChanges");
-  auto reader = stub->WatchChanges(&watch_ctx, {});
+  watched.Sign(&watch_ctx, "WatchChanges");
+  auto reader = watch_stub->WatchChanges(&watch_ctx, {});
   absl::Mutex mu;
   absl::flat_hash_map<std::string, absl::Time> acked;
   std::vector<double> lag_us;
@@ -232,7 +262,23 @@ void BM_WatchLag(benchmark::State& state) {
   Percentiles(state, lag_us);
   state.SetItemsProcessed(n);
 }
+
+void BM_WatchLag(benchmark::State& state) {
+  Server server(256);
+  WatchLag(state, server, server);
+}
 BENCHMARK(BM_WatchLag)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_WatchLagAcrossReplicas(benchmark::State& state) {
+  if (!OnPostgres()) {
+    state.SkipWithError("PostgreSQL only (COUNSEL_BENCH_ENGINE=postgres)");
+    return;
+  }
+  Server writer(256);
+  Server watcher(256, writer.pg.get());
+  WatchLag(state, writer, watcher);
+}
+BENCHMARK(BM_WatchLagAcrossReplicas)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace counsel::cases

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, HERE)
 
 from counsel_harness import Cluster, PostgresDatabase, Program, await_condition  # noqa: E402
+from webhook_receiver import Receivers, verify  # noqa: E402
 
 REPLICAS = 3
 WRITES_PER_REPLICA = 15
@@ -85,8 +86,8 @@ class Replicas:
     database, each replica behind a gateway of its own (the gateways share
     one key database)."""
 
-    def __init__(self):
-        self.c = Cluster(BUILD, cases_on_postgres=True).__enter__()
+    def __init__(self, extra_flags=None):
+        self.c = Cluster(BUILD, extra_flags, cases_on_postgres=True).__enter__()
         try:
             self.cases = [self.c.programs["cases"]]
             self.gateways = [self.c.programs["gateway"]]
@@ -285,6 +286,47 @@ class SharedGatewayTest(unittest.TestCase):
                   f"{allowed:.0f} allowed", file=sys.stderr)
             self.assertLessEqual(admitted[0], allowed + 1, "more than the key's quota")
             self.assertGreaterEqual(admitted[0], 0.8 * rate * elapsed)
+        finally:
+            r.close()
+
+
+class ReplicaWebhookTest(Receivers, unittest.TestCase):
+    FLAGS = {"cases": {"webhook_allow_http": "true", "webhook_allow_private_targets": "true",
+                       "webhook_retry_initial": "100ms", "webhook_retry_max": "400ms",
+                       "webhook_timeout": "5s"}}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.close_receivers()
+
+    def test_one_subscription_serves_every_replica_once_in_feed_order(self):
+        r = Replicas(self.FLAGS)
+        try:
+            key = r.c.create_key("firm-w", ["cases.read", "cases.write", "cases.admin"],
+                                 rate=100000)
+            receiver = self.receiver()
+            s, hook, _ = r.c.http("POST", "/v1/webhooks", key=key, body={"url": receiver.url},
+                                  port=r.http_ports[0])
+            self.assertEqual(s, 200, hook)
+            # Every replica sees the subscription made through one.
+            for port in r.http_ports:
+                s, got, _ = r.c.http("GET", f"/v1/{hook['name']}", key=key, port=port)
+                self.assertEqual(s, 200, got)
+            created = []
+            for i in range(REPLICAS):
+                for _ in range(5):
+                    s, case, _ = r.create(i, key)
+                    self.assertEqual(s, 200, case)
+                    created.append(case["name"])
+            got = receiver.wait(lambda ds: len({d["headers"]["webhook-id"] for d in ds
+                                                if 200 <= d["answered"] < 300}) >= len(created))
+            accepted = [d for d in got if 200 <= d["answered"] < 300]
+            ids = [d["headers"]["webhook-id"] for d in accepted]
+            self.assertEqual(len(ids), len(set(ids)), "a change delivered twice")
+            for d in accepted:
+                self.assertTrue(verify(hook["secret"], d["headers"], d["body"]))
+            delivered = [d["json"]["data"]["case"] for d in accepted]
+            self.assertEqual(delivered, created, "deliveries out of the feed's order")
         finally:
             r.close()
 

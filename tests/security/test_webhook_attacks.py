@@ -201,6 +201,8 @@ class OpenPolicyAttackTest(Receivers, unittest.TestCase):
             self.assertNotIn(s[6:], logs)
         self.assertNotIn("crm-private-token", logs)
         raw = b""
+        if self.c.postgres:
+            raw = self.c.store_bytes()  # every file of the server
         for name in os.listdir(self.c.dir):
             if name.startswith("webhooks.db"):
                 with open(os.path.join(self.c.dir, name), "rb") as f:

@@ -1,23 +1,38 @@
-// SQLite WebhookStore: one connection behind a mutex (webhook bookkeeping is
-// a few small writes per delivery), synchronous=NORMAL: a kill -9 loses
-// nothing in WAL mode, and a power loss can only lose the last positions,
-// which delivers those changes again under the same webhook-id (at least
-// once), never skips them.
+// The WebhookStore on SQLite or PostgreSQL (the same queries, common/sql.h):
+// one connection behind a mutex (webhook bookkeeping is a few small writes
+// per delivery). SQLite runs synchronous=NORMAL: a kill -9 loses nothing in
+// WAL mode, and a power loss can only lose the last positions, which
+// delivers those changes again under the same webhook-id (at least once),
+// never skips them. On PostgreSQL (schema counsel_webhooks) every case-svc
+// replica shares the subscriptions, and the delivery leases let one replica
+// at a time deliver each webhook.
 #include <filesystem>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "case-svc/webhooks/webhook_store.h"
+#include "common/postgres.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 
 namespace counsel::cases::webhooks {
 namespace {
 
-using sqlite::Database;
-using sqlite::Statement;
-using sqlite::Transaction;
+using sql::Database;
+using sql::Statement;
+using Transaction = sql::WriteTransaction;
+
+// Steps a statement that returns the rows it changed (RETURNING) to the
+// end: whether there was one.
+absl::StatusOr<bool> Changed(Statement& q) {
+  ASSIGN_OR_RETURN(bool any, q.Step());
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, q.Step());
+    if (!more) break;
+  }
+  return any;
+}
 
 constexpr int kKeepDeliveries = 1000;
 
@@ -65,6 +80,66 @@ CREATE TABLE meta (
   return *m;
 }
 
+const std::vector<std::string>& PostgresMigrations() {
+  static const auto* m = new std::vector<std::string>{R"sql(
+CREATE TABLE webhooks (
+  tenant          TEXT NOT NULL,
+  id              TEXT NOT NULL,
+  key_ref         TEXT NOT NULL,
+  wrapped_key     BYTEA NOT NULL,
+  master_key_id   TEXT NOT NULL,
+  config_sealed   BYTEA NOT NULL,
+  secret_sealed   BYTEA NOT NULL,
+  previous_sealed BYTEA,
+  previous_expire BIGINT NOT NULL DEFAULT 0,
+  state           BIGINT NOT NULL,
+  create_time     BIGINT NOT NULL,
+  update_time     BIGINT NOT NULL,
+  revision        BIGINT NOT NULL,
+  generation      BIGINT NOT NULL,
+  position        BIGINT NOT NULL,
+  failures        BIGINT NOT NULL DEFAULT 0,
+  next_attempt    BIGINT NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT '',
+  lease_owner     TEXT NOT NULL DEFAULT '',
+  lease_epoch     BIGINT NOT NULL DEFAULT 0,
+  lease_until     BIGINT NOT NULL DEFAULT 0,
+  request_id      TEXT NOT NULL DEFAULT '',
+  request_digest  BYTEA NOT NULL DEFAULT '',
+  PRIMARY KEY (tenant, id)
+);
+CREATE UNIQUE INDEX webhooks_by_request ON webhooks(tenant, request_id) WHERE request_id != '';
+CREATE TABLE deliveries (
+  id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant      TEXT NOT NULL,
+  webhook     TEXT NOT NULL,
+  data        BYTEA NOT NULL
+);
+CREATE INDEX deliveries_by_webhook ON deliveries(tenant, webhook, id);
+CREATE TABLE meta (
+  key    TEXT PRIMARY KEY,
+  value  BIGINT NOT NULL
+);
+)sql"};
+  return *m;
+}
+
+// The store `db` names, migrated: a SQLite file or a postgresql:// URI.
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::string& db) {
+  if (pg::IsUri(db)) {
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> pg, pg::Database::Open(db, "counsel_webhooks"));
+    RETURN_IF_ERROR(pg->Migrate(PostgresMigrations()));
+    return std::unique_ptr<Database>(std::move(pg));
+  }
+  sqlite::Options o;
+  o.synchronous = "NORMAL";
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> file, sqlite::Database::Open(db, o));
+  // A deleted webhook's sealed values are overwritten, not left in free pages.
+  RETURN_IF_ERROR(file->Exec("PRAGMA secure_delete = ON"));
+  RETURN_IF_ERROR(file->Migrate(Migrations()));
+  return std::unique_ptr<Database>(std::move(file));
+}
+
 int64_t Micros(absl::Time t) {
   if (t == absl::InfinitePast()) return 0;
   return absl::ToUnixMicros(t);
@@ -80,9 +155,9 @@ constexpr char kColumns[] =
     "previous_expire, state, create_time, update_time, revision, generation, position, "
     "failures, next_attempt, last_error, request_id, request_digest";
 
-class SqliteWebhookStore final : public WebhookStore {
+class SqlWebhookStore final : public WebhookStore {
  public:
-  SqliteWebhookStore(std::unique_ptr<Database> db, const PiiVault* vault)
+  SqlWebhookStore(std::unique_ptr<Database> db, const PiiVault* vault)
       : db_(std::move(db)), vault_(vault) {}
 
   absl::Status Insert(const StoredWebhook& w) override {
@@ -164,13 +239,13 @@ class SqliteWebhookStore final : public WebhookStore {
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
         "UPDATE webhooks SET config_sealed = ?6, secret_sealed = ?7, previous_sealed = ?8, "
         "previous_expire = ?9, state = ?10, update_time = ?11, revision = ?12 "
-        "WHERE tenant = ?1 AND id = ?2 AND revision = ?3"));
+        "WHERE tenant = ?1 AND id = ?2 AND revision = ?3 RETURNING id"));
     q.Bind(1, w.tenant).Bind(2, w.id).Bind(3, expected_revision);
     BindSealed(q, key, w, 6);
     q.Bind(10, static_cast<int64_t>(w.state)).Bind(11, Micros(w.update_time))
         .Bind(12, w.revision);
-    RETURN_IF_ERROR(q.Run());
-    if (db_->Changes() != 1) return absl::AbortedError("the webhook changed since it was read");
+    ASSIGN_OR_RETURN(bool changed, Changed(q));
+    if (!changed) return absl::AbortedError("the webhook changed since it was read");
     ASSIGN_OR_RETURN(Statement p, db_->Prepare(
         "UPDATE webhooks SET generation = ?3, position = ?4, failures = ?5, next_attempt = ?6, "
         "last_error = ?7 WHERE tenant = ?1 AND id = ?2 AND generation != ?3"));
@@ -184,10 +259,11 @@ class SqliteWebhookStore final : public WebhookStore {
   absl::Status Delete(absl::string_view tenant, absl::string_view id) override {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
-    ASSIGN_OR_RETURN(Statement q, db_->Prepare("DELETE FROM webhooks WHERE tenant = ?1 AND id = ?2"));
+    ASSIGN_OR_RETURN(Statement q, db_->Prepare(
+        "DELETE FROM webhooks WHERE tenant = ?1 AND id = ?2 RETURNING id"));
     q.Bind(1, tenant).Bind(2, id);
-    RETURN_IF_ERROR(q.Run());
-    if (db_->Changes() != 1) return absl::NotFoundError("no such webhook");
+    ASSIGN_OR_RETURN(bool deleted, Changed(q));
+    if (!deleted) return absl::NotFoundError("no such webhook");
     ASSIGN_OR_RETURN(Statement d, db_->Prepare(
         "DELETE FROM deliveries WHERE tenant = ?1 AND webhook = ?2"));
     d.Bind(1, tenant).Bind(2, id);
@@ -199,7 +275,7 @@ class SqliteWebhookStore final : public WebhookStore {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
         "INSERT INTO meta (key, value) VALUES ('epoch', 1) "
-        "ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value"));
+        "ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value"));
     ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return absl::InternalError("no epoch");
     const int64_t epoch = q.ColumnInt64(0);
@@ -216,11 +292,10 @@ class SqliteWebhookStore final : public WebhookStore {
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
         "UPDATE webhooks SET lease_owner = ?3, lease_epoch = ?4, lease_until = ?6 "
         "WHERE tenant = ?1 AND id = ?2 AND (lease_until < ?5 OR "
-        "(lease_owner = ?3 AND lease_epoch <= ?4))"));
+        "(lease_owner = ?3 AND lease_epoch <= ?4)) RETURNING id"));
     q.Bind(1, tenant).Bind(2, id).Bind(3, owner.name).Bind(4, owner.epoch).Bind(5, Micros(now))
         .Bind(6, Micros(until));
-    RETURN_IF_ERROR(q.Run());
-    return db_->Changes() == 1;
+    return Changed(q);
   }
 
   absl::Status Release(absl::string_view tenant, absl::string_view id,
@@ -292,7 +367,8 @@ class SqliteWebhookStore final : public WebhookStore {
     // A caller's DISABLED stays; a 410 disables and, being a change of
     // state the caller sees, bumps the revision (the etag).
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-        "UPDATE webhooks SET position = max(position, ?5), failures = ?6, next_attempt = ?7, "
+        "UPDATE webhooks SET position = CASE WHEN position > ?5 THEN position ELSE ?5 END, "
+        "failures = ?6, next_attempt = ?7, "
         "last_error = ?8, state = CASE WHEN state = 3 OR ?9 = 0 THEN state ELSE ?9 END, "
         "revision = revision + (CASE WHEN ?9 = 3 AND state != 3 THEN 1 ELSE 0 END) "
         "WHERE tenant = ?1 AND id = ?2 AND lease_owner = ?3 AND lease_epoch = ?10 "
@@ -323,12 +399,12 @@ class SqliteWebhookStore final : public WebhookStore {
     // Not for a webhook deleted while its attempt was in flight.
     ASSIGN_OR_RETURN(Statement q, db_->Prepare(
         "INSERT INTO deliveries (tenant, webhook, data) SELECT ?1, ?2, ?3 WHERE EXISTS "
-        "(SELECT 1 FROM webhooks WHERE tenant = ?1 AND id = ?2)"));
+        "(SELECT 1 FROM webhooks WHERE tenant = ?1 AND id = ?2) RETURNING id"));
     q.Bind(1, tenant).Bind(2, id).BindBlob(3, d.SerializeAsString());
-    RETURN_IF_ERROR(q.Run());
+    ASSIGN_OR_RETURN(bool inserted, Changed(q));
     // Pruned every 100 inserts of this webhook (counted since the store
     // opened), so each log stays near its 1000 newest.
-    if (db_->Changes() == 1 && ++inserts_[{std::string(tenant), std::string(id)}] % 100 == 0) {
+    if (inserted && ++inserts_[{std::string(tenant), std::string(id)}] % 100 == 0) {
       ASSIGN_OR_RETURN(Statement prune, db_->Prepare(
           "DELETE FROM deliveries WHERE tenant = ?1 AND webhook = ?2 AND id <= "
           "(SELECT id FROM deliveries WHERE tenant = ?1 AND webhook = ?2 ORDER BY id DESC "
@@ -408,21 +484,15 @@ class SqliteWebhookStore final : public WebhookStore {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WebhookStore>> OpenSqliteWebhookStore(const std::string& path,
-                                                                      const PiiVault* vault) {
-  sqlite::Options o;
-  o.synchronous = "NORMAL";
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, o));
-  // A deleted webhook's sealed values are overwritten, not left in free pages.
-  RETURN_IF_ERROR(db->Exec("PRAGMA secure_delete = ON"));
-  RETURN_IF_ERROR(db->Migrate(Migrations()));
-  return std::unique_ptr<WebhookStore>(new SqliteWebhookStore(std::move(db), vault));
+absl::StatusOr<std::unique_ptr<WebhookStore>> OpenWebhookStore(const std::string& db,
+                                                                const PiiVault* vault) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> opened, OpenDatabase(db));
+  return std::unique_ptr<WebhookStore>(new SqlWebhookStore(std::move(opened), vault));
 }
 
 absl::StatusOr<int64_t> RewrapWebhookKeys(const std::string& path, const PiiVault& vault) {
-  if (!std::filesystem::exists(path)) return int64_t{0};
-  ASSIGN_OR_RETURN(auto db, Database::Open(path, {}));
-  RETURN_IF_ERROR(db->Migrate(Migrations()));
+  if (!pg::IsUri(path) && !std::filesystem::exists(path)) return int64_t{0};
+  ASSIGN_OR_RETURN(auto db, OpenDatabase(path));
   ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db));
   std::vector<std::tuple<std::string, std::string, std::string, std::string>> rows;
   {
