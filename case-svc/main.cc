@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -146,7 +147,15 @@ int RunBackup() {
 int RunMigrate() {
   auto key = AuditKey();
   if (!key.ok()) return Fail(key.status());
-  auto report = MoveToPostgres(absl::GetFlag(FLAGS_from), absl::GetFlag(FLAGS_to), *key);
+  // The webhook database beside the cases' file (or --webhook_db), if any.
+  std::string webhooks = absl::GetFlag(FLAGS_webhook_db);
+  if (webhooks.empty()) {
+    const std::string from = absl::GetFlag(FLAGS_from);
+    const size_t slash = from.rfind('/');
+    webhooks = slash == std::string::npos ? "webhooks.db" : from.substr(0, slash + 1) + "webhooks.db";
+  }
+  if (!std::filesystem::exists(webhooks)) webhooks.clear();
+  auto report = MoveToPostgres(absl::GetFlag(FLAGS_from), absl::GetFlag(FLAGS_to), *key, webhooks);
   if (!report.ok()) return Fail(report.status());
   for (const auto& [table, rows] : report->rows) {
     std::printf("%s: %lld rows\n", table.c_str(), static_cast<long long>(rows));

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
@@ -123,15 +124,36 @@ std::string QuoteIdentifier(absl::string_view name) {
 }
 
 PGconn* ConnectRaw(const std::string& uri) {
-  // Fail fast while the server is down: a caller waits seconds, not minutes.
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {uri.c_str(), "3", "counsel", nullptr};
+  // Fail fast while the server is down (a caller waits seconds, not
+  // minutes), and find a peer that vanished without closing (a node lost
+  // in a failover) within seconds too, instead of the kernel's quarter of
+  // an hour: keepalives, and a limit on unacknowledged sends. bytea comes
+  // back as hex whatever the server's default.
+  const char* keys[] = {"dbname",           "connect_timeout", "application_name",
+                        "keepalives",       "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "options", nullptr};
+  const char* values[] = {uri.c_str(), "3",  "counsel", "1", "5", "2", "3", "10000",
+                          "-c bytea_output=hex", nullptr};
   return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+}
+
+// A URI libpq cannot parse. Its own message may quote the URI, password
+// included, so it goes nowhere.
+absl::Status CheckUri(const std::string& uri) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(uri.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) {
+    return absl::InvalidArgumentError("malformed PostgreSQL connection URI");
+  }
+  PQconninfoFree(options);
+  return absl::OkStatus();
 }
 
 absl::Status LostTransaction() {
   return absl::UnavailableError(
-      "the connection to PostgreSQL was lost inside a transaction: nothing of it was committed");
+      "the connection to PostgreSQL was lost inside a transaction (if it was committing, it may "
+      "have committed: a retry with the same request id is safe)");
 }
 
 }  // namespace
@@ -159,9 +181,12 @@ class Cursor final : public sql::Cursor {
 
   void BindInt64(int index, int64_t value) override { Set(index, absl::StrCat(value), kInt8, 0); }
   void BindDouble(int index, double value) override {
-    Set(index, absl::StrCat(value), kFloat8, 0);
+    Set(index, absl::StrFormat("%.17g", value), kFloat8, 0);  // every bit, as SQLite keeps
   }
   void BindText(int index, absl::string_view text) override {
+    // Text parameters travel as C strings: a NUL would cut the value short
+    // (and PostgreSQL's text cannot hold one), where SQLite keeps it whole.
+    if (text.find('\0') != absl::string_view::npos) nul_in_text_ = index;
     Set(index, std::string(text), kText, 0);
   }
   void BindBlob(int index, absl::string_view bytes) override {
@@ -177,6 +202,9 @@ class Cursor final : public sql::Cursor {
     if (bad_index_ != 0) {
       return absl::InternalError(absl::StrCat("binding parameter ", bad_index_, ": no such parameter"));
     }
+    if (nul_in_text_ != 0) {
+      return absl::InvalidArgumentError("text holds a NUL character");
+    }
     if (result_ == nullptr) {
       if (db_->lost_transaction_) return LostTransaction();
       std::vector<const char*> values(values_.size());
@@ -191,13 +219,20 @@ class Cursor final : public sql::Cursor {
       for (int attempt = 0;; ++attempt) {
         RETURN_IF_ERROR(db_->EnsureConnected());
         const bool idle = PQtransactionStatus(db_->conn_) == PQTRANS_IDLE;
-        ASSIGN_OR_RETURN(std::string name, Prepared());
-        result_ = PQexecPrepared(db_->conn_, name.c_str(), static_cast<int>(values.size()),
-                                 values.data(), lengths.data(), formats_.data(),
-                                 /*resultFormat=*/0);
-        if (PQstatus(db_->conn_) != CONNECTION_OK && !idle) db_->lost_transaction_ = true;
-        if (attempt > 0 || !idle || PQstatus(db_->conn_) == CONNECTION_OK) break;
-        Clear();
+        absl::StatusOr<std::string> name = Prepared();
+        if (name.ok()) {
+          result_ = PQexecPrepared(db_->conn_, name->c_str(), static_cast<int>(values.size()),
+                                   values.data(), lengths.data(), formats_.data(),
+                                   /*resultFormat=*/0);
+        }
+        const bool lost = PQstatus(db_->conn_) != CONNECTION_OK;
+        if (lost && !idle) db_->lost_transaction_ = true;
+        if (attempt == 0 && idle && lost) {
+          Clear();
+          continue;
+        }
+        if (!name.ok()) return name.status();
+        break;
       }
       const ExecStatusType st = result_ == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result_);
       if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -249,10 +284,25 @@ class Cursor final : public sql::Cursor {
     std::fill(types_.begin(), types_.end(), 0);
     std::fill(formats_.begin(), formats_.end(), 0);
     bad_index_ = 0;
+    nul_in_text_ = 0;
     db_->Release(this);
   }
 
   const std::string& key() const { return key_; }
+
+  // Frees this cursor's statements on the server (they live as long as the
+  // connection otherwise).
+  void Deallocate() {
+    if (generation_ != db_->generation_ || db_->conn_ == nullptr ||
+        PQstatus(db_->conn_) != CONNECTION_OK) {
+      return;
+    }
+    for (const auto& [signature, name] : names_) {
+      PGresult* res = PQexec(db_->conn_, absl::StrCat("DEALLOCATE ", name).c_str());
+      if (res != nullptr) PQclear(res);
+    }
+    names_.clear();
+  }
 
  private:
   bool InRange(int index) {
@@ -305,6 +355,7 @@ class Cursor final : public sql::Cursor {
   std::vector<Oid> types_;
   std::vector<int> formats_;
   int bad_index_ = 0;
+  int nul_in_text_ = 0;
   int64_t generation_ = -1;
   std::unordered_map<std::string, std::string> names_;
   PGresult* result_ = nullptr;
@@ -315,6 +366,7 @@ class Cursor final : public sql::Cursor {
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& uri,
                                                          const std::string& schema) {
   if (!IsUri(uri)) return absl::InvalidArgumentError("not a postgresql:// URI");
+  RETURN_IF_ERROR(CheckUri(uri));
   std::unique_ptr<Database> db(new Database(uri, schema));
   RETURN_IF_ERROR(db->EnsureConnected());
   return db;
@@ -368,6 +420,12 @@ absl::Status Database::Exec(absl::string_view sql) {
 }
 
 absl::StatusOr<sql::Statement> Database::Prepare(absl::string_view sql) {
+  // The parameter rewriting knows quotes, not comments or dollar quoting:
+  // prepared SQL uses neither (Exec, which rewrites nothing, may).
+  if (absl::StrContains(sql, "--") || absl::StrContains(sql, "/*") ||
+      absl::StrContains(sql, "$")) {
+    return absl::InternalError("prepared SQL holds a comment or a dollar sign");
+  }
   std::string key(sql);
   auto it = cache_.find(key);
   if (it != cache_.end() && it->second != nullptr) return sql::Statement(it->second.release());
@@ -382,12 +440,15 @@ void Database::Release(Cursor* cursor) {
   if (slot == nullptr) {
     slot.reset(cursor);
   } else {
+    cursor->Deallocate();  // a second copy: its server-side statements go too
     delete cursor;
   }
 }
 
 absl::Status Database::LockScope(absl::string_view scope) {
-  ASSIGN_OR_RETURN(sql::Statement q, Prepare("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))"));
+  // Class 1 of the two-key advisory locks: scopes (tenants), apart from the
+  // migrations' class 2 and any other use.
+  ASSIGN_OR_RETURN(sql::Statement q, Prepare("SELECT pg_advisory_xact_lock(1, hashtext(?1))"));
   q.Bind(1, scope);
   return q.Run();
 }
@@ -411,7 +472,7 @@ absl::Status Database::Migrate(const std::vector<std::string>& steps) {
       // wait here and then find the work done.
       {
         ASSIGN_OR_RETURN(sql::Statement lock, Prepare(
-            "SELECT pg_advisory_xact_lock(hashtextextended('counsel-migrate:' || ?1, 0))"));
+            "SELECT pg_advisory_xact_lock(2, hashtext(?1))"));
         RETURN_IF_ERROR(lock.Bind(1, schema_).Run());
       }
       RETURN_IF_ERROR(Exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(schema_),
@@ -448,6 +509,7 @@ absl::Status Database::Migrate(const std::vector<std::string>& steps) {
 absl::StatusOr<std::unique_ptr<Listener>> Listener::Start(const std::string& uri,
                                                           const std::string& channel,
                                                           std::function<void()> on_notify) {
+  RETURN_IF_ERROR(CheckUri(uri));
   std::unique_ptr<Listener> l(new Listener(uri, channel, std::move(on_notify)));
   if (pipe(l->wake_) != 0) return absl::InternalError("pipe failed");
   if (!l->Connect()) {

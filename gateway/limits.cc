@@ -41,23 +41,17 @@ double LeaseBatch(double rate, double burst) {
 
 }  // namespace
 
-bool TokenBuckets::Lease(const std::string& name, double rate, double burst, absl::Time now) {
-  const double want = LeaseBatch(rate, burst);
-  absl::StatusOr<double> granted = leaser_(name, rate, burst, want, now);
-  if (!granted.ok()) return false;
-  leased_[name] += *granted;
-  if (leased_.size() > 100000) {
-    absl::erase_if(leased_, [](const auto& kv) { return kv.second < 1; });
-    absl::erase_if(empty_until_, [&](const auto& kv) { return kv.second < now; });
-  }
-  return true;
-}
-
 absl::Status TokenBuckets::Take(const std::string& name, double rate, double burst,
                                 absl::Time now, absl::string_view what) {
   absl::MutexLock lock(&mu_);
-  if (leaser_) {
+  if (leaser_ && now >= leaser_failed_until_) {
     const absl::Duration refill = absl::Seconds(rate > 0 ? 1 / rate : 60);
+    // One lease per name at a time; others of that name wait for it (the
+    // lock is released meanwhile, so other keys never wait on the database).
+    auto not_leasing = [this, &name]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return !leasing_.contains(name);
+    };
+    mu_.Await(absl::Condition(&not_leasing));
     bool shared = true;
     if (leased_[name] < 1) {
       // An empty shared bucket is not asked again before a token can be
@@ -67,7 +61,29 @@ absl::Status TokenBuckets::Take(const std::string& name, double rate, double bur
         return ResourceExhaustedRetryAfter(absl::StrCat(what, ": retry later"),
                                            absl::Ceil(empty->second - now, absl::Milliseconds(1)));
       }
-      shared = Lease(name, rate, burst, now);
+      const double want = LeaseBatch(rate, burst);
+      Leaser leaser = leaser_;
+      leasing_.insert(name);
+      mu_.Unlock();
+      absl::StatusOr<double> granted = leaser(name, rate, burst, want, now);
+      mu_.Lock();
+      leasing_.erase(name);
+      if (granted.ok()) {
+        leased_[name] += *granted;
+        if (*granted < 1) {
+          // Asked again once a batch's worth can be back.
+          empty_until_[name] = now + std::max(refill, absl::Seconds(want / rate));
+        }
+      } else {
+        // The database is unreachable or slow: this replica's own buckets
+        // decide for a second before it is asked again.
+        shared = false;
+        leaser_failed_until_ = now + absl::Seconds(1);
+      }
+      if (leased_.size() > 100000) {
+        absl::erase_if(leased_, [](const auto& kv) { return kv.second < 1; });
+        absl::erase_if(empty_until_, [&](const auto& kv) { return kv.second < now; });
+      }
     }
     if (shared) {
       if (leased_[name] >= 1) {
@@ -75,13 +91,9 @@ absl::Status TokenBuckets::Take(const std::string& name, double rate, double bur
         empty_until_.erase(name);
         return absl::OkStatus();
       }
-      // Asked again once a batch's worth can be back (a tenth of a second).
-      const absl::Duration wait = std::max(refill, absl::Seconds(LeaseBatch(rate, burst) / rate));
-      empty_until_[name] = now + wait;
       return ResourceExhaustedRetryAfter(absl::StrCat(what, ": retry later"),
                                          absl::Ceil(refill, absl::Milliseconds(1)));
     }
-    // The database is unreachable: this replica's own bucket decides.
   }
   Bucket& b = Refill(name, rate, burst, now);
   if (b.tokens >= 1) {

@@ -29,7 +29,9 @@ class TokenBuckets {
   // From now on, tokens come from `leaser` in batches of about a tenth of a
   // second's worth, spent here: a replica holds little that others could
   // have used, and asks the database about ten times a second per busy key,
-  // not once per call. While the leaser fails, the bucket is kept here.
+  // not once per call. The leaser runs without the buckets' lock (other
+  // keys never wait on the database); after it fails, the buckets kept here
+  // decide for a second.
   void ShareThrough(Leaser leaser);
 
   // Takes one token from `name`'s bucket (rate per second, burst size).
@@ -46,16 +48,16 @@ class TokenBuckets {
   };
   Bucket& Refill(const std::string& name, double rate, double burst, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Tops a shared bucket's local tokens up from the leaser; false when the
-  // leaser failed.
-  bool Lease(const std::string& name, double rate, double burst, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
   Leaser leaser_ ABSL_GUARDED_BY(mu_);
   // Leased tokens not yet spent, by name.
   absl::flat_hash_map<std::string, double> leased_ ABSL_GUARDED_BY(mu_);
   // When an empty shared bucket may hold a token again, by name.
   absl::flat_hash_map<std::string, absl::Time> empty_until_ ABSL_GUARDED_BY(mu_);
+  // Names whose lease is in flight (the lock is released during it).
+  absl::flat_hash_set<std::string> leasing_ ABSL_GUARDED_BY(mu_);
+  // After a failed lease, the local buckets decide until then.
+  absl::Time leaser_failed_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -119,11 +119,16 @@ absl::StatusOr<int64_t> RewrapDataKeys(const std::string& path, const PiiVault& 
     if (batch.empty()) return done;
     for (const auto& [ref, tenant, wrapped] : batch) {
       ASSIGN_OR_RETURN(DataKey key, vault.Unwrap(tenant, ref, wrapped));
+      // Only a key still live: one a serving replica erased since the read
+      // stays destroyed (PostgreSQL reads without the write lock SQLite's
+      // BEGIN IMMEDIATE takes).
       ASSIGN_OR_RETURN(sql::Statement up, db->Prepare(
-          "UPDATE client_keys SET wrapped = ?2, master_key_id = ?3 WHERE key_ref = ?1"));
+          "UPDATE client_keys SET wrapped = ?2, master_key_id = ?3 WHERE key_ref = ?1 "
+          "AND wrapped IS NOT NULL AND master_key_id != ?3 RETURNING key_ref"));
       up.Bind(1, ref).BindBlob(2, vault.Wrap(tenant, key)).Bind(3, vault.current_key_id());
+      ASSIGN_OR_RETURN(bool rewrapped, up.Step());
       RETURN_IF_ERROR(up.Run());
-      ++done;
+      if (rewrapped) ++done;
     }
     RETURN_IF_ERROR(tx.Commit());
   }

@@ -54,8 +54,12 @@ struct MoveReport {
 // source's row count and every tenant's audit chain verifies (with
 // `audit_key`) and ends at the source's head. Writers on `from` should be
 // stopped first: what they write after the copy's snapshot stays behind.
+//
+// `webhooks_from`, when not empty, is the SQLite webhook database to copy
+// into the counsel_webhooks schema too (sealed as it is).
 absl::StatusOr<MoveReport> MoveToPostgres(const std::string& from, const std::string& to,
-                                          const std::string& audit_key);
+                                          const std::string& audit_key,
+                                          const std::string& webhooks_from = "");
 
 }  // namespace counsel::cases
 

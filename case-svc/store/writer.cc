@@ -1,5 +1,6 @@
 #include "case-svc/store/writer.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -70,6 +71,11 @@ void Writer::Loop() {
         queue_.pop_front();
       }
     }
+    // Scopes locked in one order by every replica's batches: two batches
+    // that both hold two tenants do not deadlock (one tenant's pieces keep
+    // their order).
+    std::stable_sort(batch.begin(), batch.end(),
+                     [](const Item& a, const Item& b) { return a.scope < b.scope; });
     std::vector<absl::Status> results(batch.size());
     absl::Status tx = db_->BeginWrite();
     if (tx.ok()) {

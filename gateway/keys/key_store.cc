@@ -127,8 +127,10 @@ constexpr char kColumns[] =
 // The same queries on SQLite and PostgreSQL (common/sql.h).
 class SqlKeyStore final : public KeyStore {
  public:
-  SqlKeyStore(std::unique_ptr<Database> db, const Clock* clock, bool shared)
-      : db_(std::move(db)), clock_(clock), shared_(shared) {}
+  // `lease_db`: a second connection for shared quotas (PostgreSQL), or null.
+  SqlKeyStore(std::unique_ptr<Database> db, const Clock* clock,
+              std::unique_ptr<Database> lease_db = nullptr)
+      : db_(std::move(db)), clock_(clock), lease_db_(std::move(lease_db)) {}
 
   absl::StatusOr<NewKey> Create(const KeySpec& spec) override {
     if (spec.tenant.empty() || spec.tenant.size() > 63) {
@@ -258,33 +260,40 @@ class SqlKeyStore final : public KeyStore {
   }
 
   absl::StatusOr<double> LeaseTokens(absl::string_view name, double rate, double burst,
-                                     double want, absl::Time now) override {
-    if (!shared_) return absl::UnimplementedError("quotas are this replica's own");
-    const int64_t micros = absl::ToUnixMicros(now);
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(sql::WriteTransaction tx, sql::WriteTransaction::Begin(*db_));
+                                     double want, absl::Time /*now*/) override {
+    // Its own connection: a slow lease never holds up authentication. Time
+    // is the server's, so replicas whose clocks differ mint nothing.
+    absl::MutexLock lock(&lease_mu_);
+    if (lease_db_ == nullptr) return absl::UnimplementedError("quotas are this replica's own");
+    ASSIGN_OR_RETURN(sql::WriteTransaction tx, sql::WriteTransaction::Begin(*lease_db_));
     {
-      ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
-          "INSERT INTO quota_buckets (name, tokens, updated) VALUES (?1, ?2, ?3) "
+      ASSIGN_OR_RETURN(Statement ins, lease_db_->Prepare(
+          "INSERT INTO quota_buckets (name, tokens, updated) VALUES (?1, ?2, "
+          "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint) "
           "ON CONFLICT (name) DO NOTHING"));
-      RETURN_IF_ERROR(ins.Bind(1, name).Bind(2, burst).Bind(3, micros).Run());
+      RETURN_IF_ERROR(ins.Bind(1, name).Bind(2, burst).Run());
     }
     double available = 0;
+    int64_t server_now = 0;
     {
       // The row stays locked to the end of the transaction: one replica's
       // lease at a time.
-      ASSIGN_OR_RETURN(Statement q, db_->Prepare(
-          "SELECT tokens, updated FROM quota_buckets WHERE name = ?1 FOR UPDATE"));
+      ASSIGN_OR_RETURN(Statement q, lease_db_->Prepare(
+          "SELECT tokens, updated, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint "
+          "FROM quota_buckets WHERE name = ?1 FOR UPDATE"));
       q.Bind(1, name);
       ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) return absl::InternalError("quota bucket vanished");
-      const double elapsed = std::max<double>(0, static_cast<double>(micros - q.ColumnInt64(1)) / 1e6);
+      server_now = q.ColumnInt64(2);
+      const double elapsed =
+          std::max<double>(0, static_cast<double>(server_now - q.ColumnInt64(1)) / 1e6);
       available = std::min(burst, q.ColumnDouble(0) + rate * elapsed);
+      RETURN_IF_ERROR(q.Run());
     }
     const double granted = std::max(0.0, std::min(want, std::floor(available)));
-    ASSIGN_OR_RETURN(Statement up, db_->Prepare(
-        "UPDATE quota_buckets SET tokens = ?2, updated = ?3 WHERE name = ?1"));
-    RETURN_IF_ERROR(up.Bind(1, name).Bind(2, available - granted).Bind(3, std::max(micros, int64_t{0})).Run());
+    ASSIGN_OR_RETURN(Statement up, lease_db_->Prepare(
+        "UPDATE quota_buckets SET tokens = ?2, updated = GREATEST(updated, ?3) WHERE name = ?1"));
+    RETURN_IF_ERROR(up.Bind(1, name).Bind(2, available - granted).Bind(3, server_now).Run());
     RETURN_IF_ERROR(tx.Commit());
     return granted;
   }
@@ -301,7 +310,8 @@ class SqlKeyStore final : public KeyStore {
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
   const Clock* clock_;
-  const bool shared_;
+  absl::Mutex lease_mu_;
+  std::unique_ptr<Database> lease_db_ ABSL_GUARDED_BY(lease_mu_);
 };
 
 }  // namespace
@@ -335,11 +345,13 @@ absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& db,
   if (pg::IsUri(db)) {
     ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> pg, pg::Database::Open(db, "counsel_gateway"));
     RETURN_IF_ERROR(pg->Migrate(PostgresMigrations()));
-    return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(pg), clock, /*shared=*/true));
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> leases,
+                     pg::Database::Open(db, "counsel_gateway"));
+    return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(pg), clock, std::move(leases)));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> file, sqlite::Database::Open(db, {}));
   RETURN_IF_ERROR(file->Migrate(Migrations()));
-  return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(file), clock, /*shared=*/false));
+  return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(file), clock));
 }
 
 }  // namespace counsel::gateway

@@ -165,6 +165,9 @@ class KubernetesTest(unittest.TestCase):
             self.assertNotIn(":", env["COUNSEL_DB"].split("@")[0][len("postgresql://"):],
                              "no password in the URI")
             self.assertEqual(env["PGPASSFILE"], "/pg/pgpass", name)
+            self.assertIn("sslmode=verify-full", env["COUNSEL_DB"], "the server's certificate checked")
+            self.assertFalse([a for a in container["command"] if a.startswith("--webhook_db=")],
+                             "webhooks shared in the database, not a file per pod")
             self.assertFalse([a for a in container["command"] if a.startswith("--db=")], name)
             mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
             volumes = {v["name"]: v for v in spec["volumes"]}

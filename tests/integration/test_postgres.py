@@ -394,9 +394,12 @@ class MoveFirmTest(unittest.TestCase):
         return out
 
     def test_a_firm_moves_from_sqlite_with_every_kind_of_record_and_reads_the_same(self):
-        with Cluster(BUILD, cases_on_postgres=False) as c:
+        with Cluster(BUILD, ReplicaWebhookTest.FLAGS, cases_on_postgres=False) as c:
             key = c.create_key("firm-m", ["cases.read", "cases.write", "cases.pii", "cases.admin"])
             cases, evidence = [], {}
+            s, hook, _ = c.http("POST", "/v1/webhooks", key=key, body={
+                "url": "http://127.0.0.1:9/crm", "description": "CRM 同步"})
+            self.assertEqual(s, 200, hook)
             for i in range(3):
                 s, case, _ = c.http("POST", "/v1/cases", key=key, body={
                     "client": {"id": f"crm-{i}", "displayName": "孙八", "phone": "13912345678",
@@ -446,6 +449,10 @@ class MoveFirmTest(unittest.TestCase):
                 after = self.answers(c, key, cases, evidence)
                 for path in before:
                     self.assertEqual(after[path], before[path], path)
+                # The subscription came along, its secret still sealed under its key.
+                s, moved_hook, _ = c.http("GET", f"/v1/{hook['name']}", key=key)
+                self.assertEqual((s, moved_hook.get("url")), (200, "http://127.0.0.1:9/crm"))
+                self.assertIn("webhooks.webhooks: 1 rows", moved.stdout)
                 # And it goes on: a new case on PostgreSQL, the chain still whole.
                 s, case, _ = c.http("POST", "/v1/cases", key=key, body={
                     "client": {"displayName": "周九"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
