@@ -194,10 +194,17 @@ absl::Status WriteFilterColumns(Database& db, const std::string& tenant,
   }
   if (c.occurred_on().empty()) cols.BindNull(4); else cols.Bind(4, c.occurred_on());
   RETURN_IF_ERROR(cols.Run());
-  ASSIGN_OR_RETURN(Statement del, db.Prepare(
-      "DELETE FROM case_labels WHERE tenant = ?1 AND case_id = ?2"));
-  del.Bind(1, tenant).Bind(2, case_id);
-  RETURN_IF_ERROR(del.Run());
+  return WriteLabels(db, tenant, case_id, c, /*replace=*/true);
+}
+
+absl::Status WriteLabels(Database& db, const std::string& tenant, const std::string& case_id,
+                         const v1::Case& c, bool replace) {
+  if (replace) {
+    ASSIGN_OR_RETURN(Statement del, db.Prepare(
+        "DELETE FROM case_labels WHERE tenant = ?1 AND case_id = ?2"));
+    del.Bind(1, tenant).Bind(2, case_id);
+    RETURN_IF_ERROR(del.Run());
+  }
   for (const auto& [key, value] : c.labels()) {
     ASSIGN_OR_RETURN(Statement ins, db.Prepare(
         "INSERT INTO case_labels (tenant, case_id, key, value) VALUES (?1, ?2, ?3, ?4)"));

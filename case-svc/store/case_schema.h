@@ -36,6 +36,9 @@ int SqliteSchemaVersion();
 // Writes the filter columns and label rows of one case from its proto.
 absl::Status WriteFilterColumns(sql::Database& db, const std::string& tenant,
                                 const std::string& case_id, const v1::Case& c);
+// Writes the label rows of one case (`replace`: removing its old ones first).
+absl::Status WriteLabels(sql::Database& db, const std::string& tenant, const std::string& case_id,
+                         const v1::Case& c, bool replace);
 // Fills them for every existing row (the migration that adds them).
 absl::Status BackfillFilterColumns(sql::Database& db);
 

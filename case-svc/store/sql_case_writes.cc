@@ -22,17 +22,23 @@ absl::Status SqlCaseStore::Store(Database& db, const std::string& tenant, const 
     const int64_t due = Micros(item.due_time());
     next_due = next_due == 0 ? due : std::min(next_due, due);
   }
+  // One statement writes every column of the row (each statement is a
+  // round trip to PostgreSQL, and work for SQLite).
   const std::string sql = insert
       ? "INSERT INTO cases (tenant, case_id, external_ref, client_id, key_ref, name_sealed, "
         "phone_sealed, email_sealed, national_id_sealed, state, severity, incident_type, "
         "assignee, suspected_source, leaked_mask, limitation_ends_on, next_due_time, "
-        "create_time, update_time, revision, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-        "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?20)"
+        "create_time, update_time, revision, data, phone_index, national_id_index, "
+        "text_sealed, discovered_time, occurred_on) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+        "?25)"
       : "UPDATE cases SET external_ref = ?3, name_sealed = ?6, phone_sealed = ?7, "
         "email_sealed = ?8, national_id_sealed = ?9, state = ?10, severity = ?11, "
         "incident_type = ?12, assignee = ?13, suspected_source = ?14, leaked_mask = ?15, "
         "limitation_ends_on = ?16, next_due_time = ?17, update_time = ?18, revision = ?19, "
-        "data = ?20 WHERE tenant = ?1 AND case_id = ?2 AND (?4 IS NOT NULL OR ?5 IS NOT NULL)";
+        "data = ?20, phone_index = ?21, national_id_index = ?22, text_sealed = ?23, "
+        "discovered_time = ?24, occurred_on = ?25 "
+        "WHERE tenant = ?1 AND case_id = ?2 AND (?4 IS NOT NULL OR ?5 IS NOT NULL)";
   ASSIGN_OR_RETURN(Statement s, db.Prepare(sql));
   s.Bind(1, tenant).Bind(2, case_id);
   if (c.external_ref().empty()) s.BindNull(3); else s.Bind(3, c.external_ref());
@@ -52,27 +58,23 @@ absl::Status SqlCaseStore::Store(Database& db, const std::string& tenant, const 
   if (c.limitation_ends_on().empty()) s.BindNull(16); else s.Bind(16, c.limitation_ends_on());
   if (next_due == 0) s.BindNull(17); else s.Bind(17, next_due);
   s.Bind(18, now).Bind(19, revision).BindBlob(20, stored.SerializeAsString());
-  RETURN_IF_ERROR(s.Run());
-  RETURN_IF_ERROR(WriteFilterColumns(db, tenant, case_id, c));
-  {
-    ASSIGN_OR_RETURN(Statement idx, db.Prepare(
-        "UPDATE cases SET phone_index = ?3, national_id_index = ?4, text_sealed = ?5 "
-        "WHERE tenant = ?1 AND case_id = ?2"));
-    idx.Bind(1, tenant).Bind(2, case_id);
-    if (HasFreeText(text) && key != nullptr) {
-      idx.BindBlob(5, PiiVault::Seal(*key, text.SerializeAsString(),
-                                     Binding{tenant, case_id, "text"}));
-    } else {
-      idx.BindNull(5);
-    }
-    if (c.client().phone().empty() || key == nullptr) idx.BindNull(3);
-    else idx.Bind(3, BlindIndex(tenant, "client.phone", c.client().phone()));
-    if (c.client().national_id().empty() || key == nullptr) idx.BindNull(4);
-    else idx.Bind(4, BlindIndex(tenant, "client.national_id", c.client().national_id()));
-    RETURN_IF_ERROR(idx.Run());
+  if (c.client().phone().empty() || key == nullptr) s.BindNull(21);
+  else s.Bind(21, BlindIndex(tenant, "client.phone", c.client().phone()));
+  if (c.client().national_id().empty() || key == nullptr) s.BindNull(22);
+  else s.Bind(22, BlindIndex(tenant, "client.national_id", c.client().national_id()));
+  if (HasFreeText(text) && key != nullptr) {
+    s.BindBlob(23, PiiVault::Seal(*key, text.SerializeAsString(), Binding{tenant, case_id, "text"}));
+  } else {
+    s.BindNull(23);
   }
+  if (c.has_discovered_time()) s.Bind(24, TimeUtil::TimestampToMicroseconds(c.discovered_time()));
+  else s.BindNull(24);
+  if (c.occurred_on().empty()) s.BindNull(25); else s.Bind(25, c.occurred_on());
+  RETURN_IF_ERROR(s.Run());
+  // A new case has no labels or pending items to replace.
+  RETURN_IF_ERROR(WriteLabels(db, tenant, case_id, c, /*replace=*/!insert));
   // The overdue index: PENDING items with a due time.
-  {
+  if (!insert) {
     ASSIGN_OR_RETURN(Statement del, db.Prepare(
         "DELETE FROM pending_items WHERE tenant = ?1 AND case_id = ?2"));
     del.Bind(1, tenant).Bind(2, case_id);
@@ -91,20 +93,16 @@ absl::Status SqlCaseStore::Store(Database& db, const std::string& tenant, const 
 absl::StatusOr<int64_t> SqlCaseStore::AppendEvent(Database& db, const std::string& tenant,
                                     const std::string& case_id, const std::string& client_id,
                                     v1::CaseEvent event, int64_t now) {
+  int64_t seq = 0;
   {
     ASSIGN_OR_RETURN(Statement up, db.Prepare(
         "INSERT INTO tenant_seq (tenant, seq) VALUES (?1, 1) "
-        "ON CONFLICT (tenant) DO UPDATE SET seq = tenant_seq.seq + 1"));
+        "ON CONFLICT (tenant) DO UPDATE SET seq = tenant_seq.seq + 1 RETURNING seq"));
     up.Bind(1, tenant);
-    RETURN_IF_ERROR(up.Run());
-  }
-  int64_t seq = 0;
-  {
-    ASSIGN_OR_RETURN(Statement q, db.Prepare("SELECT seq FROM tenant_seq WHERE tenant = ?1"));
-    q.Bind(1, tenant);
-    ASSIGN_OR_RETURN(bool row, q.Step());
+    ASSIGN_OR_RETURN(bool row, up.Step());
     if (!row) return absl::InternalError("sequence missing");
-    seq = q.ColumnInt64(0);
+    seq = up.ColumnInt64(0);
+    RETURN_IF_ERROR(up.Run());
   }
   event.set_name(absl::StrCat("cases/", case_id, "/events/", seq));
   event.set_case_(absl::StrCat("cases/", case_id));
