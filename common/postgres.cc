@@ -337,11 +337,23 @@ class Cursor final : public sql::Cursor {
     for (size_t i = 0; i < types.size(); ++i) {
       if (!used_[i] && types[i] == 0) types[i] = kText;  // a gap: any type will do
     }
-    PGresult* res = PQprepare(db_->conn_, name.c_str(), text_.c_str(),
-                              static_cast<int>(types.size()), types.data());
-    const bool ok = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK;
-    absl::Status status = ok ? absl::OkStatus() : StatusFromResult("preparing SQL", res, db_->conn_);
-    if (res != nullptr) PQclear(res);
+    absl::Status status;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      PGresult* res = PQprepare(db_->conn_, name.c_str(), text_.c_str(),
+                                static_cast<int>(types.size()), types.data());
+      const bool ok = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK;
+      const char* state = ok || res == nullptr ? nullptr : PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      const bool untyped = state != nullptr && std::string(state) == "42P18";
+      status = ok || (untyped && attempt == 0) ? absl::OkStatus()
+                                               : StatusFromResult("preparing SQL", res, db_->conn_);
+      if (res != nullptr) PQclear(res);
+      if (ok || !untyped) break;
+      // A NULL where nothing says its type (`?3 IS NULL` alone): any type
+      // will do for a NULL.
+      for (Oid& t : types) {
+        if (t == 0) t = kText;
+      }
+    }
     RETURN_IF_ERROR(status);
     names_.emplace(std::move(signature), name);
     return name;
