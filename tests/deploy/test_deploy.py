@@ -147,6 +147,7 @@ class KubernetesTest(unittest.TestCase):
         self.assertGreaterEqual(sync["number"], 1)
         self.assertEqual(sync["dataDurability"], "required")
         self.assertIn("barmanObjectStore", db["spec"]["backup"])
+        self.assertEqual(db["spec"]["postgresql"]["parameters"]["log_error_verbosity"], "terse")
         self.assertIn("wal", db["spec"]["backup"]["barmanObjectStore"])
         self.assertEqual(by["ScheduledBackup"]["counsel-db-daily"]["spec"]["cluster"]["name"],
                          "counsel-db")
