@@ -2,7 +2,6 @@
 database, a replica killed under writes, the server restarted under load,
 and a firm moved from its SQLite file. On a PostgreSQL server of this
 test's own (tests/tools/postgres_server.sh), since it stops that server."""
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, HERE)
 
 from counsel_harness import Cluster, PostgresDatabase, Program, await_condition  # noqa: E402
+from test_watch_fanout import Watch  # noqa: E402
 from webhook_receiver import Receivers, verify  # noqa: E402
 
 REPLICAS = 3
@@ -40,45 +40,11 @@ def tearDownModule():
     os.rmdir(os.path.dirname(ENV_FILE))
 
 
-class Watch:
-    """One SSE watcher of a gateway: (cursor, event type, event name), the
-    event named cases/{case}/events/{n}. Cursors are sealed per answer, so
-    watchers are compared by the events they name."""
-
-    def __init__(self, port, key):
-        import http.client
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.conn.request("GET", "/v1/changes:watch", headers={
-            "authorization": f"Bearer {key}", "accept": "text/event-stream"})
-        self.resp = self.conn.getresponse()
-        assert self.resp.status == 200, self.resp.status
-        self.changes = []
-
-    def read_until(self, predicate):
-        event, ident = None, None
-        while not predicate(self):
-            line = self.resp.fp.readline().decode()
-            if not line:
-                return False
-            line = line.rstrip("\n")
-            if line.startswith("id: "):
-                ident = line[4:]
-            elif line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: ") and event == "change":
-                change = json.loads(line[6:])["change"]
-                self.changes.append((ident, change["event"]["type"], change["event"]["name"]))
-            elif line.startswith("data: ") and event == "problem":
-                raise AssertionError(line)
-        return True
-
-    def names(self):
-        """The case of each change."""
-        return [c[2].split("/events/")[0] for c in self.changes]
-
-    def close(self):
-        self.resp.close()
-        self.conn.close()
+def cases_of(watch):
+    """The case of each change a watcher read (its events are named
+    cases/{case}/events/{n}); cursors are sealed per answer, so watchers are
+    compared by the events they name."""
+    return [name.split("/events/")[0] for _, name in watch.events]
 
 
 class Replicas:
@@ -157,7 +123,7 @@ class ReplicaFeedTest(unittest.TestCase):
             s, marker, _ = r.create(0, key)
             self.assertEqual(s, 200, marker)
             for w in watchers:
-                self.assertTrue(w.read_until(lambda w: marker["name"] in w.names()))
+                self.assertTrue(w.read_until(lambda w: marker["name"] in cases_of(w)))
             created, lock, errors = [], threading.Lock(), []
 
             def writer(i):
@@ -177,11 +143,11 @@ class ReplicaFeedTest(unittest.TestCase):
             self.assertEqual(errors, [])
             self.assertEqual(len(created), REPLICAS * WRITES_PER_REPLICA)
             for w in watchers:
-                self.assertTrue(w.read_until(lambda w: set(created) <= set(w.names())),
+                self.assertTrue(w.read_until(lambda w: set(created) <= set(cases_of(w))),
                                 "a watcher's stream ended early")
             feeds = []
             for w in watchers:
-                after = [c[2] for c in w.changes[w.names().index(marker["name"]) + 1:]]
+                after = [name for _, name in w.events[cases_of(w).index(marker["name"]) + 1:]]
                 self.assertEqual(len(after), len(set(after)), "a change seen twice")
                 feeds.append(after[:len(created)])
             self.assertEqual(sorted(e.split("/events/")[0] for e in feeds[0]), sorted(created))
@@ -285,7 +251,9 @@ class SharedGatewayTest(unittest.TestCase):
             print(f"quota across {REPLICAS} replicas: {admitted[0]} admitted in {elapsed:.2f} s, "
                   f"{allowed:.0f} allowed", file=sys.stderr)
             self.assertLessEqual(admitted[0], allowed + 1, "more than the key's quota")
-            self.assertGreaterEqual(admitted[0], 0.8 * rate * elapsed)
+            # At least the burst (certain on any machine; the rate's lower
+            # bound is TokenBucketsTest's, on an injected clock).
+            self.assertGreaterEqual(admitted[0], rate)
         finally:
             r.close()
 
