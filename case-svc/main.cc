@@ -23,7 +23,7 @@
 #include "common/server_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address; port 0 picks one");
-ABSL_FLAG(std::string, db, "var/cases.db", "SQLite database file");
+ABSL_FLAG(std::string, db, "var/cases.db", "SQLite database file, or a postgresql:// URI shared by every replica");
 ABSL_FLAG(std::string, master_key_file, "var/master.key",
           "Master key that wraps the per-client data keys (>= 32 bytes, mode 0600)");
 ABSL_FLAG(std::string, guidance_addr, "127.0.0.1:50051", "guidance-svc address");

@@ -24,7 +24,7 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50050", "gRPC listen address; port 0 picks one");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080", "HTTP/JSON listen address; port 0 picks one");
-ABSL_FLAG(std::string, db, "var/gateway.db", "SQLite database of API keys");
+ABSL_FLAG(std::string, db, "var/gateway.db", "SQLite database of API keys, or a postgresql:// URI shared by every replica");
 ABSL_FLAG(std::string, guidance_addr, "127.0.0.1:50051", "guidance-svc address");
 ABSL_FLAG(std::string, cases_addr, "127.0.0.1:50052", "case-svc address");
 ABSL_FLAG(std::string, context_key_file, "var/context.key",
@@ -57,6 +57,8 @@ ABSL_FLAG(bool, http_secure_cookies, false,
 ABSL_FLAG(std::string, cors_origins, "",
           "Comma-separated origins allowed to call the HTTP front from a browser");
 // keys create
+ABSL_FLAG(std::string, from, "", "migrate: the SQLite key database to move");
+ABSL_FLAG(std::string, to, "", "migrate: the postgresql:// URI to move it to");
 ABSL_FLAG(std::string, tenant, "", "keys create: the firm the key belongs to");
 ABSL_FLAG(std::string, scopes, "", "keys create: comma-separated scopes");
 ABSL_FLAG(std::string, name, "", "keys create: a label for people");
@@ -77,7 +79,8 @@ constexpr char kUsage[] =
     "  counsel-gateway keys create --tenant=T --scopes=a,b [--name=N] [--client=ID] [--ttl=720h]\n"
     "                              [--rate=R --burst=B] [--max_streams=N]\n"
     "  counsel-gateway keys list [--tenant=T]\n"
-    "  counsel-gateway keys revoke KEY_ID";
+    "  counsel-gateway keys revoke KEY_ID\n"
+    "  counsel-gateway migrate --from=var/gateway.db --to=postgresql://...";
 
 int Fail(const absl::Status& status) {
   log::Error("fatal", {{"program", "counsel-gateway"}, {"error", status.ToString()}});
@@ -138,6 +141,16 @@ int RunKeys(const std::vector<std::string>& args) {
   }
   std::fprintf(stderr, "%s\n", kUsage);
   return 2;
+}
+
+int RunMigrate() {
+  auto moved = MoveKeysToPostgres(absl::GetFlag(FLAGS_from), absl::GetFlag(FLAGS_to));
+  if (!moved.ok()) return Fail(moved.status());
+  for (const auto& [table, rows] : *moved) {
+    std::printf("%-10s %lld rows\n", table.c_str(), static_cast<long long>(rows));
+  }
+  std::printf("moved and checked: every table's rows are at the destination\n");
+  return 0;
 }
 
 int Serve() {
@@ -222,6 +235,7 @@ int main(int argc, char** argv) {
   counsel::BlockTerminationSignals();
   std::vector<std::string> args = counsel::ParseFlags(argc, argv, counsel::gateway::kUsage);
   if (!args.empty() && args[0] == "keys") return counsel::gateway::RunKeys(args);
+  if (args.size() == 1 && args[0] == "migrate") return counsel::gateway::RunMigrate();
   if (!args.empty()) {
     std::fprintf(stderr, "%s\n", counsel::gateway::kUsage);
     return 2;

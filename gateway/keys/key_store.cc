@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/postgres.h"
+#include "common/sql_move.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 
@@ -352,6 +353,17 @@ absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& db,
   ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> file, sqlite::Database::Open(db, {}));
   RETURN_IF_ERROR(file->Migrate(Migrations()));
   return std::unique_ptr<KeyStore>(new SqlKeyStore(std::move(file), clock));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> MoveKeysToPostgres(
+    const std::string& from, const std::string& to) {
+  static constexpr sql::MovedTable kTables[] = {{"api_keys"}, {"sessions"}};
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> src,
+                   sql::OpenMoveSource(from, to, static_cast<int>(Migrations().size()),
+                                       "counsel-gateway"));
+  ASSIGN_OR_RETURN(std::unique_ptr<pg::Database> dst, pg::Database::Open(to, "counsel_gateway"));
+  RETURN_IF_ERROR(dst->Migrate(PostgresMigrations()));
+  return sql::MoveTables(*src, *dst, kTables, /*lock_key=*/3);
 }
 
 }  // namespace counsel::gateway

@@ -117,6 +117,14 @@ class KeyStore {
 absl::StatusOr<std::unique_ptr<KeyStore>> OpenKeyStore(const std::string& db,
                                                        const Clock* clock);
 
+// Copies the SQLite key database `from` (at this program's schema) into
+// schema counsel_gateway of the PostgreSQL database `to`: keys (their
+// secrets' hashes as they are) and sessions, in one transaction; refuses a
+// destination that holds any, and checks both tables' counts at both ends.
+// Returns the rows moved per table.
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> MoveKeysToPostgres(
+    const std::string& from, const std::string& to);
+
 }  // namespace counsel::gateway
 
 #endif  // COUNSEL_GATEWAY_KEYS_KEY_STORE_H_
