@@ -173,6 +173,9 @@ grpc::ServerUnaryReactor* GuidanceServiceImpl::DeleteAdvice(grpc::CallbackServer
 }
 
 absl::Status GuidanceServiceImpl::Reload() {
+  // One at a time: a reload that read the store earlier never replaces the
+  // catalogue of one that read it later.
+  absl::MutexLock reloading(&reload_mu_);
   ASSIGN_OR_RETURN(std::vector<StoredStatute> all, store_->LoadAll());
   std::shared_ptr<const Catalog> fresh = Catalog::Build(std::move(all));
   absl::MutexLock lock(&mu_);

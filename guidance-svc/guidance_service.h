@@ -25,7 +25,8 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   GuidanceServiceImpl(const ContextKey* key, const Clock* clock, StatuteStore* store,
                       AdviceStore* advice_store);
 
-  // Loads the catalogue from the store. Call once before serving.
+  // Loads the catalogue from the store. Call once before serving, and
+  // whenever the store says another process imported.
   absl::Status Reload();
 
   // Imports one file's content (also used by the `import` command).
@@ -103,7 +104,8 @@ class GuidanceServiceImpl final : public v1::GuidanceService::CallbackService {
   Executor executor_{2};
   mutable absl::Mutex mu_;
   std::shared_ptr<const Catalog> catalog_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex import_mu_;  // one import at a time
+  absl::Mutex import_mu_;  // one import at a time; taken before reload_mu_
+  absl::Mutex reload_mu_;
 };
 
 }  // namespace counsel::guidance

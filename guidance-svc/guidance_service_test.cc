@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/testing/postgres_test_db.h"
 #include "common/testing/status_matchers.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -40,10 +41,19 @@ class GuidanceServiceTest : public ::testing::Test {
     char tmpl[] = "/tmp/counsel-guidance-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    auto store = OpenSqliteStatuteStore(dir_ + "/guidance.db");
+    // The same tests on PostgreSQL when COUNSEL_PG_ENV names the test
+    // server: a database of their own there.
+    db_ = dir_ + "/guidance.db";
+    if (std::getenv("COUNSEL_PG_ENV") != nullptr) {
+      auto pg = testing::PostgresTestDb::Create();
+      ASSERT_TRUE(pg.ok()) << pg.status();
+      pg_ = std::move(*pg);
+      db_ = pg_->uri();
+    }
+    auto store = OpenStatuteStore(db_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    auto advice = OpenSqliteAdviceStore(dir_ + "/guidance.db");
+    auto advice = OpenAdviceStore(db_);
     ASSERT_TRUE(advice.ok()) << advice.status();
     advice_store_ = std::move(*advice);
     service_ = std::make_unique<GuidanceServiceImpl>(&key_, &clock_, store_.get(),
@@ -64,6 +74,7 @@ class GuidanceServiceTest : public ::testing::Test {
     service_.reset();
     advice_store_.reset();
     store_.reset();
+    pg_.reset();
     std::system(("rm -rf " + dir_).c_str());
   }
 
@@ -100,6 +111,8 @@ class GuidanceServiceTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string db_;  // the guidance database: a file in dir_, or a PostgreSQL URI
+  std::unique_ptr<testing::PostgresTestDb> pg_;
   ContextKey key_{std::string(32, 'k')};
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 28, 10, 0, 0), absl::UTCTimeZone())};
   std::unique_ptr<StatuteStore> store_;

@@ -18,9 +18,13 @@
 #include "common/server_flags.h"
 #include "guidance-svc/content_paths.h"
 #include "guidance-svc/guidance_service.h"
+#include "guidance-svc/store/schema.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address; port 0 picks one");
-ABSL_FLAG(std::string, db, "var/guidance.db", "SQLite database file");
+ABSL_FLAG(std::string, db, "var/guidance.db",
+          "SQLite database file, or a postgresql:// URI shared by every replica");
+ABSL_FLAG(std::string, from, "", "migrate: the SQLite database file to move");
+ABSL_FLAG(std::string, to, "", "migrate: the postgresql:// URI to move it to");
 ABSL_FLAG(std::string, context_key_file, "var/context.key",
           "Key that verifies gateway-signed call contexts (>= 32 bytes, mode 0600)");
 
@@ -30,7 +34,8 @@ namespace {
 constexpr char kUsage[] =
     "counsel-guidance: statutes and advice.\n"
     "  counsel-guidance [--listen=ADDR] [--db=PATH] [--context_key_file=PATH]\n"
-    "  counsel-guidance import PATH... [--db=PATH]   (files or folders of *.md)";
+    "  counsel-guidance import PATH... [--db=PATH]   (files or folders of *.md)\n"
+    "  counsel-guidance migrate --from=var/guidance.db --to=postgresql://...";
 
 int Fail(const absl::Status& status) {
   log::Error("fatal", {{"program", "counsel-guidance"}, {"error", status.ToString()}});
@@ -52,9 +57,9 @@ int RunImport(const std::vector<std::string>& paths) {
   auto files = ExpandContentPaths(paths);
   if (!files.ok()) return Fail(files.status());
   if (files->empty()) return Fail(absl::InvalidArgumentError("import: no files given"));
-  auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));
+  auto store = OpenStatuteStore(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status());
-  auto advice_store = OpenSqliteAdviceStore(absl::GetFlag(FLAGS_db));
+  auto advice_store = OpenAdviceStore(absl::GetFlag(FLAGS_db));
   if (!advice_store.ok()) return Fail(advice_store.status());
   // Import runs offline: no call context is involved.
   GuidanceServiceImpl service(nullptr, RealClock::Get(), store->get(), advice_store->get());
@@ -102,16 +107,34 @@ int RunImport(const std::vector<std::string>& paths) {
   return failed == 0 ? 0 : 1;
 }
 
+int RunMigrate() {
+  auto moved = MoveGuidanceToPostgres(absl::GetFlag(FLAGS_from), absl::GetFlag(FLAGS_to));
+  if (!moved.ok()) return Fail(moved.status());
+  for (const auto& [table, rows] : *moved) std::printf("%-18s %lld rows\n", table.c_str(),
+                                                       static_cast<long long>(rows));
+  std::printf("moved and checked: every table's rows are at the destination\n");
+  return 0;
+}
+
 int Serve() {
   auto key = LoadKeyFile(absl::GetFlag(FLAGS_context_key_file));
   if (!key.ok()) return Fail(key.status());
   ContextKey context_key(std::move(*key));
-  auto store = OpenSqliteStatuteStore(absl::GetFlag(FLAGS_db));
+  auto store = OpenStatuteStore(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status());
-  auto advice_store = OpenSqliteAdviceStore(absl::GetFlag(FLAGS_db));
+  auto advice_store = OpenAdviceStore(absl::GetFlag(FLAGS_db));
   if (!advice_store.ok()) return Fail(advice_store.status());
   GuidanceServiceImpl service(&context_key, RealClock::Get(), store->get(), advice_store->get());
   if (auto st = service.Reload(); !st.ok()) return Fail(st);
+  // Replicas sharing PostgreSQL: an import through any of them (or the
+  // import command) reaches this catalogue when it commits. Advice is read
+  // from the database on every call and needs no reload.
+  auto watch = (*store)->WatchImports([&service] {
+    if (auto st = service.Reload(); !st.ok()) {
+      log::Warning("catalogue reload failed", {{"error", st.ToString()}});
+    }
+  });
+  if (!watch.ok()) return Fail(watch.status());
   auto runner = ServerRunner::Start(
       ServerConfigFromFlags("counsel-guidance", absl::GetFlag(FLAGS_listen)), {&service});
   if (!runner.ok()) return Fail(runner.status());
@@ -130,6 +153,7 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "import") {
     return counsel::guidance::RunImport({args.begin() + 1, args.end()});
   }
+  if (args.size() == 1 && args[0] == "migrate") return counsel::guidance::RunMigrate();
   if (!args.empty()) {
     std::fprintf(stderr, "%s\n", counsel::guidance::kUsage);
     return 2;

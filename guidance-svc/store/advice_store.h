@@ -54,8 +54,9 @@ class AdviceStore {
                                    absl::Time now) = 0;
 };
 
-// Advice in the guidance database at `path`.
-absl::StatusOr<std::unique_ptr<AdviceStore>> OpenSqliteAdviceStore(const std::string& path);
+// Advice in the guidance database `db`: a SQLite file, or a postgresql://
+// URI (schema counsel_guidance) that every replica shares.
+absl::StatusOr<std::unique_ptr<AdviceStore>> OpenAdviceStore(const std::string& db);
 
 }  // namespace counsel::guidance
 

@@ -53,9 +53,9 @@ TEST(MigrationTest, FirstSchemaUpgradesAndRebuildsTheSearchIndex) {
     }
   }
   // Today's binary opens it: migrations run forward, the index is rebuilt.
-  auto store = OpenSqliteStatuteStore(path);
+  auto store = OpenStatuteStore(path);
   ASSERT_TRUE(store.ok()) << store.status();
-  auto advice = OpenSqliteAdviceStore(path);
+  auto advice = OpenAdviceStore(path);
   ASSERT_TRUE(advice.ok()) << advice.status();
   auto all = (*store)->LoadAll();
   ASSERT_TRUE(all.ok());

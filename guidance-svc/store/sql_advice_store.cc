@@ -1,7 +1,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
 #include "guidance-svc/store/advice_store.h"
 #include "guidance-svc/store/schema.h"
@@ -9,9 +9,9 @@
 namespace counsel::guidance {
 namespace {
 
-using sqlite::Database;
-using sqlite::Statement;
-using sqlite::Transaction;
+using sql::Database;
+using sql::Statement;
+using sql::WriteTransaction;
 
 constexpr char kSelect[] =
     "SELECT advice_id, draft, draft_revision, create_time, update_time, delete_time FROM advice";
@@ -34,19 +34,20 @@ absl::Status Stale(const std::string& advice_id) {
       "advice/", advice_id, " changed since its etag was read; read it again and retry"));
 }
 
-class SqliteAdviceStore final : public AdviceStore {
+// The same SQL on SQLite and PostgreSQL.
+class SqlAdviceStore final : public AdviceStore {
  public:
-  explicit SqliteAdviceStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  explicit SqlAdviceStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
   absl::StatusOr<AdviceRecord> Create(const std::string& advice_id, const v1::Advice& draft,
                                       absl::Time now) override {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
         "INSERT INTO advice (advice_id, draft, draft_revision, create_time, update_time) "
-        "VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT (advice_id) DO NOTHING"));
+        "VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT (advice_id) DO NOTHING RETURNING advice_id"));
     ins.Bind(1, advice_id).BindBlob(2, draft.SerializeAsString()).Bind(3, absl::ToUnixMicros(now));
-    RETURN_IF_ERROR(ins.Run());
-    if (db_->Changes() == 0) {
+    ASSIGN_OR_RETURN(bool inserted, ins.Step());
+    if (!inserted) {
       return absl::AlreadyExistsError(absl::StrCat("advice/", advice_id, " already exists"));
     }
     ASSIGN_OR_RETURN(std::optional<AdviceRecord> r, GetLocked(advice_id));
@@ -82,7 +83,17 @@ class SqliteAdviceStore final : public AdviceStore {
   absl::StatusOr<v1::Advice> Publish(const std::string& advice_id, v1::Advice revision,
                                      int64_t expected_revision, absl::Time now) override {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    ASSIGN_OR_RETURN(WriteTransaction tx, WriteTransaction::Begin(*db_));
+    // The draft first: it continues from what is published, and updating
+    // it holds its row until commit, so a publish of the same article on
+    // another replica waits here, then finds its etag stale, and never
+    // races for the revision number.
+    v1::Advice draft = revision;
+    for (const char* f : {"revision_id", "revision_number", "revision_create_time", "author",
+                          "change_note", "state", "etag", "create_time", "update_time"}) {
+      draft.GetReflection()->ClearField(&draft, draft.GetDescriptor()->FindFieldByName(f));
+    }
+    RETURN_IF_ERROR(WriteDraft(advice_id, draft, expected_revision, now));
     int64_t number = 1;
     {
       ASSIGN_OR_RETURN(Statement q, db_->Prepare(
@@ -102,13 +113,6 @@ class SqliteAdviceStore final : public AdviceStore {
           .BindBlob(5, revision.SerializeAsString());
       RETURN_IF_ERROR(ins.Run());
     }
-    // The draft continues from what was published.
-    v1::Advice draft = revision;
-    for (const char* f : {"revision_id", "revision_number", "revision_create_time", "author",
-                          "change_note", "state", "etag", "create_time", "update_time"}) {
-      draft.GetReflection()->ClearField(&draft, draft.GetDescriptor()->FindFieldByName(f));
-    }
-    RETURN_IF_ERROR(WriteDraft(advice_id, draft, expected_revision, now));
     RETURN_IF_ERROR(tx.Commit());
     return revision;
   }
@@ -136,10 +140,11 @@ class SqliteAdviceStore final : public AdviceStore {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Statement up, db_->Prepare(
         "UPDATE advice SET delete_time = coalesce(delete_time, ?2), "
-        "draft_revision = draft_revision + 1 WHERE advice_id = ?1 AND (?3 = 0 OR draft_revision = ?3)"));
+        "draft_revision = draft_revision + 1 WHERE advice_id = ?1 AND (?3 = 0 OR draft_revision = ?3) "
+        "RETURNING advice_id"));
     up.Bind(1, advice_id).Bind(2, absl::ToUnixMicros(now)).Bind(3, expected_revision);
-    RETURN_IF_ERROR(up.Run());
-    if (db_->Changes() == 0) return Stale(advice_id);
+    ASSIGN_OR_RETURN(bool changed, up.Step());
+    if (!changed) return Stale(advice_id);
     return absl::OkStatus();
   }
 
@@ -149,11 +154,11 @@ class SqliteAdviceStore final : public AdviceStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ASSIGN_OR_RETURN(Statement up, db_->Prepare(
         "UPDATE advice SET draft = ?2, draft_revision = draft_revision + 1, update_time = ?3 "
-        "WHERE advice_id = ?1 AND draft_revision = ?4"));
+        "WHERE advice_id = ?1 AND draft_revision = ?4 RETURNING advice_id"));
     up.Bind(1, advice_id).BindBlob(2, draft.SerializeAsString()).Bind(3, absl::ToUnixMicros(now))
         .Bind(4, expected_revision);
-    RETURN_IF_ERROR(up.Run());
-    if (db_->Changes() == 0) return Stale(advice_id);
+    ASSIGN_OR_RETURN(bool changed, up.Step());
+    if (!changed) return Stale(advice_id);
     return absl::OkStatus();
   }
 
@@ -173,10 +178,9 @@ class SqliteAdviceStore final : public AdviceStore {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AdviceStore>> OpenSqliteAdviceStore(const std::string& path) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
-  RETURN_IF_ERROR(db->Migrate(GuidanceMigrations()));
-  return std::unique_ptr<AdviceStore>(new SqliteAdviceStore(std::move(db)));
+absl::StatusOr<std::unique_ptr<AdviceStore>> OpenAdviceStore(const std::string& db) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> opened, OpenGuidanceDatabase(db));
+  return std::unique_ptr<AdviceStore>(new SqlAdviceStore(std::move(opened)));
 }
 
 }  // namespace counsel::guidance

@@ -2,9 +2,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
+#include "common/logging.h"
+#include "common/postgres.h"
+#include "common/sql.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "guidance-svc/store/schema.h"
@@ -13,9 +17,93 @@
 namespace counsel::guidance {
 namespace {
 
-using sqlite::Database;
-using sqlite::Statement;
-using sqlite::Transaction;
+using sql::Database;
+using sql::Statement;
+using sql::WriteTransaction;
+
+// The full-text index: SQLite FTS5 with the trigram tokenizer, which reads
+// Chinese without a dictionary. In a SQLite file it is a table of the file,
+// written in each import's transaction; PostgreSQL in Debian has no such
+// tokenizer, so there each replica builds it in memory from the rows every
+// LoadAll reads, and its search answers rank and cut snippets exactly as a
+// file's do.
+constexpr char kIndexSchema[] = R"sql(
+CREATE VIRTUAL TABLE provision_fts USING fts5(
+  text, statute_id UNINDEXED, version_id UNINDEXED, eid UNINDEXED, tokenize = 'trigram');
+)sql";
+
+absl::Status IndexArticle(Database& index, const std::string& statute_id,
+                          const std::string& version_id, const v1::Provision& article) {
+  ASSIGN_OR_RETURN(Statement ins, index.Prepare(
+      "INSERT INTO provision_fts (text, statute_id, version_id, eid) VALUES (?1, ?2, ?3, ?4)"));
+  ins.Bind(1, absl::StrCat(article.label(), " ", article.text()))
+      .Bind(2, statute_id).Bind(3, version_id).Bind(4, article.eid());
+  return ins.Run();
+}
+
+absl::StatusOr<std::vector<StatuteStore::Hit>> SearchIndex(
+    Database& index, absl::string_view query, const std::vector<std::string>& versions,
+    int offset, int limit) {
+  if (versions.empty()) return std::vector<StatuteStore::Hit>();
+  // The query is one phrase: quoted, with quotes doubled, so that FTS5
+  // operators in user input are plain text.
+  std::string phrase = "\"";
+  for (char c : query) {
+    if (c == '"') phrase += '"';
+    phrase += c;
+  }
+  phrase += '"';
+  // Only the versions in force are ranked, and snippets are made for the
+  // page alone: both dominate the cost on a large corpus.
+  std::string in;
+  for (size_t i = 0; i < versions.size(); ++i) absl::StrAppend(&in, i == 0 ? "?" : ", ?");
+  ASSIGN_OR_RETURN(Statement q, index.Prepare(absl::StrCat(
+      "SELECT statute_id, version_id, eid, "
+      "snippet(provision_fts, 0, '【', '】', '…', 32), -bm25(provision_fts) "
+      "FROM provision_fts WHERE provision_fts MATCH ? AND statute_id || '@' || version_id IN (",
+      in, ") ORDER BY rank LIMIT ? OFFSET ?")));
+  int i = 1;
+  q.Bind(i++, phrase);
+  for (const auto& v : versions) q.Bind(i++, v);
+  q.Bind(i++, limit);
+  q.Bind(i++, offset);
+  std::vector<StatuteStore::Hit> hits;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    hits.push_back({q.ColumnText(0), q.ColumnText(1), q.ColumnText(2), q.ColumnText(3),
+                    q.ColumnDouble(4)});
+  }
+  return hits;
+}
+
+// A fresh in-memory index of `statutes`.
+absl::StatusOr<std::unique_ptr<sqlite::Database>> BuildMemoryIndex(
+    const std::vector<StoredStatute>& statutes) {
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> index,
+                   sqlite::Database::Open(":memory:", {}));
+  RETURN_IF_ERROR(index->Exec(kIndexSchema));
+  RETURN_IF_ERROR(index->Exec("BEGIN"));
+  for (const StoredStatute& s : statutes) {
+    const std::string statute_id(absl::StripPrefix(s.statute.name(), "statutes/"));
+    for (const StoredStatute::Version& v : s.versions) {
+      for (const v1::Provision& article : v.articles) {
+        RETURN_IF_ERROR(IndexArticle(*index, statute_id, v.version.version_id(), article));
+      }
+    }
+  }
+  RETURN_IF_ERROR(index->Exec("COMMIT"));
+  return index;
+}
+
+class ListenerWatch final : public StatuteStore::Watch {
+ public:
+  explicit ListenerWatch(std::unique_ptr<pg::Listener> listener)
+      : listener_(std::move(listener)) {}
+
+ private:
+  std::unique_ptr<pg::Listener> listener_;
+};
 
 // Whether two records of one version differ at most in what the corpus
 // knows about the text's provenance: where the text and its dates come
@@ -33,9 +121,12 @@ bool SameFactsBesideProvenance(v1::StatuteVersion a, v1::StatuteVersion b) {
   return a.SerializeAsString() == b.SerializeAsString();
 }
 
-class SqliteStatuteStore final : public StatuteStore {
+// The same SQL on SQLite and PostgreSQL; on PostgreSQL (`uri` not empty)
+// the search index lives in memory and imports notify every replica.
+class SqlStatuteStore final : public StatuteStore {
  public:
-  explicit SqliteStatuteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  SqlStatuteStore(std::unique_ptr<Database> db, std::string uri)
+      : db_(std::move(db)), uri_(std::move(uri)) {}
 
   absl::StatusOr<ImportResult> ImportVersion(const ParsedStatuteVersion& parsed) override {
     absl::MutexLock lock(&mu_);
@@ -46,7 +137,10 @@ class SqliteStatuteStore final : public StatuteStore {
     result.version_id = version.version_id();
     result.article_count = static_cast<int>(parsed.articles.size());
 
-    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    ASSIGN_OR_RETURN(WriteTransaction tx, WriteTransaction::Begin(*db_));
+    // Imports of one version from two replicas at once run one after the
+    // other: the second finds the first's text.
+    RETURN_IF_ERROR(db_->LockScope(absl::StrCat("statutes/", statute_id)));
     {
       ASSIGN_OR_RETURN(Statement q, db_->Prepare(
           "SELECT content_sha256, version FROM statute_versions WHERE statute_id = ?1 AND "
@@ -119,7 +213,13 @@ class SqliteStatuteStore final : public StatuteStore {
       ins.Bind(1, statute_id).Bind(2, version.version_id()).Bind(3, ord++)
           .Bind(4, article.eid()).Bind(5, wid).BindBlob(6, article.SerializeAsString());
       RETURN_IF_ERROR(ins.Run());
-      RETURN_IF_ERROR(IndexText(statute_id, version.version_id(), article));
+      if (file_index()) {
+        RETURN_IF_ERROR(IndexArticle(*db_, statute_id, version.version_id(), article));
+      }
+    }
+    if (!uri_.empty()) {
+      // Delivered at commit: every replica reloads its catalogue.
+      RETURN_IF_ERROR(static_cast<pg::Database&>(*db_).Notify(kStatutesChannel, statute_id));
     }
     RETURN_IF_ERROR(tx.Commit());
     result.created = true;
@@ -166,6 +266,7 @@ class SqliteStatuteStore final : public StatuteStore {
              "DELETE FROM provision_fts WHERE statute_id = ?1 AND version_id = ?2",
              "DELETE FROM provisions WHERE statute_id = ?1 AND version_id = ?2",
              "DELETE FROM statute_versions WHERE statute_id = ?1 AND version_id = ?2"}) {
+      if (!file_index() && absl::StrContains(sql, "provision_fts")) continue;
       ASSIGN_OR_RETURN(Statement del, db_->Prepare(sql));
       del.Bind(1, statute_id).Bind(2, version_id);
       RETURN_IF_ERROR(del.Run());
@@ -176,50 +277,33 @@ class SqliteStatuteStore final : public StatuteStore {
   absl::StatusOr<std::vector<Hit>> Search(absl::string_view query,
                                           const std::vector<std::string>& versions, int offset,
                                           int limit) override {
-    absl::MutexLock lock(&mu_);
-    if (versions.empty()) return std::vector<Hit>();
-    // The query is one phrase: quoted, with quotes doubled, so that FTS5
-    // operators in user input are plain text.
-    std::string phrase = "\"";
-    for (char c : query) {
-      if (c == '"') phrase += '"';
-      phrase += c;
+    if (file_index()) {
+      absl::MutexLock lock(&mu_);
+      return SearchIndex(*db_, query, versions, offset, limit);
     }
-    phrase += '"';
-    // Only the versions in force are ranked, and snippets are made for the
-    // page alone: both dominate the cost on a large corpus.
-    std::string in;
-    for (size_t i = 0; i < versions.size(); ++i) absl::StrAppend(&in, i == 0 ? "?" : ", ?");
-    ASSIGN_OR_RETURN(Statement q, db_->Prepare(absl::StrCat(
-        "SELECT statute_id, version_id, eid, "
-        "snippet(provision_fts, 0, '【', '】', '…', 32), -bm25(provision_fts) "
-        "FROM provision_fts WHERE provision_fts MATCH ? AND statute_id || '@' || version_id IN (",
-        in, ") ORDER BY rank LIMIT ? OFFSET ?")));
-    int i = 1;
-    q.Bind(i++, phrase);
-    for (const auto& v : versions) q.Bind(i++, v);
-    q.Bind(i++, limit);
-    q.Bind(i++, offset);
-    std::vector<Hit> hits;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      hits.push_back({q.ColumnText(0), q.ColumnText(1), q.ColumnText(2), q.ColumnText(3),
-                      q.ColumnDouble(4)});
-    }
-    return hits;
+    absl::MutexLock lock(&index_mu_);
+    if (memory_index_ == nullptr) return std::vector<Hit>();  // nothing loaded yet
+    return SearchIndex(*memory_index_, query, versions, offset, limit);
+  }
+
+  absl::StatusOr<std::unique_ptr<Watch>> WatchImports(std::function<void()> on_import) override {
+    if (uri_.empty()) return std::unique_ptr<Watch>();  // one process writes the file
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Listener> listener,
+                     pg::Listener::Start(uri_, kStatutesChannel, std::move(on_import)));
+    return std::unique_ptr<Watch>(new ListenerWatch(std::move(listener)));
   }
 
   // Fills the full-text index from stored provisions if it is empty (a
   // database made before the index existed).
   absl::Status RebuildIndexIfEmpty() {
+    if (!file_index()) return absl::OkStatus();
     absl::MutexLock lock(&mu_);
     {
       ASSIGN_OR_RETURN(Statement q, db_->Prepare("SELECT count(*) FROM provision_fts"));
       ASSIGN_OR_RETURN(bool row, q.Step());
       if (row && q.ColumnInt64(0) > 0) return absl::OkStatus();
     }
-    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    ASSIGN_OR_RETURN(WriteTransaction tx, WriteTransaction::Begin(*db_));
     std::vector<std::tuple<std::string, std::string, v1::Provision>> rows;
     {
       ASSIGN_OR_RETURN(Statement q, db_->Prepare(
@@ -235,12 +319,26 @@ class SqliteStatuteStore final : public StatuteStore {
       }
     }
     for (const auto& [statute, version, article] : rows) {
-      RETURN_IF_ERROR(IndexText(statute, version, article));
+      RETURN_IF_ERROR(IndexArticle(*db_, statute, version, article));
     }
     return tx.Commit();
   }
 
   absl::StatusOr<std::vector<StoredStatute>> LoadAll() override {
+    ASSIGN_OR_RETURN(std::vector<StoredStatute> all, ReadAll());
+    if (!file_index()) {
+      // Built beside the one in use, which keeps answering meanwhile.
+      ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> fresh, BuildMemoryIndex(all));
+      absl::MutexLock lock(&index_mu_);
+      memory_index_ = std::move(fresh);
+    }
+    return all;
+  }
+
+ private:
+  bool file_index() const { return uri_.empty(); }
+
+  absl::StatusOr<std::vector<StoredStatute>> ReadAll() {
     absl::MutexLock lock(&mu_);
     std::vector<StoredStatute> out;
     absl::flat_hash_map<std::string, size_t> index;
@@ -303,26 +401,18 @@ class SqliteStatuteStore final : public StatuteStore {
     return out;
   }
 
- private:
-  absl::Status IndexText(const std::string& statute_id, const std::string& version_id,
-                         const v1::Provision& article) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
-        "INSERT INTO provision_fts (text, statute_id, version_id, eid) VALUES (?1, ?2, ?3, ?4)"));
-    ins.Bind(1, absl::StrCat(article.label(), " ", article.text()))
-        .Bind(2, statute_id).Bind(3, version_id).Bind(4, article.eid());
-    return ins.Run();
-  }
-
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
+  const std::string uri_;
+  absl::Mutex index_mu_;
+  std::unique_ptr<sqlite::Database> memory_index_ ABSL_GUARDED_BY(index_mu_);
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<StatuteStore>> OpenSqliteStatuteStore(const std::string& path) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
-  RETURN_IF_ERROR(db->Migrate(GuidanceMigrations()));
-  auto store = std::make_unique<SqliteStatuteStore>(std::move(db));
+absl::StatusOr<std::unique_ptr<StatuteStore>> OpenStatuteStore(const std::string& db) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> opened, OpenGuidanceDatabase(db));
+  auto store = std::make_unique<SqlStatuteStore>(std::move(opened), pg::IsUri(db) ? db : "");
   RETURN_IF_ERROR(store->RebuildIndexIfEmpty());
   return std::unique_ptr<StatuteStore>(std::move(store));
 }

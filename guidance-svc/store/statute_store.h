@@ -4,6 +4,7 @@
 #ifndef COUNSEL_GUIDANCE_STORE_STATUTE_STORE_H_
 #define COUNSEL_GUIDANCE_STORE_STATUTE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,12 +59,25 @@ class StatuteStore {
                                                   const std::vector<std::string>& versions,
                                                   int offset, int limit) = 0;
 
-  // Everything, for building the in-memory catalogue.
+  // Everything, for building the in-memory catalogue. Search answers from
+  // what the last LoadAll read where the index is not kept in the database.
   virtual absl::StatusOr<std::vector<StoredStatute>> LoadAll() = 0;
+
+  // Calls `on_import` whenever another process may have imported (and once
+  // after a lost connection to the database comes back), until the Watch
+  // is destroyed: where replicas share the database. Null where one
+  // process owns it.
+  class Watch {
+   public:
+    virtual ~Watch() = default;
+  };
+  virtual absl::StatusOr<std::unique_ptr<Watch>> WatchImports(std::function<void()> on_import) = 0;
 };
 
-// SQLite-backed store at `path` (created and migrated on open).
-absl::StatusOr<std::unique_ptr<StatuteStore>> OpenSqliteStatuteStore(const std::string& path);
+// The statutes in the guidance database `db`: a SQLite file (created and
+// migrated on open), or a postgresql:// URI (schema counsel_guidance) that
+// every replica shares.
+absl::StatusOr<std::unique_ptr<StatuteStore>> OpenStatuteStore(const std::string& db);
 
 }  // namespace counsel::guidance
 

@@ -78,8 +78,8 @@ Corpus& GetCorpus() {
       std::error_code ec;
       std::filesystem::remove_all(folder, ec);
     });
-    c->store = std::move(*OpenSqliteStatuteStore(c->dir + "/g.db"));
-    c->advice = std::move(*OpenSqliteAdviceStore(c->dir + "/g.db"));
+    c->store = std::move(*OpenStatuteStore(c->dir + "/g.db"));
+    c->advice = std::move(*OpenAdviceStore(c->dir + "/g.db"));
     std::mt19937 rng(42);
     for (int s = 0; s < Statutes(); ++s) {
       for (int v = 0; v < kVersions; ++v) {

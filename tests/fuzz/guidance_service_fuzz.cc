@@ -35,8 +35,8 @@ struct Service {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     const std::string db = dir + "/guidance.db";
-    statutes = std::move(*OpenSqliteStatuteStore(db));
-    advice = std::move(*OpenSqliteAdviceStore(db));
+    statutes = std::move(*OpenStatuteStore(db));
+    advice = std::move(*OpenAdviceStore(db));
     service = std::make_unique<GuidanceServiceImpl>(&key, RealClock::Get(), statutes.get(),
                                                     advice.get());
     if (!service->Reload().ok()) abort();

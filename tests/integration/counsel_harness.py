@@ -184,8 +184,11 @@ class Program:
 
 
 class Cluster:
-    def __init__(self, build_dir, extra_flags=None, cases_on_postgres=None):
+    def __init__(self, build_dir, extra_flags=None, cases_on_postgres=None, guidance_content=None):
         self.build = os.path.abspath(build_dir)
+        # What guidance-svc is started with: the shipped content, or the
+        # files or folders a test names.
+        self.guidance_content = guidance_content or [os.path.join(REPO, "guidance-svc", "content")]
         # Where case-svc keeps its cases: PostgreSQL when this run says so
         # (COUNSEL_PG_ENV), unless the test chooses.
         self.cases_on_postgres = ON_POSTGRES if cases_on_postgres is None else cases_on_postgres
@@ -228,9 +231,10 @@ class Cluster:
         self.context_key = self._key_file("context.key")
         self.master_key = self._key_file("master.key")
         self.audit_key = self._key_file("audit.key")
-        self.guidance_db = os.path.join(self.dir, "guidance.db")
-        self.run("counsel-guidance", "import", os.path.join(REPO, "guidance-svc", "content"),
-                 f"--db={self.guidance_db}")
+        # Statutes and advice go with the cases: PostgreSQL (schema
+        # counsel_guidance of the same database) or a file.
+        self.guidance_db = self.postgres.uri if self.postgres else os.path.join(self.dir, "guidance.db")
+        self.run("counsel-guidance", "import", *self.guidance_content, f"--db={self.guidance_db}")
         common = ["--listen=127.0.0.1:0", f"--context_key_file={self.context_key}"]
         g = self.start("guidance", "counsel-guidance", common + [f"--db={self.guidance_db}"])
         self.guidance_port = g.port()

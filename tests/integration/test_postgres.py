@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
@@ -19,7 +20,7 @@ os.environ["COUNSEL_PG_ENV"] = ENV_FILE
 sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, HERE)
 
-from counsel_harness import Cluster, PostgresDatabase, Program, await_condition  # noqa: E402
+from counsel_harness import REPO, Cluster, PostgresDatabase, Program, await_condition  # noqa: E402
 from test_watch_fanout import Watch  # noqa: E402
 from webhook_receiver import Receivers, verify  # noqa: E402
 
@@ -299,10 +300,94 @@ class ReplicaWebhookTest(Receivers, unittest.TestCase):
             r.close()
 
 
+class GuidanceReplicaTest(unittest.TestCase):
+    """Two guidance-svc replicas on one database, each behind a gateway of
+    its own: what is imported or published through one, or by the import
+    command, the other serves as soon as it commits."""
+    CONTENT = os.path.join(REPO, "guidance-svc", "content")
+    # Statutes no shipped advice cites, held back to be imported later.
+    BY_COMMAND = "data-security"
+    BY_CALL = "network-data-security-regulation"
+
+    def test_an_import_or_a_new_revision_reaches_every_replica(self):
+        statutes = os.path.join(self.CONTENT, "statutes")
+        first = [os.path.join(statutes, d) for d in sorted(os.listdir(statutes))
+                 if d not in (self.BY_COMMAND, self.BY_CALL)]
+        with Cluster(BUILD, cases_on_postgres=True,
+                     guidance_content=first + [os.path.join(self.CONTENT, "advice")]) as c:
+            argv = [a if not a.startswith("--listen=") else "--listen=127.0.0.1:0"
+                    for a in c.programs["guidance"].argv]
+            second = Program("guidance1", argv, c.dir)
+            c.programs["guidance1"] = second
+            gw_argv = []
+            for a in c.programs["gateway"].argv:
+                if a.startswith("--guidance_addr="):
+                    a = f"--guidance_addr=127.0.0.1:{second.port()}"
+                elif a.startswith("--listen=") or a.startswith("--http_listen="):
+                    a = a.split("=")[0] + "=127.0.0.1:0"
+                gw_argv.append(a)
+            gw = Program("gateway1", gw_argv, c.dir)
+            c.programs["gateway1"] = gw
+            ports = [c.http_port, gw.port("http")]
+            key = c.create_key("firm-g", ["guidance.read", "guidance.write"])
+
+            def served(statute, port):
+                return c.http("GET", f"/v1/statutes/{statute}", key=key, port=port)[0] == 200
+
+            for port in ports:
+                self.assertFalse(served(self.BY_COMMAND, port))
+                self.assertFalse(served(self.BY_CALL, port))
+            # The import command writes once; both replicas serve it.
+            c.run("counsel-guidance", "import", os.path.join(statutes, self.BY_COMMAND),
+                  f"--db={c.guidance_db}")
+            imported = time.monotonic()
+            for port in ports:
+                await_condition(lambda: served(self.BY_COMMAND, port),
+                                f"replica behind :{port} serving the imported statute", timeout=30)
+            # Reported, not asserted: how soon is this machine's business.
+            print(f"both replicas served the import {1000 * (time.monotonic() - imported):.0f} ms "
+                  "after the command returned", file=sys.stderr)
+            s, hits, _ = c.http("GET", "/v1/provisions:search?query=%E6%95%B0%E6%8D%AE%E5%A4%84%E7%90%86"
+                                "%E6%B4%BB%E5%8A%A8&statute=statutes/" + self.BY_COMMAND,
+                                key=key, port=ports[1])
+            self.assertEqual(s, 200, hits)
+            self.assertTrue(hits.get("results"), "the other replica searches the new text")
+            # An import through one replica's gateway reaches the other.
+            with open(os.path.join(statutes, self.BY_CALL, "2025-01-01.md"), encoding="utf-8") as f:
+                text = f.read()
+            s, body, _ = c.http("POST", "/v1/statutes:importVersion", key=key,
+                                body={"content": text, "sourceName": "2025-01-01.md"}, port=ports[0])
+            self.assertEqual((s, body.get("created")), (200, True), body)
+            await_condition(lambda: served(self.BY_CALL, ports[1]),
+                            "the other replica serving a statute imported through the first",
+                            timeout=30)
+            # A revision published through one is the other's current one
+            # at once: advice is read from the database on every call.
+            name = "advice/privacy-infringement"
+            s, revs, _ = c.http("GET", f"/v1/{name}:listRevisions", key=key, port=ports[1])
+            self.assertEqual(s, 200, revs)
+            oldest = revs["revisions"][-1]["revisionId"]
+            s, draft, _ = c.http("GET", f"/v1/{name}@draft", key=key, port=ports[1])
+            self.assertEqual(s, 200, draft)
+            s, rolled, _ = c.http("POST", f"/v1/{name}:rollback", key=key, port=ports[0],
+                                  body={"revisionId": oldest, "changeNote": "恢复首版"})
+            self.assertEqual(s, 200, rolled)
+            s, now, _ = c.http("GET", f"/v1/{name}", key=key, port=ports[1])
+            self.assertEqual((s, now.get("revisionId")), (200, rolled["revisionId"]), now)
+            s, after, _ = c.http("GET", f"/v1/{name}:listRevisions", key=key, port=ports[1])
+            self.assertEqual(len(after["revisions"]), len(revs["revisions"]) + 1)
+            # The draft's etag read before moved on for both replicas.
+            s, err, _ = c.http("POST", f"/v1/{name}:publish", key=key, port=ports[1],
+                               body={"etag": draft["etag"], "changeNote": "x"})
+            self.assertEqual(s, 409, err)
+            self.assertEqual(err.get("code"), 10, err)  # ABORTED
+
+
 class ServerRestartTest(unittest.TestCase):
     def test_calls_fail_fast_while_postgres_is_down_and_recover_without_restarts(self):
         with Cluster(BUILD, cases_on_postgres=True) as c:
-            key = c.create_key("firm-p", ["cases.read", "cases.write"], rate=100000)
+            key = c.create_key("firm-p", ["cases.read", "cases.write", "guidance.read"],
+                               rate=100000)
             s, case, _ = c.http("POST", "/v1/cases", key=key, body={
                 "client": {"displayName": "钱七"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
             self.assertEqual(s, 200, case)
@@ -316,6 +401,13 @@ class ServerRestartTest(unittest.TestCase):
                     self.assertEqual(s, 503, body)
                     s, body, _ = c.http("GET", f"/v1/{case['name']}", key=key)
                     self.assertEqual(s, 503, body)
+                    # Statutes are answered from the replica's catalogue;
+                    # advice is read from the database.
+                    s, body, _ = c.http("GET", "/v1/statutes/personal-information-protection",
+                                        key=key)
+                    self.assertEqual(s, 200, body)
+                    s, body, _ = c.http("GET", "/v1/advice/personal-information-leak", key=key)
+                    self.assertEqual(s, 503, body)
             finally:
                 server("resume")
 
@@ -323,7 +415,8 @@ class ServerRestartTest(unittest.TestCase):
                 s, _, _ = c.http("GET", f"/v1/{case['name']}", key=key)
                 s2, _, _ = c.http("POST", "/v1/cases", key=key, body={
                     "client": {"displayName": "钱七"}, "leakedData": ["LEAKED_DATA_EMAIL"]})
-                return s == 200 and s2 == 200
+                s3, _, _ = c.http("GET", "/v1/advice/personal-information-leak", key=key)
+                return s == 200 and s2 == 200 and s3 == 200
 
             await_condition(works, "calls succeeding again after PostgreSQL came back", timeout=60)
             for role, p in c.programs.items():
@@ -354,8 +447,14 @@ class MoveFirmTest(unittest.TestCase):
                 p = path.format(case=name, evidence=evidence.get(name, ""))
                 out[p] = c.http("GET", p, key=key)[:2]
         for p in ("/v1/cases?pageSize=50", "/v1/cases?filter=state%3DSTATE_TRIAGED",
-                  "/v1/cases:stats", "/v1/changes?pageSize=500"):
+                  "/v1/cases:stats", "/v1/changes?pageSize=500", "/v1/statutes?pageSize=50",
+                  "/v1/advice", "/v1/advice/privacy-infringement:listRevisions",
+                  "/v1/advice/personal-information-leak@draft",
+                  "/v1/provisions:search?query=%E4%B8%AA%E4%BA%BA%E4%BF%A1%E6%81%AF&pageSize=20",
+                  "/v1/statutes/personal-information-protection/provisions/art_69"):
             s, body = c.http("GET", p, key=key)[:2]
+            if isinstance(body, dict):
+                body.pop("medianOpenAgeSeconds", None)  # grows with the clock
             out[p] = (s, without_sealed_tokens(body))
         s, body = c.http("POST", "/v1/audit:verify", key=key, body={})[:2]
         out["audit"] = (s, body)
@@ -363,7 +462,15 @@ class MoveFirmTest(unittest.TestCase):
 
     def test_a_firm_moves_from_sqlite_with_every_kind_of_record_and_reads_the_same(self):
         with Cluster(BUILD, ReplicaWebhookTest.FLAGS, cases_on_postgres=False) as c:
-            key = c.create_key("firm-m", ["cases.read", "cases.write", "cases.pii", "cases.admin"])
+            key = c.create_key("firm-m", ["cases.read", "cases.write", "cases.pii", "cases.admin",
+                                          "guidance.read", "guidance.write"])
+            # A revision of the firm's own, beside the shipped ones.
+            name = "advice/privacy-infringement"
+            s, revs, _ = c.http("GET", f"/v1/{name}:listRevisions", key=key)
+            self.assertEqual(s, 200, revs)
+            s, rolled, _ = c.http("POST", f"/v1/{name}:rollback", key=key, body={
+                "revisionId": revs["revisions"][-1]["revisionId"], "changeNote": "恢复首版"})
+            self.assertEqual(s, 200, rolled)
             cases, evidence = [], {}
             s, hook, _ = c.http("POST", "/v1/webhooks", key=key, body={
                 "url": "http://127.0.0.1:9/crm", "description": "CRM 同步"})
@@ -395,7 +502,8 @@ class MoveFirmTest(unittest.TestCase):
             # All answer, but the erased client's attachment (gone with its key).
             self.assertEqual({p: s for p, (s, _) in before.items() if s != 200},
                              {f"/v1/{cases[2]}/evidence/{evidence[cases[2]]}:download": 400})
-            c.programs["cases"].stop()
+            for role in ("gateway", "cases", "guidance"):
+                c.programs[role].stop()
             dest = PostgresDatabase()
             try:
                 moved = c.run("counsel-cases", "migrate", f"--from={c.cases_db}",
@@ -408,12 +516,35 @@ class MoveFirmTest(unittest.TestCase):
                 self.assertNotEqual(again.returncode, 0)
                 self.assertIn("not empty", again.stderr)
                 self.assertNotIn("@", again.stderr + moved.stdout, "the URI is not echoed")
-                prog = c.programs["cases"]
-                argv = [a if not a.startswith("--db=") else f"--db={dest.uri}" for a in prog.argv]
-                argv = [a if not a.startswith("--listen=") else
-                        f"--listen=127.0.0.1:{c.cases_port}" for a in argv]
-                c.programs["cases"] = Program("cases", argv, c.dir)
-                c.programs["cases"].port()
+                # The gateway's keys and sessions, and the statutes and advice.
+                for program, db in (("counsel-gateway", c.gateway_db),
+                                    ("counsel-guidance", c.guidance_db)):
+                    out = c.run(program, "migrate", f"--from={db}", f"--to={dest.uri}",
+                                check=False)
+                    self.assertEqual(out.returncode, 0, out.stderr)
+                    self.assertIn("moved and checked", out.stdout)
+                    self.assertNotIn("@", out.stdout + out.stderr, "the URI is not echoed")
+                    again = c.run(program, "migrate", f"--from={db}", f"--to={dest.uri}",
+                                  check=False)
+                    self.assertNotEqual(again.returncode, 0, program)
+                    self.assertIn("not empty", again.stderr)
+                    self.assertNotIn("@", again.stderr, "the URI is not echoed")
+                # Each program again, on its port, on PostgreSQL.
+                ports = {"guidance": (c.guidance_port, None), "cases": (c.cases_port, None),
+                         "gateway": (c.gateway_port, c.http_port)}
+                for role in ("guidance", "cases", "gateway"):
+                    grpc_port, http_port = ports[role]
+                    argv = []
+                    for a in c.programs[role].argv:
+                        if a.startswith("--db="):
+                            a = f"--db={dest.uri}"
+                        elif a.startswith("--listen="):
+                            a = f"--listen=127.0.0.1:{grpc_port}"
+                        elif a.startswith("--http_listen="):
+                            a = f"--http_listen=127.0.0.1:{http_port}"
+                        argv.append(a)
+                    c.programs[role] = Program(role, argv, c.dir)
+                    c.programs[role].port()
                 after = self.answers(c, key, cases, evidence)
                 for path in before:
                     self.assertEqual(after[path], before[path], path)
@@ -428,7 +559,8 @@ class MoveFirmTest(unittest.TestCase):
                 s, audit, _ = c.http("POST", "/v1/audit:verify", key=key, body={})
                 self.assertEqual((s, audit.get("ok")), (200, True), audit)
             finally:
-                c.programs["cases"].stop()
+                for role in ("gateway", "cases", "guidance"):
+                    c.programs[role].stop()
                 dest.close()
 
 

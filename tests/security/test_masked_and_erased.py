@@ -143,12 +143,12 @@ class MaskedAndErasedTest(unittest.TestCase):
         name = case["name"]
         self.c.http("POST", f"/v1/{name}/evidence", key=self.full, body={
             "evidence": {"kind": "KIND_SCREENSHOT", "counterpart": "13800001111",
-                         "summary": "截图", "attachment": {"filename": "a.png",
+                         "summary": "截图甲乙丙", "attachment": {"filename": "a.png",
                                                           "contentType": "image/png"}},
             "chunk": "aGVsbG8gd29ybGQ="})
-        self.c.http("POST", f"/v1/{name}/notes", key=self.full, body={"text": "备注"})
+        self.c.http("POST", f"/v1/{name}/notes", key=self.full, body={"text": "备注甲乙丙"})
         self.c.http("POST", f"/v1/{name}:transition", key=self.full,
-                    body={"state": "STATE_TRIAGED", "reason": "核实"})
+                    body={"state": "STATE_TRIAGED", "reason": "核实甲乙丙"})
         return name
 
     @unittest.skipUnless(ON_POSTGRES, "PostgreSQL's half of the erasure guarantee")
@@ -164,8 +164,11 @@ class MaskedAndErasedTest(unittest.TestCase):
         self.assertEqual(s, 200, erased)
         self.assertEqual(self.sealed_values(), [], "a live row still holds a sealed value or key")
         raw = self.c.store_bytes()
-        for secret in (PHONE, NATIONAL_ID, "客户张三", "截图", "备注", "核实", SUMMARY_MARK):
-            self.assertNotIn(secret.encode(), raw, secret)
+        # Marked words: the same server holds the shipped advice, whose text
+        # speaks of screenshots and notes too.
+        for secret in (PHONE, NATIONAL_ID, "客户张三", "截图甲乙丙", "备注甲乙丙", "核实甲乙丙",
+                       SUMMARY_MARK):
+            self.assertTrue(secret.encode() not in raw, secret)  # not assertNotIn: raw is huge
 
     @unittest.skipIf(ON_POSTGRES, "SQLite's files; PostgreSQL: the test above")
     def test_erased_means_no_byte_left_in_the_files(self):
@@ -178,7 +181,7 @@ class MaskedAndErasedTest(unittest.TestCase):
                                    body={"reason": f"客户张三（{PHONE}）要求删除"})
         self.assertEqual(s, 200, erased)
         raw = self.c.store_bytes()
-        for secret in (PHONE, "客户张三", "截图"):
+        for secret in (PHONE, "客户张三", "截图甲乙丙"):
             self.assertNotIn(secret.encode(), raw, secret)
         s, listed, _ = self.c.http("GET", f"/v1/{name}/evidence", key=self.full)
         self.assertNotIn("attachment", json.dumps(listed), "the description went with the file")

@@ -4,6 +4,7 @@ names an unreachable server, never reaches an admin command's output or a
 program's log; the server's detail (which can quote row values) never
 reaches a caller. No server is needed: nothing here connects."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import unittest
 BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
                                                           "build", "test"))
 PASSWORD = "Pw7-canary-3f9a"
+STATUTE = os.path.join(os.path.dirname(__file__), "..", "..", "guidance-svc", "content", "statutes",
+                       "data-security")
 
 
 def closed_port():
@@ -24,8 +27,8 @@ def closed_port():
 
 
 def bin_path(name):
-    return os.path.join(BUILD, {"counsel-cases": "case-svc", "counsel-gateway": "gateway"}[name],
-                        name)
+    return os.path.join(BUILD, {"counsel-cases": "case-svc", "counsel-gateway": "gateway",
+                                "counsel-guidance": "guidance-svc"}[name], name)
 
 
 class PostgresSecretsTest(unittest.TestCase):
@@ -50,11 +53,29 @@ class PostgresSecretsTest(unittest.TestCase):
             f"postgresql://app:{PASSWORD}@127.0.0.1:{port}/app",        # well formed, nobody there
         ]
 
+    def setUp(self):
+        # Real sources for the moves, so that they reach the destination URI.
+        self.sources = tempfile.mkdtemp(prefix="counsel-pgsecrets-")
+        self.guidance_db = os.path.join(self.sources, "guidance.db")
+        self.gateway_db = os.path.join(self.sources, "gateway.db")
+        subprocess.run([bin_path("counsel-guidance"), "import", STATUTE, f"--db={self.guidance_db}"],
+                       check=True, capture_output=True, timeout=60)
+        subprocess.run([bin_path("counsel-gateway"), "keys", "list", f"--db={self.gateway_db}"],
+                       check=True, capture_output=True, timeout=60)
+
+    def tearDown(self):
+        shutil.rmtree(self.sources, ignore_errors=True)
+
     def test_admin_commands_never_print_the_password(self):
         for uri in self.uris():
             for name, args in (("counsel-cases", ["audit", "verify", f"--db={uri}"]),
                                ("counsel-cases", ["migrate", "--from=/nonexistent.db", f"--to={uri}"]),
-                               ("counsel-gateway", ["keys", "list", f"--db={uri}"])):
+                               ("counsel-gateway", ["keys", "list", f"--db={uri}"]),
+                               ("counsel-gateway", ["migrate", f"--from={self.gateway_db}",
+                                                    f"--to={uri}"]),
+                               ("counsel-guidance", ["import", STATUTE, f"--db={uri}"]),
+                               ("counsel-guidance", ["migrate", f"--from={self.guidance_db}",
+                                                     f"--to={uri}"])):
                 code, text = self.run_with(name, *args)
                 self.assertNotEqual(code, 0, (name, args))
                 # Refused for the URI (or the missing source), not a flag.
@@ -65,11 +86,12 @@ class PostgresSecretsTest(unittest.TestCase):
 
     def test_a_server_never_logs_the_password(self):
         uri = self.uris()[0]
-        code, text = self.run_with("counsel-gateway", f"--db={uri}", "--listen=127.0.0.1:0",
-                                   "--http_listen=127.0.0.1:0")
-        self.assertNotEqual(code, 0)
-        self.assertIn("malformed PostgreSQL connection URI", text)
-        self.assertNotIn(PASSWORD, text)
+        for name, flags in (("counsel-gateway", ["--http_listen=127.0.0.1:0"]),
+                            ("counsel-guidance", [])):
+            code, text = self.run_with(name, f"--db={uri}", "--listen=127.0.0.1:0", *flags)
+            self.assertNotEqual(code, 0, name)
+            self.assertIn("malformed PostgreSQL connection URI", text, name)
+            self.assertNotIn(PASSWORD, text, name)
 
 
 if __name__ == "__main__":
