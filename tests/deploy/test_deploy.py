@@ -158,7 +158,7 @@ class KubernetesTest(unittest.TestCase):
             affinity = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
             term = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
             self.assertEqual(term["labelSelector"]["matchLabels"], {"app": name}, name)
-        for name in ("gateway", "cases"):
+        for name in ("gateway", "cases", "guidance"):
             spec = by["Deployment"][name]["spec"]["template"]["spec"]
             container = spec["containers"][0]
             env = {e["name"]: e["value"] for e in container["env"]}
@@ -176,7 +176,15 @@ class KubernetesTest(unittest.TestCase):
             self.assertEqual(volumes[mounts["/pg"]]["secret"]["secretName"], "counsel-db-app")
         ingress = by["NetworkPolicy"]["counsel-db-from-programs"]["spec"]["ingress"][0]["from"]
         self.assertEqual({f["podSelector"]["matchLabels"].get("app") for f in ingress} - {None},
-                         {"cases", "gateway"})
+                         {"cases", "gateway", "guidance"})
+        # Each guidance replica imports the shipped content into the shared
+        # database (idempotent), not into a file of its own.
+        init = by["Deployment"]["guidance"]["spec"]["template"]["spec"]["initContainers"][0]
+        env = {e["name"]: e["value"] for e in init["env"]}
+        self.assertTrue(env["COUNSEL_DB"].startswith("postgresql://app@counsel-db-rw:"))
+        self.assertEqual(env["PGPASSFILE"], "/pg/pgpass")
+        self.assertFalse([a for a in init["command"] if a.startswith("--db=")])
+        self.assertEqual({m["mountPath"] for m in init["volumeMounts"]} - {"/data"}, {"/pg", "/pg-ca"})
 
     def test_prod_overlay(self):
         docs = self.check("prod")
