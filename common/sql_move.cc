@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
 
 namespace counsel::sql {
@@ -57,7 +58,9 @@ absl::StatusOr<int64_t> CopyTable(Database& from, pg::Database& to, const MovedT
   ASSIGN_OR_RETURN(std::vector<Column> columns, DestinationColumns(to, table.name));
   std::vector<std::string> names, params;
   for (size_t i = 0; i < columns.size(); ++i) {
-    names.push_back(columns[i].name);
+    // Quoted: a name is read from the catalogue, never trusted as SQL.
+    names.push_back(absl::StrCat("\"", absl::StrReplaceAll(columns[i].name, {{"\"", "\"\""}}),
+                                 "\""));
     params.push_back(absl::StrCat("?", i + 1));
   }
   const std::string list = absl::StrJoin(names, ", ");

@@ -57,6 +57,11 @@ int RunImport(const std::vector<std::string>& paths) {
   auto files = ExpandContentPaths(paths);
   if (!files.ok()) return Fail(files.status());
   if (files->empty()) return Fail(absl::InvalidArgumentError("import: no files given"));
+  // Imports into one database run one at a time (every replica's init
+  // container may run one): an advice file's revisions are read, then
+  // published, and two imports in between would publish them twice.
+  auto import_lock = HoldImportLock(absl::GetFlag(FLAGS_db));
+  if (!import_lock.ok()) return Fail(import_lock.status());
   auto store = OpenStatuteStore(absl::GetFlag(FLAGS_db));
   if (!store.ok()) return Fail(store.status());
   auto advice_store = OpenAdviceStore(absl::GetFlag(FLAGS_db));
@@ -125,16 +130,17 @@ int Serve() {
   auto advice_store = OpenAdviceStore(absl::GetFlag(FLAGS_db));
   if (!advice_store.ok()) return Fail(advice_store.status());
   GuidanceServiceImpl service(&context_key, RealClock::Get(), store->get(), advice_store->get());
-  if (auto st = service.Reload(); !st.ok()) return Fail(st);
   // Replicas sharing PostgreSQL: an import through any of them (or the
-  // import command) reaches this catalogue when it commits. Advice is read
-  // from the database on every call and needs no reload.
+  // import command) reaches this catalogue when it commits. Listening
+  // starts before the first load, so nothing committed in between is
+  // missed. Advice is read from the database on every call.
   auto watch = (*store)->WatchImports([&service] {
     if (auto st = service.Reload(); !st.ok()) {
       log::Warning("catalogue reload failed", {{"error", st.ToString()}});
     }
   });
   if (!watch.ok()) return Fail(watch.status());
+  if (auto st = service.Reload(); !st.ok()) return Fail(st);
   auto runner = ServerRunner::Start(
       ServerConfigFromFlags("counsel-guidance", absl::GetFlag(FLAGS_listen)), {&service});
   if (!runner.ok()) return Fail(runner.status());

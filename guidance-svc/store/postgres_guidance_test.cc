@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "common/postgres.h"
 #include "common/testing/postgres_test_db.h"
 #include "common/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -52,6 +53,30 @@ class PostgresGuidanceTest : public ::testing::Test {
     auto s = OpenAdviceStore(pg_->uri());
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // A connection of the test's own, to hold locks the stores must wait for.
+  std::unique_ptr<pg::Database> Observer() {
+    auto db = pg::Database::Open(pg_->uri(), kGuidanceSchema);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.ok() ? std::move(*db) : nullptr;
+  }
+
+  // Waits until `n` sessions of this database wait for a lock: both writers
+  // have reached the point where they contend, so they overlap for sure.
+  static void AwaitLockWaiters(pg::Database& observer, int n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      auto q = observer.Prepare(
+          "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+          "AND wait_event_type = 'Lock'");
+      ASSERT_TRUE(q.ok()) << q.status();
+      auto row = q->Step();
+      ASSERT_TRUE(row.ok()) << row.status();
+      if (*row && q->ColumnInt64(0) >= n) return;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    FAIL() << "the writers never both waited";
   }
 
   std::unique_ptr<testing::PostgresTestDb> pg_;
@@ -115,9 +140,19 @@ TEST_F(PostgresGuidanceTest, TheSameVersionImportedByTwoReplicasAtOnceIsStoredOn
   auto b = Statutes();
   ASSERT_TRUE(a && b);
   const ParsedStatuteVersion parsed = Parsed();
+  // The tables held by a third session, so both imports have read that the
+  // version is missing (or, under the scope lock, are waiting to) before
+  // either can write it.
+  auto holder = Observer();
+  ASSERT_TRUE(holder);
+  ASSERT_THAT(a->LoadAll().status(), testing::IsOk());  // the schema exists
+  ASSERT_THAT(holder->Exec("BEGIN; LOCK TABLE statutes, statute_versions IN EXCLUSIVE MODE"),
+              testing::IsOk());
   absl::StatusOr<ImportResult> ra, rb;
   std::thread ta([&] { ra = a->ImportVersion(parsed); });
   std::thread tb([&] { rb = b->ImportVersion(parsed); });
+  AwaitLockWaiters(*holder, 2);
+  ASSERT_THAT(holder->Exec("COMMIT"), testing::IsOk());
   ta.join();
   tb.join();
   ASSERT_THAT(ra.status(), testing::IsOk());
@@ -144,9 +179,17 @@ TEST_F(PostgresGuidanceTest, OfTwoReplicasPublishingOneDraftOneWinsTheOtherIsAbo
     r.mutable_revision_create_time()->set_seconds(1800000000);
     return r;
   };
+  // The article's row held by a third session: both publishes start
+  // before either can take it.
+  auto holder = Observer();
+  ASSERT_TRUE(holder);
+  ASSERT_THAT(holder->Exec("BEGIN; SELECT 1 FROM advice WHERE advice_id = 'leak' FOR UPDATE"),
+              testing::IsOk());
   absl::StatusOr<v1::Advice> pa, pb;
   std::thread ta([&] { pa = a->Publish("leak", revision("r1a"), created.draft_revision, now); });
   std::thread tb([&] { pb = b->Publish("leak", revision("r1b"), created.draft_revision, now); });
+  AwaitLockWaiters(*holder, 2);
+  ASSERT_THAT(holder->Exec("COMMIT"), testing::IsOk());
   ta.join();
   tb.join();
   EXPECT_EQ(pa.ok() + pb.ok(), 1) << pa.status() << " / " << pb.status();
@@ -175,6 +218,9 @@ TEST_F(PostgresGuidanceTest, PublishedRevisionsCannotBeChangedOrDeletedInTheData
   ASSERT_OK_AND_ASSIGN(auto db, pg::Database::Open(pg_->uri(), kGuidanceSchema));
   EXPECT_FALSE(db->Exec("UPDATE advice_revisions SET revision_number = 7").ok());
   EXPECT_FALSE(db->Exec("DELETE FROM advice_revisions").ok());
+  EXPECT_FALSE(db->Exec("TRUNCATE advice_revisions CASCADE").ok());
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Advice> kept, a->Revisions("x"));
+  EXPECT_EQ(kept.size(), 1u);
 }
 
 TEST_F(PostgresGuidanceTest, AGuidanceFileMovesWholeAndOnlyIntoAnEmptyDatabase) {

@@ -133,6 +133,8 @@ BEGIN
 END $$;
 CREATE TRIGGER advice_revisions_are_immutable BEFORE UPDATE OR DELETE ON advice_revisions
   FOR EACH ROW EXECUTE FUNCTION advice_revisions_are_kept();
+CREATE TRIGGER advice_revisions_are_not_truncated BEFORE TRUNCATE ON advice_revisions
+  FOR EACH STATEMENT EXECUTE FUNCTION advice_revisions_are_kept();
 )sql"};
   return *m;
 }
@@ -146,6 +148,16 @@ absl::StatusOr<std::unique_ptr<sql::Database>> OpenGuidanceDatabase(const std::s
   ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> file, sqlite::Database::Open(db, {}));
   RETURN_IF_ERROR(file->Migrate(GuidanceMigrations()));
   return std::unique_ptr<sql::Database>(std::move(file));
+}
+
+absl::StatusOr<std::unique_ptr<sql::Database>> HoldImportLock(const std::string& db) {
+  if (!pg::IsUri(db)) return std::unique_ptr<sql::Database>();
+  ASSIGN_OR_RETURN(std::unique_ptr<sql::Database> conn, OpenGuidanceDatabase(db));
+  // Class 4 of the advisory locks: guidance imports. Session-level: held
+  // across the import's many transactions, released when the connection
+  // closes (the process exits or dies).
+  RETURN_IF_ERROR(conn->Exec("SELECT pg_advisory_lock(4, 0)"));
+  return conn;
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> MoveGuidanceToPostgres(

@@ -26,6 +26,11 @@ const std::vector<std::string>& GuidancePostgresMigrations();
 // and migrated to this program's schema.
 absl::StatusOr<std::unique_ptr<sql::Database>> OpenGuidanceDatabase(const std::string& db);
 
+// Until the returned connection is closed, no other import into `db` runs
+// (a session advisory lock on PostgreSQL; SQLite's file has one importer,
+// the operator, and gets nullptr).
+absl::StatusOr<std::unique_ptr<sql::Database>> HoldImportLock(const std::string& db);
+
 // Copies the SQLite guidance database `from` (at this program's schema)
 // into schema counsel_guidance of the PostgreSQL database `to`: statutes
 // with their versions and articles, advice drafts and every revision, in

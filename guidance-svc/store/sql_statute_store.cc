@@ -340,6 +340,18 @@ class SqlStatuteStore final : public StatuteStore {
 
   absl::StatusOr<std::vector<StoredStatute>> ReadAll() {
     absl::MutexLock lock(&mu_);
+    // The three reads see one snapshot: an import committed between them
+    // (another replica's, another process's) would otherwise give versions
+    // whose statute was not read.
+    RETURN_IF_ERROR(db_->Exec(file_index() ? "BEGIN"
+                                           : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    struct EndRead {
+      Database* db;
+      ~EndRead() { (void)db->Exec("ROLLBACK"); }
+    } end_read{db_.get()};
+    const auto unmatched = [] {
+      return absl::DataLossError("a statute version or article without its statute");
+    };
     std::vector<StoredStatute> out;
     absl::flat_hash_map<std::string, size_t> index;
     {
@@ -373,7 +385,9 @@ class SqlStatuteStore final : public StatuteStore {
       while (true) {
         ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) break;
-        StoredStatute& s = out[index.at(q.ColumnText(0))];
+        auto statute = index.find(q.ColumnText(0));
+        if (statute == index.end()) return unmatched();
+        StoredStatute& s = out[statute->second];
         StoredStatute::Version v;
         if (!v.version.ParseFromString(std::string(q.ColumnBlob(2)))) {
           return absl::DataLossError("unreadable statute version row");
@@ -389,8 +403,10 @@ class SqlStatuteStore final : public StatuteStore {
       while (true) {
         ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) break;
-        StoredStatute& s = out[index.at(q.ColumnText(0))];
-        auto& v = s.versions[version_index.at({q.ColumnText(0), q.ColumnText(1)})];
+        auto statute = index.find(q.ColumnText(0));
+        auto version = version_index.find({q.ColumnText(0), q.ColumnText(1)});
+        if (statute == index.end() || version == version_index.end()) return unmatched();
+        auto& v = out[statute->second].versions[version->second];
         v1::Provision article;
         if (!article.ParseFromString(std::string(q.ColumnBlob(2)))) {
           return absl::DataLossError("unreadable provision row");

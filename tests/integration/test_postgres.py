@@ -352,15 +352,30 @@ class GuidanceReplicaTest(unittest.TestCase):
                                 key=key, port=ports[1])
             self.assertEqual(s, 200, hits)
             self.assertTrue(hits.get("results"), "the other replica searches the new text")
-            # An import through one replica's gateway reaches the other.
             with open(os.path.join(statutes, self.BY_CALL, "2025-01-01.md"), encoding="utf-8") as f:
                 text = f.read()
-            s, body, _ = c.http("POST", "/v1/statutes:importVersion", key=key,
-                                body={"content": text, "sourceName": "2025-01-01.md"}, port=ports[0])
-            self.assertEqual((s, body.get("created")), (200, True), body)
-            await_condition(lambda: served(self.BY_CALL, ports[1]),
-                            "the other replica serving a statute imported through the first",
-                            timeout=30)
+            # Through both at once: stored once, neither refused.
+            answers = [None, None]
+
+            def import_through(i):
+                answers[i] = c.http("POST", "/v1/statutes:importVersion", key=key,
+                                    body={"content": text, "sourceName": "2025-01-01.md"},
+                                    port=ports[i])[:2]
+
+            threads = [threading.Thread(target=import_through, args=(i,)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual([s for s, _ in answers], [200, 200], answers)
+            self.assertEqual(sorted(bool(b.get("created")) for _, b in answers), [False, True],
+                             answers)
+            # The replica whose import found the text stored serves it by
+            # the other's notification.
+            for port in ports:
+                await_condition(lambda: served(self.BY_CALL, port),
+                                f"replica behind :{port} serving the statute imported through both",
+                                timeout=30)
             # A revision published through one is the other's current one
             # at once: advice is read from the database on every call.
             name = "advice/privacy-infringement"
