@@ -143,6 +143,15 @@ class KubernetesTest(unittest.TestCase):
         db = by["Cluster"]["counsel-db"]
         self.assertEqual(db["apiVersion"], "postgresql.cnpg.io/v1")
         self.assertEqual(db["spec"]["instances"], 3)
+        roles = {r["name"]: r for r in db["spec"]["managed"]["roles"]}
+        self.assertEqual(set(roles), {"counsel_cases", "counsel_gateway", "counsel_guidance"})
+        for name, role in roles.items():
+            self.assertEqual(role["passwordSecret"]["name"],
+                             "counsel-db-" + name[len("counsel_"):], name)
+            self.assertNotIn("superuser", role)
+        sql = " ".join(db["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"])
+        self.assertIn("GRANT CREATE ON DATABASE app TO counsel_cases, counsel_gateway, "
+                      "counsel_guidance", sql)
         sync = db["spec"]["postgresql"]["synchronous"]
         self.assertGreaterEqual(sync["number"], 1)
         self.assertEqual(sync["dataDurability"], "required")
@@ -162,7 +171,10 @@ class KubernetesTest(unittest.TestCase):
             spec = by["Deployment"][name]["spec"]["template"]["spec"]
             container = spec["containers"][0]
             env = {e["name"]: e["value"] for e in container["env"]}
-            self.assertTrue(env["COUNSEL_DB"].startswith("postgresql://app@counsel-db-rw:"), name)
+            # A role of its own (tests/security/test_postgres_roles.py shows
+            # what that keeps apart).
+            self.assertTrue(env["COUNSEL_DB"].startswith(f"postgresql://counsel_{name}@counsel-db-rw:"),
+                            name)
             self.assertNotIn(":", env["COUNSEL_DB"].split("@")[0][len("postgresql://"):],
                              "no password in the URI")
             self.assertEqual(env["PGPASSFILE"], "/pg/pgpass", name)
@@ -173,7 +185,7 @@ class KubernetesTest(unittest.TestCase):
             mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
             volumes = {v["name"]: v for v in spec["volumes"]}
             self.assertEqual(set(mounts.values()), set(volumes), f"{name}: mounts and volumes")
-            self.assertEqual(volumes[mounts["/pg"]]["secret"]["secretName"], "counsel-db-app")
+            self.assertEqual(volumes[mounts["/pg"]]["secret"]["secretName"], f"counsel-db-{name}")
         ingress = by["NetworkPolicy"]["counsel-db-from-programs"]["spec"]["ingress"][0]["from"]
         self.assertEqual({f["podSelector"]["matchLabels"].get("app") for f in ingress} - {None},
                          {"cases", "gateway", "guidance"})
@@ -181,7 +193,7 @@ class KubernetesTest(unittest.TestCase):
         # database (idempotent), not into a file of its own.
         init = by["Deployment"]["guidance"]["spec"]["template"]["spec"]["initContainers"][0]
         env = {e["name"]: e["value"] for e in init["env"]}
-        self.assertTrue(env["COUNSEL_DB"].startswith("postgresql://app@counsel-db-rw:"))
+        self.assertTrue(env["COUNSEL_DB"].startswith("postgresql://counsel_guidance@counsel-db-rw:"))
         self.assertEqual(env["PGPASSFILE"], "/pg/pgpass")
         self.assertFalse([a for a in init["command"] if a.startswith("--db=")])
         self.assertEqual({m["mountPath"] for m in init["volumeMounts"]} - {"/data"}, {"/pg", "/pg-ca"})

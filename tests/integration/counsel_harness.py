@@ -47,16 +47,48 @@ def psql(uri, sql):
 
 
 class PostgresDatabase:
-    """A database of its own on the test server, dropped on close."""
+    """A database of its own on the test server, dropped on close. With
+    `roles`, each program gets a login role of its own (the one privilege
+    granted: creating its schema in this database), as a deployment that
+    keeps the programs apart would; passwords go to a PGPASSFILE of its own."""
 
-    def __init__(self):
+    PROGRAMS = ("cases", "gateway", "guidance")
+
+    def __init__(self, roles=False):
         self.server = postgres_server()
         self.name = "it_" + os.urandom(6).hex()
-        psql(self.server["COUNSEL_PG_URI"], f'CREATE DATABASE "{self.name}"')
-        self.uri = self.server["COUNSEL_PG_URI"].rsplit("/", 1)[0] + "/" + self.name
+        admin = self.server["COUNSEL_PG_URI"]
+        psql(admin, f'CREATE DATABASE "{self.name}"')
+        self.uri = admin.rsplit("/", 1)[0] + "/" + self.name
+        self.roles = {}
+        self.pgpass = None
+        if roles:
+            host_port = admin.split("@", 1)[1].rsplit("/", 1)[0]
+            lines = []
+            for program in self.PROGRAMS:
+                role, password = f"{self.name}_{program}", os.urandom(12).hex()
+                psql(admin, f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+                psql(admin, f'GRANT CREATE ON DATABASE "{self.name}" TO "{role}"')
+                self.roles[program] = role
+                lines.append(f"{host_port}:{self.name}:{role}:{password}\n")
+            fd, self.pgpass = tempfile.mkstemp(prefix="counsel-pgpass-")
+            with os.fdopen(fd, "w") as f, open(self.server["PGPASSFILE"]) as base:
+                f.write(base.read())
+                f.writelines(lines)
+            os.environ["PGPASSFILE"] = self.pgpass
+
+    def uri_for(self, program):
+        """The URI `program` connects with: its own role's, or the shared one."""
+        role = self.roles.get(program)
+        return self.uri if role is None else self.uri.replace("//counsel@", f"//{role}@", 1)
 
     def close(self):
         psql(self.server["COUNSEL_PG_URI"], f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        for role in self.roles.values():
+            psql(self.server["COUNSEL_PG_URI"], f'DROP ROLE IF EXISTS "{role}"')
+        if self.pgpass:
+            os.environ["PGPASSFILE"] = self.server["PGPASSFILE"]
+            os.remove(self.pgpass)
 
 
 def pb_varint(value):
@@ -184,8 +216,11 @@ class Program:
 
 
 class Cluster:
-    def __init__(self, build_dir, extra_flags=None, cases_on_postgres=None, guidance_content=None):
+    def __init__(self, build_dir, extra_flags=None, cases_on_postgres=None, guidance_content=None,
+                 postgres_roles=False):
         self.build = os.path.abspath(build_dir)
+        # On PostgreSQL: each program under a role of its own, or all as one.
+        self.postgres_roles = postgres_roles
         # What guidance-svc is started with: the shipped content, or the
         # files or folders a test names.
         self.guidance_content = guidance_content or [os.path.join(REPO, "guidance-svc", "content")]
@@ -206,8 +241,8 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix="counsel-it-")
         try:
             if self.cases_on_postgres:
-                self.postgres = PostgresDatabase()
-                self.cases_db = self.postgres.uri
+                self.postgres = PostgresDatabase(roles=self.postgres_roles)
+                self.cases_db = self.postgres.uri_for("cases")
             else:
                 self.cases_db = os.path.join(self.dir, "cases.db")
             self._start()
@@ -233,7 +268,8 @@ class Cluster:
         self.audit_key = self._key_file("audit.key")
         # Statutes and advice go with the cases: PostgreSQL (schema
         # counsel_guidance of the same database) or a file.
-        self.guidance_db = self.postgres.uri if self.postgres else os.path.join(self.dir, "guidance.db")
+        self.guidance_db = (self.postgres.uri_for("guidance") if self.postgres
+                            else os.path.join(self.dir, "guidance.db"))
         self.run("counsel-guidance", "import", *self.guidance_content, f"--db={self.guidance_db}")
         common = ["--listen=127.0.0.1:0", f"--context_key_file={self.context_key}"]
         g = self.start("guidance", "counsel-guidance", common + [f"--db={self.guidance_db}"])
@@ -247,7 +283,8 @@ class Cluster:
         self.cases_port = c.port()
         # The gateway's keys and sessions go with the cases: PostgreSQL
         # (schema counsel_gateway of the same database) or a file.
-        self.gateway_db = self.postgres.uri if self.postgres else os.path.join(self.dir, "gateway.db")
+        self.gateway_db = (self.postgres.uri_for("gateway") if self.postgres
+                           else os.path.join(self.dir, "gateway.db"))
         gw = self.start("gateway", "counsel-gateway", common + [
             "--http_listen=127.0.0.1:0", f"--db={self.gateway_db}",
             f"--guidance_addr=127.0.0.1:{self.guidance_port}",
