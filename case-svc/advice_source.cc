@@ -10,8 +10,8 @@ GrpcAdviceSource::GrpcAdviceSource(std::shared_ptr<grpc::Channel> channel, const
     : stub_(guidance::v1::GuidanceService::NewStub(std::move(channel))), key_(key), clock_(clock),
       timeout_(timeout) {}
 
-absl::StatusOr<std::optional<guidance::v1::Advice>> GrpcAdviceSource::LatestFor(
-    const std::string& tenant, const std::string& incident_type) {
+absl::StatusOr<SharedAdvice> GrpcAdviceSource::LatestFor(const std::string& tenant,
+                                                         const std::string& incident_type) {
   grpc::ClientContext ctx;
   const absl::Time now = clock_->Now();
   ctx.set_deadline(absl::ToChronoTime(now + timeout_));
@@ -36,8 +36,65 @@ absl::StatusOr<std::optional<guidance::v1::Advice>> GrpcAdviceSource::LatestFor(
     }
     return FromGrpcStatus(s);
   }
-  if (resp.advice_size() == 0) return std::optional<guidance::v1::Advice>();
-  return std::optional<guidance::v1::Advice>(resp.advice(0));
+  if (resp.advice_size() == 0) return SharedAdvice();
+  auto advice = std::make_shared<guidance::v1::Advice>();
+  advice->Swap(resp.mutable_advice(0));
+  return SharedAdvice(std::move(advice));
+}
+
+absl::StatusOr<SharedAdvice> CoalescingAdviceSource::LatestFor(const std::string& tenant,
+                                                               const std::string& incident_type) {
+  const std::pair<std::string, std::string> key(tenant, incident_type);
+  std::shared_ptr<Round> mine, before;
+  bool lead = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Slot& slot = slots_[key];
+    if (slot.next != nullptr) {
+      mine = slot.next;  // not started yet: it starts after this caller came
+      ++waiting_;
+    } else if (slot.running == nullptr) {
+      mine = slot.running = std::make_shared<Round>();
+      lead = true;
+    } else {
+      // The fetch in flight began before this caller: lead the next one.
+      mine = slot.next = std::make_shared<Round>();
+      before = slot.running;
+      lead = true;
+      ++waiting_;
+    }
+  }
+  if (!lead) {
+    mine->done.WaitForNotification();
+    absl::MutexLock lock(&mu_);
+    --waiting_;
+    return mine->result;
+  }
+  if (before != nullptr) {
+    before->done.WaitForNotification();
+    absl::MutexLock lock(&mu_);
+    --waiting_;
+    Slot& slot = slots_[key];
+    slot.running = mine;
+    slot.next = nullptr;
+  }
+  mine->result = source_->LatestFor(tenant, incident_type);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slots_.find(key);
+    if (it != slots_.end()) {
+      if (it->second.running == mine) it->second.running = nullptr;
+      if (it->second.running == nullptr && it->second.next == nullptr) slots_.erase(it);
+    }
+  }
+  mine->done.Notify();
+  return mine->result;
+}
+
+void CoalescingAdviceSource::AwaitWaiting(int n) {
+  absl::MutexLock lock(&mu_);
+  want_waiting_ = n;
+  mu_.Await(absl::Condition(this, &CoalescingAdviceSource::EnoughWaiting));
 }
 
 }  // namespace counsel::cases

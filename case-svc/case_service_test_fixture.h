@@ -34,11 +34,11 @@ inline constexpr char kPhone[] = "13812345678";
 // Advice that guidance-svc would return; can be made unreachable.
 class FakeAdviceSource final : public AdviceSource {
  public:
-  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(
+  absl::StatusOr<SharedAdvice> LatestFor(
       const std::string&, const std::string& incident_type) override {
     absl::MutexLock lock(&mu_);
     if (!reachable_) return absl::UnavailableError("guidance-svc is down");
-    if (incident_type != "personal-information-leak") return std::optional<guidance::v1::Advice>();
+    if (incident_type != "personal-information-leak") return SharedAdvice();
     guidance::v1::Advice a;
     a.set_name("advice/personal-information-leak");
     a.set_revision_id("rev2");
@@ -53,7 +53,7 @@ class FakeAdviceSource final : public AdviceSource {
       step->set_checklist(checklist);
       if (hours > 0) step->mutable_due_within()->set_seconds(hours * 3600);
     }
-    return std::optional<guidance::v1::Advice>(a);
+    return SharedAdvice(std::make_shared<guidance::v1::Advice>(std::move(a)));
   }
   void SetReachable(bool r) {
     absl::MutexLock lock(&mu_);

@@ -205,8 +205,9 @@ int Serve() {
   if (!store.ok()) return Fail(store.status());
   auto creds = MakeChannelCredentials(TlsFilesFromFlags());
   if (!creds.ok()) return Fail(creds.status());
-  GrpcAdviceSource advice(grpc::CreateChannel(absl::GetFlag(FLAGS_guidance_addr), *creds), &key,
-                          RealClock::Get());
+  GrpcAdviceSource guidance(grpc::CreateChannel(absl::GetFlag(FLAGS_guidance_addr), *creds), &key,
+                            RealClock::Get());
+  CoalescingAdviceSource advice(&guidance);
   CaseServiceOptions options;
   options.change_retention = absl::GetFlag(FLAGS_change_retention);
   options.bookmark_interval = absl::GetFlag(FLAGS_bookmark_interval);

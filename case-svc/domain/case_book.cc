@@ -225,7 +225,7 @@ absl::StatusOr<NewCase> CaseBook::PrepareCreate(const CallContext& cc,
   Derive(c);
   // Pin the advice before anything is stored: without guidance-svc the
   // create fails UNAVAILABLE and a retry with the same request_id works.
-  ASSIGN_OR_RETURN(std::optional<guidance::v1::Advice> advice,
+  ASSIGN_OR_RETURN(SharedAdvice advice,
                    advice_->LatestFor(cc.tenant(), c.incident_type()));
   if (advice) CopyChecklist(*advice, c);
   nc.request_id = request.request_id();

@@ -14,11 +14,11 @@ using ::testing::HasSubstr;
 
 class FakeAdvice final : public AdviceSource {
  public:
-  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(
+  absl::StatusOr<SharedAdvice> LatestFor(
       const std::string& /*tenant*/, const std::string& incident_type) override {
     ++calls;
     if (!status.ok()) return status;
-    if (incident_type != "personal-information-leak") return std::nullopt;
+    if (incident_type != "personal-information-leak") return SharedAdvice();
     guidance::v1::Advice a;
     a.set_name("advice/personal-information-leak");
     a.set_revision_id("r4");
@@ -31,7 +31,7 @@ class FakeAdvice final : public AdviceSource {
     auto* info = a.mutable_sections(0)->add_steps();
     info->set_key("ignore-noise");
     info->set_checklist(false);
-    return a;
+    return SharedAdvice(std::make_shared<guidance::v1::Advice>(std::move(a)));
   }
   absl::Status status;
   int calls = 0;

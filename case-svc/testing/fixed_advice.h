@@ -3,7 +3,7 @@
 #ifndef COUNSEL_CASES_TESTING_FIXED_ADVICE_H_
 #define COUNSEL_CASES_TESTING_FIXED_ADVICE_H_
 
-#include <optional>
+#include <memory>
 #include <string>
 
 #include "case-svc/advice_source.h"
@@ -14,17 +14,16 @@ class FixedAdvice final : public AdviceSource {
  public:
   explicit FixedAdvice(std::string revision_id) : revision_id_(std::move(revision_id)) {}
 
-  absl::StatusOr<std::optional<guidance::v1::Advice>> LatestFor(const std::string&,
-                                                                 const std::string&) override {
-    guidance::v1::Advice a;
-    a.set_name("advice/personal-information-leak");
-    a.set_revision_id(revision_id_);
-    auto* step = a.add_sections()->add_steps();
+  absl::StatusOr<SharedAdvice> LatestFor(const std::string&, const std::string&) override {
+    auto a = std::make_shared<guidance::v1::Advice>();
+    a->set_name("advice/personal-information-leak");
+    a->set_revision_id(revision_id_);
+    auto* step = a->add_sections()->add_steps();
     step->set_key("change-passwords");
     step->set_title("更换重要密码");
     step->set_checklist(true);
     step->mutable_due_within()->set_seconds(86400);
-    return std::optional<guidance::v1::Advice>(a);
+    return SharedAdvice(std::move(a));
   }
 
  private:
