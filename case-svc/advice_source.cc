@@ -10,35 +10,66 @@ GrpcAdviceSource::GrpcAdviceSource(std::shared_ptr<grpc::Channel> channel, const
     : stub_(guidance::v1::GuidanceService::NewStub(std::move(channel))), key_(key), clock_(clock),
       timeout_(timeout) {}
 
-absl::StatusOr<SharedAdvice> GrpcAdviceSource::LatestFor(const std::string& tenant,
-                                                         const std::string& incident_type) {
-  grpc::ClientContext ctx;
+// Signs a call context for `method` as the service principal.
+void GrpcAdviceSource::Sign(const std::string& tenant, absl::string_view method,
+                            grpc::ClientContext* ctx) const {
   const absl::Time now = clock_->Now();
-  ctx.set_deadline(absl::ToChronoTime(now + timeout_));
+  ctx->set_deadline(absl::ToChronoTime(now + timeout_));
   CallContext cc;
   cc.set_tenant(tenant);
   cc.set_key_id("service:case-svc");
   cc.add_scopes(kScopeGuidanceRead);
-  cc.set_method("/counsel.guidance.v1.GuidanceService/ListAdvice");
+  cc.set_method(absl::StrCat("/counsel.guidance.v1.GuidanceService/", method));
   cc.set_expire_unix_micros(absl::ToUnixMicros(now + timeout_ + absl::Seconds(5)));
-  key_->Attach(cc, &ctx);
-  guidance::v1::ListAdviceRequest req;
-  req.set_filter(absl::StrCat("incident_types:\"", incident_type, "\""));
-  req.set_page_size(1);
-  guidance::v1::ListAdviceResponse resp;
-  const grpc::Status s = stub_->ListAdvice(&ctx, req, &resp);
-  if (!s.ok()) {
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      return absl::UnavailableError(
-          "guidance-svc cannot be reached to pin the case's advice; nothing was stored, retry "
-          "with the same request_id");
-    }
-    return FromGrpcStatus(s);
+  key_->Attach(cc, ctx);
+}
+
+absl::Status GrpcAdviceSource::Unreachable(const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError(
+        "guidance-svc cannot be reached to pin the case's advice; nothing was stored, retry "
+        "with the same request_id");
   }
-  if (resp.advice_size() == 0) return SharedAdvice();
+  return FromGrpcStatus(s);
+}
+
+absl::StatusOr<SharedAdvice> GrpcAdviceSource::LatestFor(const std::string& tenant,
+                                                         const std::string& incident_type) {
+  // Which revision is the latest: its name alone, every time (a publish is
+  // seen at once). Its content is fetched only the first time: revisions
+  // never change.
+  guidance::v1::ListAdviceResponse latest;
+  {
+    grpc::ClientContext ctx;
+    Sign(tenant, "ListAdvice", &ctx);
+    guidance::v1::ListAdviceRequest req;
+    req.set_filter(absl::StrCat("incident_types:\"", incident_type, "\""));
+    req.set_page_size(1);
+    req.mutable_read_mask()->add_paths("name");
+    req.mutable_read_mask()->add_paths("revision_id");
+    if (grpc::Status s = stub_->ListAdvice(&ctx, req, &latest); !s.ok()) return Unreachable(s);
+  }
+  if (latest.advice_size() == 0) return SharedAdvice();
+  const std::string pinned =
+      absl::StrCat(latest.advice(0).name(), "@", latest.advice(0).revision_id());
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = revisions_.find(pinned); it != revisions_.end()) return it->second;
+  }
   auto advice = std::make_shared<guidance::v1::Advice>();
-  advice->Swap(resp.mutable_advice(0));
+  {
+    grpc::ClientContext ctx;
+    Sign(tenant, "GetAdvice", &ctx);
+    guidance::v1::GetAdviceRequest req;
+    req.set_name(pinned);
+    if (grpc::Status s = stub_->GetAdvice(&ctx, req, advice.get()); !s.ok()) return Unreachable(s);
+  }
+  absl::MutexLock lock(&mu_);
+  // A handful of articles, a revision now and then: the bound only guards
+  // against a guidance-svc that invents revisions.
+  if (revisions_.size() >= kMaxRevisions) revisions_.clear();
+  revisions_.emplace(pinned, advice);
   return SharedAdvice(std::move(advice));
 }
 

@@ -31,7 +31,9 @@ class AdviceSource {
 };
 
 // Calls guidance-svc as the service principal `service:case-svc`, signing
-// its own call context with the shared context key.
+// its own call context with the shared context key. Asks which revision is
+// the latest on every call (its name only) and fetches a revision's content
+// once, since revisions never change.
 class GrpcAdviceSource final : public AdviceSource {
  public:
   GrpcAdviceSource(std::shared_ptr<grpc::Channel> channel, const ContextKey* key,
@@ -40,10 +42,18 @@ class GrpcAdviceSource final : public AdviceSource {
                                          const std::string& incident_type) override;
 
  private:
+  static constexpr size_t kMaxRevisions = 256;
+
+  void Sign(const std::string& tenant, absl::string_view method, grpc::ClientContext* ctx) const;
+  static absl::Status Unreachable(const grpc::Status& s);
+
   std::unique_ptr<guidance::v1::GuidanceService::Stub> stub_;
   const ContextKey* key_;
   const Clock* clock_;
   absl::Duration timeout_;
+  absl::Mutex mu_;
+  // Revisions already fetched, by `advice/{id}@{revision}`: immutable.
+  absl::flat_hash_map<std::string, SharedAdvice> revisions_ ABSL_GUARDED_BY(mu_);
 };
 
 // Shares fetches among creates that ask together, never answering from

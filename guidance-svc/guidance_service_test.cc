@@ -364,6 +364,42 @@ class CorpusTest : public GuidanceServiceTest {
 
 std::string ReasonOf(const grpc::Status& s) { return ErrorReason(FromGrpcStatus(s)); }
 
+TEST_F(CorpusTest, ListAdviceReturnsOnlyTheFieldsOfItsReadMask) {
+  ASSERT_TRUE(service_->ImportAdvice(ReadContent("advice/personal-information-leak.json"),
+                                     "personal-information-leak.json").ok());
+  v1::ListAdviceRequest req;
+  req.set_filter("incident_types:\"personal-information-leak\"");
+  v1::ListAdviceResponse full;
+  {
+    auto ctx = Signed("ListAdvice", {kScopeGuidanceRead});
+    ASSERT_TRUE(stub_->ListAdvice(ctx.get(), req, &full).ok());
+  }
+  ASSERT_EQ(full.advice_size(), 1);
+  ASSERT_GT(full.advice(0).sections_size(), 0);
+  req.mutable_read_mask()->add_paths("name");
+  req.mutable_read_mask()->add_paths("revision_id");
+  v1::ListAdviceResponse masked;
+  {
+    auto ctx = Signed("ListAdvice", {kScopeGuidanceRead});
+    ASSERT_TRUE(stub_->ListAdvice(ctx.get(), req, &masked).ok());
+  }
+  ASSERT_EQ(masked.advice_size(), 1);
+  v1::Advice expected;
+  expected.set_name(full.advice(0).name());
+  expected.set_revision_id(full.advice(0).revision_id());
+  EXPECT_EQ(masked.advice(0).SerializeAsString(), expected.SerializeAsString());
+  // A path to no field, or through a repeated one, is refused by name.
+  for (const char* bad : {"nope", "sections.steps"}) {
+    v1::ListAdviceRequest wrong = req;
+    wrong.mutable_read_mask()->add_paths(bad);
+    v1::ListAdviceResponse out;
+    auto ctx = Signed("ListAdvice", {kScopeGuidanceRead});
+    const grpc::Status s = stub_->ListAdvice(ctx.get(), wrong, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_NE(s.error_message().find("read_mask.paths[2]"), std::string::npos) << s.error_message();
+  }
+}
+
 TEST_F(CorpusTest, BeforeTheCorpusTextIsNotInCorpusNeverNotInForce) {
   // 治安管理处罚法 was in force from 2006-03-01; the corpus holds its text
   // from 2013-01-01 only. "No version in force" would be false.

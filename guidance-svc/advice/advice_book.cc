@@ -1,5 +1,7 @@
 #include "guidance-svc/advice/advice_book.h"
 
+#include "google/protobuf/util/field_mask_util.h"
+
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
@@ -580,6 +582,13 @@ absl::StatusOr<v1::ListAdviceResponse> AdviceBook::List(const v1::ListAdviceRequ
       terms.push_back(kv);
     }
   }
+  for (int i = 0; i < request.read_mask().paths_size(); ++i) {
+    if (!google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(
+            v1::Advice::descriptor(), request.read_mask().paths(i), nullptr)) {
+      return InvalidArgumentField(absl::StrCat("read_mask.paths[", i, "]"),
+                                  "names no field of Advice (or passes through a repeated one)");
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<AdviceRecord> records, store_->List());
   std::vector<v1::Advice> matching;
   for (const AdviceRecord& r : records) {
@@ -601,7 +610,11 @@ absl::StatusOr<v1::ListAdviceResponse> AdviceBook::List(const v1::ListAdviceRequ
   v1::ListAdviceResponse out;
   const int total = static_cast<int>(matching.size());
   for (int i = offset; i < total && i < offset + size; ++i) {
-    *out.add_advice() = std::move(matching[static_cast<size_t>(i)]);
+    v1::Advice* a = out.add_advice();
+    *a = std::move(matching[static_cast<size_t>(i)]);
+    if (request.read_mask().paths_size() > 0) {
+      google::protobuf::util::FieldMaskUtil::TrimMessage(request.read_mask(), a);
+    }
   }
   if (offset + size < total) out.set_next_page_token(absl::StrCat(offset + size));
   return out;

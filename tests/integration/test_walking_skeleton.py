@@ -286,6 +286,18 @@ class WalkingSkeletonTest(unittest.TestCase):
         self.assertEqual(body["locale"], "en")
         self.assertEqual(body["revisionNumber"], "4")
 
+    def test_list_advice_returns_only_the_fields_of_its_read_mask(self):
+        status, body, _ = self.cluster.http(
+            "GET", "/v1/advice?filter=incident_types%3Apersonal-information-leak"
+                   "&readMask=name,revisionId", key=self.key)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(body["advice"]), 1)
+        self.assertEqual(set(body["advice"][0]), {"name", "revisionId"}, body)
+        status, err, _ = self.cluster.http("GET", "/v1/advice?readMask=sections.steps",
+                                           key=self.key)
+        self.assertEqual(status, 400, err)
+        self.assertIn("read_mask.paths[0]", err["message"])
+
     def test_health_is_serving_on_all_three(self):
         for port in (self.cluster.guidance_port, self.cluster.cases_port,
                      self.cluster.gateway_port):
