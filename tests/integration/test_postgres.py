@@ -439,6 +439,63 @@ class ServerRestartTest(unittest.TestCase):
                 self.assertEqual(p.proc.pid, pids[role], f"{role} was restarted")
 
 
+    def test_a_restart_under_concurrent_writes_loses_no_acknowledged_case(self):
+        with Cluster(BUILD, cases_on_postgres=True) as c:
+            key = c.create_key("firm-q", ["cases.read", "cases.write"], rate=100000)
+            pids = {role: p.proc.pid for role, p in c.programs.items()}
+            lock = threading.Lock()
+            answers = {}  # request id -> (status, case name or None)
+            stop = threading.Event()
+
+            def writer(w):
+                for n in range(3000):  # bounded, whatever happens
+                    if stop.is_set():
+                        return
+                    rid = f"w{w}-{n}"
+                    s, body, _ = c.http("POST", f"/v1/cases?requestId={rid}", key=key, body={
+                        "client": {"displayName": "郑十一"}, "leakedData": ["LEAKED_DATA_PHONE"]})
+                    with lock:
+                        answers[rid] = (s, body.get("name") if s == 200 else None)
+                    if s != 200:
+                        stop.wait(0.02)  # a client's pause before its next request
+
+            def acknowledged():
+                with lock:
+                    return sum(1 for s, _ in answers.values() if s == 200)
+
+            threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+            for t in threads:
+                t.start()
+            try:
+                await_condition(lambda: acknowledged() >= 20, "writes before the restart")
+                before = acknowledged()
+                server("restart")
+                await_condition(lambda: acknowledged() >= before + 20,
+                                "writes succeeding again after the restart", timeout=60)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            print(f"{acknowledged()} acknowledged, {len(answers) - acknowledged()} refused "
+                  "while the server restarted", file=sys.stderr)
+            # Every answer was a success or UNAVAILABLE: nothing hung, nothing
+            # answered 500.
+            self.assertEqual({s for s, _ in answers.values()} - {200, 503}, set(), answers)
+            # Every acknowledged case is there; every refused one, retried
+            # with its request id, is created once.
+            for rid, (s, name) in sorted(answers.items()):
+                if s == 200:
+                    self.assertEqual(c.http("GET", f"/v1/{name}", key=key)[0], 200, rid)
+                else:
+                    s2, body, _ = c.http("POST", f"/v1/cases?requestId={rid}", key=key, body={
+                        "client": {"displayName": "郑十一"}, "leakedData": ["LEAKED_DATA_PHONE"]})
+                    self.assertEqual(s2, 200, (rid, body))
+            (count,), = c.cases_rows("SELECT count(*) FROM cases")
+            self.assertEqual(int(count), len(answers))
+            for role, p in c.programs.items():
+                self.assertEqual(p.proc.pid, pids[role], f"{role} was restarted")
+
+
 def without_sealed_tokens(value):
     """Page tokens and feed cursors are sealed afresh for every answer."""
     if isinstance(value, dict):
