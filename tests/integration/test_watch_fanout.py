@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import threading
+import time
 import unittest
 
 BUILD = os.environ.get("COUNSEL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
@@ -30,11 +31,17 @@ class Watch:
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200, self.resp.status
         self.events, self.cases, self.last_id = [], [], None
+        self.bookmarks = 0
 
-    def read_until(self, predicate):
-        """Reads frames until predicate(self) holds; False if the stream ends."""
+    def read_until(self, predicate, timeout=120):
+        """Reads frames until predicate(self) holds; False if the stream ends
+        first, or `timeout` seconds pass (bookmarks keep an idle stream
+        talking, so the socket's own timeout would never fire)."""
+        deadline = time.monotonic() + timeout
         event, ident = None, None
         while not predicate(self):
+            if time.monotonic() > deadline:
+                return False
             line = self.resp.fp.readline().decode()
             if not line:
                 return False
@@ -49,6 +56,8 @@ class Watch:
                 if "case" in change:
                     self.cases.append(change["case"])
                 self.last_id = ident
+            elif line.startswith("data: ") and event == "bookmark":
+                self.bookmarks += 1
             elif line.startswith("data: ") and event == "problem":
                 raise AssertionError(line)
         return True
