@@ -119,11 +119,8 @@ class ReplicaFeedTest(unittest.TestCase):
         r = Replicas()
         try:
             key = r.c.create_key("firm-r", ["cases.read", "cases.write"], rate=100000)
-            watchers = [Watch(port, key) for port in r.http_ports]
-            # A watch without a cursor starts where its first bookmark says:
-            # until then a change may predate it.
-            for w in watchers:
-                self.assertTrue(w.read_until(lambda w: w.bookmarks > 0), "no first bookmark")
+            # Each live (its first bookmark) before the first write.
+            watchers = [Watch(port, key).live() for port in r.http_ports]
             # A first change seen by all: every stream is live before the writers.
             s, marker, _ = r.create(0, key)
             self.assertEqual(s, 200, marker)

@@ -62,6 +62,12 @@ class Watch:
                 raise AssertionError(line)
         return True
 
+    def live(self):
+        """Waits for the first bookmark: a watch without a cursor starts
+        there, and a change committed before it may not be in the stream."""
+        assert self.read_until(lambda w: w.bookmarks > 0), "no first bookmark"
+        return self
+
     def close(self):
         self.resp.close()
         self.conn.close()
@@ -104,7 +110,7 @@ class WatchFanoutTest(unittest.TestCase):
             cursor = page["nextCursor"]
 
     def test_many_watchers_share_one_backend_stream(self):
-        watchers = [Watch(self.c.http_port, self.key) for _ in range(50)]
+        watchers = [Watch(self.c.http_port, self.key).live() for _ in range(50)]
         try:
             await_condition(lambda: shared_feeds(self.c) == 1, "one shared stream")
             name = self.create()
@@ -116,7 +122,7 @@ class WatchFanoutTest(unittest.TestCase):
         await_condition(lambda: shared_feeds(self.c) == 0, "the shared stream to end")
 
     def test_resuming_under_concurrent_writes_loses_and_repeats_nothing(self):
-        anchor = Watch(self.c.http_port, self.key)
+        anchor = Watch(self.c.http_port, self.key).live()
         first = self.create()
         self.assertTrue(anchor.read_until(lambda w: any(first in e for _, e in w.events)))
         start = anchor.last_id
@@ -152,7 +158,7 @@ class WatchFanoutTest(unittest.TestCase):
                 w.close()
 
     def test_a_case_svc_restart_is_bridged_without_a_gap(self):
-        w = Watch(self.c.http_port, self.key)
+        w = Watch(self.c.http_port, self.key).live()
         try:
             before = self.create()
             self.assertTrue(w.read_until(lambda w: any(before in e for _, e in w.events)))
@@ -169,8 +175,8 @@ class WatchFanoutTest(unittest.TestCase):
 
     def test_full_view_carries_the_case_masked_per_scope(self):
         masked = self.c.create_key("firm-fan", ["cases.read"])
-        full = Watch(self.c.http_port, masked, path="/v1/changes:watch?view=CHANGE_VIEW_FULL")
-        basic = Watch(self.c.http_port, masked)
+        full = Watch(self.c.http_port, masked, path="/v1/changes:watch?view=CHANGE_VIEW_FULL").live()
+        basic = Watch(self.c.http_port, masked).live()
         try:
             status, case, _ = self.c.http("POST", "/v1/cases", key=self.key, body={
                 "client": {"id": "c1", "displayName": "王五", "phone": "13812345678"},
@@ -198,7 +204,7 @@ class WatchFanoutTest(unittest.TestCase):
     def test_groups_never_mix_clients_or_tenants(self):
         bound = self.c.create_key("firm-fan", ["cases.read"], client="c2")
         other = self.c.create_key("firm-other", ["cases.read", "cases.write"])
-        mine, theirs = Watch(self.c.http_port, bound), Watch(self.c.http_port, other)
+        mine, theirs = Watch(self.c.http_port, bound).live(), Watch(self.c.http_port, other).live()
         try:
             hidden = self.create(client="c1")
             seen = self.create(client="c2")
