@@ -1,7 +1,6 @@
 // Moving a firm's cases from a SQLite file to PostgreSQL: every table row
 // for row, sealed values and wrapped keys as they are (the master key never
 // needed), in one transaction at the destination, then checked there.
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "case-svc/audit/audit_chain.h"
 #include "case-svc/store/case_schema.h"

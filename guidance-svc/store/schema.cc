@@ -6,6 +6,11 @@
 
 namespace counsel::guidance {
 
+const char kProvisionIndexSchema[] = R"sql(
+CREATE VIRTUAL TABLE provision_fts USING fts5(
+  text, statute_id UNINDEXED, version_id UNINDEXED, eid UNINDEXED, tokenize = 'trigram');
+)sql";
+
 const std::vector<sqlite::Migration>& GuidanceMigrations() {
   static const auto* m = new std::vector<sqlite::Migration>{
       R"sql(
@@ -38,10 +43,7 @@ CREATE INDEX provisions_by_wid ON provisions (statute_id, wid);
 )sql",
       // Trigram full-text index over article text; filled on import, and
       // rebuilt from `provisions` on open when empty.
-      R"sql(
-CREATE VIRTUAL TABLE provision_fts USING fts5(
-  text, statute_id UNINDEXED, version_id UNINDEXED, eid UNINDEXED, tokenize = 'trigram');
-)sql",
+      kProvisionIndexSchema,
       // Advice articles (AIP-162): an editable draft and immutable revisions.
       R"sql(
 CREATE TABLE advice (

@@ -19,6 +19,11 @@ inline constexpr char kGuidanceSchema[] = "counsel_guidance";
 // its catalogue.
 inline constexpr char kStatutesChannel[] = "counsel_guidance_statutes";
 
+// The trigram full-text index over article text, a table of the SQLite
+// file (a migration step) or of each replica's in-memory index when the
+// statutes are on PostgreSQL: one definition, so both search alike.
+extern const char kProvisionIndexSchema[];
+
 const std::vector<sqlite::Migration>& GuidanceMigrations();
 const std::vector<std::string>& GuidancePostgresMigrations();
 

@@ -2,7 +2,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
@@ -26,12 +25,7 @@ using sql::WriteTransaction;
 // written in each import's transaction; PostgreSQL in Debian has no such
 // tokenizer, so there each replica builds it in memory from the rows every
 // LoadAll reads, and its search answers rank and cut snippets exactly as a
-// file's do.
-constexpr char kIndexSchema[] = R"sql(
-CREATE VIRTUAL TABLE provision_fts USING fts5(
-  text, statute_id UNINDEXED, version_id UNINDEXED, eid UNINDEXED, tokenize = 'trigram');
-)sql";
-
+// file's do (the table: kProvisionIndexSchema).
 absl::Status IndexArticle(Database& index, const std::string& statute_id,
                           const std::string& version_id, const v1::Provision& article) {
   ASSIGN_OR_RETURN(Statement ins, index.Prepare(
@@ -82,7 +76,7 @@ absl::StatusOr<std::unique_ptr<sqlite::Database>> BuildMemoryIndex(
     const std::vector<StoredStatute>& statutes) {
   ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> index,
                    sqlite::Database::Open(":memory:", {}));
-  RETURN_IF_ERROR(index->Exec(kIndexSchema));
+  RETURN_IF_ERROR(index->Exec(kProvisionIndexSchema));
   RETURN_IF_ERROR(index->Exec("BEGIN"));
   for (const StoredStatute& s : statutes) {
     const std::string statute_id(absl::StripPrefix(s.statute.name(), "statutes/"));
@@ -262,11 +256,11 @@ class SqlStatuteStore final : public StatuteStore {
 
   absl::Status DropVersion(const std::string& statute_id, const std::string& version_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const char* sql : {
-             "DELETE FROM provision_fts WHERE statute_id = ?1 AND version_id = ?2",
-             "DELETE FROM provisions WHERE statute_id = ?1 AND version_id = ?2",
-             "DELETE FROM statute_versions WHERE statute_id = ?1 AND version_id = ?2"}) {
-      if (!file_index() && absl::StrContains(sql, "provision_fts")) continue;
+    std::vector<const char*> tables = {"provisions", "statute_versions"};
+    if (file_index()) tables.insert(tables.begin(), "provision_fts");
+    for (const char* table : tables) {
+      const std::string sql =
+          absl::StrCat("DELETE FROM ", table, " WHERE statute_id = ?1 AND version_id = ?2");
       ASSIGN_OR_RETURN(Statement del, db_->Prepare(sql));
       del.Bind(1, statute_id).Bind(2, version_id);
       RETURN_IF_ERROR(del.Run());
