@@ -618,6 +618,8 @@ class MoveFirmTest(unittest.TestCase):
                         argv.append(a)
                     c.programs[role] = Program(role, argv, c.dir)
                     c.programs[role].port()
+                    if http_port is not None:  # the HTTP front listens after gRPC
+                        c.programs[role].port("http")
                 after = self.answers(c, key, cases, evidence)
                 for path in before:
                     self.assertEqual(after[path], before[path], path)
