@@ -1,5 +1,6 @@
 // CaseService through a real server: cases, lifecycle, checklist, lists.
 #include "case-svc/case_service_test_fixture.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace counsel::cases::service_test {
 namespace {
@@ -78,6 +79,40 @@ TEST_F(CaseServiceTest, ClientBoundCallerSeesOnlyItsClient) {
   EXPECT_TRUE(Get(created.name(), &got, bound).ok());
   bound.client_id = "someone-else";
   EXPECT_EQ(Create(NewRequest(), &got, bound).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// A create answers the case from what it wrote rather than reading the row
+// back: the answer must be exactly what a read returns, masked or not.
+TEST_F(CaseServiceTest, CreateAnswersExactlyWhatGetReads) {
+  v1::CreateCaseRequest full = NewRequest("req-full");
+  v1::Case* c = full.mutable_case_();
+  c->mutable_client()->set_email("wang@example.com");
+  c->set_external_ref("CRM-2002");
+  c->set_assignee("lawyer-3");
+  c->set_suspected_source("某快递平台");
+  *c->mutable_discovered_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1700000000);
+  c->set_occurred_on("2023-11-01");
+  v1::CreateCaseRequest bare;
+  bare.mutable_case_()->mutable_client()->set_display_name("李");
+  bare.mutable_case_()->mutable_client()->set_email("li@example.com");
+  bare.mutable_case_()->add_leaked_data(v1::LEAKED_DATA_EMAIL);
+  v1::CreateCaseRequest for_masked = full;
+  for_masked.set_request_id("req-masked");
+  for_masked.mutable_case_()->set_external_ref("CRM-2003");
+  Caller masked;
+  masked.scopes = {kScopeCasesRead, kScopeCasesWrite};
+  const std::pair<const v1::CreateCaseRequest*, Caller> creates[] = {
+      {&full, Caller{}}, {&bare, Caller{}}, {&for_masked, masked}};
+  for (const auto& [request, caller] : creates) {
+    v1::Case created, read;
+    const grpc::Status s = Create(*request, &created, caller);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_TRUE(Get(created.name(), &read, caller).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(created, read))
+        << "a create answered what a read does not return (values not printed: personal data)";
+    EXPECT_FALSE(created.etag().empty());
+    EXPECT_TRUE(created.has_create_time());
+  }
 }
 
 TEST_F(CaseServiceTest, RetriedCreateReturnsTheSameCase) {

@@ -43,6 +43,16 @@ void ScrubClient(v1::Case& c) {
   c.clear_update_time();
 }
 
+v1::Case AsWritten(v1::Case c, int64_t revision, int64_t now) {
+  // Every field Store seals or moves aside comes back as it was; of what
+  // ScrubClient clears, only these are not restored.
+  c.mutable_client()->clear_masked();
+  c.set_etag(Etag(revision));
+  *c.mutable_create_time() = ToProto(now);
+  *c.mutable_update_time() = ToProto(now);
+  return c;
+}
+
 absl::Status NotFound(absl::string_view case_id) {
   return absl::NotFoundError(absl::StrCat("cases/", case_id, " does not exist"));
 }

@@ -57,6 +57,12 @@ int64_t LeakedMask(const v1::Case& c);
 // The case without its client's personal fields and stored-only fields.
 void ScrubClient(v1::Case& c);
 
+// The case as FromRow reads it back once Store has written `c` at
+// `revision` and `now` (create and update time both) under a live data key:
+// what a create answers, without reading and unsealing its row again inside
+// the writer's batch.
+v1::Case AsWritten(v1::Case c, int64_t revision, int64_t now);
+
 absl::Status NotFound(absl::string_view case_id);
 
 // Free text is personal data: a case's summary and checklist notes are kept

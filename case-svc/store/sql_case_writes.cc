@@ -203,7 +203,7 @@ absl::StatusOr<v1::Case> SqlCaseStore::CreateIn(Database& db, const Actor& actor
   event.set_actor(actor.key_id);
   event.set_to_state(c.state());
   RETURN_IF_ERROR(AppendEvent(db, tenant, case_id, c.client().id(), event, now).status());
-  return Load(db, actor, case_id);
+  return AsWritten(c, /*revision=*/1, now);
 }
 
 absl::StatusOr<v1::Case> SqlCaseStore::MutateIn(Database& db, const Actor& actor, const CaseMutation& m) {
