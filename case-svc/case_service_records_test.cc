@@ -279,6 +279,24 @@ TEST_F(CaseServiceTest, StatsCountByStateLeakedDataAndOverdue) {
   EXPECT_EQ(overdue.cases_size(), 2);
 }
 
+// A case's pending items are written in chunks of statements: every one of
+// a long checklist is stored, counted overdue and rewritten on an update.
+TEST_F(CaseServiceTest, EveryPendingItemOfALongChecklistIsCountedOverdue) {
+  advice_.SetExtraDueSteps(40);  // 42 pending items with due times: three statements
+  const v1::Case c = MustCreate();
+  EXPECT_EQ(Rows("pending_items"), 42);
+  clock_.Advance(absl::Hours(48));
+  v1::CaseStats stats;
+  auto ctx = Signed("GetCaseStats", {});
+  ASSERT_TRUE(stub_->GetCaseStats(ctx.get(), {}, &stats).ok());
+  EXPECT_EQ(stats.overdue_checklist_items(), 41);  // report-to-police is due at 72 h
+  v1::Case changed = c, updated;
+  changed.set_assignee("lawyer-9");
+  const grpc::Status s = Update(changed, {"assignee"}, &updated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Rows("pending_items"), 42) << "an update rewrites every pending item";
+}
+
 TEST_F(CaseServiceTest, RefusesUnsignedAndUnscopedCalls) {
   v1::Case out;
   grpc::ClientContext plain;

@@ -53,7 +53,19 @@ class FakeAdviceSource final : public AdviceSource {
       step->set_checklist(checklist);
       if (hours > 0) step->mutable_due_within()->set_seconds(hours * 3600);
     }
+    for (int i = 0; i < extra_due_steps_; ++i) {
+      auto* step = section->add_steps();
+      step->set_key(absl::StrCat("extra-", i));
+      step->set_title(step->key());
+      step->set_checklist(true);
+      step->mutable_due_within()->set_seconds(3600);
+    }
     return SharedAdvice(std::make_shared<guidance::v1::Advice>(std::move(a)));
+  }
+  // Checklist steps due within an hour, beyond the three above.
+  void SetExtraDueSteps(int n) {
+    absl::MutexLock lock(&mu_);
+    extra_due_steps_ = n;
   }
   void SetReachable(bool r) {
     absl::MutexLock lock(&mu_);
@@ -63,6 +75,7 @@ class FakeAdviceSource final : public AdviceSource {
  private:
   absl::Mutex mu_;
   bool reachable_ = true;
+  int extra_due_steps_ = 0;
 };
 
 struct Caller {
