@@ -28,6 +28,7 @@ CaseServiceImpl::CaseServiceImpl(const ContextKey* key, const Clock* clock, Case
                                  webhooks::WebhookBook* webhooks, webhooks::Deliverer* deliverer)
     : key_(key), clock_(clock), store_(store), webhooks_(webhooks), deliverer_(deliverer),
       options_(options), book_(clock, advice), cursors_(CursorCodec::ForContextKey(*key)),
+      executor_(options.threads), creates_(options.create_threads),
       hub_(options.bookmark_interval) {
   store_->SetCommitListener([this] {
     hub_.Notify();
@@ -56,14 +57,15 @@ grpc::ServerUnaryReactor* CaseServiceImpl::Run(
 
 grpc::ServerUnaryReactor* CaseServiceImpl::RunWrite(
     grpc::CallbackServerContext* context, absl::string_view method, absl::string_view scope,
-    std::function<void(const CallContext&, std::function<void(absl::Status)>)> start) {
+    std::function<void(const CallContext&, std::function<void(absl::Status)>)> start,
+    Executor* on) {
   auto cc = Authorize(*context, method, scope);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!cc.ok()) {
     reactor->Finish(ToGrpcStatus(cc.status()));
     return reactor;
   }
-  executor_.Schedule([reactor, cc = *std::move(cc), start = std::move(start)] {
+  (on != nullptr ? *on : executor_).Schedule([reactor, cc = *std::move(cc), start = std::move(start)] {
     start(cc, [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
   });
   return reactor;
@@ -95,7 +97,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::CreateCase(grpc::CallbackServerContex
                     if (!prepared.ok()) return done(prepared.status());
                     store_->CreateCase(ActorOf(cc), *std::move(prepared),
                                        PresentInto(cc, response, std::move(done)));
-                  });
+                  },
+                  &creates_);
 }
 
 grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* context,

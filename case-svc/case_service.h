@@ -31,6 +31,15 @@ struct CaseServiceOptions {
   // Opened attachments all downloads in progress may hold together; past
   // it a download is RESOURCE_EXHAUSTED (retry shortly).
   int64_t max_download_bytes = int64_t{256} << 20;
+  // Threads that run calls off gRPC's own (a read waits on SQLite or
+  // PostgreSQL there).
+  int threads = 4;
+  // Threads of their own for creates, which wait on their advice fetch: a
+  // slow guidance-svc then holds up creates only, never reads. Four let only
+  // four creates wait at once (a fetch takes 1-2 ms on a busy two-core
+  // host), and the writer's batches stayed small; 32 measured best
+  // (docs/performance.md).
+  int create_threads = 32;
 };
 
 // Thread-safe.
@@ -141,11 +150,12 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, absl::string_view method,
                                 absl::string_view scope,
                                 std::function<absl::Status(const CallContext&)> work);
-  // Runs `start` on the executor after authorizing; `start` hands a write
-  // to the store, whose callback finishes the call.
+  // Runs `start` on `on` (the executor when null) after authorizing;
+  // `start` hands a write to the store, whose callback finishes the call.
   grpc::ServerUnaryReactor* RunWrite(
       grpc::CallbackServerContext* context, absl::string_view method, absl::string_view scope,
-      std::function<void(const CallContext&, std::function<void(absl::Status)>)> start);
+      std::function<void(const CallContext&, std::function<void(absl::Status)>)> start,
+      Executor* on = nullptr);
   // A store callback that presents the case into `response` for `cc`.
   static Callback<v1::Case> PresentInto(const CallContext& cc, v1::Case* response,
                                         std::function<void(absl::Status)> done);
@@ -166,7 +176,8 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   CaseServiceOptions options_;
   CaseBook book_;
   CursorCodec cursors_;
-  Executor executor_{4};
+  Executor executor_;
+  Executor creates_;
   std::atomic<int64_t> download_bytes_{0};  // attachments held by downloads
   FeedHub hub_;
 };

@@ -37,6 +37,9 @@ class FakeAdviceSource final : public AdviceSource {
   absl::StatusOr<SharedAdvice> LatestFor(
       const std::string&, const std::string& incident_type) override {
     absl::MutexLock lock(&mu_);
+    ++held_;
+    mu_.Await(absl::Condition(this, &FakeAdviceSource::Answering));
+    --held_;
     if (!reachable_) return absl::UnavailableError("guidance-svc is down");
     if (incident_type != "personal-information-leak") return SharedAdvice();
     guidance::v1::Advice a;
@@ -67,6 +70,17 @@ class FakeAdviceSource final : public AdviceSource {
     absl::MutexLock lock(&mu_);
     extra_due_steps_ = n;
   }
+  // While held, callers wait (a guidance-svc that does not answer).
+  void Hold(bool hold) {
+    absl::MutexLock lock(&mu_);
+    holding_ = hold;
+  }
+  // Returns once `n` callers wait on the hold.
+  void AwaitHeld(int n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_ >= n; };
+    mu_.Await(absl::Condition(&enough));
+  }
   void SetReachable(bool r) {
     absl::MutexLock lock(&mu_);
     reachable_ = r;
@@ -74,7 +88,11 @@ class FakeAdviceSource final : public AdviceSource {
 
  private:
   absl::Mutex mu_;
+  bool Answering() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !holding_; }
+
   bool reachable_ = true;
+  bool holding_ = false;
+  int held_ = 0;
   int extra_due_steps_ = 0;
 };
 
