@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# case-svc's CPU per durable create, for several case-svc binaries in one run:
+# each binary in turn behind the same guidance-svc and gateway, driven through
+# the gateway's gRPC front (h2load, 4 connections x 16 streams, as
+# load_report.sh). Rounds alternate between the binaries, so a slower minute
+# of a shared machine falls on all of them; the table gives each binary's
+# median and its ratio to the first.
+#
+#   tests/bench/create_report.sh [CREATES_PER_ROUND] [ROUNDS] [LABEL=COUNSEL_CASES_BINARY ...]
+#
+# Without binaries it measures this tree's Release build alone. A baseline
+# from another commit is built from a worktree, e.g. the code issue #15 was
+# filed against:
+#   git worktree add /tmp/issue15 9262495
+#   cmake -S /tmp/issue15 -B /tmp/issue15/build -DCMAKE_BUILD_TYPE=Release
+#   cmake --build /tmp/issue15/build -j2 --target counsel-cases
+#   tests/bench/create_report.sh 6000 4 issue=/tmp/issue15/build/case-svc/counsel-cases \
+#     now=build/release/case-svc/counsel-cases
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+N=${1:-6000}
+ROUNDS=${2:-4}
+shift $(($# < 2 ? $# : 2))
+BUILD=${COUNSEL_BENCH_BUILD:-build/release}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway >/dev/null
+binaries=("$@")
+[ ${#binaries[@]} -gt 0 ] || binaries=("now=$BUILD/case-svc/counsel-cases")
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+port_of() {  # waits for a program's "listening" line for the transport
+  local log=$1 transport=$2
+  for _ in $(seq 1 200); do
+    local p
+    p=$(grep -o "\"transport\":\"$transport\",\"address\":\"[^\"]*\",\"port\":[0-9]*" "$log" 2>/dev/null |
+        head -1 | grep -o '[0-9]*$' || true)
+    if [ -n "$p" ]; then echo "$p"; return; fi
+    sleep 0.05
+  done
+  echo "no port in $log" >&2
+  exit 1
+}
+start() {  # log, command... (the pid lands in $started)
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  started=$!
+  pids+=("$started")
+}
+
+for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
+"$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
+start "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
+  --db="$WORK/g.db" --context_key_file="$WORK/context.key" --reflection=false
+G=$(port_of "$WORK/g.log" grpc)
+# One case-svc and one gateway per binary, each on its own fresh database.
+declare -A cases_pid gw_port
+i=0
+for entry in "${binaries[@]}"; do
+  label=${entry%%=*}
+  bin=${entry#*=}
+  start "$WORK/c$i.log" "$bin" --listen=127.0.0.1:0 --db="$WORK/c$i.db" \
+    --master_key_file="$WORK/master.key" --audit_key_file="$WORK/audit.key" \
+    --context_key_file="$WORK/context.key" --guidance_addr="127.0.0.1:$G" --reflection=false
+  cases_pid[$label]=$started
+  C=$(port_of "$WORK/c$i.log" grpc)
+  start "$WORK/gw$i.log" "$BUILD/gateway/counsel-gateway" --listen=127.0.0.1:0 \
+    --http_listen=127.0.0.1:0 --db="$WORK/gw.db" --context_key_file="$WORK/context.key" \
+    --guidance_addr="127.0.0.1:$G" --cases_addr="127.0.0.1:$C" --reflection=false \
+    --default_rate=1000000 --default_burst=1000000 --max_in_flight=100000
+  gw_port[$label]=$(port_of "$WORK/gw$i.log" grpc)
+  i=$((i + 1))
+done
+KEY=$("$BUILD/gateway/counsel-gateway" keys create --db="$WORK/gw.db" --tenant=bench \
+  --scopes=cases.write | tail -1)
+/usr/bin/python3 - "$WORK" "$BUILD/py" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[2])
+from counsel.cases.v1 import cases_pb2
+# No request_id: every call creates a case (durable, advice pinned).
+create = cases_pb2.CreateCaseRequest(case=cases_pb2.Case(
+    client=cases_pb2.Client(display_name="测试", phone="+8613800000000"),
+    leaked_data=[cases_pb2.LEAKED_DATA_PHONE, cases_pb2.LEAKED_DATA_NATIONAL_ID],
+    summary="load")).SerializeToString()
+open(f"{sys.argv[1]}/create.bin", "wb").write(struct.pack(">BI", 0, len(create)) + create)
+PY
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+drive() {  # label, count → "req/s"
+  h2load -n "$2" -c 4 -m 16 -H "content-type: application/grpc" -H "te: trailers" \
+    -H "authorization: Bearer $KEY" -d "$WORK/create.bin" \
+    "http://127.0.0.1:${gw_port[$1]}/counsel.cases.v1.CaseService/CreateCase" |
+    grep -o 'finished in [^,]*, [0-9.]* req/s' | grep -o '[0-9.]* req/s' | cut -d' ' -f1
+}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(date -u +%Y-%m-%dT%H:%MZ); $ROUNDS rounds of $N creates per binary, alternating"
+declare -A cpu rps
+for entry in "${binaries[@]}"; do drive "${entry%%=*}" 2000 >/dev/null; done  # warm up
+for round in $(seq 1 "$ROUNDS"); do
+  for entry in "${binaries[@]}"; do
+    label=${entry%%=*}
+    before=$(cpu_ticks "${cases_pid[$label]}")
+    r=$(drive "$label" "$N")
+    after=$(cpu_ticks "${cases_pid[$label]}")
+    c=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / N ))
+    echo "  round $round $label: $c us of case-svc CPU per create, $r creates/s"
+    cpu[$label]+="$c "
+    rps[$label]+="$r "
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+first=${binaries[0]%%=*}
+printf '\n| binary | CPU us per create (median) | ratio to %s | creates/s (median) |\n|---|---|---|---|\n' "$first"
+for entry in "${binaries[@]}"; do
+  label=${entry%%=*}
+  printf '| %s | %s | %.2f | %.0f |\n' "$label" "$(median "${cpu[$label]}")" \
+    "$(echo "$(median "${cpu[$label]}") / $(median "${cpu[$first]}")" | bc -l)" \
+    "$(median "${rps[$label]}")"
+done
