@@ -103,6 +103,25 @@ class Cursor final : public sql::Cursor {
   int bind_error_ = SQLITE_OK;
 };
 
+void ConfigureProcess() {
+  // A savepoint's statement journal (the case writer opens one per request
+  // in a batch) holds the original of every page the request changes; past
+  // 64 KiB SQLite moved it to a temporary file, which cost a file created,
+  // written and unlinked per batch and two writes per page. A create's now
+  // stays in memory, so no copy of its pages reaches /var/tmp; larger ones,
+  // such as a migration rewriting a table, still spill.
+  static const bool configured = [] {
+    const bool ok = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalInMemory) ==
+                    SQLITE_OK;
+    if (!ok) {
+      log::Warning("sqlite_settings_ignored",
+                   {{"reason", "SQLite was initialised before ConfigureProcess"}});
+    }
+    return ok;
+  }();
+  (void)configured;
+}
+
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                          const Options& options) {
   int flags = SQLITE_OPEN_NOMUTEX;
@@ -112,15 +131,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
     flags |= SQLITE_OPEN_READWRITE;
     if (options.create) flags |= SQLITE_OPEN_CREATE;
   }
-  // A savepoint's statement journal (the writer opens one per request in a
-  // batch) holds the original of every page the request changes; past
-  // 64 KiB SQLite moves it to a temporary file, which cost a file created,
-  // written and unlinked per batch and two writes per page. Up to 4 MiB it
-  // now stays in memory (no copy of a page reaches /var/tmp); larger ones,
-  // such as a migration rewriting a table, still spill. Process-wide, so set
-  // once before SQLite initializes.
-  static const bool journals_in_memory [[maybe_unused]] =
-      sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 4 << 20) == SQLITE_OK;
+  ConfigureProcess();
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags,
                                  options.vfs.empty() ? nullptr : options.vfs.c_str());

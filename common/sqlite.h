@@ -50,6 +50,18 @@ struct Options {
 
 class Database;
 
+// Statement journals up to this size stay in memory (ConfigureProcess):
+// twice SQLite's default, enough for the pages one create changes. Not more:
+// a journal that outgrows it is written out as one buffer of this size, and
+// SQLite 3.40's unix VFS writes at most 128 KiB per call (it masks the
+// length to 17 bits), so a larger buffer fails as "disk full".
+inline constexpr int kStatementJournalInMemory = 128 << 10;
+
+// Settings SQLite takes for the whole process and only before it
+// initialises. Database::Open calls it; code that touches SQLite before any
+// Open (a test registering a VFS) calls it first. Idempotent, thread-safe.
+void ConfigureProcess();
+
 // One step of a schema: SQL, and optionally code run after it in the same
 // transaction (for changes SQL alone cannot make, such as recomputing MACs).
 struct Migration {

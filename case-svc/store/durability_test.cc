@@ -121,6 +121,7 @@ int ShimFullPathname(sqlite3_vfs*, const char* name, int n, char* out) {
 
 void RegisterShim() {
   static sqlite3_vfs* vfs = [] {
+    sqlite::ConfigureProcess();  // before the VFS calls initialise SQLite
     g_real = sqlite3_vfs_find(nullptr);
     auto* v = new sqlite3_vfs(*g_real);
     v->iVersion = 1;
