@@ -1,5 +1,6 @@
 // CaseService through a real server: cases, lifecycle, checklist, lists.
 #include "case-svc/case_service_test_fixture.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -120,13 +121,19 @@ TEST_F(CaseServiceTest, CreateAnswersExactlyWhatGetReads) {
 // answer, more creates than the read threads wait, and reads still answer.
 TEST_F(CaseServiceTest, CreatesWaitingOnGuidanceDoNotHoldUpReads) {
   const v1::Case existing = MustCreate();
-  advice_.Hold(true);
   constexpr int kCreates = 40;
   absl::BlockingCounter finished(kCreates);
   std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
   std::vector<v1::Case> outs(kCreates);
   std::atomic<int> ok{0};
   const v1::CreateCaseRequest request = NewRequest();
+  advice_.Hold(true);
+  // On every way out: release the creates and let them finish before the
+  // state they write to goes (and before the server's shutdown waits).
+  absl::Cleanup release = [&] {
+    advice_.Hold(false);
+    finished.Wait();
+  };
   for (int i = 0; i < kCreates; ++i) {
     ctxs.push_back(Signed("CreateCase", {}));
     stub_->async()->CreateCase(ctxs.back().get(), &request, &outs[i], [&](grpc::Status s) {
@@ -134,7 +141,7 @@ TEST_F(CaseServiceTest, CreatesWaitingOnGuidanceDoNotHoldUpReads) {
       finished.DecrementCount();
     });
   }
-  advice_.AwaitHeld(4);  // as many as the read threads: they would all be taken
+  ASSERT_TRUE(advice_.AwaitHeld(4));  // as many as the read threads: they would all be taken
   v1::Case read;
   auto ctx = Signed("GetCase", {});
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -142,8 +149,7 @@ TEST_F(CaseServiceTest, CreatesWaitingOnGuidanceDoNotHoldUpReads) {
   get.set_name(existing.name());
   const grpc::Status s = stub_->GetCase(ctx.get(), get, &read);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  advice_.Hold(false);
-  finished.Wait();
+  std::move(release).Invoke();
   EXPECT_EQ(ok.load(), kCreates);
 }
 

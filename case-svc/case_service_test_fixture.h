@@ -75,11 +75,11 @@ class FakeAdviceSource final : public AdviceSource {
     absl::MutexLock lock(&mu_);
     holding_ = hold;
   }
-  // Returns once `n` callers wait on the hold.
-  void AwaitHeld(int n) {
+  // Whether `n` callers came to wait on the hold within a minute.
+  bool AwaitHeld(int n) {
     absl::MutexLock lock(&mu_);
     auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_ >= n; };
-    mu_.Await(absl::Condition(&enough));
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Minutes(1));
   }
   void SetReachable(bool r) {
     absl::MutexLock lock(&mu_);
@@ -90,10 +90,10 @@ class FakeAdviceSource final : public AdviceSource {
   absl::Mutex mu_;
   bool Answering() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !holding_; }
 
-  bool reachable_ = true;
-  bool holding_ = false;
-  int held_ = 0;
-  int extra_due_steps_ = 0;
+  bool reachable_ ABSL_GUARDED_BY(mu_) = true;
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
+  int held_ ABSL_GUARDED_BY(mu_) = 0;
+  int extra_due_steps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct Caller {
