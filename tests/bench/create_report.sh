@@ -18,19 +18,35 @@
 #     now=build/release/case-svc/counsel-cases
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
 N=${1:-6000}
 ROUNDS=${2:-4}
+if ! [[ "$N" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 [CREATES_PER_ROUND] [ROUNDS] [LABEL=COUNSEL_CASES_BINARY ...]" >&2
+  exit 2
+fi
 shift $(($# < 2 ? $# : 2))
+# Binaries as given, made absolute (relative to the caller's directory).
+binaries=()
+declare -A seen
+for entry in "$@"; do
+  label=${entry%%=*}
+  bin=${entry#*=}
+  if [[ "$entry" != *=* || -z "$label" || -n "${seen[$label]:-}" || ! -x "$bin" ]]; then
+    echo "$entry: want LABEL=EXECUTABLE, each label once" >&2
+    exit 2
+  fi
+  seen[$label]=1
+  binaries+=("$label=$(realpath "$bin")")
+done
+cd "$ROOT"
 BUILD=${COUNSEL_BENCH_BUILD:-build/release}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway >/dev/null
-binaries=("$@")
-[ ${#binaries[@]} -gt 0 ] || binaries=("now=$BUILD/case-svc/counsel-cases")
+[ ${#binaries[@]} -gt 0 ] || binaries=("now=$ROOT/$BUILD/case-svc/counsel-cases")
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in ${pids[@]+"${pids[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -103,7 +119,13 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 declare -A cpu rps
 for entry in "${binaries[@]}"; do drive "${entry%%=*}" 2000 >/dev/null; done  # warm up
 for round in $(seq 1 "$ROUNDS"); do
-  for entry in "${binaries[@]}"; do
+  # Every other round in reverse, so no binary always runs first.
+  order=("${binaries[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=()
+    for ((j = ${#binaries[@]} - 1; j >= 0; j--)); do order+=("${binaries[j]}"); done
+  fi
+  for entry in "${order[@]}"; do
     label=${entry%%=*}
     before=$(cpu_ticks "${cases_pid[$label]}")
     r=$(drive "$label" "$N")
@@ -114,12 +136,24 @@ for round in $(seq 1 "$ROUNDS"); do
     rps[$label]+="$r "
   done
 done
+# Every create must have been stored: gRPC errors reach h2load as HTTP 200,
+# and a binary that refused them would seem to cost nothing.
+i=0
+for entry in "${binaries[@]}"; do
+  got=$(/usr/bin/python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM cases").fetchone()[0])' "$WORK/c$i.db")
+  if [ "$got" -ne $((2000 + ROUNDS * N)) ]; then
+    echo "${entry%%=*}: $got cases stored, $((2000 + ROUNDS * N)) sent: its figures are void" >&2
+    exit 1
+  fi
+  i=$((i + 1))
+done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 first=${binaries[0]%%=*}
 printf '\n| binary | CPU us per create (median) | ratio to %s | creates/s (median) |\n|---|---|---|---|\n' "$first"
 for entry in "${binaries[@]}"; do
   label=${entry%%=*}
-  printf '| %s | %s | %.2f | %.0f |\n' "$label" "$(median "${cpu[$label]}")" \
-    "$(echo "$(median "${cpu[$label]}") / $(median "${cpu[$first]}")" | bc -l)" \
+  base=$(median "${cpu[$first]}")
+  printf '| %s | %s | %s | %.0f |\n' "$label" "$(median "${cpu[$label]}")" \
+    "$([ "$base" != 0 ] && printf '%.2f' "$(echo "$(median "${cpu[$label]}") / $base" | bc -l)" || echo -)" \
     "$(median "${rps[$label]}")"
 done
