@@ -260,43 +260,6 @@ TEST_F(CaseServiceTest, IdleWatcherReceivesBookmarks) {
   (void)reader->Finish();
 }
 
-TEST_F(CaseServiceTest, StatsCountByStateLeakedDataAndOverdue) {
-  MustCreate();
-  MustCreate();
-  clock_.Advance(absl::Hours(48));  // change-passwords (24 h) is now overdue in both
-  v1::CaseStats stats;
-  auto ctx = Signed("GetCaseStats", {});
-  ASSERT_TRUE(stub_->GetCaseStats(ctx.get(), {}, &stats).ok());
-  EXPECT_EQ(stats.total_cases(), 2);
-  EXPECT_EQ(stats.by_state(0).key(), "STATE_NEW");
-  EXPECT_EQ(stats.overdue_checklist_items(), 2);
-  EXPECT_EQ(stats.median_open_age_seconds(), 48 * 3600);
-  v1::ListCasesRequest r;
-  r.set_filter("overdue = true");
-  v1::ListCasesResponse overdue;
-  auto lctx = Signed("ListCases", {});
-  ASSERT_TRUE(stub_->ListCases(lctx.get(), r, &overdue).ok());
-  EXPECT_EQ(overdue.cases_size(), 2);
-}
-
-// A case's pending items are written in chunks of statements: every one of
-// a long checklist is stored, counted overdue and rewritten on an update.
-TEST_F(CaseServiceTest, EveryPendingItemOfALongChecklistIsCountedOverdue) {
-  advice_.SetExtraDueSteps(40);  // 42 pending items with due times: three statements
-  const v1::Case c = MustCreate();
-  EXPECT_EQ(Rows("pending_items"), 42);
-  clock_.Advance(absl::Hours(48));
-  v1::CaseStats stats;
-  auto ctx = Signed("GetCaseStats", {});
-  ASSERT_TRUE(stub_->GetCaseStats(ctx.get(), {}, &stats).ok());
-  EXPECT_EQ(stats.overdue_checklist_items(), 41);  // report-to-police is due at 72 h
-  v1::Case changed = c, updated;
-  changed.set_assignee("lawyer-9");
-  const grpc::Status s = Update(changed, {"assignee"}, &updated);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(Rows("pending_items"), 42) << "an update rewrites every pending item";
-}
-
 TEST_F(CaseServiceTest, RefusesUnsignedAndUnscopedCalls) {
   v1::Case out;
   grpc::ClientContext plain;
