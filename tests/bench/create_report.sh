@@ -44,36 +44,12 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway >/dev/null
 [ ${#binaries[@]} -gt 0 ] || binaries=("now=$ROOT/$BUILD/case-svc/counsel-cases")
 WORK=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in ${pids[@]+"${pids[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-port_of() {  # waits for a program's "listening" line for the transport
-  local log=$1 transport=$2
-  for _ in $(seq 1 200); do
-    local p
-    p=$(grep -o "\"transport\":\"$transport\",\"address\":\"[^\"]*\",\"port\":[0-9]*" "$log" 2>/dev/null |
-        head -1 | grep -o '[0-9]*$' || true)
-    if [ -n "$p" ]; then echo "$p"; return; fi
-    sleep 0.05
-  done
-  echo "no port in $log" >&2
-  exit 1
-}
-start() {  # log, command... (the pid lands in $started)
-  local log=$1
-  shift
-  "$@" >"$log" 2>&1 &
-  started=$!
-  pids+=("$started")
-}
+# shellcheck source=tests/bench/programs.sh
+. tests/bench/programs.sh
 
 for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
 "$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
-start "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
+start guidance "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
   --db="$WORK/g.db" --context_key_file="$WORK/context.key" --reflection=false
 G=$(port_of "$WORK/g.log" grpc)
 # One case-svc and one gateway per binary, each on its own fresh database.
@@ -82,12 +58,12 @@ i=0
 for entry in "${binaries[@]}"; do
   label=${entry%%=*}
   bin=${entry#*=}
-  start "$WORK/c$i.log" "$bin" --listen=127.0.0.1:0 --db="$WORK/c$i.db" \
+  start "cases$i" "$WORK/c$i.log" "$bin" --listen=127.0.0.1:0 --db="$WORK/c$i.db" \
     --master_key_file="$WORK/master.key" --audit_key_file="$WORK/audit.key" \
     --context_key_file="$WORK/context.key" --guidance_addr="127.0.0.1:$G" --reflection=false
-  cases_pid[$label]=$started
+  cases_pid[$label]=${pid_of[cases$i]}
   C=$(port_of "$WORK/c$i.log" grpc)
-  start "$WORK/gw$i.log" "$BUILD/gateway/counsel-gateway" --listen=127.0.0.1:0 \
+  start "gateway$i" "$WORK/gw$i.log" "$BUILD/gateway/counsel-gateway" --listen=127.0.0.1:0 \
     --http_listen=127.0.0.1:0 --db="$WORK/gw.db" --context_key_file="$WORK/context.key" \
     --guidance_addr="127.0.0.1:$G" --cases_addr="127.0.0.1:$C" --reflection=false \
     --default_rate=1000000 --default_burst=1000000 --max_in_flight=100000

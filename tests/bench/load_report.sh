@@ -17,34 +17,8 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway bare_proxy \
   latency_probe >/dev/null
 WORK=$(mktemp -d)
-pids=()
-declare -A pid_of
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-port_of() {  # waits for a program's "listening" line for the transport
-  local log=$1 transport=$2
-  for _ in $(seq 1 200); do
-    local p
-    p=$(grep -o "\"transport\":\"$transport\",\"address\":\"[^\"]*\",\"port\":[0-9]*" "$log" 2>/dev/null |
-        head -1 | grep -o '[0-9]*$' || true)
-    if [ -n "$p" ]; then echo "$p"; return; fi
-    sleep 0.05
-  done
-  echo "no port in $log" >&2
-  exit 1
-}
-start() {  # name, log, command...
-  local name=$1 log=$2
-  shift 2
-  "$@" >"$log" 2>&1 &
-  pids+=($!)
-  pid_of[$name]=$!
-}
+# shellcheck source=tests/bench/programs.sh
+. tests/bench/programs.sh
 
 for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
 "$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
