@@ -20,11 +20,7 @@ WORK=$(mktemp -d)
 # shellcheck source=tests/bench/programs.sh
 . tests/bench/programs.sh
 
-for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
-"$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
-start guidance "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
-  --db="$WORK/g.db" --context_key_file="$WORK/context.key" --reflection=false
-G=$(port_of "$WORK/g.log" grpc)
+start_guidance
 start cases "$WORK/c.log" "$BUILD/case-svc/counsel-cases" --listen=127.0.0.1:0 --db="$WORK/c.db" \
   --master_key_file="$WORK/master.key" --audit_key_file="$WORK/audit.key" \
   --context_key_file="$WORK/context.key" --guidance_addr=127.0.0.1:$G --reflection=false

@@ -2,9 +2,10 @@
 # references) in the background, finds the ports they chose, and stops them
 # and removes $WORK on exit.
 #
-#   WORK=$(mktemp -d); . tests/bench/programs.sh
-#   start guidance "$WORK/g.log" build/release/guidance-svc/counsel-guidance --listen=127.0.0.1:0 …
-#   G=$(port_of "$WORK/g.log" grpc)        # ${pid_of[guidance]} is its pid
+#   BUILD=build/release; WORK=$(mktemp -d); . tests/bench/programs.sh
+#   start_guidance                            # keys in $WORK, guidance-svc on port $G
+#   start cases "$WORK/c.log" "$BUILD/case-svc/counsel-cases" --listen=127.0.0.1:0 …
+#   C=$(port_of "$WORK/c.log" grpc)           # ${pid_of[cases]} is its pid
 pids=()
 declare -A pid_of
 cleanup() {
@@ -25,6 +26,13 @@ port_of() {  # waits for a program's "listening" line for the transport
   done
   echo "no port in $log" >&2
   exit 1
+}
+start_guidance() {  # keys in $WORK, the shipped content imported, guidance-svc started; sets G
+  for k in context master audit; do (umask 077 && head -c 32 /dev/urandom >"$WORK/$k.key"); done
+  "$BUILD/guidance-svc/counsel-guidance" import guidance-svc/content --db="$WORK/g.db" 2>/dev/null
+  start guidance "$WORK/g.log" "$BUILD/guidance-svc/counsel-guidance" --listen=127.0.0.1:0 \
+    --db="$WORK/g.db" --context_key_file="$WORK/context.key" --reflection=false
+  G=$(port_of "$WORK/g.log" grpc)
 }
 start() {  # name, log, command...
   local name=$1 log=$2
