@@ -122,10 +122,11 @@ absl::StatusOr<SharedAdvice> CoalescingAdviceSource::LatestFor(const std::string
   return mine->result;
 }
 
-void CoalescingAdviceSource::AwaitWaiting(int n) {
+bool CoalescingAdviceSource::AwaitWaiting(int n) {
   absl::MutexLock lock(&mu_);
   want_waiting_ = n;
-  mu_.Await(absl::Condition(this, &CoalescingAdviceSource::EnoughWaiting));
+  return mu_.AwaitWithTimeout(absl::Condition(this, &CoalescingAdviceSource::EnoughWaiting),
+                              absl::Minutes(1));
 }
 
 }  // namespace counsel::cases

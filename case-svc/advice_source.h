@@ -71,9 +71,9 @@ class CoalescingAdviceSource final : public AdviceSource {
   absl::StatusOr<SharedAdvice> LatestFor(const std::string& tenant,
                                          const std::string& incident_type) override;
 
-  // Returns once `n` callers wait on a fetch that had not started when they
-  // came (tests).
-  void AwaitWaiting(int n);
+  // Whether `n` callers came to wait on a fetch that had not started when
+  // they came, within a minute (tests).
+  bool AwaitWaiting(int n);
 
  private:
   bool EnoughWaiting() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return waiting_ >= want_waiting_; }

@@ -87,7 +87,7 @@ TEST(CoalescingAdviceSourceTest, CallersDuringAFetchShareTheNextOneNeverTheOneIn
   std::thread c = Ask(coalescing, "leak", &third);
   // b and c wait for the first fetch to end, then share one that starts
   // after them (b or c leads it).
-  coalescing.AwaitWaiting(2);
+  ASSERT_TRUE(coalescing.AwaitWaiting(2));
   EXPECT_EQ(source.started(), 1);
   source.Release();
   a.join();

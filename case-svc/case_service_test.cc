@@ -144,7 +144,8 @@ TEST_F(CaseServiceTest, CreatesWaitingOnGuidanceDoNotHoldUpReads) {
   ASSERT_TRUE(advice_.AwaitHeld(4));  // as many as the read threads: they would all be taken
   v1::Case read;
   auto ctx = Signed("GetCase", {});
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // Generous: only a read queued behind the held creates runs into it.
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::GetCaseRequest get;
   get.set_name(existing.name());
   const grpc::Status s = stub_->GetCase(ctx.get(), get, &read);

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/testing/status_matchers.h"
@@ -50,16 +51,21 @@ TEST_F(SqliteTest, StatementJournalsStayInMemoryUpToTheirLimit) {
   ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path_, {}));
   const std::string tmp = dir_ + "/tmp";
   ASSERT_EQ(mkdir(tmp.c_str(), 0700), 0);
-  // Process-wide; put back at the end.
+  // Process-wide: put back on every way out.
   ASSERT_THAT(db->Exec("PRAGMA temp_store_directory = '" + tmp + "'"), IsOk());
+  absl::Cleanup restore = [&db] { (void)db->Exec("PRAGMA temp_store_directory = ''"); };
   const int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   ASSERT_GE(watch, 0);
+  absl::Cleanup unwatch = [watch] { close(watch); };
   ASSERT_GE(inotify_add_watch(watch, tmp.c_str(), IN_CREATE), 0);
   auto files_made = [watch] {
     int n = 0;
     alignas(inotify_event) char buf[4096];
     for (ssize_t r; (r = read(watch, buf, sizeof buf)) > 0;) {
-      for (char* p = buf; p < buf + r; p += sizeof(inotify_event) + reinterpret_cast<inotify_event*>(p)->len) ++n;
+      for (char* p = buf; p < buf + r;
+           p += sizeof(inotify_event) + reinterpret_cast<inotify_event*>(p)->len) {
+        ++n;
+      }
     }
     return n;
   };
@@ -78,8 +84,6 @@ TEST_F(SqliteTest, StatementJournalsStayInMemoryUpToTheirLimit) {
   EXPECT_EQ(files_made(), 0) << "a statement journal under its limit went to a file";
   ASSERT_THAT(change_under_savepoint(6000), IsOk());  // about 6 MiB
   EXPECT_GE(files_made(), 1) << "the watch saw no temporary file at all";
-  close(watch);
-  ASSERT_THAT(db->Exec("PRAGMA temp_store_directory = ''"), IsOk());
 }
 
 TEST_F(SqliteTest, MigratesForwardOnceAndRefusesDowngrade) {
