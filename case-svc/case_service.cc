@@ -65,7 +65,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RunWrite(
     reactor->Finish(ToGrpcStatus(cc.status()));
     return reactor;
   }
-  (on != nullptr ? *on : executor_).Schedule([reactor, cc = *std::move(cc), start = std::move(start)] {
+  Executor& executor = on != nullptr ? *on : executor_;
+  executor.Schedule([reactor, cc = *std::move(cc), start = std::move(start)] {
     start(cc, [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
   });
   return reactor;

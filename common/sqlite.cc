@@ -107,9 +107,9 @@ void ConfigureProcess() {
   // A savepoint's statement journal (the case writer opens one per request
   // in a batch) holds the original of every page the request changes; past
   // 64 KiB SQLite moved it to a temporary file, which cost a file created,
-  // written and unlinked per batch and two writes per page. A create's now
-  // stays in memory, so no copy of its pages reaches /var/tmp; larger ones,
-  // such as a migration rewriting a table, still spill.
+  // written and unlinked per batch and two writes per page. Twice that now
+  // stays in memory, the most SQLite 3.40 spills safely (see
+  // kStatementJournalInMemory); larger ones still spill.
   static const bool configured = [] {
     const bool ok = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalInMemory) ==
                     SQLITE_OK;

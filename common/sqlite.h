@@ -51,7 +51,7 @@ struct Options {
 class Database;
 
 // Statement journals up to this size stay in memory (ConfigureProcess):
-// twice SQLite's default, enough for the pages one create changes. Not more:
+// twice SQLite's default; a create's (about 31 pages) is just over it. Not more:
 // a journal that outgrows it is written out as one buffer of this size, and
 // SQLite 3.40's unix VFS writes at most 128 KiB per call (it masks the
 // length to 17 bits), so a larger buffer fails as "disk full".

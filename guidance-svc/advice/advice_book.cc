@@ -1,7 +1,5 @@
 #include "guidance-svc/advice/advice_book.h"
 
-#include "google/protobuf/util/field_mask_util.h"
-
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
@@ -9,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/locale.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/clock.h"
