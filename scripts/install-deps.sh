@@ -15,6 +15,8 @@ PACKAGES=(
   # storage, cryptography, HTTP, metrics, logs
   libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsodium-dev libssl-dev openssl libboost1.81-dev
   prometheus-cpp-dev libspdlog-dev libcurl4-openssl-dev ca-certificates
+  # allocator for the programs (CMake COUNSEL_TCMALLOC)
+  libgoogle-perftools-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
   python3-yaml python3-h2 nghttp2-client curl jq bc systemd
