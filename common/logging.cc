@@ -65,7 +65,11 @@ void AppendTimestamp(absl::Time t, std::string* out) {
     cached_second = second;
   }
   out->append(cached_text);
-  absl::StrAppendFormat(out, "%06dZ", fraction);
+  char digits[7] = {'0', '0', '0', '0', '0', '0', 'Z'};
+  for (int i = 5; i >= 0 && fraction > 0; --i, fraction /= 10) {
+    digits[i] = static_cast<char>('0' + fraction % 10);
+  }
+  out->append(digits, sizeof digits);
 }
 
 void AppendJsonString(absl::string_view s, std::string* out) {
@@ -120,10 +124,9 @@ void Value::AppendJson(std::string* out) const {
 
 namespace {
 
-std::string FormatLine(Level level, absl::string_view event,
-                       std::initializer_list<Field> fields) {
-  std::string line;
-  line.reserve(256);
+// Appends one line to `line`.
+void FormatLine(Level level, absl::string_view event, std::initializer_list<Field> fields,
+                std::string& line) {
   line.append("{\"time\":\"");
   AppendTimestamp(absl::Now(), &line);
   absl::StrAppend(&line, "\",\"level\":\"", LevelName(level), "\",\"event\":");
@@ -135,17 +138,21 @@ std::string FormatLine(Level level, absl::string_view event,
     f.value.AppendJson(&line);
   }
   line.append("}\n");
-  return line;
 }
 
 // Queued lines, and the order of writes: whoever writes holds write_mu
 // while it takes the queue, so batches never overtake each other; appending
 // to the queue takes only mu, held for a copy.
+// The writer swaps `queued` with `spare` and clears it after writing, so
+// both keep their capacity: a busy queue is never reallocated (growing it
+// anew after every write, and freeing 64 KiB at a time, had glibc's malloc
+// consolidating its free lists on the serving threads).
 struct Output {
   absl::Mutex write_mu;
   absl::Mutex mu ABSL_ACQUIRED_AFTER(write_mu);
   std::string queued ABSL_GUARDED_BY(mu);
   bool flusher_started ABSL_GUARDED_BY(mu) = false;
+  std::string spare ABSL_GUARDED_BY(write_mu);
 };
 
 Output& Out() {
@@ -155,25 +162,28 @@ Output& Out() {
 
 constexpr size_t kQueueLimit = 64 << 10;
 
-// Writes `lines` (each ending in a newline) as one output call; the caller
-// holds Out().write_mu.
-void Emit(std::string* lines) {
-  if (lines->empty()) return;
-  lines->pop_back();  // spdlog ends the message with its own newline
-  Logger().info(*lines);
-}
-
-// Writes what is queued, then `line` (may be empty).
-void WriteNow(std::string line) {
+// Writes what is queued, then `line` (may be empty), as one output call.
+void WriteNow(absl::string_view line) {
   Output& out = Out();
   absl::MutexLock write_lock(&out.write_mu);
-  std::string lines;
+  std::string& lines = out.spare;
   {
     absl::MutexLock lock(&out.mu);
     lines.swap(out.queued);
   }
-  lines.append(line);
-  Emit(&lines);
+  lines.append(line.data(), line.size());
+  if (!lines.empty()) {
+    // spdlog ends the message with its own newline.
+    Logger().info(spdlog::string_view_t(lines.data(), lines.size() - 1));
+  }
+  lines.clear();
+}
+
+// A line is formatted into its thread's buffer, which keeps its capacity.
+std::string& LineBuffer() {
+  thread_local std::string line;
+  line.clear();
+  return line;
 }
 
 }  // namespace
@@ -183,14 +193,17 @@ void Write(Level level, absl::string_view event,
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
     return;
   }
-  WriteNow(FormatLine(level, event, fields));
+  std::string& line = LineBuffer();
+  FormatLine(level, event, fields, line);
+  WriteNow(line);
 }
 
 void WriteBuffered(Level level, absl::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
     return;
   }
-  const std::string line = FormatLine(level, event, fields);
+  std::string& line = LineBuffer();
+  FormatLine(level, event, fields, line);
   Output& out = Out();
   bool start_flusher = false, full = false;
   {
