@@ -7,6 +7,8 @@
 #ifndef COUNSEL_GATEWAY_BREAKER_H_
 #define COUNSEL_GATEWAY_BREAKER_H_
 
+#include <atomic>
+
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -20,22 +22,29 @@ class CircuitBreaker {
 
   // False while the circuit is open (the call should fail at once).
   bool Allow(absl::Time now) {
+    // A healthy backend, the common case, costs no lock: every forwarded
+    // call asks and records.
+    if (failures_.load(std::memory_order_acquire) == 0) return true;
     absl::MutexLock lock(&mu_);
     if (now < open_until_) return false;
-    if (failures_ >= threshold_) {
+    if (failures_.load(std::memory_order_relaxed) >= threshold_) {
       if (trial_in_flight_) return false;  // half-open: one trial at a time
       trial_in_flight_ = true;
     }
     return true;
   }
   void Record(bool unavailable, absl::Time now) {
+    // No failures means no trial in flight either: nothing to reset.
+    if (!unavailable && failures_.load(std::memory_order_acquire) == 0) return;
     absl::MutexLock lock(&mu_);
     trial_in_flight_ = false;
     if (!unavailable) {
-      failures_ = 0;
+      failures_.store(0, std::memory_order_release);
       return;
     }
-    if (++failures_ >= threshold_) open_until_ = now + open_for_;
+    const int failures = failures_.load(std::memory_order_relaxed) + 1;
+    failures_.store(failures, std::memory_order_release);
+    if (failures >= threshold_) open_until_ = now + open_for_;
   }
   bool open(absl::Time now) {
     absl::MutexLock lock(&mu_);
@@ -46,7 +55,8 @@ class CircuitBreaker {
   const int threshold_;
   const absl::Duration open_for_;
   absl::Mutex mu_;
-  int failures_ ABSL_GUARDED_BY(mu_) = 0;
+  // Written under mu_; read without it on the fast paths.
+  std::atomic<int> failures_{0};
   bool trial_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time open_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
