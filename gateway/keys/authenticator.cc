@@ -15,7 +15,7 @@ Authenticator::Authenticator(KeyStore* store, const Clock* clock, absl::Duration
 }
 
 absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Find(
-    const std::string& key_id) const {
+    absl::string_view key_id) const {
   const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
@@ -35,7 +35,7 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Find(
       return kv.second.record == nullptr || now - kv.second.fetched >= ttl_;
     });
   }
-  cache_[key_id] = Cached{record, now};
+  cache_[std::string(key_id)] = Cached{record, now};
   return record;
 }
 
@@ -48,14 +48,15 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Authenticator::Authenticate(
   if (!absl::ConsumePrefix(&token, "Bearer ") && !absl::ConsumePrefix(&token, "bearer ")) {
     return absl::UnauthenticatedError("malformed authorization: expected `Bearer <key>`");
   }
-  std::string key_id, secret;
+  // Views of the caller's header: the secret is hashed where it arrived,
+  // never copied.
+  absl::string_view key_id, secret;
   if (!ParseToken(absl::StripAsciiWhitespace(token), &key_id, &secret)) {
     return absl::UnauthenticatedError("malformed API key");
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const KeyRecord> record, Find(key_id));
   const std::string hash = HashSecret(secret);
-  sodium_memzero(secret.data(), secret.size());
-  if (record && failed_key_id != nullptr) *failed_key_id = key_id;
+  if (record && failed_key_id != nullptr) *failed_key_id = std::string(key_id);
   if (!record || record->secret_hash.size() != hash.size() ||
       sodium_memcmp(record->secret_hash.data(), hash.data(), hash.size()) != 0) {
     return absl::UnauthenticatedError("invalid API key");

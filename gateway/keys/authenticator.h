@@ -48,7 +48,7 @@ class Authenticator {
     std::shared_ptr<const KeyRecord> record;  // null: no such key
     absl::Time fetched;
   };
-  absl::StatusOr<std::shared_ptr<const KeyRecord>> Find(const std::string& key_id) const;
+  absl::StatusOr<std::shared_ptr<const KeyRecord>> Find(absl::string_view key_id) const;
 
   KeyStore* store_;
   const Clock* clock_;

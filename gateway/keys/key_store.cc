@@ -324,7 +324,7 @@ const std::vector<std::string>& KnownScopes() {
   return *scopes;
 }
 
-bool ParseToken(absl::string_view token, std::string* key_id, std::string* secret) {
+bool ParseToken(absl::string_view token, absl::string_view* key_id, absl::string_view* secret) {
   if (!absl::ConsumePrefix(&token, "ck_")) return false;
   if (token.size() != kIdChars + 1 + kSecretChars || token[kIdChars] != '_') return false;
   for (size_t i = 0; i < token.size(); ++i) {
@@ -332,8 +332,8 @@ bool ParseToken(absl::string_view token, std::string* key_id, std::string* secre
     if (i == kIdChars) continue;
     if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return false;
   }
-  *key_id = std::string(token.substr(0, kIdChars));
-  *secret = std::string(token.substr(kIdChars + 1));
+  *key_id = token.substr(0, kIdChars);
+  *secret = token.substr(kIdChars + 1);
   return true;
 }
 

@@ -75,8 +75,8 @@ struct NewSession {
 // Every scope a key may hold.
 const std::vector<std::string>& KnownScopes();
 
-// Splits "ck_<id>_<secret>"; false when malformed.
-bool ParseToken(absl::string_view token, std::string* key_id, std::string* secret);
+// Splits "ck_<id>_<secret>" into views of `token`; false when malformed.
+bool ParseToken(absl::string_view token, absl::string_view* key_id, absl::string_view* secret);
 std::string HashSecret(absl::string_view secret);
 
 // Thread-safe.

@@ -46,13 +46,13 @@ TEST_F(KeyStoreTest, CreatedKeyAuthenticatesAndOnlyItsHashIsStored) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ((*got)->tenant, "firm-a");
   EXPECT_EQ((*got)->scopes, std::vector<std::string>{"cases.read"});
-  std::string id, secret;
+  absl::string_view id, secret;
   ASSERT_TRUE(ParseToken(key->token, &id, &secret));
   EXPECT_EQ(id, key->record.key_id);
   auto listed = store_->List("firm-a");
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].secret_hash, HashSecret(secret));
-  EXPECT_NE((*listed)[0].secret_hash.find(secret), 0u);
+  EXPECT_NE((*listed)[0].secret_hash.find(std::string(secret)), 0u);
 }
 
 TEST_F(KeyStoreTest, RejectsUnknownScopesAndMissingTenant) {
