@@ -1,5 +1,10 @@
 #include "common/crypto.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <sodium.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -14,6 +19,26 @@ const unsigned char* Bytes(absl::string_view s) {
 
 void InitSodium() {
   if (sodium_init() < 0) abort();  // no usable libsodium: nothing can be sealed
+}
+
+// Failures below are programming or installation errors (no SHA-256 in
+// OpenSSL's default provider, out of memory): nothing can be signed.
+void Check(bool ok) {
+  if (!ok) abort();
+}
+
+// Fetched once: an implicit fetch by name on every use is most of a short
+// digest's cost in OpenSSL 3.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  Check(md != nullptr);
+  return md;
+}
+
+EVP_MAC* HmacMac() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  Check(mac != nullptr);
+  return mac;
 }
 
 }  // namespace
@@ -31,47 +56,79 @@ std::string DeriveKey(absl::string_view key, absl::string_view label) {
   return KeyedHash(key, label, 32);
 }
 
-Hmac::Hmac(absl::string_view key) {
-  InitSodium();
-  crypto_auth_hmacsha256_init(&keyed_, Bytes(key), key.size());
+Hmac::Hmac(absl::string_view key) : keyed_(EVP_MAC_CTX_new(HmacMac())) {
+  Check(keyed_ != nullptr);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  // An empty key is a valid HMAC key (all zeros); OpenSSL wants a non-null
+  // pointer for it.
+  static const unsigned char kEmpty[1] = {0};
+  Check(EVP_MAC_init(keyed_, key.empty() ? kEmpty : Bytes(key), key.size(), params) == 1);
 }
 
-Hmac::~Hmac() { sodium_memzero(&keyed_, sizeof keyed_); }
+Hmac::~Hmac() {
+  // Freeing a context cleanses the key material it holds.
+  for (EVP_MAC_CTX* c : idle_) EVP_MAC_CTX_free(c);
+  EVP_MAC_CTX_free(keyed_);
+}
+
+void Hmac::SignInto(absl::string_view data, unsigned char* out) const {
+  EVP_MAC_CTX* ctx = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      ctx = idle_.back();
+      idle_.pop_back();
+    }
+  }
+  if (ctx == nullptr) {
+    ctx = EVP_MAC_CTX_dup(keyed_);
+    Check(ctx != nullptr);
+  }
+  // A null key restarts the context with the key it holds.
+  size_t len = 0;
+  Check(EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
+        EVP_MAC_update(ctx, Bytes(data), data.size()) == 1 &&
+        EVP_MAC_final(ctx, out, &len, kBytes) == 1 && len == kBytes);
+  absl::MutexLock lock(&mu_);
+  idle_.push_back(ctx);
+}
 
 std::string Hmac::Sign(absl::string_view data) const {
-  std::string mac(crypto_auth_hmacsha256_BYTES, '\0');
-  crypto_auth_hmacsha256_state state = keyed_;
-  crypto_auth_hmacsha256_update(&state, Bytes(data), data.size());
-  crypto_auth_hmacsha256_final(&state, reinterpret_cast<unsigned char*>(mac.data()));
-  sodium_memzero(&state, sizeof state);
+  std::string mac(kBytes, '\0');
+  SignInto(data, reinterpret_cast<unsigned char*>(mac.data()));
   return mac;
 }
 
 bool Hmac::Verify(absl::string_view data, absl::string_view mac) const {
-  if (mac.size() < 12 || mac.size() > crypto_auth_hmacsha256_BYTES) return false;
-  const std::string expected = Sign(data);
-  return sodium_memcmp(expected.data(), mac.data(), mac.size()) == 0;
+  if (mac.size() < 12 || mac.size() > kBytes) return false;
+  unsigned char expected[kBytes];
+  SignInto(data, expected);
+  return sodium_memcmp(expected, mac.data(), mac.size()) == 0;
 }
 
 std::string Sha256(absl::string_view data) {
-  Sha256Hasher h;
-  h.Update(data);
-  return h.Final();
+  unsigned char out[32];
+  unsigned int len = 0;
+  Check(EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr) == 1 && len == 32);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
-Sha256Hasher::Sha256Hasher() {
-  if (sodium_init() < 0) abort();
-  crypto_hash_sha256_init(&state_);
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  Check(ctx_ != nullptr && EVP_DigestInit_ex(ctx_, Sha256Md(), nullptr) == 1);
 }
+
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(ctx_); }
 
 void Sha256Hasher::Update(absl::string_view data) {
-  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()),
-                            data.size());
+  Check(EVP_DigestUpdate(ctx_, data.data(), data.size()) == 1);
 }
 
 std::string Sha256Hasher::Final() {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state_, out);
+  unsigned char out[32];
+  unsigned int len = 0;
+  Check(EVP_DigestFinal_ex(ctx_, out, &len) == 1 && len == 32);
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
