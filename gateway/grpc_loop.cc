@@ -1,0 +1,61 @@
+#include "gateway/grpc_loop.h"
+
+#include <algorithm>
+
+namespace counsel::gateway {
+namespace {
+
+thread_local const GrpcLoop* t_loop = nullptr;
+thread_local int t_shard = -1;
+
+}  // namespace
+
+GrpcLoop::GrpcLoop(int threads) : threads_(std::max(1, threads)) {}
+
+GrpcLoop::~GrpcLoop() { Stop(); }
+
+void GrpcLoop::AddQueues(grpc::ServerBuilder& builder) {
+  for (int i = 0; i < threads_; ++i) queues_.push_back(builder.AddCompletionQueue());
+}
+
+void GrpcLoop::Start(std::function<void(int shard)> on_start) {
+  for (int shard = 0; shard < static_cast<int>(queues_.size()); ++shard) {
+    workers_.emplace_back([this, shard, on_start] {
+      t_loop = this;
+      t_shard = shard;
+      on_start(shard);
+      grpc::ServerCompletionQueue* queue = queues_[shard].get();
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->Next(&tag, &ok)) static_cast<LoopTag*>(tag)->Run(ok);
+    });
+  }
+}
+
+void GrpcLoop::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  for (auto& queue : queues_) queue->Shutdown();
+  for (auto& worker : workers_) worker.join();
+  // A queue that was never run (the server failed to start) still drains.
+  if (workers_.empty()) {
+    void* tag = nullptr;
+    bool ok = false;
+    for (auto& queue : queues_) {
+      while (queue->Next(&tag, &ok)) static_cast<LoopTag*>(tag)->Run(ok);
+    }
+  }
+}
+
+int GrpcLoop::PickShard() const {
+  if (t_loop == this) return t_shard;
+  return static_cast<int>(next_.fetch_add(1, std::memory_order_relaxed) %
+                          static_cast<unsigned>(size()));
+}
+
+int GrpcLoop::CurrentShard() const { return t_loop == this ? t_shard : -1; }
+
+}  // namespace counsel::gateway

@@ -1,0 +1,365 @@
+// The gateway's gRPC threads. Each drains one completion queue that carries
+// the calls it serves and the calls it makes to the backends on channels of
+// its own (Upstream keeps one per thread), so a forwarded call is read,
+// admitted, sent on, answered and logged on one thread: no hand-off between
+// threads, no lock inside a call. gRPC's callback API hands every
+// completion to a pool of threads shared by all calls, and those threads
+// poll every connection; a server that registers no callback service and no
+// default health service (GrpcFront and LoopHealth take their places) has
+// only these threads polling its connections.
+//
+//   GrpcLoop loop(2);
+//   loop.AddQueues(builder);                 // before BuildAndStart
+//   ... server = builder.BuildAndStart();
+//   loop.Start([&](int shard) { /* request the first calls on shard */ });
+//   ... server->Shutdown(); (stop everything that makes calls)
+//   loop.Stop();
+#ifndef COUNSEL_GATEWAY_GRPC_LOOP_H_
+#define COUNSEL_GATEWAY_GRPC_LOOP_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/completion_queue.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/support/async_stream.h"
+#include "grpcpp/support/async_unary_call.h"
+#include "grpcpp/support/status.h"
+
+namespace counsel::gateway {
+
+// What the loop's threads take off their queues: Run(ok) is called once per
+// operation the tag was given to, on the queue's thread.
+class LoopTag {
+ public:
+  virtual void Run(bool ok) = 0;
+
+ protected:
+  ~LoopTag() = default;
+};
+
+// A tag that calls a member function of its owner: an object with several
+// operations in flight holds one of these per kind of operation.
+template <typename T, void (T::*F)(bool)>
+class MemberTag final : public LoopTag {
+ public:
+  explicit MemberTag(T* owner) : owner_(owner) {}
+  void Run(bool ok) override { (owner_->*F)(ok); }
+
+ private:
+  T* owner_;
+};
+
+class GrpcLoop {
+ public:
+  explicit GrpcLoop(int threads);
+  ~GrpcLoop();
+  GrpcLoop(const GrpcLoop&) = delete;
+  GrpcLoop& operator=(const GrpcLoop&) = delete;
+
+  // One server completion queue per thread; before the server is built.
+  void AddQueues(grpc::ServerBuilder& builder);
+  // Starts the threads; each first runs `on_start(shard)` (which requests
+  // the server's first calls on its queue).
+  void Start(std::function<void(int shard)> on_start);
+  // Shuts the queues down, lets them drain and joins the threads. Call it
+  // once the server has shut down and everything that starts client calls
+  // on the loop has stopped: a queue drains only when every call on it has
+  // ended. Idempotent.
+  void Stop();
+
+  // Threads (and queues, once added): known from the start, so that the
+  // backend channels can be opened before the server is built.
+  int size() const { return threads_; }
+  grpc::ServerCompletionQueue* queue(int shard) const { return queues_[shard].get(); }
+  // The calling thread's shard if it is one of the loop's threads, else the
+  // next in turn: calls started elsewhere (the HTTP front) are spread.
+  int PickShard() const;
+  // The calling thread's shard if it is one of the loop's threads, else -1.
+  int CurrentShard() const;
+
+ private:
+  const int threads_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> workers_;
+  mutable std::atomic<unsigned> next_{0};
+  absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Starts `call` (a PrepareAsync...() on a loop's queue) and runs
+// `done(status)` on that queue's thread when it ends; `response` is filled
+// by then. Owns the call until then.
+template <typename Response>
+void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
+                Response* response, absl::AnyInvocable<void(const grpc::Status&)> done) {
+  struct Pending final : LoopTag {
+    std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call;
+    grpc::Status status;
+    absl::AnyInvocable<void(const grpc::Status&)> done;
+    void Run(bool /*ok: always true for Finish*/) override {
+      done(status);
+      delete this;
+    }
+  };
+  auto* pending = new Pending();
+  pending->call = std::move(call);
+  pending->done = std::move(done);
+  pending->call->StartCall();
+  pending->call->Finish(response, &pending->status, pending);
+}
+
+// A server-streaming call on the loop, driven like gRPC's
+// ClientReadReactor (the same method names, so relays read alike on either
+// API): StartRead() asks for the next message, OnReadDone(false) says there
+// are no more, holds keep the call open while work happens elsewhere, and
+// OnDone(status) runs last, once every operation has completed and the
+// status is in; the object may delete itself there. Callbacks run on the
+// loop thread of the call's queue; StartRead and the holds may be called
+// from any thread. Stopping early: cancel the ClientContext.
+template <typename Response>
+class ClientReadStream {
+ public:
+  virtual ~ClientReadStream() = default;
+
+  // Starts `call` (PrepareAsync... on a loop queue); a read asked for
+  // before is issued now.
+  void StartCall(std::unique_ptr<grpc::ClientAsyncReader<Response>> call) {
+    absl::MutexLock lock(&mu_);
+    call_ = std::move(call);
+    ++pending_;
+    call_->StartCall(&start_tag_);
+    if (queued_read_ != nullptr) IssueReadLocked(std::exchange(queued_read_, nullptr));
+  }
+  void StartRead(Response* response) {
+    absl::MutexLock lock(&mu_);
+    if (call_ == nullptr) {
+      queued_read_ = response;
+      return;
+    }
+    IssueReadLocked(response);
+  }
+  void AddHold() {
+    absl::MutexLock lock(&mu_);
+    ++holds_;
+  }
+  void RemoveHold() { Settle(/*ended_op=*/false, /*released_hold=*/true); }
+
+  virtual void OnReadDone(bool /*ok*/) {}
+  virtual void OnDone(const grpc::Status& status) = 0;
+
+ private:
+  void IssueReadLocked(Response* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    reading_ = true;
+    ++pending_;
+    call_->Read(response, &read_tag_);
+  }
+  void Started(bool /*ok: a failed start fails the reads*/) { Settle(true, false); }
+  void ReadDone(bool ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok) reads_over_ = true;
+      ++holds_;  // OnReadDone may read on, or take a hold, before we settle
+    }
+    OnReadDone(ok);
+    Settle(true, true);
+  }
+  void FinishDone(bool /*ok: always*/) {
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Settle(true, false);
+  }
+  // After an operation ended or a hold went. The status is asked for once
+  // no read is pending and either the messages ended or nobody holds the
+  // call (its owner stopped reading); never while a read is pending, since
+  // both would ask for the initial metadata and gRPC refuses a second such
+  // operation. OnDone runs, once, when nothing is pending or held.
+  void Settle(bool ended_op, bool released_hold) {
+    bool done = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_op) --pending_;
+      if (released_hold) --holds_;
+      if (call_ != nullptr && !finishing_ && !reading_ && (reads_over_ || holds_ == 0)) {
+        finishing_ = true;
+        ++pending_;
+        call_->Finish(&status_, &finish_tag_);
+      }
+      if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
+    }
+    // OnDone may free this object: the status it reads is a local copy.
+    if (done) OnDone(grpc::Status(status_));
+  }
+
+  absl::Mutex mu_;
+  std::unique_ptr<grpc::ClientAsyncReader<Response>> call_ ABSL_GUARDED_BY(mu_);
+  Response* queued_read_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_over_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_;
+  MemberTag<ClientReadStream, &ClientReadStream::Started> start_tag_{this};
+  MemberTag<ClientReadStream, &ClientReadStream::ReadDone> read_tag_{this};
+  MemberTag<ClientReadStream, &ClientReadStream::FinishDone> finish_tag_{this};
+};
+
+// A client-streaming call on the loop, driven like gRPC's
+// ClientWriteReactor: StartWrite() sends one message at a time
+// (OnWriteDone(false): the call has ended, its status follows),
+// StartWritesDone() ends the requests, holds keep the call open, and
+// OnDone(status) runs last, the response filled in. The status is asked
+// for at the start, so a refusal mid-upload is known at the next write.
+// Writes asked for while one is in flight wait their turn. Threads as
+// ClientReadStream.
+template <typename Request>
+class ClientWriteStream {
+ public:
+  virtual ~ClientWriteStream() = default;
+
+  void StartCall(std::unique_ptr<grpc::ClientAsyncWriter<Request>> call) {
+    absl::MutexLock lock(&mu_);
+    call_ = std::move(call);
+    // The start sends the initial metadata through the operation set that
+    // writes use: the first write waits for it.
+    pending_ += 2;
+    call_->StartCall(&start_tag_);
+    call_->Finish(&status_, &finish_tag_);
+  }
+  void StartWrite(const Request* request) { Queue({request, Op::kWrite}); }
+  // The last message, and the end of the requests with it.
+  void StartWriteLast(const Request* request) { Queue({request, Op::kWriteLast}); }
+  void StartWritesDone() { Queue({nullptr, Op::kWritesDone}); }
+  void AddHold() {
+    absl::MutexLock lock(&mu_);
+    ++holds_;
+  }
+  void RemoveHold() { Settle(false, true); }
+
+  virtual void OnWriteDone(bool /*ok*/) {}
+  virtual void OnWritesDoneDone(bool /*ok*/) {}
+  virtual void OnDone(const grpc::Status& status) = 0;
+
+ private:
+  struct Op {
+    const Request* request;
+    enum Kind { kWrite, kWriteLast, kWritesDone } kind;
+  };
+  void Queue(Op op) {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(op);
+    if (!busy_) IssueLocked();
+  }
+  // Issues the next queued operation, if any.
+  void IssueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (queue_.empty()) return;
+    const Op op = queue_.front();
+    busy_ = true;
+    ++pending_;
+    switch (op.kind) {
+      case Op::kWritesDone:
+        call_->WritesDone(&write_tag_);
+        break;
+      case Op::kWriteLast:
+        call_->Write(*op.request, grpc::WriteOptions().set_last_message(), &write_tag_);
+        break;
+      case Op::kWrite:
+        call_->Write(*op.request, &write_tag_);
+        break;
+    }
+  }
+  void Started(bool ok) {
+    std::vector<Op> refused;
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      if (ok) {
+        IssueLocked();
+      } else {
+        refused.assign(queue_.begin(), queue_.end());
+        queue_.clear();
+        holds_ += 1;
+      }
+    }
+    // Writes asked for on a call that never started fail as writes on an
+    // ended call do.
+    if (!ok) {
+      for (const Op& op : refused) Report(op, false);
+      Settle(false, true);
+    }
+    Settle(true, false);
+  }
+  void WriteDone(bool ok) {
+    Op op;
+    {
+      absl::MutexLock lock(&mu_);
+      op = queue_.front();
+      queue_.pop_front();
+      busy_ = false;
+      ++holds_;  // the callback may queue the next write, or take a hold
+    }
+    Report(op, ok);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!busy_) IssueLocked();
+    }
+    Settle(true, true);
+  }
+  void Report(const Op& op, bool ok) {
+    if (op.kind == Op::kWritesDone) {
+      OnWritesDoneDone(ok);
+    } else {
+      OnWriteDone(ok);
+    }
+  }
+  void FinishDone(bool /*ok: always*/) {
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Settle(true, false);
+  }
+  void Settle(bool ended_op, bool released_hold) {
+    bool done = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_op) --pending_;
+      if (released_hold) --holds_;
+      if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
+    }
+    // OnDone may free this object: the status it reads is a local copy.
+    if (done) OnDone(grpc::Status(status_));
+  }
+
+  absl::Mutex mu_;
+  std::unique_ptr<grpc::ClientAsyncWriter<Request>> call_ ABSL_GUARDED_BY(mu_);
+  std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);  // front: in flight when busy_
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;
+  // Nothing is issued until the start has completed.
+  bool busy_ ABSL_GUARDED_BY(mu_) = true;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_;
+  MemberTag<ClientWriteStream, &ClientWriteStream::Started> start_tag_{this};
+  MemberTag<ClientWriteStream, &ClientWriteStream::WriteDone> write_tag_{this};
+  MemberTag<ClientWriteStream, &ClientWriteStream::FinishDone> finish_tag_{this};
+};
+
+}  // namespace counsel::gateway
+
+#endif  // COUNSEL_GATEWAY_GRPC_LOOP_H_

@@ -1,0 +1,373 @@
+// GrpcLoop, its client calls (StartUnary, ClientReadStream,
+// ClientWriteStream) and LoopHealth, against a real server on loopback: a
+// fake CaseService (sync) serves the typed calls; the loop's queues belong
+// to the same server.
+#include "gateway/grpc_loop.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "counsel/cases/v1/cases.grpc.pb.h"
+#include "gateway/loop_health.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace counsel::gateway {
+namespace {
+
+using cases::v1::AddEvidenceRequest;
+using cases::v1::CaseService;
+using cases::v1::ReadEvidenceAttachmentRequest;
+using cases::v1::ReadEvidenceAttachmentResponse;
+
+// ReadEvidenceAttachment sends read_limit chunks "0", "1", ... then ends
+// with OK, or with FAILED_PRECONDITION when the name is "fail"; "endless"
+// sends until cancelled. AddEvidence counts the messages and the chunk
+// bytes into the evidence's summary, or refuses the first message
+// whose chunk is "bad". GetCase answers with the name asked for.
+class FakeCases final : public CaseService::Service {
+ public:
+  grpc::Status GetCase(grpc::ServerContext*, const cases::v1::GetCaseRequest* request,
+                       cases::v1::Case* response) override {
+    response->set_name(request->name());
+    return grpc::Status::OK;
+  }
+  grpc::Status ReadEvidenceAttachment(
+      grpc::ServerContext* ctx, const ReadEvidenceAttachmentRequest* request,
+      grpc::ServerWriter<ReadEvidenceAttachmentResponse>* writer) override {
+    const bool endless = request->name() == "endless";
+    for (int64_t i = 0; endless || i < request->read_limit(); ++i) {
+      if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+      ReadEvidenceAttachmentResponse m;
+      m.set_offset(i);
+      m.set_chunk(absl::StrCat(i));
+      if (!writer->Write(m)) return grpc::Status::CANCELLED;
+    }
+    if (request->name() == "fail") {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "failed on purpose");
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status AddEvidence(grpc::ServerContext*, grpc::ServerReader<AddEvidenceRequest>* reader,
+                           cases::v1::Evidence* response) override {
+    AddEvidenceRequest m;
+    int messages = 0;
+    std::string bytes;
+    while (reader->Read(&m)) {
+      if (m.chunk() == "bad") return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad");
+      ++messages;
+      bytes += m.chunk();
+    }
+    response->set_summary(absl::StrCat(messages, ":", bytes));
+    return grpc::Status::OK;
+  }
+};
+
+class GrpcLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&cases_);
+    health_.Register(builder);
+    loop_.AddQueues(builder);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    loop_.Start([this](int shard) {
+      health_.Start(shard);
+      absl::MutexLock lock(&mu_);
+      started_on_.insert({shard, loop_.CurrentShard()});
+    });
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = CaseService::NewStub(channel_);
+  }
+  void TearDown() override {
+    server_->Shutdown();
+    loop_.Stop();
+  }
+
+  grpc::CompletionQueue* queue() { return loop_.queue(loop_.PickShard()); }
+
+  FakeCases cases_;
+  GrpcLoop loop_{2};
+  LoopHealth health_{&loop_};
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<CaseService::Stub> stub_;
+  absl::Mutex mu_;
+  std::set<std::pair<int, int>> started_on_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(GrpcLoopTest, EachThreadKnowsItsShardAndOtherThreadsAreSpread) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto both = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return started_on_.size() == 2; };
+    ASSERT_TRUE(mu_.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(30)));
+    EXPECT_EQ(started_on_, (std::set<std::pair<int, int>>{{0, 0}, {1, 1}}));
+  }
+  EXPECT_EQ(loop_.CurrentShard(), -1) << "the test's thread is not the loop's";
+  const int a = loop_.PickShard(), b = loop_.PickShard();
+  EXPECT_NE(a, b) << "calls started elsewhere take the threads in turn";
+}
+
+TEST_F(GrpcLoopTest, AUnaryCallEndsOnTheLoopWithItsResponse) {
+  grpc::ClientContext ctx;
+  cases::v1::GetCaseRequest request;
+  request.set_name("cases/42");
+  cases::v1::Case response;
+  absl::Notification done;
+  grpc::Status got;
+  int shard_seen = -2;
+  const int shard = loop_.PickShard();
+  StartUnary(stub_->PrepareAsyncGetCase(&ctx, request, loop_.queue(shard)), &response,
+             [&](const grpc::Status& s) {
+               got = s;
+               shard_seen = loop_.CurrentShard();
+               done.Notify();
+             });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(got.ok()) << got.error_message();
+  EXPECT_EQ(response.name(), "cases/42");
+  EXPECT_EQ(shard_seen, shard) << "`done` runs on the thread of the queue the call was made on";
+}
+
+// Reads every message, handing each to another thread (a hold keeps the
+// call open meanwhile), as the HTTP front's download relay does.
+class Reader final : public ClientReadStream<ReadEvidenceAttachmentResponse> {
+ public:
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    chunks += message.chunk();
+    AddHold();
+    std::thread([this] {
+      StartRead(&message);
+      RemoveHold();
+    }).detach();
+  }
+  void OnDone(const grpc::Status& s) override {
+    status = s;
+    done.Notify();
+  }
+  grpc::ClientContext ctx;
+  ReadEvidenceAttachmentResponse message;
+  std::string chunks;
+  grpc::Status status;
+  absl::Notification done;
+};
+
+TEST_F(GrpcLoopTest, AReadStreamDeliversEveryMessageThenTheStatus) {
+  for (const char* name : {"ok", "fail"}) {
+    Reader reader;
+    ReadEvidenceAttachmentRequest request;
+    request.set_name(name);
+    request.set_read_limit(12);
+    reader.StartRead(&reader.message);  // before the start, as relays do
+    reader.StartCall(stub_->PrepareAsyncReadEvidenceAttachment(&reader.ctx, request, queue()));
+    ASSERT_TRUE(reader.done.WaitForNotificationWithTimeout(absl::Seconds(30))) << name;
+    EXPECT_EQ(reader.chunks, "01234567891011") << name;
+    EXPECT_EQ(reader.status.error_code(), std::string(name) == "ok"
+                                              ? grpc::StatusCode::OK
+                                              : grpc::StatusCode::FAILED_PRECONDITION);
+  }
+}
+
+// Stops reading after `keep` messages and cancels: OnDone still comes.
+class Quitter final : public ClientReadStream<ReadEvidenceAttachmentResponse> {
+ public:
+  explicit Quitter(int keep) : keep_(keep) {}
+  void OnReadDone(bool ok) override {
+    if (ok && ++read < keep_) return StartRead(&message);
+    ctx.TryCancel();
+  }
+  void OnDone(const grpc::Status& s) override {
+    status = s;
+    done.Notify();
+  }
+  grpc::ClientContext ctx;
+  ReadEvidenceAttachmentResponse message;
+  int read = 0;
+  grpc::Status status;
+  absl::Notification done;
+
+ private:
+  const int keep_;
+};
+
+TEST_F(GrpcLoopTest, AReaderThatStopsAndCancelsStillEnds) {
+  Quitter quitter(3);
+  ReadEvidenceAttachmentRequest request;
+  request.set_name("endless");
+  quitter.StartRead(&quitter.message);
+  quitter.StartCall(stub_->PrepareAsyncReadEvidenceAttachment(&quitter.ctx, request, queue()));
+  ASSERT_TRUE(quitter.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(quitter.read, 3);
+  EXPECT_EQ(quitter.status.error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// Writes `chunks` one at a time (the first before the call starts), then
+// ends the requests.
+class Writer final : public ClientWriteStream<AddEvidenceRequest> {
+ public:
+  explicit Writer(std::vector<std::string> chunks) : chunks_(std::move(chunks)) {}
+  void Begin(CaseService::Stub* stub, grpc::CompletionQueue* queue) {
+    Next();
+    StartCall(stub->PrepareAsyncAddEvidence(&ctx, &evidence, queue));
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      failed_writes++;
+      return;
+    }
+    Next();
+  }
+  void OnDone(const grpc::Status& s) override {
+    status = s;
+    done.Notify();
+  }
+  grpc::ClientContext ctx;
+  cases::v1::Evidence evidence;
+  grpc::Status status;
+  int failed_writes = 0;
+  absl::Notification done;
+
+ private:
+  void Next() {
+    if (next_ == chunks_.size()) return StartWritesDone();
+    message_.set_chunk(chunks_[next_++]);
+    StartWrite(&message_);
+  }
+  const std::vector<std::string> chunks_;
+  size_t next_ = 0;
+  AddEvidenceRequest message_;
+};
+
+TEST_F(GrpcLoopTest, AWriteStreamSendsEveryMessageAndGetsTheResponse) {
+  Writer writer({"a", "b", "c", "d"});
+  writer.Begin(stub_.get(), queue());
+  ASSERT_TRUE(writer.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(writer.status.ok()) << writer.status.error_message();
+  EXPECT_EQ(writer.evidence.summary(), "4:abcd");
+  EXPECT_EQ(writer.failed_writes, 0);
+}
+
+TEST_F(GrpcLoopTest, AWriteStreamRefusedMidwayEndsWithTheRefusal) {
+  // The server answers at the third message; writes after it fail.
+  std::vector<std::string> chunks = {"a", "b", "bad"};
+  for (int i = 0; i < 200; ++i) chunks.push_back(std::string(1024, 'x'));
+  Writer writer(chunks);
+  writer.Begin(stub_.get(), queue());
+  ASSERT_TRUE(writer.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(writer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// grpc.health.v1 on the loop, called as bytes.
+std::string Check(grpc::GenericStub& stub, const std::string& request, grpc::Status* status) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1), resp;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &resp,
+                 [&](grpc::Status s) {
+                   *status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (resp.Valid() && resp.Dump(&slices).ok()) {
+    for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out;
+}
+
+std::string Request(const std::string& service) {
+  return service.empty() ? "" : absl::StrCat("\x0a", std::string(1, static_cast<char>(service.size())), service);
+}
+
+TEST_F(GrpcLoopTest, HealthAnswersChecksAsTheDefaultServiceDoes) {
+  grpc::GenericStub stub(channel_);
+  grpc::Status status;
+  EXPECT_EQ(Check(stub, "", &status), LoopHealth::Response(LoopHealth::kServing));
+  EXPECT_TRUE(status.ok());
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  EXPECT_EQ(Check(stub, Request(""), &status), LoopHealth::Response(LoopHealth::kNotServing));
+  Check(stub, Request("counsel.Nothing"), &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  server_->GetHealthCheckService()->SetServingStatus("counsel.Nothing", true);
+  EXPECT_EQ(Check(stub, Request("counsel.Nothing"), &status),
+            LoopHealth::Response(LoopHealth::kServing));
+  Check(stub, "\x0a\x05" "ab", &status);  // a length beyond the bytes
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  server_->GetHealthCheckService()->Shutdown();
+  EXPECT_EQ(Check(stub, Request("counsel.Nothing"), &status),
+            LoopHealth::Response(LoopHealth::kNotServing));
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  EXPECT_EQ(Check(stub, "", &status), LoopHealth::Response(LoopHealth::kNotServing))
+      << "no change after Shutdown";
+}
+
+TEST_F(GrpcLoopTest, AHealthWatcherHearsTheStatusThenEachChange) {
+  // Watch as a bidi call on its own queue: one request, then reads.
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext ctx;
+  auto call = stub.PrepareCall(&ctx, "/grpc.health.v1.Health/Watch", &cq);
+  void* tag;
+  bool ok;
+  auto next = [&]() {
+    EXPECT_EQ(cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(30)),
+              grpc::CompletionQueue::GOT_EVENT);
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(next());
+  grpc::Slice empty("");
+  call->WriteLast(grpc::ByteBuffer(&empty, 1), grpc::WriteOptions(), reinterpret_cast<void*>(2));
+  ASSERT_TRUE(next());
+  auto read = [&]() {
+    grpc::ByteBuffer got;
+    call->Read(&got, reinterpret_cast<void*>(3));
+    EXPECT_TRUE(next());
+    std::vector<grpc::Slice> slices;
+    std::string out;
+    if (got.Dump(&slices).ok()) {
+      for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return out;
+  };
+  EXPECT_EQ(read(), LoopHealth::Response(LoopHealth::kServing));
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  EXPECT_EQ(read(), LoopHealth::Response(LoopHealth::kNotServing));
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  EXPECT_EQ(read(), LoopHealth::Response(LoopHealth::kServing));
+  ctx.TryCancel();
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  next();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST(LoopHealthTest, RequestsParseAsTheProtoDoes) {
+  std::string service;
+  EXPECT_TRUE(LoopHealth::ParseRequest("", &service));
+  EXPECT_EQ(service, "");
+  EXPECT_TRUE(LoopHealth::ParseRequest(std::string("\x0a\x03" "abc", 5), &service));
+  EXPECT_EQ(service, "abc");
+  // An unknown field is skipped; the last `service` wins.
+  EXPECT_TRUE(LoopHealth::ParseRequest(std::string("\x10\x01\x0a\x01x\x0a\x01y", 8), &service));
+  EXPECT_EQ(service, "y");
+  EXPECT_FALSE(LoopHealth::ParseRequest(std::string("\x0a\x05" "ab", 4), &service));
+  EXPECT_FALSE(LoopHealth::ParseRequest(std::string("\xff", 1), &service));
+  EXPECT_EQ(LoopHealth::Response(LoopHealth::kUnknown), "");
+  EXPECT_EQ(LoopHealth::Response(LoopHealth::kNotServing), std::string("\x08\x02", 2));
+}
+
+}  // namespace
+}  // namespace counsel::gateway
