@@ -29,7 +29,7 @@ class AdmitTest : public ::testing::Test {
     GatewayOptions options;
     // Nothing listens: Admit never calls a backend.
     options.guidance_addr = options.cases_addr = "127.0.0.1:1";
-    auto gw = Gateway::Create(options, auth_.get(), &context_key_, &clock_);
+    auto gw = Gateway::Create(options, auth_.get(), &context_key_, &clock_, &loop_);
     ASSERT_TRUE(gw.ok()) << gw.status();
     gateway_ = std::move(*gw);
   }
@@ -70,6 +70,7 @@ class AdmitTest : public ::testing::Test {
   std::string dir_;
   FakeClock clock_{absl::FromUnixSeconds(1800000000)};
   ContextKey context_key_{std::string(32, 'k')};
+  GrpcLoop loop_{1};  // never started: Admit calls no backend
   std::unique_ptr<KeyStore> store_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Gateway> gateway_;

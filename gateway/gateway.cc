@@ -34,22 +34,26 @@ std::string BackendServiceConfig(Backend backend) {
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& options,
                                                          const Authenticator* authenticator,
                                                          const ContextKey* context_key,
-                                                         const Clock* clock) {
+                                                         const Clock* clock, GrpcLoop* loop) {
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
                    MakeChannelCredentials(options.backend_tls));
-  std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options));
+  std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options, loop));
   if (options.quota_leaser) gw->quotas_.ShareThrough(options.quota_leaser);
   gw->local_ = std::make_unique<Executor>(4);
-  auto channel = [&](const std::string& addr, Backend backend, bool bulk) {
+  // `shard` >= 0: loop thread `shard`'s own connection; -1: the bulk one.
+  auto channel = [&](const std::string& addr, Backend backend, int shard) {
     grpc::ChannelArguments args;
-    if (bulk) {
+    // Each loop thread's calls have a connection of their own (channels
+    // with different arguments share no subchannel): a connection is then
+    // read and written by one thread, never contended.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("counsel.loop_shard", shard);
+    if (shard < 0) {
       // Attachment streams: a fixed, small window per stream, so that the
       // bytes a slow downloader has not taken wait in case-svc, not here
       // (BDP probing grows the window to many MiB on a fast link).
       args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
       args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 256 << 10);
-      // Its own connection, not shared with the other calls.
-      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     }
     args.SetServiceConfigJSON(BackendServiceConfig(backend));
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
@@ -65,11 +69,15 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     args.SetMaxReceiveMessageSize(64 << 20);
     return grpc::CreateCustomChannel(addr, creds, args);
   };
+  auto shards = [&](const std::string& addr, Backend backend) {
+    std::vector<std::shared_ptr<grpc::Channel>> out;
+    for (int i = 0; i < loop->size(); ++i) out.push_back(channel(addr, backend, i));
+    return out;
+  };
   gw->guidance_ = std::make_unique<Upstream>(
-      "guidance", channel(options.guidance_addr, Backend::kGuidance, false), nullptr, clock);
-  gw->cases_ = std::make_unique<Upstream>(
-      "cases", channel(options.cases_addr, Backend::kCases, false),
-      channel(options.cases_addr, Backend::kCases, true), clock);
+      "guidance", shards(options.guidance_addr, Backend::kGuidance), nullptr, clock);
+  gw->cases_ = std::make_unique<Upstream>("cases", shards(options.cases_addr, Backend::kCases),
+                                          channel(options.cases_addr, Backend::kCases, -1), clock);
   return gw;
 }
 
@@ -239,7 +247,7 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
                       std::function<void(grpc::Status)> done) const {
   if (const Upstream* up = UpstreamFor(policy)) {
     Prepare(admission, &ex->client);
-    up->Call(policy.method, &ex->client, &ex->request, &ex->response, std::move(done));
+    up->Call(policy.method, loop_->queue(ex->shard), ex, std::move(done));
     return;
   }
   if (policy.local == nullptr) {

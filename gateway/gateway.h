@@ -18,6 +18,7 @@
 #include "common/executor.h"
 #include "common/server.h"
 #include "gateway/breaker.h"
+#include "gateway/grpc_loop.h"
 #include "gateway/keys/authenticator.h"
 #include "gateway/limits.h"
 #include "gateway/policy.h"
@@ -64,13 +65,6 @@ struct Admission {
   std::shared_ptr<void> stream_slot;
 };
 
-// One forwarded unary exchange; the front owns it until `done` runs.
-struct Exchange {
-  grpc::ClientContext client;
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer response;
-};
-
 struct GatewayOptions {
   std::string guidance_addr;
   std::string cases_addr;
@@ -99,11 +93,12 @@ struct GatewayOptions {
 // Thread-safe.
 class Gateway {
  public:
-  // Does not take ownership. Creates the backend channels (once).
+  // Does not take ownership. Creates the backend channels (once): one per
+  // thread of `loop`, where every backend call is made.
   static absl::StatusOr<std::unique_ptr<Gateway>> Create(const GatewayOptions& options,
                                                          const Authenticator* authenticator,
                                                          const ContextKey* context_key,
-                                                         const Clock* clock);
+                                                         const Clock* clock, GrpcLoop* loop);
 
   // UNAUTHENTICATED for a bad key (RESOURCE_EXHAUSTED once the key id, or
   // the source for tokens naming no known key, failed too often);
@@ -114,11 +109,16 @@ class Gateway {
   // on calls in flight, or beyond the key's or the tenant's open streams.
   absl::StatusOr<Admission> Admit(const CallInput& input) const;
 
-  // Forwards ex->request to the method's backend (or serves a local method
-  // on the gateway's executor); runs `done` with the status (details
-  // included) once ex->response is filled.
+  // Forwards ex->request to the method's backend on loop thread ex->shard
+  // (or serves a local method on the gateway's executor); runs `done` with
+  // the status (details included) once ex->response is filled, on that
+  // thread (the executor's for a local method; the caller's when the
+  // circuit is open).
   void Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                std::function<void(grpc::Status)> done) const;
+
+  // Where every backend call runs.
+  GrpcLoop& loop() const { return *loop_; }
 
   // The backend serving `policy`; nullptr for local methods.
   const Upstream* UpstreamFor(const MethodPolicy& policy) const;
@@ -159,10 +159,10 @@ class Gateway {
 
  private:
   Gateway(const Authenticator* authenticator, const ContextKey* context_key, const Clock* clock,
-          const GatewayOptions& options)
+          const GatewayOptions& options, GrpcLoop* loop)
       : authenticator_(authenticator), context_key_(context_key), clock_(clock),
         options_(options), in_flight_(options.max_in_flight),
-        csrf_(context_key->Derive("session-csrf")) {}
+        csrf_(context_key->Derive("session-csrf")), loop_(loop) {}
 
   // A key (or session) checked with failures counted against the key id
   // presented, or the source for tokens naming no key.
@@ -178,6 +178,7 @@ class Gateway {
   mutable InFlight in_flight_;
   mutable StreamSlots streams_;
   crypto::Hmac csrf_;
+  GrpcLoop* loop_;
   std::unique_ptr<Upstream> guidance_;
   std::unique_ptr<Upstream> cases_;
   // Composed methods block on backends here; last, so it drains first.

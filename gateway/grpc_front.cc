@@ -1,33 +1,39 @@
 #include "gateway/grpc_front.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 
 namespace counsel::gateway {
 namespace {
 
-std::string Metadata(const grpc::ServerContextBase& ctx, const char* key) {
+// Requests kept waiting per method and loop thread: a call that arrives
+// finds one, and each call taken is replaced before it is served. Calls
+// that find none wait in gRPC's queue until the next request.
+constexpr int kWaitingPerMethod = 2;
+constexpr int kWaitingStreams = 16;
+
+absl::string_view Metadata(const grpc::ServerContextBase& ctx, const char* key) {
   auto it = ctx.client_metadata().find(key);
-  return it == ctx.client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  return it == ctx.client_metadata().end() ? absl::string_view()
+                                           : absl::string_view(it->second.data(), it->second.size());
 }
 
-// Admits a call from its metadata. `authorization` and `on_behalf_of` back
-// the views in the returned input.
+// Admits a call from its metadata (views into the server context's, valid
+// for the call).
 absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const MethodPolicy& policy,
                                             const grpc::ServerContextBase& ctx,
-                                            const std::string& request_id) {
+                                            absl::string_view request_id) {
   CallInput input;
   input.policy = &policy;
   input.transport = "grpc";
-  const std::string authorization = Metadata(ctx, kAuthorizationHeader);
-  const std::string on_behalf_of = Metadata(ctx, kOnBehalfOfHeader);
-  input.authorization = authorization;
-  input.on_behalf_of = on_behalf_of;
+  input.authorization = Metadata(ctx, kAuthorizationHeader);
+  input.on_behalf_of = Metadata(ctx, kOnBehalfOfHeader);
   input.request_id = request_id;
   const std::string peer = PeerAddress(ctx.peer());
   input.peer = peer;
-  const std::string forwarded_for = Metadata(ctx, "x-forwarded-for");
-  input.forwarded_for = forwarded_for;
+  input.forwarded_for = Metadata(ctx, "x-forwarded-for");
   const auto deadline = ctx.deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
     input.client_deadline = absl::FromChrono(deadline);
@@ -35,183 +41,269 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
   return gateway.Admit(input);
 }
 
-// A forwarded streaming call: messages flow both ways as bytes, one in
-// flight per direction (gRPC's flow control does the rest). Two holds keep
-// the backend call open until each direction has ended; the object deletes
-// itself once both the caller's and the backend's side are done.
-class StreamProxy final : public grpc::ServerGenericBidiReactor {
+// A unary call: requested on one loop thread, admitted and forwarded there
+// (the backend call on that thread's own channel), answered in one batch.
+// Three completions end it: the forwarded call's `done`, the answer's
+// Finish, and the server's notice that the call is over (which also brings
+// a caller's cancellation to the backend call). It frees itself after the
+// last of the latter two.
+class UnaryCall {
  public:
-  StreamProxy(grpc::GenericCallbackServerContext* ctx, const Gateway* gateway,
-              const MethodPolicy* policy, Admission admission, std::string request_id,
-              absl::Time start)
-      : ctx_(ctx), gateway_(gateway), policy_(policy), admission_(std::move(admission)),
-        request_id_(std::move(request_id)), start_(start), client_(this) {
-    gateway_->Prepare(admission_, &client_ctx_);
-    gateway_->UpstreamFor(*policy_)->generic()->PrepareBidiStreamingCall(
-        &client_ctx_, policy_->method, grpc::StubOptions(), &client_);
-    client_.AddMultipleHolds(2);  // the upstream and the downstream
-    client_.StartRead(&down_);
-    client_.StartCall();
-    StartRead(&up_);
-  }
-
-  // Caller → backend.
-  void OnReadDone(bool ok) override {
-    if (ok && up_.Valid()) {
-      client_.StartWrite(&up_);
-    } else if (ctx_->IsCancelled()) {
-      // A cancelled caller is not a finished one: the backend must not take
-      // what arrived so far as the whole stream (a partial upload).
-      client_ctx_.TryCancel();
-      client_.RemoveHold();
-    } else {
-      client_.StartWritesDone();
-      client_.RemoveHold();
-    }
-  }
-  void UpWritten(bool ok) {
-    if (ok) {
-      StartRead(&up_);
-    } else {
-      client_.RemoveHold();
-    }
-  }
-
-  // Backend → caller.
-  void DownRead(bool ok) {
-    if (ok && down_.Valid()) {
-      StartWrite(&down_);
-    } else {
-      client_.RemoveHold();
-    }
-  }
-  void OnWriteDone(bool ok) override {
-    if (ok) {
-      client_.StartRead(&down_);
-    } else {
-      client_ctx_.TryCancel();  // the caller went away
-      client_.RemoveHold();
-    }
-  }
-
-  // All backend operations are over, the downstream included.
-  void BackendDone(const grpc::Status& status) {
-    gateway_->UpstreamFor(*policy_)->Record(status);
-    status_ = status;
-    Finish(status);
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      backend_done_ = true;
-      last = server_done_;
-    }
-    if (last) delete this;
-  }
-
-  void OnCancel() override { client_ctx_.TryCancel(); }
-
-  void OnDone() override {
-    Gateway::LogAccess("grpc", policy_->method, request_id_, &admission_.context,
-                       status_.error_code(), gateway_->clock()->Now() - start_);
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      server_done_ = true;
-      last = backend_done_;
-    }
-    if (last) delete this;
+  UnaryCall(const Gateway* gateway, VisibleService* service, VisibleService::Unary method,
+            int shard)
+      : gateway_(gateway), service_(service), method_(method), shard_(shard),
+        responder_(&ctx_) {
+    ctx_.AsyncNotifyWhenDone(&over_tag_);
+    service_->RequestUnary(method_.index, &ctx_, &ex_.request, &responder_,
+                           gateway_->loop().queue(shard_), &requested_tag_);
   }
 
  private:
-  class Client final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
-   public:
-    explicit Client(StreamProxy* proxy) : proxy_(proxy) {}
-    void OnReadDone(bool ok) override { proxy_->DownRead(ok); }
-    void OnWriteDone(bool ok) override { proxy_->UpWritten(ok); }
-    void OnDone(const grpc::Status& status) override { proxy_->BackendDone(status); }
-
-   private:
-    StreamProxy* proxy_;
-  };
-
-  grpc::GenericCallbackServerContext* ctx_;
-  const Gateway* gateway_;
-  const MethodPolicy* policy_;
-  Admission admission_;
-  std::string request_id_;
-  absl::Time start_;
-  grpc::ClientContext client_ctx_;
-  Client client_;
-  grpc::ByteBuffer up_, down_;
-  grpc::Status status_;
-  absl::Mutex mu_;
-  bool backend_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// A unary method registered by name: gRPC reads the request before the
-// handler runs and sends answer and status in one batch, which costs less
-// than the generic bidi path; registration also lets reflection list the
-// service. The reactor owns the backend call, so a caller's cancellation
-// reaches the backend.
-class UnaryForward final : public grpc::ServerUnaryReactor {
- public:
-  UnaryForward(const Gateway* gateway, const MethodPolicy* policy,
-               grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
-               grpc::ByteBuffer* response)
-      : gateway_(gateway), policy_(policy), start_(gateway->clock()->Now()) {
-    request_id_ = Gateway::RequestIdFrom(Metadata(*ctx, kRequestIdHeader));
-    ctx->AddInitialMetadata(kRequestIdHeader, request_id_);
-    auto admission = AdmitFromMetadata(*gateway_, *policy_, *ctx, request_id_);
-    if (!admission.ok()) {
-      End(ToGrpcStatus(admission.status()));
+  // A call arrived (false: the server is shutting down; no other tag will
+  // come for this object).
+  void Requested(bool ok) {
+    if (!ok) {
+      delete this;
       return;
     }
-    admission_ = std::move(*admission);
+    new UnaryCall(gateway_, service_, method_, shard_);
+    const MethodPolicy& policy = *method_.policy;
+    start_ = gateway_->clock()->Now();
+    request_id_ = Gateway::RequestIdFrom(Metadata(ctx_, kRequestIdHeader));
+    ctx_.AddInitialMetadata(kRequestIdHeader, request_id_);
+    auto admission = AdmitFromMetadata(*gateway_, policy, ctx_, request_id_);
+    if (!admission.ok()) return Answer(ToGrpcStatus(admission.status()));
+    admission_ = *std::move(admission);
     admitted_ = true;
-    // A call whose deadline passed or that was cancelled before its message
-    // arrived reaches here with no valid request: never forward it (sending
-    // an invalid buffer aborts the process).
-    if (request == nullptr || !request->Valid() || ctx->IsCancelled()) {
-      End(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended before its request"));
-      return;
-    }
-    ex_.request = *request;
-    gateway_->Forward(*policy_, admission_, &ex_, [this, response](grpc::Status status) {
-      if (status.ok()) *response = ex_.response;
-      End(status);
-    });
+    ex_.shard = shard_;
+    gateway_->Forward(policy, admission_, &ex_, [this](grpc::Status status) { Answer(status); });
   }
 
-  void OnCancel() override { ex_.client.TryCancel(); }
+  // May run on another thread (a local method's executor); the answer's
+  // completion comes back to this call's queue.
+  void Answer(const grpc::Status& status) {
+    code_ = status.error_code();
+    if (status.ok()) {
+      responder_.Finish(ex_.response, status, &answered_tag_);
+    } else {
+      responder_.FinishWithError(status, &answered_tag_);
+    }
+  }
 
-  void OnDone() override {
-    Gateway::LogAccess("grpc", policy_->method, request_id_,
+  void Answered(bool /*ok: false when the caller had gone*/) {
+    Gateway::LogAccess("grpc", method_.policy->method, request_id_,
                        admitted_ ? &admission_.context : nullptr, code_,
                        gateway_->clock()->Now() - start_);
-    delete this;
+    Release();
   }
 
- private:
-  void End(const grpc::Status& status) {
-    code_ = status.error_code();
-    Finish(status);
+  void Over(bool /*ok*/) {
+    if (ctx_.IsCancelled()) ex_.client.TryCancel();
+    Release();
+  }
+
+  void Release() {
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
   const Gateway* gateway_;
-  const MethodPolicy* policy_;
-  const absl::Time start_;
+  VisibleService* service_;
+  const VisibleService::Unary method_;
+  const int shard_;
+  grpc::ServerContext ctx_;
+  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_;
+  Exchange ex_;
+  absl::Time start_;
   std::string request_id_;
   Admission admission_;
   bool admitted_ = false;
-  Exchange ex_;
   int code_ = 0;
+  std::atomic<int> remaining_{2};  // answered, over
+  MemberTag<UnaryCall, &UnaryCall::Requested> requested_tag_{this};
+  MemberTag<UnaryCall, &UnaryCall::Answered> answered_tag_{this};
+  MemberTag<UnaryCall, &UnaryCall::Over> over_tag_{this};
+};
+
+// A stream, or a method no policy names, through the generic service. A
+// stream is admitted, then relayed both ways as bytes on the loop thread
+// that took it, one message in flight per direction (gRPC's flow control
+// does the rest); anything else is refused. Every completion comes to this
+// call's queue, so its state needs no lock; it frees itself when no
+// operation is left.
+class StreamCall {
+ public:
+  StreamCall(const Gateway* gateway, grpc::AsyncGenericService* service, int shard)
+      : gateway_(gateway), service_(service), shard_(shard), stream_(&ctx_) {
+    ctx_.AsyncNotifyWhenDone(&over_tag_);
+    grpc::ServerCompletionQueue* queue = gateway_->loop().queue(shard_);
+    service_->RequestCall(&ctx_, &stream_, queue, queue, &requested_tag_);
+  }
+
+ private:
+  void Requested(bool ok) {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    new StreamCall(gateway_, service_, shard_);
+    pending_ = 1;  // the server's notice that the call is over
+    start_ = gateway_->clock()->Now();
+    policy_ = PolicyTable::Get().Find(ctx_.method());
+    method_ = policy_ != nullptr ? policy_->method : ctx_.method();
+    request_id_ = Gateway::RequestIdFrom(Metadata(ctx_, kRequestIdHeader));
+    ctx_.AddInitialMetadata(kRequestIdHeader, request_id_);
+    // Unary methods are registered (VisibleService): what reaches here is a
+    // stream, or a method no policy names.
+    const bool stream = policy_ != nullptr && (policy_->descriptor->client_streaming() ||
+                                               policy_->descriptor->server_streaming());
+    const grpc::Status unknown(grpc::StatusCode::UNIMPLEMENTED, "unknown method");
+    if (!stream) return Refuse(unknown);
+    auto admission = AdmitFromMetadata(*gateway_, *policy_, ctx_, request_id_);
+    if (!admission.ok()) return Refuse(ToGrpcStatus(admission.status()));
+    upstream_ = gateway_->UpstreamFor(*policy_);
+    if (upstream_ == nullptr) return Refuse(unknown);
+    // A stream is admitted by its backend's breaker too.
+    if (grpc::Status open = upstream_->Admit(); !open.ok()) return Refuse(open);
+    admission_ = *std::move(admission);
+    admitted_ = true;
+    gateway_->Prepare(admission_, &client_ctx_);
+    client_ = upstream_->generic(shard_)->PrepareCall(&client_ctx_, policy_->method,
+                                                      gateway_->loop().queue(shard_));
+    pending_ += 3;
+    client_->StartCall(&client_started_tag_);  // the first write waits for it
+    client_->Read(&down_, &down_read_tag_);
+    stream_.Read(&up_, &up_read_tag_);
+  }
+
+  void Refuse(const grpc::Status& status) {
+    code_ = status.error_code();
+    finishing_ = true;
+    ++pending_;
+    stream_.Finish(status, &finished_tag_);
+  }
+
+  // Caller → backend. A write waits for the backend call's start.
+  void ClientStarted(bool /*ok: a failed start fails the reads*/) {
+    client_started_ = true;
+    if (up_ready_ && !client_done_) WriteUp();
+    Settle();
+  }
+  void UpRead(bool ok) {
+    if (client_done_) {
+      // The backend call has ended (its status is the answer): nothing more
+      // goes to it.
+    } else if (ok && up_.Valid()) {
+      up_ready_ = true;
+      if (client_started_) WriteUp();
+    } else if (ctx_.IsCancelled()) {
+      // A cancelled caller is not a finished one: the backend must not take
+      // what arrived so far as the whole stream (a partial upload).
+      client_ctx_.TryCancel();
+    } else {
+      ++pending_;
+      client_->WritesDone(&writes_done_tag_);
+    }
+    Settle();
+  }
+  void WriteUp() {
+    up_ready_ = false;
+    ++pending_;
+    client_->Write(up_, &up_written_tag_);
+  }
+  void UpWritten(bool ok) {
+    // Not ok: the backend call has ended; its status comes from Finish.
+    if (ok && !client_done_) {
+      ++pending_;
+      stream_.Read(&up_, &up_read_tag_);
+    }
+    Settle();
+  }
+  void WritesDone(bool /*ok*/) { Settle(); }
+
+  // Backend → caller. The backend's status is asked for once its messages
+  // have ended (a pending read and Finish would both ask for its initial
+  // metadata); the caller's call is finished with it once that status is in
+  // and no write to the caller is in flight.
+  void DownRead(bool ok) {
+    if (ok && down_.Valid()) {
+      ++pending_;
+      stream_.Write(down_, &down_written_tag_);
+    } else {
+      ++pending_;
+      client_->Finish(&status_, &client_finished_tag_);
+    }
+    Settle();
+  }
+  void DownWritten(bool ok) {
+    if (ok) {
+      ++pending_;
+      client_->Read(&down_, &down_read_tag_);
+    } else {
+      client_ctx_.TryCancel();  // the caller went away
+      ++pending_;
+      client_->Finish(&status_, &client_finished_tag_);
+    }
+    Settle();
+  }
+  void ClientFinished(bool /*ok: always*/) {
+    client_done_ = true;
+    upstream_->Record(status_);
+    if (!finishing_) Refuse(status_);  // Refuse finishes with any status
+    Settle();
+  }
+
+  void Finished(bool /*ok*/) { Settle(); }
+
+  void Over(bool /*ok*/) {
+    if (ctx_.IsCancelled() && client_ != nullptr) client_ctx_.TryCancel();
+    Settle();
+  }
+
+  // One operation ended: the call is freed after the last.
+  void Settle() {
+    if (--pending_ > 0) return;
+    Gateway::LogAccess("grpc", method_, request_id_, admitted_ ? &admission_.context : nullptr,
+                       code_, gateway_->clock()->Now() - start_);
+    delete this;
+  }
+
+  const Gateway* gateway_;
+  grpc::AsyncGenericService* service_;
+  const int shard_;
+  grpc::GenericServerContext ctx_;
+  grpc::GenericServerAsyncReaderWriter stream_;
+  const MethodPolicy* policy_ = nullptr;
+  const Upstream* upstream_ = nullptr;
+  std::string method_;
+  absl::Time start_;
+  std::string request_id_;
+  Admission admission_;
+  bool admitted_ = false;
+  grpc::ClientContext client_ctx_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> client_;
+  grpc::ByteBuffer up_, down_;
+  bool client_started_ = false;
+  bool client_done_ = false;
+  bool up_ready_ = false;
+  bool finishing_ = false;
+  grpc::Status status_;
+  int code_ = 0;
+  int pending_ = 0;
+  MemberTag<StreamCall, &StreamCall::Requested> requested_tag_{this};
+  MemberTag<StreamCall, &StreamCall::ClientStarted> client_started_tag_{this};
+  MemberTag<StreamCall, &StreamCall::UpRead> up_read_tag_{this};
+  MemberTag<StreamCall, &StreamCall::UpWritten> up_written_tag_{this};
+  MemberTag<StreamCall, &StreamCall::WritesDone> writes_done_tag_{this};
+  MemberTag<StreamCall, &StreamCall::DownRead> down_read_tag_{this};
+  MemberTag<StreamCall, &StreamCall::DownWritten> down_written_tag_{this};
+  MemberTag<StreamCall, &StreamCall::ClientFinished> client_finished_tag_{this};
+  MemberTag<StreamCall, &StreamCall::Finished> finished_tag_{this};
+  MemberTag<StreamCall, &StreamCall::Over> over_tag_{this};
 };
 
 }  // namespace
 
-VisibleService::VisibleService(const google::protobuf::ServiceDescriptor* service,
-                               const Gateway* gateway) {
+VisibleService::VisibleService(const google::protobuf::ServiceDescriptor* service) {
   for (int i = 0; i < service->method_count(); ++i) {
     const auto* m = service->method(i);
     names_.push_back(std::make_unique<std::string>(
@@ -221,78 +313,42 @@ VisibleService::VisibleService(const google::protobuf::ServiceDescriptor* servic
                                                    : grpc::internal::RpcMethod::CLIENT_STREAMING)
                           : (m->server_streaming() ? grpc::internal::RpcMethod::SERVER_STREAMING
                                                    : grpc::internal::RpcMethod::NORMAL_RPC);
-    // Mark* below insist on replacing a handler, so each method starts with
-    // a placeholder that is never called.
-    AddMethod(new grpc::internal::RpcServiceMethod(
-        names_.back()->c_str(), type,
-        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-            [](grpc::CallbackServerContext*, const grpc::ByteBuffer*, grpc::ByteBuffer*)
-                -> grpc::ServerUnaryReactor* { return nullptr; })));
     const MethodPolicy* policy = PolicyTable::Get().Find(*names_.back());
     if (type == grpc::internal::RpcMethod::NORMAL_RPC && policy != nullptr) {
-      MarkMethodRawCallback(
-          i, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-                 [gateway, policy](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
-                                   grpc::ByteBuffer* resp) -> grpc::ServerUnaryReactor* {
-                   return new UnaryForward(gateway, policy, ctx, req, resp);
-                 }));
+      AddMethod(new grpc::internal::RpcServiceMethod(names_.back()->c_str(), type, nullptr));
+      MarkMethodRaw(i);
+      unary_.push_back({i, policy});
     } else {
-      MarkMethodGeneric(i);  // streams: GrpcFront
+      // Streams go to the generic service. MarkMethodGeneric drops the
+      // method, but insists on a handler to drop: one that is never run.
+      struct Unused final : grpc::internal::MethodHandler {
+        void RunHandler(const HandlerParameter&) override {}
+      };
+      AddMethod(new grpc::internal::RpcServiceMethod(names_.back()->c_str(), type, new Unused));
+      MarkMethodGeneric(i);
     }
   }
 }
 
-grpc::ServerGenericBidiReactor* GrpcFront::CreateReactor(
-    grpc::GenericCallbackServerContext* context) {
-  // Unary methods are registered (VisibleService); what reaches here is a
-  // stream, or a method no policy names.
-  const MethodPolicy* policy = PolicyTable::Get().Find(context->method());
-  const absl::Time start = gateway_->clock()->Now();
-  std::string request_id = Gateway::RequestIdFrom(Metadata(*context, kRequestIdHeader));
-  context->AddInitialMetadata(kRequestIdHeader, request_id);
-  const bool stream = policy != nullptr && (policy->descriptor->client_streaming() ||
-                                            policy->descriptor->server_streaming());
-  auto admission = stream ? AdmitFromMetadata(*gateway_, *policy, *context, request_id)
-                          : absl::StatusOr<Admission>(absl::UnimplementedError("unknown method"));
-  // A stream is admitted by its backend's breaker too.
-  if (admission.ok() && gateway_->UpstreamFor(*policy) == nullptr) {
-    admission = absl::UnimplementedError("unknown method");
+GrpcFront::GrpcFront(const Gateway* gateway) : gateway_(gateway) {
+  for (const std::string& name : PublicServices()) {
+    services_.push_back(std::make_unique<VisibleService>(
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name)));
   }
-  if (admission.ok()) {
-    if (grpc::Status open = gateway_->UpstreamFor(*policy)->Admit(); !open.ok()) {
-      admission = FromGrpcStatus(open);
+}
+
+void GrpcFront::Register(grpc::ServerBuilder& builder) {
+  for (auto& s : services_) builder.RegisterService(s.get());
+  builder.RegisterAsyncGenericService(&generic_);
+}
+
+void GrpcFront::Start(int shard) {
+  for (auto& s : services_) {
+    for (const VisibleService::Unary& m : s->unary()) {
+      for (int i = 0; i < kWaitingPerMethod; ++i) new UnaryCall(gateway_, s.get(), m, shard);
     }
   }
-  if (!admission.ok()) {
-    // Refuses the call; logs when done.
-    class Refusal final : public grpc::ServerGenericBidiReactor {
-     public:
-      Refusal(grpc::Status status, std::string method, std::string request_id, absl::Time start,
-              const Gateway* gateway)
-          : code_(status.error_code()), method_(std::move(method)),
-            request_id_(std::move(request_id)), start_(start), gateway_(gateway) {
-        Finish(status);
-      }
-      void OnDone() override {
-        Gateway::LogAccess("grpc", method_, request_id_, nullptr, code_,
-                           gateway_->clock()->Now() - start_);
-        delete this;
-      }
-
-     private:
-      int code_;
-      std::string method_, request_id_;
-      absl::Time start_;
-      const Gateway* gateway_;
-    };
-    const grpc::Status status =
-        admission.ok() ? grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet")
-                       : ToGrpcStatus(admission.status());
-    return new Refusal(status, policy != nullptr ? policy->method : context->method(), request_id,
-                       start, gateway_);
-  }
-  return new StreamProxy(context, gateway_, policy, std::move(*admission), std::move(request_id),
-                         start);
+  for (int i = 0; i < kWaitingStreams; ++i) new StreamCall(gateway_, &generic_, shard);
 }
 
 }  // namespace counsel::gateway

@@ -1,6 +1,8 @@
 // counsel-gateway: the one door (gRPC and HTTP/JSON); `keys` manages API keys.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +19,8 @@
 #include "counsel/cases/v1/cases.pb.h"
 #include "gateway/gateway.h"
 #include "gateway/grpc_front.h"
+#include "gateway/grpc_loop.h"
+#include "gateway/loop_health.h"
 #include "gateway/http/http_front.h"
 #include "gateway/http/transcoder.h"
 #include "gateway/keys/authenticator.h"
@@ -32,6 +36,9 @@ ABSL_FLAG(std::string, context_key_file, "var/context.key",
 ABSL_FLAG(std::string, keys_seed, "",
           "If --db does not exist yet, start from a copy of this key database (e.g. a "
           "read-only Secret in Kubernetes)");
+ABSL_FLAG(int, grpc_threads, 0,
+          "gRPC threads: each serves the calls it takes and makes their backend calls on "
+          "connections of its own; 0: one per core");
 ABSL_FLAG(int, http_threads, 2,
           "HTTP event-loop threads; every connection, request and stream is served by these, "
           "none holds a thread while it waits");
@@ -188,20 +195,16 @@ int Serve() {
                                             absl::SkipWhitespace())) {
     options.trusted_proxies.insert(std::string(absl::StripAsciiWhitespace(p)));
   }
-  auto gateway = Gateway::Create(options, &authenticator, &key, RealClock::Get());
+  int threads = absl::GetFlag(FLAGS_grpc_threads);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  GrpcLoop loop(std::min(threads, 64));
+  auto gateway = Gateway::Create(options, &authenticator, &key, RealClock::Get(), &loop);
   if (!gateway.ok()) return Fail(gateway.status());
   auto transcoder = Transcoder::Build();
   if (!transcoder.ok()) return Fail(transcoder.status());
 
   GrpcFront front(gateway->get());
-  std::vector<std::unique_ptr<VisibleService>> visible;
-  std::vector<grpc::Service*> services;
-  for (const std::string& name : PublicServices()) {
-    visible.push_back(std::make_unique<VisibleService>(
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name),
-        gateway->get()));
-    services.push_back(visible.back().get());
-  }
+  LoopHealth health(&loop);
   // --tls_ca authenticates the backends (and the gateway to them, mTLS); the
   // front serves TLS with --tls_cert/--tls_key but asks callers for no
   // client certificate: they authenticate with API keys.
@@ -209,10 +212,16 @@ int Serve() {
       ServerConfigFromFlags("counsel-gateway", absl::GetFlag(FLAGS_listen));
   front_config.tls.ca.clear();
   front_config.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
-  auto runner = ServerRunner::Start(
-      front_config, services,
-      [&front](grpc::ServerBuilder& builder) { builder.RegisterCallbackGenericService(&front); });
+  auto runner = ServerRunner::Start(front_config, {}, [&](grpc::ServerBuilder& builder) {
+    front.Register(builder);
+    health.Register(builder);
+    loop.AddQueues(builder);
+  });
   if (!runner.ok()) return Fail(runner.status());
+  loop.Start([&](int shard) {
+    front.Start(shard);
+    health.Start(shard);
+  });
   HttpOptions http;
   http.listen = absl::GetFlag(FLAGS_http_listen);
   http.threads = absl::GetFlag(FLAGS_http_threads);
@@ -221,9 +230,16 @@ int Serve() {
   http.secure_cookies = absl::GetFlag(FLAGS_http_secure_cookies);
   http.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   auto http_front = HttpFront::Start(http, gateway->get(), transcoder->get());
-  if (!http_front.ok()) return Fail(http_front.status());
+  if (!http_front.ok()) {
+    (*runner)->Shutdown();
+    loop.Stop();
+    return Fail(http_front.status());
+  }
   (*runner)->RunUntilSignal();
+  // The loop's queues drain once no call is left on them: the server's are
+  // over, and the HTTP front's end with it.
   (*http_front)->Stop();
+  loop.Stop();
   return 0;
 }
 

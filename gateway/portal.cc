@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -21,6 +22,37 @@ Admission For(const Admission& a, absl::string_view method) {
   return out;
 }
 
+// Starts a unary call (`prepare(stub shard, queue)` is its PrepareAsync...)
+// on the loop, admitted by the backend's breaker and recorded in it; runs
+// `done(status)` on the loop when it ends, or here when the circuit is open.
+template <typename Response, typename Prepare>
+void Start(const Gateway& gateway, const Upstream& up, Prepare prepare, Response* response,
+           absl::AnyInvocable<void(const grpc::Status&)> done) {
+  if (grpc::Status open = up.Admit(); !open.ok()) return done(open);
+  GrpcLoop& loop = gateway.loop();
+  const int shard = loop.PickShard();
+  StartUnary(prepare(shard, loop.queue(shard)), response,
+             [&up, done = std::move(done)](const grpc::Status& s) mutable {
+               up.Record(s);
+               done(s);
+             });
+}
+
+// The same, waited for: the brief is composed on the gateway's executor,
+// whose threads may block.
+template <typename Response, typename Prepare>
+absl::Status CallAndWait(const Gateway& gateway, const Upstream& up, Prepare prepare,
+                         Response* response) {
+  absl::Notification done;
+  grpc::Status status;
+  Start(gateway, up, std::move(prepare), response, [&](const grpc::Status& s) {
+    status = s;
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return FromGrpcStatus(status);
+}
+
 }  // namespace
 
 absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Admission& admission,
@@ -30,22 +62,20 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
   }
   const Upstream& cases_up = gateway.cases();
   const Upstream& guidance_up = gateway.guidance();
-  auto cases = cases_up.Stub<counsel::cases::v1::CaseService>();
-  auto guidance = guidance_up.Stub<counsel::guidance::v1::GuidanceService>();
-  // Each call is admitted by its backend's breaker and recorded in it.
-  auto guarded = [](const Upstream& up, auto call) -> absl::Status {
-    if (grpc::Status open = up.Admit(); !open.ok()) return FromGrpcStatus(open);
-    const grpc::Status s = call();
-    up.Record(s);
-    return FromGrpcStatus(s);
-  };
+  using counsel::cases::v1::CaseService;
+  using counsel::guidance::v1::GuidanceService;
   v1::CaseBrief brief;
   {
     grpc::ClientContext ctx;
     gateway.Prepare(For(admission, "/counsel.cases.v1.CaseService/GetCase"), &ctx);
     counsel::cases::v1::GetCaseRequest get;
     get.set_name(request.name());
-    RETURN_IF_ERROR(guarded(cases_up, [&] { return cases->GetCase(&ctx, get, brief.mutable_case_()); }));
+    RETURN_IF_ERROR(CallAndWait(
+        gateway, cases_up,
+        [&](int shard, grpc::CompletionQueue* queue) {
+          return cases_up.Stub<CaseService>(shard)->PrepareAsyncGetCase(&ctx, get, queue);
+        },
+        brief.mutable_case_()));
   }
   const auto& c = brief.case_();
   // Provisions as in force on the incident date (or the discovery date).
@@ -63,8 +93,12 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     get.set_name(c.advice());
     get.set_locale(request.locale());
     get.set_resolve_citations_as_of(as_of);
-    RETURN_IF_ERROR(
-        guarded(guidance_up, [&] { return guidance->GetAdvice(&ctx, get, brief.mutable_advice()); }));
+    RETURN_IF_ERROR(CallAndWait(
+        gateway, guidance_up,
+        [&](int shard, grpc::CompletionQueue* queue) {
+          return guidance_up.Stub<GuidanceService>(shard)->PrepareAsyncGetAdvice(&ctx, get, queue);
+        },
+        brief.mutable_advice()));
   }
   std::set<std::string> names;
   std::set<std::string> stale_seen;
@@ -97,17 +131,17 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     call->request.set_as_of(as_of);
     Call* raw = call.get();
     calls.push_back(std::move(call));
-    if (grpc::Status open = guidance_up.Admit(); !open.ok()) {
-      raw->status = std::move(open);
-      done.DecrementCount();
-      continue;
-    }
-    guidance->async()->GetProvision(&raw->ctx, &raw->request, &raw->response,
-                                    [raw, &done, &guidance_up](grpc::Status s) {
-                                      guidance_up.Record(s);
-                                      raw->status = std::move(s);
-                                      done.DecrementCount();
-                                    });
+    Start(
+        gateway, guidance_up,
+        [&guidance_up, raw](int shard, grpc::CompletionQueue* queue) {
+          return guidance_up.Stub<GuidanceService>(shard)->PrepareAsyncGetProvision(
+              &raw->ctx, raw->request, queue);
+        },
+        &raw->response,
+        [raw, &done](const grpc::Status& s) {
+          raw->status = s;
+          done.DecrementCount();
+        });
   }
   done.Wait();
   for (auto& call : calls) {

@@ -5,10 +5,12 @@
 
 namespace counsel::gateway {
 
-Upstream::Upstream(std::string label, std::shared_ptr<grpc::Channel> channel,
+Upstream::Upstream(std::string label, std::vector<std::shared_ptr<grpc::Channel>> channels,
                    std::shared_ptr<grpc::Channel> bulk, const Clock* clock)
-    : label_(std::move(label)), channel_(std::move(channel)), bulk_(std::move(bulk)),
-      generic_(std::make_unique<grpc::GenericStub>(channel_)), clock_(clock) {}
+    : label_(std::move(label)), channels_(std::move(channels)), bulk_(std::move(bulk)),
+      clock_(clock) {
+  for (const auto& c : channels_) generic_.push_back(std::make_unique<grpc::GenericStub>(c));
+}
 
 grpc::Status Upstream::Admit() const {
   if (breaker_.Allow(clock_->Now())) return grpc::Status::OK;
@@ -25,18 +27,24 @@ void Upstream::Record(const grpc::Status& status) const {
   }
 }
 
-void Upstream::Call(const std::string& method, grpc::ClientContext* context,
-                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+void Upstream::Call(const std::string& method, grpc::CompletionQueue* queue, Exchange* ex,
                     std::function<void(grpc::Status)> done) const {
   if (grpc::Status open = Admit(); !open.ok()) {
     done(std::move(open));
     return;
   }
-  generic_->UnaryCall(context, method, grpc::StubOptions(), request, response,
-                      [this, done = std::move(done)](grpc::Status s) {
-                        Record(s);
-                        done(std::move(s));
-                      });
+  ex->upstream_ = this;
+  ex->done_ = std::move(done);
+  ex->call_ = generic_[ex->shard]->PrepareUnaryCall(&ex->client, method, ex->request, queue);
+  ex->call_->StartCall();
+  ex->call_->Finish(&ex->response, &ex->status_, ex);
+}
+
+void Exchange::Run(bool /*ok: always true for Finish*/) {
+  upstream_->Record(status_);
+  // The owner may free the exchange in `done`: nothing is touched after.
+  std::function<void(grpc::Status)> done = std::move(done_);
+  done(std::move(status_));
 }
 
 }  // namespace counsel::gateway

@@ -14,9 +14,10 @@ std::shared_ptr<grpc::Channel> DeadChannel() {
 
 TEST(UpstreamTest, FailuresOpenTheCircuitAndTimeClosesIt) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
-  const Upstream up("cases", DeadChannel(), nullptr, &clock);
+  const Upstream up("cases", {DeadChannel(), DeadChannel()}, nullptr, &clock);
   EXPECT_EQ(up.label(), "cases");
-  EXPECT_EQ(up.bulk_channel(), up.channel()) << "no bulk channel: the main one";
+  EXPECT_NE(up.channel(0), up.channel(1)) << "a channel per loop thread";
+  EXPECT_EQ(up.bulk_channel(), up.channel(0)) << "no bulk channel: the first one";
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(up.Admit().ok()) << i;
     up.Record(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
@@ -34,18 +35,17 @@ TEST(UpstreamTest, FailuresOpenTheCircuitAndTimeClosesIt) {
 
 TEST(UpstreamTest, AnOpenCircuitRefusesAUnaryCallWithoutSendingIt) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
-  const Upstream up("guidance", DeadChannel(), nullptr, &clock);
+  const Upstream up("guidance", {DeadChannel()}, nullptr, &clock);
   for (int i = 0; i < 5; ++i) up.Record(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
-  grpc::ClientContext ctx;
-  grpc::ByteBuffer request, response;
+  Exchange ex;
   absl::Notification done;
   grpc::Status got;
-  up.Call("/counsel.guidance.v1.GuidanceService/GetStatute", &ctx, &request, &response,
-          [&](grpc::Status s) {
-            got = std::move(s);
-            done.Notify();
-          });
-  done.WaitForNotification();
+  // No queue: a refused call never reaches one (`done` runs at once).
+  up.Call("/counsel.guidance.v1.GuidanceService/GetStatute", nullptr, &ex, [&](grpc::Status s) {
+    got = std::move(s);
+    done.Notify();
+  });
+  ASSERT_TRUE(done.HasBeenNotified());
   EXPECT_EQ(got.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(got.error_message().find("guidance is unavailable"), std::string::npos);
 }

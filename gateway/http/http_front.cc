@@ -315,13 +315,16 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
       front_->Leave();
       return;
     }
-    cases.Stub<cases::v1::CaseService>()->async()->ListChanges(
-        &page->ctx, &page->request, &page->response,
-        [self = shared_from_this(), page, &cases](grpc::Status status) {
-          cases.Record(status);
-          self->OnPage(status, page->response);
-          self->front_->Leave();
-        });
+    GrpcLoop& loop = front_->gateway->loop();
+    const int shard = loop.PickShard();
+    StartUnary(cases.Stub<cases::v1::CaseService>(shard)->PrepareAsyncListChanges(
+                   &page->ctx, page->request, loop.queue(shard)),
+               &page->response,
+               [self = shared_from_this(), page, &cases](const grpc::Status& status) {
+                 cases.Record(status);
+                 self->OnPage(status, page->response);
+                 self->front_->Leave();
+               });
   }
 
   void OnPage(const grpc::Status& status, const cases::v1::ListChangesResponse& response) {
@@ -407,7 +410,7 @@ void AnswerEvidence(Answer& answer, const grpc::Status& status,
 }
 
 // AddEvidence from one JSON body (the attachment base64 in `chunk`).
-class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceRequest> {
+class UploadRelay final : public ClientWriteStream<cases::v1::AddEvidenceRequest> {
  public:
   UploadRelay(Front* front, std::shared_ptr<Answer> answer, Admission admission)
       : front_(front), answer_(std::move(answer)), admission_(std::move(admission)) {}
@@ -416,10 +419,11 @@ class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidence
     front_->Enter();
     request_.ParseFromString(request_bytes);
     front_->gateway->Prepare(admission_, &ctx_);
-    stub_ = front_->gateway->cases().Stub<cases::v1::CaseService>();
-    stub_->async()->AddEvidence(&ctx_, &evidence_, this);
-    StartWriteLast(&request_, grpc::WriteOptions());
-    StartCall();
+    GrpcLoop& loop = front_->gateway->loop();
+    const int shard = loop.PickShard();
+    StartWriteLast(&request_);
+    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>(shard)->PrepareAsyncAddEvidence(
+        &ctx_, &evidence_, loop.queue(shard)));
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -435,7 +439,6 @@ class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidence
   std::shared_ptr<Answer> answer_;
   Admission admission_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
   cases::v1::AddEvidenceRequest request_;
   cases::v1::Evidence evidence_;
 };
@@ -446,8 +449,7 @@ class UploadRelay final : public grpc::ClientWriteReactor<cases::v1::AddEvidence
 // chunk held back until the digest matches the stored one: a mismatch ends
 // the connection short of Content-Length, which every client sees as a
 // failed download, never as a good one.
-class DownloadRelay final
-    : public grpc::ClientReadReactor<cases::v1::ReadEvidenceAttachmentResponse> {
+class DownloadRelay final : public ClientReadStream<cases::v1::ReadEvidenceAttachmentResponse> {
  public:
   DownloadRelay(Front* front, std::shared_ptr<Answer> answer, Admission admission,
                 std::optional<ByteRange> range)
@@ -466,10 +468,12 @@ class DownloadRelay final
       }
     }
     front_->gateway->Prepare(admission_, ctx_.get());
-    stub_ = front_->gateway->cases().Stub<cases::v1::CaseService>(/*bulk=*/true);
-    stub_->async()->ReadEvidenceAttachment(ctx_.get(), &request_, this);
+    GrpcLoop& loop = front_->gateway->loop();
+    const int shard = loop.PickShard();
     StartRead(&message_);
-    StartCall();
+    StartCall(front_->gateway->cases()
+                  .Stub<cases::v1::CaseService>(shard, /*bulk=*/true)
+                  ->PrepareAsyncReadEvidenceAttachment(ctx_.get(), request_, loop.queue(shard)));
   }
 
   void OnReadDone(bool ok) override {
@@ -563,7 +567,6 @@ class DownloadRelay final
   Admission admission_;
   const std::optional<ByteRange> range_;
   std::shared_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
   cases::v1::ReadEvidenceAttachmentRequest request_;
   cases::v1::ReadEvidenceAttachmentResponse message_;
   cases::v1::Attachment attachment_;
@@ -580,7 +583,7 @@ class DownloadRelay final
 // text parts `requestId` and `attachmentSha256`, in any order: the first
 // message goes when the file part begins (so its file name and type are
 // known), and an `evidence` part that comes after the file follows it.
-class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceRequest> {
+class FormUpload final : public ClientWriteStream<cases::v1::AddEvidenceRequest> {
  public:
   FormUpload(Front* front, std::shared_ptr<Answer> answer, Admission admission,
              RouteMatch match, QueryParams query, std::string boundary)
@@ -592,10 +595,11 @@ class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceR
     auto base = front_->transcoder->BuildRequest(match_, query_, "");
     if (base.ok()) base_.ParseFromString(*base);
     front_->gateway->Prepare(admission_, &ctx_);
-    stub_ = front_->gateway->cases().Stub<cases::v1::CaseService>();
-    stub_->async()->AddEvidence(&ctx_, &evidence_, this);
+    GrpcLoop& loop = front_->gateway->loop();
+    const int shard = loop.PickShard();
     AddHold();  // released when the body is read to its end, or abandoned
-    StartCall();
+    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>(shard)->PrepareAsyncAddEvidence(
+        &ctx_, &evidence_, loop.queue(shard)));
     if (!base.ok()) return Fail(base.status());
     ReadPiece();
   }
@@ -803,7 +807,6 @@ class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceR
   const QueryParams query_;
   MultipartReader reader_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<cases::v1::CaseService::Stub> stub_;
   cases::v1::AddEvidenceRequest base_;  // parent and query parameters
   cases::v1::AddEvidenceRequest late_;  // form fields not yet sent
   cases::v1::Evidence evidence_;
@@ -816,51 +819,54 @@ class FormUpload final : public grpc::ClientWriteReactor<cases::v1::AddEvidenceR
   absl::Status failure_;
 };
 
-// /readyz: both backends asked at once; answered when both have replied.
+// /readyz: both backends asked at once, on every loop thread's connection
+// to each (a call takes any of them); answered when all have replied, ready
+// when all serve.
 void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
+  GrpcLoop& loop = front->gateway->loop();
   struct Probe {
     std::shared_ptr<Answer> answer;
     absl::Mutex mu;
-    int pending = 2;
-    bool guidance = false, cases = false;
+    int pending;
+    bool guidance = true, cases = true;
   };
   auto probe = std::make_shared<Probe>();
   probe->answer = std::move(answer);
-  auto ask = [front, probe](const std::shared_ptr<grpc::Channel>& channel, bool Probe::*result) {
+  probe->pending = 2 * loop.size();
+  auto ask = [front, probe, &loop](const Upstream& up, int shard, bool Probe::*result) {
     struct Call {
-      grpc::GenericStub stub;
       grpc::ClientContext ctx;
       grpc::ByteBuffer request, response;
-      explicit Call(std::shared_ptr<grpc::Channel> c) : stub(std::move(c)) {}
     };
-    auto call = std::make_shared<Call>(channel);
+    auto call = std::make_shared<Call>();
     call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     grpc::Slice empty("");
     call->request = grpc::ByteBuffer(&empty, 1);
     front->Enter();
-    call->stub.UnaryCall(&call->ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                         &call->request, &call->response,
-                         [front, probe, call, result](grpc::Status s) {
-                           const bool serving = s.ok() && Flatten(call->response) ==
-                                                              std::string("\x08\x01", 2);
-                           bool last;
-                           {
-                             absl::MutexLock lock(&probe->mu);
-                             (*probe).*result = serving;
-                             last = --probe->pending == 0;
-                           }
-                           if (last) {
-                             probe->answer->Json(
-                                 probe->guidance && probe->cases ? 200 : 503,
-                                 absl::StrCat("{\"guidance\":", probe->guidance ? "true" : "false",
-                                              ",\"cases\":", probe->cases ? "true" : "false",
-                                              "}"));
-                           }
-                           front->Leave();
-                         });
+    StartUnary(up.generic(shard)->PrepareUnaryCall(&call->ctx, "/grpc.health.v1.Health/Check",
+                                                   call->request, loop.queue(shard)),
+               &call->response, [front, probe, call, result](const grpc::Status& s) {
+                 const bool serving =
+                     s.ok() && Flatten(call->response) == std::string("\x08\x01", 2);
+                 bool last;
+                 {
+                   absl::MutexLock lock(&probe->mu);
+                   (*probe).*result = (*probe).*result && serving;
+                   last = --probe->pending == 0;
+                 }
+                 if (last) {
+                   probe->answer->Json(
+                       probe->guidance && probe->cases ? 200 : 503,
+                       absl::StrCat("{\"guidance\":", probe->guidance ? "true" : "false",
+                                    ",\"cases\":", probe->cases ? "true" : "false", "}"));
+                 }
+                 front->Leave();
+               });
   };
-  ask(front->gateway->guidance().channel(), &Probe::guidance);
-  ask(front->gateway->cases().channel(), &Probe::cases);
+  for (int shard = 0; shard < loop.size(); ++shard) {
+    ask(front->gateway->guidance(), shard, &Probe::guidance);
+    ask(front->gateway->cases(), shard, &Probe::cases);
+  }
 }
 
 // Content types whose bodies are read as JSON: JSON itself, none, and what
@@ -1141,6 +1147,7 @@ void Handle(Front* front, HttpRequest req, std::shared_ptr<HttpResponder> res) {
   call->route = match->route;
   grpc::Slice slice(*bytes);
   call->ex.request = grpc::ByteBuffer(&slice, 1);
+  call->ex.shard = gateway.loop().PickShard();
   front->Enter();
   gateway.Forward(policy, call->admission, &call->ex,
                   [front, call, answer, &transcoder](grpc::Status status) {

@@ -117,7 +117,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
   }
 
  private:
-  class Stream final : public grpc::ClientReadReactor<cases::v1::WatchChangesResponse> {
+  class Stream final : public ClientReadStream<cases::v1::WatchChangesResponse> {
    public:
     Stream(std::shared_ptr<Group> group, std::shared_ptr<grpc::ClientContext> ctx,
            const std::string& cursor)
@@ -134,10 +134,12 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
       Metrics::Get().SetSharedFeeds(group_->fanout_->streams_.fetch_add(1) + 1);
       group_->fanout_->gateway_->Prepare(a, ctx_.get());
       ctx_->set_wait_for_ready(true);
-      stub_ = group_->fanout_->gateway_->cases().Stub<cases::v1::CaseService>();
-      stub_->async()->WatchChanges(ctx_.get(), &request_, this);
+      GrpcLoop& loop = group_->fanout_->gateway_->loop();
+      const int shard = loop.PickShard();
       StartRead(&message_);
-      StartCall();
+      StartCall(group_->fanout_->gateway_->cases()
+                    .Stub<cases::v1::CaseService>(shard)
+                    ->PrepareAsyncWatchChanges(ctx_.get(), request_, loop.queue(shard)));
     }
     void OnReadDone(bool ok) override {
       if (!ok) return;
@@ -156,7 +158,6 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
     std::shared_ptr<Group> group_;
     // Shared with the group, which may cancel it after the call is done.
     std::shared_ptr<grpc::ClientContext> ctx_;
-    std::unique_ptr<cases::v1::CaseService::Stub> stub_;
     cases::v1::WatchChangesRequest request_;
     cases::v1::WatchChangesResponse message_;
   };
