@@ -83,6 +83,8 @@ class GrpcLoop {
   // The calling thread's shard if it is one of the loop's threads, else the
   // next in turn: calls started elsewhere (the HTTP front) are spread.
   int PickShard() const;
+  // That shard's queue: where a client call started here completes.
+  grpc::ServerCompletionQueue* PickQueue() const { return queue(PickShard()); }
   // The calling thread's shard if it is one of the loop's threads, else -1.
   int CurrentShard() const;
 
@@ -97,7 +99,7 @@ class GrpcLoop {
 
 // Starts `call` (a PrepareAsync...() on a loop's queue) and runs
 // `done(status)` on that queue's thread when it ends; `response` is filled
-// by then. Owns the call until then.
+// by then. The call's ClientContext must live until `done` runs.
 template <typename Response>
 void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
                 Response* response, absl::AnyInvocable<void(const grpc::Status&)> done) {
@@ -106,6 +108,9 @@ void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
     grpc::Status status;
     absl::AnyInvocable<void(const grpc::Status&)> done;
     void Run(bool /*ok: always true for Finish*/) override {
+      // The reader lives in the call's arena, which goes with its context:
+      // it is destroyed before `done` may let the context go.
+      call.reset();
       done(status);
       delete this;
     }
@@ -198,8 +203,17 @@ class ClientReadStream {
       }
       if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
     }
-    // OnDone may free this object: the status it reads is a local copy.
-    if (done) OnDone(grpc::Status(status_));
+    if (done) Done();
+  }
+  void Done() {
+    // The reader lives in the call's arena, which goes with the owner's
+    // ClientContext: it is destroyed while that is surely alive. OnDone may
+    // free this object: the status it reads is a local copy.
+    {
+      absl::MutexLock lock(&mu_);
+      call_.reset();
+    }
+    OnDone(grpc::Status(status_));
   }
 
   absl::Mutex mu_;
@@ -341,8 +355,15 @@ class ClientWriteStream {
       if (released_hold) --holds_;
       if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
     }
-    // OnDone may free this object: the status it reads is a local copy.
-    if (done) OnDone(grpc::Status(status_));
+    if (done) Done();
+  }
+  void Done() {
+    // As ClientReadStream::Done.
+    {
+      absl::MutexLock lock(&mu_);
+      call_.reset();
+    }
+    OnDone(grpc::Status(status_));
   }
 
   absl::Mutex mu_;

@@ -96,7 +96,7 @@ class GrpcLoopTest : public ::testing::Test {
 
   FakeCases cases_;
   GrpcLoop loop_{2};
-  LoopHealth health_{&loop_};
+  LoopHealth health_{&loop_, /*max_watchers=*/2};
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<CaseService::Stub> stub_;
@@ -288,7 +288,8 @@ std::string Check(grpc::GenericStub& stub, const std::string& request, grpc::Sta
 }
 
 std::string Request(const std::string& service) {
-  return service.empty() ? "" : absl::StrCat("\x0a", std::string(1, static_cast<char>(service.size())), service);
+  if (service.empty()) return "";
+  return absl::StrCat("\x0a", std::string(1, static_cast<char>(service.size())), service);
 }
 
 TEST_F(GrpcLoopTest, HealthAnswersChecksAsTheDefaultServiceDoes) {
@@ -313,45 +314,98 @@ TEST_F(GrpcLoopTest, HealthAnswersChecksAsTheDefaultServiceDoes) {
       << "no change after Shutdown";
 }
 
-TEST_F(GrpcLoopTest, AHealthWatcherHearsTheStatusThenEachChange) {
-  // Watch as a bidi call on its own queue: one request, then reads.
-  grpc::CompletionQueue cq;
-  grpc::GenericStub stub(channel_);
-  grpc::ClientContext ctx;
-  auto call = stub.PrepareCall(&ctx, "/grpc.health.v1.Health/Watch", &cq);
-  void* tag;
-  bool ok;
-  auto next = [&]() {
-    EXPECT_EQ(cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(30)),
-              grpc::CompletionQueue::GOT_EVENT);
-    return ok;
-  };
-  call->StartCall(reinterpret_cast<void*>(1));
-  ASSERT_TRUE(next());
-  grpc::Slice empty("");
-  call->WriteLast(grpc::ByteBuffer(&empty, 1), grpc::WriteOptions(), reinterpret_cast<void*>(2));
-  ASSERT_TRUE(next());
-  auto read = [&]() {
+// A Watch as a bidi call on its own queue: one request, then reads.
+class WatchCall {
+ public:
+  explicit WatchCall(const std::shared_ptr<grpc::Channel>& channel) : stub_(channel) {
+    call_ = stub_.PrepareCall(&ctx_, "/grpc.health.v1.Health/Watch", &cq_);
+    call_->StartCall(this);
+    Next();
+    grpc::Slice empty("");
+    call_->WriteLast(grpc::ByteBuffer(&empty, 1), grpc::WriteOptions(), this);
+    Next();
+  }
+  ~WatchCall() {
+    if (!finished_) {
+      ctx_.TryCancel();
+      grpc::Status status;
+      call_->Finish(&status, this);
+      Next();
+    }
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+  // The next status sent, or "" when the stream ended (`status` says why).
+  std::string Read(grpc::Status* status = nullptr) {
     grpc::ByteBuffer got;
-    call->Read(&got, reinterpret_cast<void*>(3));
-    EXPECT_TRUE(next());
+    call_->Read(&got, this);
+    if (!Next()) {
+      grpc::Status s;
+      call_->Finish(&s, this);
+      Next();
+      if (status != nullptr) *status = s;
+      finished_ = true;
+      return "";
+    }
     std::vector<grpc::Slice> slices;
     std::string out;
     if (got.Dump(&slices).ok()) {
       for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
     return out;
-  };
-  EXPECT_EQ(read(), LoopHealth::Response(LoopHealth::kServing));
+  }
+
+ private:
+  bool Next() {
+    void* tag;
+    bool ok = false;
+    EXPECT_EQ(cq_.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(30)),
+              grpc::CompletionQueue::GOT_EVENT);
+    return ok;
+  }
+  grpc::GenericStub stub_;
+  grpc::CompletionQueue cq_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  bool finished_ = false;
+};
+
+TEST_F(GrpcLoopTest, AHealthWatcherHearsTheStatusThenEachChange) {
+  WatchCall watch(channel_);
+  EXPECT_EQ(watch.Read(), LoopHealth::Response(LoopHealth::kServing));
   server_->GetHealthCheckService()->SetServingStatus(false);
-  EXPECT_EQ(read(), LoopHealth::Response(LoopHealth::kNotServing));
+  EXPECT_EQ(watch.Read(), LoopHealth::Response(LoopHealth::kNotServing));
   server_->GetHealthCheckService()->SetServingStatus(true);
-  EXPECT_EQ(read(), LoopHealth::Response(LoopHealth::kServing));
-  ctx.TryCancel();
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(4));
-  next();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(watch.Read(), LoopHealth::Response(LoopHealth::kServing));
+}
+
+TEST_F(GrpcLoopTest, HealthWatchersAreCapped) {
+  // The fixture allows two at once: anyone may watch, keys or not.
+  auto first = std::make_unique<WatchCall>(channel_);
+  WatchCall second(channel_);
+  EXPECT_EQ(first->Read(), LoopHealth::Response(LoopHealth::kServing));
+  EXPECT_EQ(second.Read(), LoopHealth::Response(LoopHealth::kServing));
+  {
+    WatchCall third(channel_);
+    grpc::Status status;
+    EXPECT_EQ(third.Read(&status), "");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  // A place comes free once the server has seen the cancellation, which
+  // the client cannot observe: asked again until then.
+  first.reset();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    WatchCall again(channel_);
+    grpc::Status status;
+    if (again.Read(&status) == LoopHealth::Response(LoopHealth::kServing)) return;
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  FAIL() << "the place of a cancelled watcher never came free";
 }
 
 TEST(LoopHealthTest, RequestsParseAsTheProtoDoes) {

@@ -145,6 +145,15 @@ class LoopHealth::Watcher {
       return;
     }
     absl::MutexLock lock(&health_->mu_);
+    if (static_cast<int>(health_->watchers_.size()) >= health_->max_watchers_) {
+      absl::MutexLock own(&mu_);
+      over_ = true;
+      ++pending_;
+      writer_.Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  "too many health watchers; use Check"),
+                     &finished_tag_);
+      return;
+    }
     health_->watchers_.insert(this);
     Send(health_->StatusForWatchLocked(service_));
   }
@@ -211,7 +220,8 @@ class LoopHealth::Watcher {
   MemberTag<Watcher, &Watcher::Over> over_tag_{this};
 };
 
-LoopHealth::LoopHealth(GrpcLoop* loop) : loop_(loop), service_(std::make_unique<Service>()) {
+LoopHealth::LoopHealth(GrpcLoop* loop, int max_watchers)
+    : loop_(loop), max_watchers_(max_watchers), service_(std::make_unique<Service>()) {
   statuses_[""] = kServing;
 }
 

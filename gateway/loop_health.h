@@ -4,7 +4,8 @@
 // its connections beside the loop's (grpc_loop.h). It behaves as the
 // default does: the overall status ("") starts SERVING, other names are
 // unknown until set, and a watcher is told the current status, then each
-// change.
+// change. It answers anyone (probes carry no key), so the watchers open at
+// once are capped.
 //
 //   LoopHealth health(&loop);
 //   ServerRunner::Start(config, {}, [&](grpc::ServerBuilder& b) {
@@ -34,7 +35,11 @@ class LoopHealth {
   // grpc.health.v1.HealthCheckResponse.ServingStatus.
   enum Status { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
 
-  explicit LoopHealth(GrpcLoop* loop);
+  // Watchers open at once beyond which a new Watch is refused
+  // (RESOURCE_EXHAUSTED): the service answers anyone, keys or not.
+  static constexpr int kMaxWatchers = 1000;
+
+  explicit LoopHealth(GrpcLoop* loop, int max_watchers = kMaxWatchers);
   ~LoopHealth();
   LoopHealth(const LoopHealth&) = delete;
   LoopHealth& operator=(const LoopHealth&) = delete;
@@ -70,6 +75,7 @@ class LoopHealth {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   GrpcLoop* loop_;
+  const int max_watchers_;
   std::unique_ptr<Service> service_;
   mutable absl::Mutex mu_;
   std::map<std::string, Status> statuses_ ABSL_GUARDED_BY(mu_);
