@@ -144,5 +144,33 @@ TEST_F(AdmitTest, RepeatedFailuresForOneKeyIdAreLimitedButTheValidKeyIsNot) {
   EXPECT_TRUE(Admit(kGetProvision, key).ok()) << "the real key still works";
 }
 
+TEST_F(AdmitTest, TokensNamingNoKeyAreLimitedPerSourceAskedForOnlyOnFailure) {
+  const std::string key = Key({kScopeGuidanceRead});
+  const std::string bearer = "Bearer " + key;
+  const std::string nobody = "Bearer ck_" + std::string(16, 'a') + "_" + std::string(52, 'a');
+  int asked = 0;
+  auto admit = [&](const std::string& authorization, std::string source) {
+    CallInput in;
+    in.policy = PolicyTable::Get().Find(kGetProvision);
+    in.transport = "grpc";
+    in.authorization = authorization;
+    in.peer_source = [&asked, source] {
+      ++asked;
+      return source;
+    };
+    return gateway_->Admit(in).status();
+  };
+  EXPECT_TRUE(admit(bearer, "10.0.0.1").ok());
+  EXPECT_EQ(asked, 0) << "a good key never needs the caller's address";
+  absl::Status last;
+  for (int i = 0; i < 30; ++i) last = admit(nobody, "10.0.0.1");
+  EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(last.message().find("from this address"), absl::string_view::npos) << last;
+  EXPECT_EQ(asked, 30);
+  EXPECT_EQ(admit(nobody, "10.0.0.2").code(), absl::StatusCode::kUnauthenticated)
+      << "another source has its own budget";
+  EXPECT_TRUE(admit(bearer, "10.0.0.1").ok()) << "a valid key is never refused by it";
+}
+
 }  // namespace
 }  // namespace counsel::gateway

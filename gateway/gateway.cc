@@ -1,6 +1,7 @@
 #include "gateway/gateway.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -40,20 +41,16 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
   std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options, loop));
   if (options.quota_leaser) gw->quotas_.ShareThrough(options.quota_leaser);
   gw->local_ = std::make_unique<Executor>(4);
-  // `shard` >= 0: loop thread `shard`'s own connection; -1: the bulk one.
-  auto channel = [&](const std::string& addr, Backend backend, int shard) {
+  auto channel = [&](const std::string& addr, Backend backend, bool bulk) {
     grpc::ChannelArguments args;
-    // Each loop thread's calls have a connection of their own (channels
-    // with different arguments share no subchannel): a connection is then
-    // read and written by one thread, never contended.
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt("counsel.loop_shard", shard);
-    if (shard < 0) {
+    if (bulk) {
       // Attachment streams: a fixed, small window per stream, so that the
       // bytes a slow downloader has not taken wait in case-svc, not here
       // (BDP probing grows the window to many MiB on a fast link).
       args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
       args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 256 << 10);
+      // Its own connection, not shared with the other calls.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     }
     args.SetServiceConfigJSON(BackendServiceConfig(backend));
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
@@ -69,15 +66,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     args.SetMaxReceiveMessageSize(64 << 20);
     return grpc::CreateCustomChannel(addr, creds, args);
   };
-  auto shards = [&](const std::string& addr, Backend backend) {
-    std::vector<std::shared_ptr<grpc::Channel>> out;
-    for (int i = 0; i < loop->size(); ++i) out.push_back(channel(addr, backend, i));
-    return out;
-  };
   gw->guidance_ = std::make_unique<Upstream>(
-      "guidance", shards(options.guidance_addr, Backend::kGuidance), nullptr, clock);
-  gw->cases_ = std::make_unique<Upstream>("cases", shards(options.cases_addr, Backend::kCases),
-                                          channel(options.cases_addr, Backend::kCases, -1), clock);
+      "guidance", channel(options.guidance_addr, Backend::kGuidance, false), nullptr, clock);
+  gw->cases_ = std::make_unique<Upstream>(
+      "cases", channel(options.cases_addr, Backend::kCases, false),
+      channel(options.cases_addr, Backend::kCases, true), clock);
   return gw;
 }
 
@@ -152,11 +145,13 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Gateway::AuthenticateCounted(
     // one key's secret never locks out the other keys behind the same
     // address (an ingress is one address for every firm); tokens naming no
     // key count against their source. A valid key is never refused here.
+    const std::string peer = input.peer.empty() && input.peer_source ? input.peer_source()
+                                                                       : std::string(input.peer);
     const std::string bucket =
         !failed_key_id.empty()
             ? absl::StrCat("key:", failed_key_id)
-            : absl::StrCat("src:", SourceAddress(input.peer, input.forwarded_for,
-                                                 options_.trusted_proxies));
+            : absl::StrCat("src:",
+                           SourceAddress(peer, input.forwarded_for, options_.trusted_proxies));
     if (!failed_auth_.Take(bucket, options_.failed_auth_rate, options_.failed_auth_burst, now, "")
              .ok()) {
       Metrics::Get().RateLimited("failed_auth");
@@ -276,10 +271,12 @@ std::string Gateway::RequestIdFrom(absl::string_view given) {
   for (char c : given) usable = usable && c > 0x20 && c < 0x7f;
   if (usable) return std::string(given);
   // Request ids correlate logs; they guard nothing, so a per-thread PRNG
-  // (no system call per request) is enough.
+  // (no system call per request) is enough: 96 of its bits.
   thread_local absl::BitGen gen;
+  const uint64_t high = absl::Uniform<uint64_t>(gen), low = absl::Uniform<uint64_t>(gen);
   char raw[12];
-  for (char& c : raw) c = static_cast<char>(absl::Uniform<unsigned>(gen, 0, 256));
+  std::memcpy(raw, &high, 8);
+  std::memcpy(raw + 8, &low, 4);
   return Base32Encode(absl::string_view(raw, sizeof raw));
 }
 

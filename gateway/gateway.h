@@ -42,8 +42,11 @@ struct CallInput {
   absl::string_view on_behalf_of;
   absl::string_view request_id;
   // The caller's network address, and the X-Forwarded-For it sent (believed
-  // only when `peer` is a trusted proxy).
+  // only when `peer` is a trusted proxy). Only a failed authentication needs
+  // the address: a front that has to build it (gRPC makes a new peer string
+  // each time it is asked) gives `peer_source` instead.
   absl::string_view peer;
+  std::function<std::string()> peer_source;
   absl::string_view forwarded_for;
   // A browser session's cookie value, used when `authorization` is empty
   // (the bearer header wins when both are sent); a call that changes state
@@ -93,8 +96,8 @@ struct GatewayOptions {
 // Thread-safe.
 class Gateway {
  public:
-  // Does not take ownership. Creates the backend channels (once): one per
-  // thread of `loop`, where every backend call is made.
+  // Does not take ownership. Creates the backend channels (once); every
+  // backend call is made on `loop`.
   static absl::StatusOr<std::unique_ptr<Gateway>> Create(const GatewayOptions& options,
                                                          const Authenticator* authenticator,
                                                          const ContextKey* context_key,

@@ -16,8 +16,8 @@ constexpr int kWaitingStreams = 16;
 
 absl::string_view Metadata(const grpc::ServerContextBase& ctx, const char* key) {
   auto it = ctx.client_metadata().find(key);
-  return it == ctx.client_metadata().end() ? absl::string_view()
-                                           : absl::string_view(it->second.data(), it->second.size());
+  if (it == ctx.client_metadata().end()) return absl::string_view();
+  return absl::string_view(it->second.data(), it->second.size());
 }
 
 // Admits a call from its metadata (views into the server context's, valid
@@ -31,8 +31,7 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
   input.authorization = Metadata(ctx, kAuthorizationHeader);
   input.on_behalf_of = Metadata(ctx, kOnBehalfOfHeader);
   input.request_id = request_id;
-  const std::string peer = PeerAddress(ctx.peer());
-  input.peer = peer;
+  input.peer_source = [&ctx] { return PeerAddress(ctx.peer()); };
   input.forwarded_for = Metadata(ctx, "x-forwarded-for");
   const auto deadline = ctx.deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
@@ -167,8 +166,8 @@ class StreamCall {
     admission_ = *std::move(admission);
     admitted_ = true;
     gateway_->Prepare(admission_, &client_ctx_);
-    client_ = upstream_->generic(shard_)->PrepareCall(&client_ctx_, policy_->method,
-                                                      gateway_->loop().queue(shard_));
+    client_ = upstream_->generic()->PrepareCall(&client_ctx_, policy_->method,
+                                                gateway_->loop().queue(shard_));
     pending_ += 3;
     client_->StartCall(&client_started_tag_);  // the first write waits for it
     client_->Read(&down_, &down_read_tag_);

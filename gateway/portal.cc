@@ -22,16 +22,14 @@ Admission For(const Admission& a, absl::string_view method) {
   return out;
 }
 
-// Starts a unary call (`prepare(stub shard, queue)` is its PrepareAsync...)
+// Starts a unary call (`prepare(queue)` is its PrepareAsync...)
 // on the loop, admitted by the backend's breaker and recorded in it; runs
 // `done(status)` on the loop when it ends, or here when the circuit is open.
 template <typename Response, typename Prepare>
 void Start(const Gateway& gateway, const Upstream& up, Prepare prepare, Response* response,
            absl::AnyInvocable<void(const grpc::Status&)> done) {
   if (grpc::Status open = up.Admit(); !open.ok()) return done(open);
-  GrpcLoop& loop = gateway.loop();
-  const int shard = loop.PickShard();
-  StartUnary(prepare(shard, loop.queue(shard)), response,
+  StartUnary(prepare(gateway.loop().PickQueue()), response,
              [&up, done = std::move(done)](const grpc::Status& s) mutable {
                up.Record(s);
                done(s);
@@ -72,8 +70,8 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     get.set_name(request.name());
     RETURN_IF_ERROR(CallAndWait(
         gateway, cases_up,
-        [&](int shard, grpc::CompletionQueue* queue) {
-          return cases_up.Stub<CaseService>(shard)->PrepareAsyncGetCase(&ctx, get, queue);
+        [&](grpc::CompletionQueue* queue) {
+          return cases_up.Stub<CaseService>()->PrepareAsyncGetCase(&ctx, get, queue);
         },
         brief.mutable_case_()));
   }
@@ -95,8 +93,8 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     get.set_resolve_citations_as_of(as_of);
     RETURN_IF_ERROR(CallAndWait(
         gateway, guidance_up,
-        [&](int shard, grpc::CompletionQueue* queue) {
-          return guidance_up.Stub<GuidanceService>(shard)->PrepareAsyncGetAdvice(&ctx, get, queue);
+        [&](grpc::CompletionQueue* queue) {
+          return guidance_up.Stub<GuidanceService>()->PrepareAsyncGetAdvice(&ctx, get, queue);
         },
         brief.mutable_advice()));
   }
@@ -133,8 +131,8 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     calls.push_back(std::move(call));
     Start(
         gateway, guidance_up,
-        [&guidance_up, raw](int shard, grpc::CompletionQueue* queue) {
-          return guidance_up.Stub<GuidanceService>(shard)->PrepareAsyncGetProvision(
+        [&guidance_up, raw](grpc::CompletionQueue* queue) {
+          return guidance_up.Stub<GuidanceService>()->PrepareAsyncGetProvision(
               &raw->ctx, raw->request, queue);
         },
         &raw->response,

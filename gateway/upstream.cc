@@ -5,12 +5,10 @@
 
 namespace counsel::gateway {
 
-Upstream::Upstream(std::string label, std::vector<std::shared_ptr<grpc::Channel>> channels,
+Upstream::Upstream(std::string label, std::shared_ptr<grpc::Channel> channel,
                    std::shared_ptr<grpc::Channel> bulk, const Clock* clock)
-    : label_(std::move(label)), channels_(std::move(channels)), bulk_(std::move(bulk)),
-      clock_(clock) {
-  for (const auto& c : channels_) generic_.push_back(std::make_unique<grpc::GenericStub>(c));
-}
+    : label_(std::move(label)), channel_(std::move(channel)), bulk_(std::move(bulk)),
+      generic_(std::make_unique<grpc::GenericStub>(channel_)), clock_(clock) {}
 
 grpc::Status Upstream::Admit() const {
   if (breaker_.Allow(clock_->Now())) return grpc::Status::OK;
@@ -35,7 +33,7 @@ void Upstream::Call(const std::string& method, grpc::CompletionQueue* queue, Exc
   }
   ex->upstream_ = this;
   ex->done_ = std::move(done);
-  ex->call_ = generic_[ex->shard]->PrepareUnaryCall(&ex->client, method, ex->request, queue);
+  ex->call_ = generic_->PrepareUnaryCall(&ex->client, method, ex->request, queue);
   ex->call_->StartCall();
   ex->call_->Finish(&ex->response, &ex->status_, ex);
 }

@@ -1,11 +1,11 @@
-// One backend service as the gateway calls it: its channels (one per loop
-// thread, and one for large streams), its circuit breaker and its metrics
-// label. Every outgoing call goes through one (forwarded calls, the
-// composed brief, the HTTP front's streams, health probes), so that none
-// skips the breaker or the error metric.
+// One backend service as the gateway calls it: its channels (one, and one
+// for large streams), its circuit breaker and its metrics label. Every
+// outgoing call goes through one (forwarded calls, the composed brief, the
+// HTTP front's streams, health probes), so that none skips the breaker or
+// the error metric.
 //
 //   if (grpc::Status open = up.Admit(); !open.ok()) return fail(open);
-//   auto call = up.Stub<CaseService>(shard)->PrepareAsyncGetCase(ctx, req, loop.queue(shard));
+//   auto call = up.Stub<CaseService>()->PrepareAsyncGetCase(ctx, req, loop.queue(shard));
 //   StartUnary(std::move(call), &resp, [&up](const grpc::Status& s) {
 //     up.Record(s);
 //     ...
@@ -16,7 +16,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "common/clock.h"
 #include "gateway/breaker.h"
@@ -29,7 +28,7 @@ namespace counsel::gateway {
 class Upstream;
 
 // One forwarded unary call: the caller fills `client` (deadline, signed
-// context) and `request`, picks the loop thread (`shard`) that carries it,
+// context) and `request`, picks the loop thread (`shard`) that runs it,
 // and keeps the exchange until Upstream::Call's `done` has run.
 class Exchange final : public LoopTag {
  public:
@@ -51,22 +50,22 @@ class Exchange final : public LoopTag {
 // Thread-safe.
 class Upstream {
  public:
-  // `channels[i]` is loop thread i's; `bulk` (may be null) is a connection
-  // of its own for large streams.
-  Upstream(std::string label, std::vector<std::shared_ptr<grpc::Channel>> channels,
+  // `bulk` (may be null) is a connection of its own for large streams. Every
+  // loop thread calls through the one `channel`: a backend coming back is
+  // then back for every call at once (per-thread connections each waited
+  // out their own reconnect backoff, and measured no faster).
+  Upstream(std::string label, std::shared_ptr<grpc::Channel> channel,
            std::shared_ptr<grpc::Channel> bulk, const Clock* clock);
 
   // "guidance" or "cases": the metrics label.
   const std::string& label() const { return label_; }
-  const std::shared_ptr<grpc::Channel>& channel(int shard) const { return channels_[shard]; }
-  const std::shared_ptr<grpc::Channel>& bulk_channel() const {
-    return bulk_ ? bulk_ : channels_.front();
-  }
-  grpc::GenericStub* generic(int shard) const { return generic_[shard].get(); }
-  // A typed stub on loop thread `shard`'s channel, or on the bulk channel.
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const std::shared_ptr<grpc::Channel>& bulk_channel() const { return bulk_ ? bulk_ : channel_; }
+  grpc::GenericStub* generic() const { return generic_.get(); }
+  // A typed stub on this backend's channel (or its bulk channel).
   template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(int shard, bool bulk = false) const {
-    return Service::NewStub(bulk ? bulk_channel() : channels_[shard]);
+  std::unique_ptr<typename Service::Stub> Stub(bool bulk = false) const {
+    return Service::NewStub(bulk ? bulk_channel() : channel_);
   }
 
   // OK, or UNAVAILABLE while the circuit is open: ask before starting a
@@ -74,7 +73,7 @@ class Upstream {
   grpc::Status Admit() const;
   void Record(const grpc::Status& status) const;
 
-  // Sends ex->request as `method` on `queue` (loop thread ex->shard's) and
+  // Sends ex->request as `method` with `queue` (loop thread ex->shard's) and
   // runs `done` there with the status once ex->response is filled; admitted
   // and recorded. An open circuit runs `done` at once, on this thread.
   void Call(const std::string& method, grpc::CompletionQueue* queue, Exchange* ex,
@@ -82,9 +81,9 @@ class Upstream {
 
  private:
   std::string label_;
-  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<grpc::Channel> bulk_;
-  std::vector<std::unique_ptr<grpc::GenericStub>> generic_;
+  std::unique_ptr<grpc::GenericStub> generic_;
   const Clock* clock_;
   mutable CircuitBreaker breaker_;
 };

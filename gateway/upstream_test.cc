@@ -14,10 +14,9 @@ std::shared_ptr<grpc::Channel> DeadChannel() {
 
 TEST(UpstreamTest, FailuresOpenTheCircuitAndTimeClosesIt) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
-  const Upstream up("cases", {DeadChannel(), DeadChannel()}, nullptr, &clock);
+  const Upstream up("cases", DeadChannel(), nullptr, &clock);
   EXPECT_EQ(up.label(), "cases");
-  EXPECT_NE(up.channel(0), up.channel(1)) << "a channel per loop thread";
-  EXPECT_EQ(up.bulk_channel(), up.channel(0)) << "no bulk channel: the first one";
+  EXPECT_EQ(up.bulk_channel(), up.channel()) << "no bulk channel: the main one";
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(up.Admit().ok()) << i;
     up.Record(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
@@ -35,7 +34,7 @@ TEST(UpstreamTest, FailuresOpenTheCircuitAndTimeClosesIt) {
 
 TEST(UpstreamTest, AnOpenCircuitRefusesAUnaryCallWithoutSendingIt) {
   FakeClock clock(absl::FromUnixSeconds(1700000000));
-  const Upstream up("guidance", {DeadChannel()}, nullptr, &clock);
+  const Upstream up("guidance", DeadChannel(), nullptr, &clock);
   for (int i = 0; i < 5; ++i) up.Record(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
   Exchange ex;
   absl::Notification done;

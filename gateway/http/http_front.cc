@@ -315,10 +315,8 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
       front_->Leave();
       return;
     }
-    GrpcLoop& loop = front_->gateway->loop();
-    const int shard = loop.PickShard();
-    StartUnary(cases.Stub<cases::v1::CaseService>(shard)->PrepareAsyncListChanges(
-                   &page->ctx, page->request, loop.queue(shard)),
+    StartUnary(cases.Stub<cases::v1::CaseService>()->PrepareAsyncListChanges(
+                   &page->ctx, page->request, front_->gateway->loop().PickQueue()),
                &page->response,
                [self = shared_from_this(), page, &cases](const grpc::Status& status) {
                  cases.Record(status);
@@ -419,11 +417,9 @@ class UploadRelay final : public ClientWriteStream<cases::v1::AddEvidenceRequest
     front_->Enter();
     request_.ParseFromString(request_bytes);
     front_->gateway->Prepare(admission_, &ctx_);
-    GrpcLoop& loop = front_->gateway->loop();
-    const int shard = loop.PickShard();
     StartWriteLast(&request_);
-    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>(shard)->PrepareAsyncAddEvidence(
-        &ctx_, &evidence_, loop.queue(shard)));
+    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
+        &ctx_, &evidence_, front_->gateway->loop().PickQueue()));
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -468,12 +464,11 @@ class DownloadRelay final : public ClientReadStream<cases::v1::ReadEvidenceAttac
       }
     }
     front_->gateway->Prepare(admission_, ctx_.get());
-    GrpcLoop& loop = front_->gateway->loop();
-    const int shard = loop.PickShard();
     StartRead(&message_);
     StartCall(front_->gateway->cases()
-                  .Stub<cases::v1::CaseService>(shard, /*bulk=*/true)
-                  ->PrepareAsyncReadEvidenceAttachment(ctx_.get(), request_, loop.queue(shard)));
+                  .Stub<cases::v1::CaseService>(/*bulk=*/true)
+                  ->PrepareAsyncReadEvidenceAttachment(ctx_.get(), request_,
+                                                       front_->gateway->loop().PickQueue()));
   }
 
   void OnReadDone(bool ok) override {
@@ -595,11 +590,9 @@ class FormUpload final : public ClientWriteStream<cases::v1::AddEvidenceRequest>
     auto base = front_->transcoder->BuildRequest(match_, query_, "");
     if (base.ok()) base_.ParseFromString(*base);
     front_->gateway->Prepare(admission_, &ctx_);
-    GrpcLoop& loop = front_->gateway->loop();
-    const int shard = loop.PickShard();
     AddHold();  // released when the body is read to its end, or abandoned
-    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>(shard)->PrepareAsyncAddEvidence(
-        &ctx_, &evidence_, loop.queue(shard)));
+    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
+        &ctx_, &evidence_, front_->gateway->loop().PickQueue()));
     if (!base.ok()) return Fail(base.status());
     ReadPiece();
   }
@@ -819,21 +812,17 @@ class FormUpload final : public ClientWriteStream<cases::v1::AddEvidenceRequest>
   absl::Status failure_;
 };
 
-// /readyz: both backends asked at once, on every loop thread's connection
-// to each (a call takes any of them); answered when all have replied, ready
-// when all serve.
+// /readyz: both backends asked at once; answered when both have replied.
 void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
-  GrpcLoop& loop = front->gateway->loop();
   struct Probe {
     std::shared_ptr<Answer> answer;
     absl::Mutex mu;
-    int pending;
-    bool guidance = true, cases = true;
+    int pending = 2;
+    bool guidance = false, cases = false;
   };
   auto probe = std::make_shared<Probe>();
   probe->answer = std::move(answer);
-  probe->pending = 2 * loop.size();
-  auto ask = [front, probe, &loop](const Upstream& up, int shard, bool Probe::*result) {
+  auto ask = [front, probe](const Upstream& up, bool Probe::*result) {
     struct Call {
       grpc::ClientContext ctx;
       grpc::ByteBuffer request, response;
@@ -843,15 +832,15 @@ void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
     grpc::Slice empty("");
     call->request = grpc::ByteBuffer(&empty, 1);
     front->Enter();
-    StartUnary(up.generic(shard)->PrepareUnaryCall(&call->ctx, "/grpc.health.v1.Health/Check",
-                                                   call->request, loop.queue(shard)),
+    StartUnary(up.generic()->PrepareUnaryCall(&call->ctx, "/grpc.health.v1.Health/Check",
+                                              call->request, front->gateway->loop().PickQueue()),
                &call->response, [front, probe, call, result](const grpc::Status& s) {
                  const bool serving =
                      s.ok() && Flatten(call->response) == std::string("\x08\x01", 2);
                  bool last;
                  {
                    absl::MutexLock lock(&probe->mu);
-                   (*probe).*result = (*probe).*result && serving;
+                   (*probe).*result = serving;
                    last = --probe->pending == 0;
                  }
                  if (last) {
@@ -863,10 +852,8 @@ void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
                  front->Leave();
                });
   };
-  for (int shard = 0; shard < loop.size(); ++shard) {
-    ask(front->gateway->guidance(), shard, &Probe::guidance);
-    ask(front->gateway->cases(), shard, &Probe::cases);
-  }
+  ask(front->gateway->guidance(), &Probe::guidance);
+  ask(front->gateway->cases(), &Probe::cases);
 }
 
 // Content types whose bodies are read as JSON: JSON itself, none, and what

@@ -134,12 +134,10 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
       Metrics::Get().SetSharedFeeds(group_->fanout_->streams_.fetch_add(1) + 1);
       group_->fanout_->gateway_->Prepare(a, ctx_.get());
       ctx_->set_wait_for_ready(true);
-      GrpcLoop& loop = group_->fanout_->gateway_->loop();
-      const int shard = loop.PickShard();
       StartRead(&message_);
-      StartCall(group_->fanout_->gateway_->cases()
-                    .Stub<cases::v1::CaseService>(shard)
-                    ->PrepareAsyncWatchChanges(ctx_.get(), request_, loop.queue(shard)));
+      const Gateway* gateway = group_->fanout_->gateway_;
+      StartCall(gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncWatchChanges(
+          ctx_.get(), request_, gateway->loop().PickQueue()));
     }
     void OnReadDone(bool ok) override {
       if (!ok) return;
