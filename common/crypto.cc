@@ -59,8 +59,8 @@ std::string DeriveKey(absl::string_view key, absl::string_view label) {
 Hmac::Hmac(absl::string_view key) : keyed_(EVP_MAC_CTX_new(HmacMac())) {
   Check(keyed_ != nullptr);
   char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
   // An empty key is a valid HMAC key (all zeros); OpenSSL wants a non-null
   // pointer for it.
   static const unsigned char kEmpty[1] = {0};
