@@ -15,23 +15,6 @@
 
 namespace counsel::gateway {
 
-std::string BackendServiceConfig(Backend backend) {
-  std::vector<std::string> names;
-  for (const MethodPolicy& p : PolicyTable::Get().all()) {
-    if (p.backend != backend || !p.idempotent || p.descriptor->server_streaming() ||
-        p.descriptor->client_streaming()) {
-      continue;
-    }
-    names.push_back(absl::StrCat(R"({"service":")", p.descriptor->service()->full_name(),
-                                 R"(","method":")", p.descriptor->name(), R"("})"));
-  }
-  return absl::StrCat(
-      R"({"methodConfig":[{"name":[)", absl::StrJoin(names, ","),
-      R"(],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.02s","maxBackoff":"0.2s",)",
-      R"("backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}],)",
-      R"("retryThrottling":{"maxTokens":100,"tokenRatio":0.1}})");
-}
-
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& options,
                                                          const Authenticator* authenticator,
                                                          const ContextKey* context_key,
@@ -41,7 +24,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
   std::unique_ptr<Gateway> gw(new Gateway(authenticator, context_key, clock, options, loop));
   if (options.quota_leaser) gw->quotas_.ShareThrough(options.quota_leaser);
   gw->local_ = std::make_unique<Executor>(4);
-  auto channel = [&](const std::string& addr, Backend backend, bool bulk) {
+  auto channel = [&](const std::string& addr, bool bulk) {
     grpc::ChannelArguments args;
     if (bulk) {
       // Attachment streams: a fixed, small window per stream, so that the
@@ -52,8 +35,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
       // Its own connection, not shared with the other calls.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     }
-    args.SetServiceConfigJSON(BackendServiceConfig(backend));
-    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+    // Reads are retried by Upstream (gateway/retry.h), not by gRPC's retry
+    // layer, which copies every call's metadata and messages in case.
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     // Reconnect quickly after a backend restart instead of backing off for
     // up to two minutes.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -67,10 +51,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const GatewayOptions& o
     return grpc::CreateCustomChannel(addr, creds, args);
   };
   gw->guidance_ = std::make_unique<Upstream>(
-      "guidance", channel(options.guidance_addr, Backend::kGuidance, false), nullptr, clock);
+      "guidance", channel(options.guidance_addr, false), nullptr, clock);
   gw->cases_ = std::make_unique<Upstream>(
-      "cases", channel(options.cases_addr, Backend::kCases, false),
-      channel(options.cases_addr, Backend::kCases, true), clock);
+      "cases", channel(options.cases_addr, false), channel(options.cases_addr, true), clock);
   return gw;
 }
 
@@ -238,11 +221,16 @@ void Gateway::Prepare(const Admission& admission, grpc::ClientContext* client) c
   context_key_->Attach(admission.context, client);
 }
 
+void Gateway::Prepare(const Admission& admission, Exchange* ex) const {
+  ex->deadline = admission.deadline;
+  ex->context = context_key_->Sign(admission.context);
+}
+
 void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                       std::function<void(grpc::Status)> done) const {
   if (const Upstream* up = UpstreamFor(policy)) {
-    Prepare(admission, &ex->client);
-    up->Call(policy.method, loop_->queue(ex->shard), ex, std::move(done));
+    Prepare(admission, ex);
+    up->Call(policy.method, loop_->queue(ex->shard), policy.idempotent, ex, std::move(done));
     return;
   }
   if (policy.local == nullptr) {

@@ -130,6 +130,8 @@ class Gateway {
   const Upstream& cases() const { return *cases_; }
   // Sets deadline and signed context on an outgoing call.
   void Prepare(const Admission& admission, grpc::ClientContext* client) const;
+  // The same for a forwarded unary call (each of its attempts).
+  void Prepare(const Admission& admission, Exchange* ex) const;
   const ContextKey& context_key() const { return *context_key_; }
 
   // Signs a browser in with an API key: the key is checked (and failures
@@ -195,9 +197,6 @@ class Gateway {
 absl::Status BindClient(const KeyRecord& key, CallContext& cc, absl::string_view on_behalf_of,
                         bool client_scoped);
 
-// The gRPC service config for a backend: retries on UNAVAILABLE for the
-// idempotent methods of `backend`, with gRPC's retry throttling as budget.
-std::string BackendServiceConfig(Backend backend);
 
 }  // namespace counsel::gateway
 

@@ -97,7 +97,7 @@ class UnaryCall {
   }
 
   void Over(bool /*ok*/) {
-    if (ctx_.IsCancelled()) ex_.client.TryCancel();
+    if (ctx_.IsCancelled()) ex_.TryCancel();
     Release();
   }
 

@@ -1,14 +1,16 @@
 #include "gateway/upstream.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/random/random.h"
+#include "common/call_context.h"
 #include "gateway/metrics.h"
 
 namespace counsel::gateway {
 
 Upstream::Upstream(std::string label, std::shared_ptr<grpc::Channel> channel,
-                   std::shared_ptr<grpc::Channel> bulk, const Clock* clock)
+                   std::shared_ptr<grpc::Channel> bulk, const Clock* clock, RetryRule rule)
     : label_(std::move(label)), channel_(std::move(channel)), bulk_(std::move(bulk)),
-      generic_(std::make_unique<grpc::GenericStub>(channel_)), clock_(clock) {}
+      generic_(std::make_unique<grpc::GenericStub>(channel_)), clock_(clock), rule_(rule) {}
 
 grpc::Status Upstream::Admit() const {
   if (breaker_.Allow(clock_->Now())) return grpc::Status::OK;
@@ -25,20 +27,73 @@ void Upstream::Record(const grpc::Status& status) const {
   }
 }
 
-void Upstream::Call(const std::string& method, grpc::CompletionQueue* queue, Exchange* ex,
-                    std::function<void(grpc::Status)> done) const {
+void Upstream::Call(const std::string& method, grpc::CompletionQueue* queue, bool retry,
+                    Exchange* ex, std::function<void(grpc::Status)> done) const {
   if (grpc::Status open = Admit(); !open.ok()) {
     done(std::move(open));
     return;
   }
   ex->upstream_ = this;
+  ex->method_ = &method;
+  ex->queue_ = queue;
+  ex->retry_ = retry;
   ex->done_ = std::move(done);
-  ex->call_ = generic_->PrepareUnaryCall(&ex->client, method, ex->request, queue);
-  ex->call_->StartCall();
-  ex->call_->Finish(&ex->response, &ex->status_, ex);
+  ex->Attempt();
+}
+
+void Exchange::Attempt() {
+  ++attempts_;
+  call_.reset();
+  client_ = std::make_unique<grpc::ClientContext>();
+  client_->set_deadline(absl::ToChronoTime(deadline));
+  // The request id travels inside the signed context only: a second,
+  // per-call unique header would cost an HPACK literal on every hop.
+  client_->AddMetadata(kContextMetadataKey, context);
+  call_ = upstream_->generic_->PrepareUnaryCall(client_.get(), *method_, request, queue_);
+  call_->StartCall();
+  call_->Finish(&response, &status_, this);
 }
 
 void Exchange::Run(bool /*ok: always true for Finish*/) {
+  const Upstream& up = *upstream_;
+  if (status_.error_code() != grpc::StatusCode::UNAVAILABLE) {
+    up.budget_.OnSuccess();
+    return End();
+  }
+  up.budget_.OnFailure();
+  if (!retry_ || cancelled_ || attempts_ >= up.rule_.max_attempts || !up.budget_.AllowRetry()) {
+    return End();
+  }
+  thread_local absl::BitGen random;
+  const absl::Time at =
+      up.clock_->Now() + up.rule_.Backoff(attempts_, absl::Uniform<double>(random, 0, 1));
+  if (at >= deadline) return End();
+  waiting_ = true;
+  if (wait_ == nullptr) wait_ = std::make_unique<grpc::Alarm>();
+  wait_->Set(queue_, absl::ToChronoTime(at), &resume_tag_);
+}
+
+void Exchange::Resume(bool ok) {
+  waiting_ = false;
+  // Not ok: TryCancel cancelled the wait.
+  if (!ok || cancelled_) {
+    status_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    return End();
+  }
+  response.Clear();
+  Attempt();
+}
+
+void Exchange::TryCancel() {
+  cancelled_ = true;
+  if (waiting_) {
+    wait_->Cancel();
+  } else if (client_ != nullptr) {
+    client_->TryCancel();
+  }
+}
+
+void Exchange::End() {
   upstream_->Record(status_);
   // The owner may free the exchange in `done`: nothing is touched after.
   std::function<void(grpc::Status)> done = std::move(done_);

@@ -17,9 +17,12 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "gateway/breaker.h"
 #include "gateway/grpc_loop.h"
+#include "gateway/retry.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
@@ -27,23 +30,45 @@ namespace counsel::gateway {
 
 class Upstream;
 
-// One forwarded unary call: the caller fills `client` (deadline, signed
-// context) and `request`, picks the loop thread (`shard`) that runs it,
-// and keeps the exchange until Upstream::Call's `done` has run.
+// One forwarded unary call, and its retries: the caller fills `request`,
+// `deadline` and `context` (Gateway::Prepare), picks the loop thread
+// (`shard`) that runs it, and keeps the exchange until Upstream::Call's
+// `done` has run.
 class Exchange final : public LoopTag {
  public:
-  grpc::ClientContext client;
   grpc::ByteBuffer request;
   grpc::ByteBuffer response;
   int shard = 0;
+  // Every attempt's deadline, and its signed call context (serialized).
+  absl::Time deadline = absl::InfiniteFuture();
+  std::string context;
+
+  // Ends the call CANCELLED: the attempt in flight, or the wait for the
+  // next. On loop thread `shard`.
+  void TryCancel();
 
  private:
   friend class Upstream;
-  void Run(bool ok) override;
+  void Attempt();
+  void Run(bool ok) override;  // an attempt ended
+  void Resume(bool ok);        // the wait before a retry ended
+  void End();
 
   const Upstream* upstream_ = nullptr;
+  const std::string* method_ = nullptr;
+  grpc::CompletionQueue* queue_ = nullptr;
+  bool retry_ = false;
+  int attempts_ = 0;
+  bool cancelled_ = false;
+  // The attempt's context, then its reader (which lives in the call's
+  // arena, so goes first).
+  std::unique_ptr<grpc::ClientContext> client_;
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> call_;
   grpc::Status status_;
+  // Made only for a retry: an alarm takes gRPC's global init lock.
+  std::unique_ptr<grpc::Alarm> wait_;
+  bool waiting_ = false;
+  MemberTag<Exchange, &Exchange::Resume> resume_tag_{this};
   std::function<void(grpc::Status)> done_;
 };
 
@@ -55,7 +80,7 @@ class Upstream {
   // then back for every call at once (per-thread connections each waited
   // out their own reconnect backoff, and measured no faster).
   Upstream(std::string label, std::shared_ptr<grpc::Channel> channel,
-           std::shared_ptr<grpc::Channel> bulk, const Clock* clock);
+           std::shared_ptr<grpc::Channel> bulk, const Clock* clock, RetryRule rule = {});
 
   // "guidance" or "cases": the metrics label.
   const std::string& label() const { return label_; }
@@ -73,19 +98,25 @@ class Upstream {
   grpc::Status Admit() const;
   void Record(const grpc::Status& status) const;
 
-  // Sends ex->request as `method` with `queue` (loop thread ex->shard's) and
-  // runs `done` there with the status once ex->response is filled; admitted
-  // and recorded. An open circuit runs `done` at once, on this thread.
-  void Call(const std::string& method, grpc::CompletionQueue* queue, Exchange* ex,
+  // Sends ex->request as `method` (which must outlive the call) with
+  // `queue` (loop thread ex->shard's), and runs `done` there with the status
+  // once ex->response is filled; admitted and recorded once. With `retry`
+  // (idempotent methods), an UNAVAILABLE attempt is tried again under
+  // RetryRule and the backend's RetryBudget. An open circuit runs `done` at
+  // once, on this thread.
+  void Call(const std::string& method, grpc::CompletionQueue* queue, bool retry, Exchange* ex,
             std::function<void(grpc::Status)> done) const;
 
  private:
+  friend class Exchange;
   std::string label_;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<grpc::Channel> bulk_;
   std::unique_ptr<grpc::GenericStub> generic_;
   const Clock* clock_;
   mutable CircuitBreaker breaker_;
+  mutable RetryBudget budget_;
+  const RetryRule rule_;
 };
 
 }  // namespace counsel::gateway
