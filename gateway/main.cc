@@ -39,6 +39,8 @@ ABSL_FLAG(std::string, keys_seed, "",
 ABSL_FLAG(int, grpc_threads, 0,
           "gRPC threads: each serves the calls it takes and makes their backend calls on "
           "connections of its own; 0: one per core");
+ABSL_FLAG(int, health_watchers, counsel::gateway::LoopHealth::kMaxWatchers,
+          "grpc.health.v1 Watch streams open at once (they need no key); more are refused");
 ABSL_FLAG(int, http_threads, 2,
           "HTTP event-loop threads; every connection, request and stream is served by these, "
           "none holds a thread while it waits");
@@ -204,7 +206,7 @@ int Serve() {
   if (!transcoder.ok()) return Fail(transcoder.status());
 
   GrpcFront front(gateway->get());
-  LoopHealth health(&loop);
+  LoopHealth health(&loop, absl::GetFlag(FLAGS_health_watchers));
   // --tls_ca authenticates the backends (and the gateway to them, mTLS); the
   // front serves TLS with --tls_cert/--tls_key but asks callers for no
   // client certificate: they authenticate with API keys.
