@@ -6,12 +6,21 @@
 #
 #   tests/bench/load_report.sh [REQUESTS]      (default 40000 per target)
 #
+# The GetProvision targets and their references are driven in interleaved
+# rounds (LOAD_ROUNDS, default 5; each REQUESTS/LOAD_ROUNDS calls, the order
+# reversed every other round): a figure is the median of its rounds, and a
+# ratio to the two-hop proxy the median of the per-round ratios, so that a
+# shared machine slowing down for a moment moves one round, not the verdict.
+# The run is named on its first line (commit, time, host); every figure
+# below it comes from that run.
+#
 # With REPORT_KV=FILE it also writes its figures as key=value lines there
 # (tests/bench/perf_report.sh folds them into the full report).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 N=${1:-40000}
+ROUNDS=${LOAD_ROUNDS:-5}
 BUILD=${COUNSEL_BENCH_BUILD:-build/release}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target counsel-guidance counsel-cases counsel-gateway bare_proxy \
@@ -83,6 +92,14 @@ start echo "$WORK/echo.log" "$BUILD/tests/bench/bare_proxy" echo --response_byte
 ECHO=$(port_of "$WORK/echo.log" grpc)
 start proxy "$WORK/proxy.log" "$BUILD/tests/bench/bare_proxy" proxy --to="127.0.0.1:$ECHO"
 PROXY=$(port_of "$WORK/proxy.log" grpc)
+# The same proxy on the allocator Counsel's programs link (a reference, not
+# the target's baseline: how much of a difference is the allocator's).
+TCMALLOC=$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | head -1 || true)
+if [ -n "$TCMALLOC" ]; then
+  start proxy_tcm "$WORK/proxy_tcm.log" env LD_PRELOAD="$TCMALLOC" \
+    "$BUILD/tests/bench/bare_proxy" proxy --to="127.0.0.1:$ECHO"
+  PROXY_TCM=$(port_of "$WORK/proxy_tcm.log" grpc)
+fi
 GRPC_HEADERS=(-H "content-type: application/grpc" -H "te: trailers")
 PROV=/counsel.guidance.v1.GuidanceService/GetProvision
 
@@ -90,72 +107,162 @@ kv() { [ -z "${REPORT_KV:-}" ] || echo "$1=$2" >>"$REPORT_KV"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk "/^$2:/{print \$2}" "/proc/$1/status"; }
 names=(echo proxy guidance cases gateway proxy_g)
+[ -z "$TCMALLOC" ] || names+=(proxy_tcm)
 declare -A idle
 for n in "${names[@]}"; do
   idle[$n]=$(rss_kib "${pid_of[$n]}" VmRSS)
   kv "rss_idle_kib_$n" "${idle[$n]}"
 done
 
-run() {  # id, label, pid whose CPU to count (or -), h2load args... → "label|rps|lat|failed|cpu"
-  local id=$1 label=$2 pid=$3
-  shift 3
+# One h2load run against a target: "rps|mean / sd latency|failed|CPU µs per
+# call of `pid` (empty for -)".
+measure() {  # pid (or -), h2load args...
+  local pid=$1
+  shift
   local out before=0 after=0
   [ "$pid" = - ] || before=$(cpu_ticks "$pid")
-  out=$(h2load -n "$N" "$@" 2>&1)  # a later -n overrides
+  out=$(h2load "$@" 2>&1)
   [ "$pid" = - ] || after=$(cpu_ticks "$pid")
-  local rps failed lat p cpu=""
+  local rps failed lat total cpu=""
   rps=$(echo "$out" | grep -o 'finished in [^,]*, [0-9.]* req/s' | grep -o '[0-9.]* req/s' | cut -d' ' -f1)
   failed=$(echo "$out" | grep -o '[0-9]* failed' | head -1 | cut -d' ' -f1)
   lat=$(echo "$out" | grep '^time for request:' | awk '{print $6 " / " $7}')
-  # CPU time of the measured process per call (user + system, in µs).
-  local total
   total=$(echo "$out" | grep -o 'requests: [0-9]* total' | grep -o '[0-9]*')
-  if [ "$pid" != - ]; then
-    cpu=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $total" | bc -l)
-    cpu=$(printf '%.0f' "$cpu")
-  fi
-  kv "rps_$id" "$rps"; kv "failed_$id" "$failed"; [ -z "$cpu" ] || kv "cpu_us_$id" "$cpu"
-  echo "$label|$rps|$lat|$failed|$cpu"
+  # CPU time of the measured process per call (user + system).
+  [ "$pid" = - ] || cpu=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $total" | bc -l)
+  echo "$rps|$lat|$failed|$cpu"
 }
 
+RUN="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +changes) at $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+kv run "$RUN"
+kv rounds "$ROUNDS"
+echo "run: $RUN"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "requests per target: $N; gRPC: 4 connections x 16 streams"
-results=()
+echo "requests per target: $N ($ROUNDS interleaved rounds for GetProvision and its references); gRPC: 4 connections x 16 streams"
 kv response_bytes "$RESPONSE_BYTES"
-results+=("$(run echo "bare echo server (answers $RESPONSE_BYTES bytes, as GetProvision)" - -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" \
-  "http://127.0.0.1:$ECHO/bench.Echo/Echo")")
-results+=("$(run proxy "bare proxy -> echo (two hops)" "${pid_of[proxy]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
-  -d "$WORK/req.bin" "http://127.0.0.1:$PROXY/bench.Echo/Echo")")
-results+=("$(run direct "guidance-svc GetProvision, direct" - -c 4 -m 16 "${GRPC_HEADERS[@]}" \
-  -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$G$PROV")")
-results+=("$(run proxy_g "bare proxy -> guidance-svc GetProvision" "${pid_of[proxy_g]}" -c 4 -m 16 \
-  "${GRPC_HEADERS[@]}" -H "counsel-context-bin: $CTX" -d "$WORK/req.bin" "http://127.0.0.1:$PG$PROV")")
-results+=("$(run gateway "gateway gRPC GetProvision" "${pid_of[gateway]}" -c 4 -m 16 "${GRPC_HEADERS[@]}" \
-  -H "authorization: Bearer $KEY" -d "$WORK/req.bin" "http://127.0.0.1:$GW$PROV")")
-results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests)" "${pid_of[cases]}" \
+
+# The interleaved targets: id|label|pid to count|h2load arguments after -n.
+targets=(
+  "echo|bare echo server (answers $RESPONSE_BYTES bytes, as GetProvision)|-|http://127.0.0.1:$ECHO/bench.Echo/Echo"
+  "proxy|bare proxy -> echo (two hops)|${pid_of[proxy]}|http://127.0.0.1:$PROXY/bench.Echo/Echo"
+  "direct|guidance-svc GetProvision, direct|-|-H|counsel-context-bin: $CTX|http://127.0.0.1:$G$PROV"
+  "proxy_g|bare proxy -> guidance-svc GetProvision|${pid_of[proxy_g]}|-H|counsel-context-bin: $CTX|http://127.0.0.1:$PG$PROV"
+  "gateway|gateway gRPC GetProvision|${pid_of[gateway]}|-H|authorization: Bearer $KEY|http://127.0.0.1:$GW$PROV"
+)
+[ -z "$TCMALLOC" ] || targets+=(
+  "proxy_tcm|bare proxy -> echo, tcmalloc preloaded (reference)|${pid_of[proxy_tcm]}|http://127.0.0.1:$PROXY_TCM/bench.Echo/Echo")
+per_round=$((N / ROUNDS))
+for round in $(seq 1 "$ROUNDS"); do
+  order=("${targets[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=()
+    for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[$i]}"); done
+  fi
+  for t in "${order[@]}"; do
+    IFS='|' read -r -a f <<<"$t"
+    r=$(measure "${f[2]}" -n "$per_round" -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" "${f[@]:3}")
+    echo "${f[0]}|$round|$r" >>"$WORK/rounds"
+  done
+done
+# Medians per target, and the gateway's per-round ratios to the proxy.
+/usr/bin/python3 - "$WORK/rounds" "$WORK/medians" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    tid, rnd, rps, lat, failed, cpu = line.rstrip("\n").split("|")
+    rows.setdefault(tid, {})[int(rnd)] = (float(rps), lat, int(failed or 0), float(cpu) if cpu else None)
+with open(sys.argv[2], "w") as out:
+    for tid, by in rows.items():
+        rps = statistics.median(v[0] for v in by.values())
+        cpus = [v[3] for v in by.values() if v[3] is not None]
+        failed = sum(v[2] for v in by.values())
+        # the latency of the round whose rate is the median one
+        lat = min(by.values(), key=lambda v: abs(v[0] - rps))[1]
+        cpu = f"{statistics.median(cpus):.1f}" if cpus else ""
+        out.write(f"{tid}|{rps:.0f}|{lat}|{failed}|{cpu}\n")
+    for tid in ("gateway", "proxy_g", "proxy_tcm"):
+        if tid not in rows:
+            continue
+        rounds = sorted(set(rows[tid]) & set(rows["proxy"]))
+        rr = [rows[tid][r][0] / rows["proxy"][r][0] for r in rounds]
+        out.write(f"ratio_rps_{tid}|{statistics.median(rr):.3f}|{min(rr):.3f}|{max(rr):.3f}\n")
+        if rows[tid][rounds[0]][3] is not None:
+            cr = [rows[tid][r][3] / rows["proxy"][r][3] for r in rounds]
+            out.write(f"ratio_cpu_{tid}|{statistics.median(cr):.3f}|{min(cr):.3f}|{max(cr):.3f}\n")
+PY
+declare -A med
+labels=()
+for t in "${targets[@]}"; do
+  IFS='|' read -r -a f <<<"$t"
+  labels+=("${f[0]}|${f[1]}")
+done
+while IFS='|' read -r id a b c d; do
+  med[$id]="$a|$b|$c|$d"
+done <"$WORK/medians"
+for l in "${labels[@]}"; do
+  id=${l%%|*}
+  IFS='|' read -r rps lat failed cpu <<<"${med[$id]}"
+  kv "rps_$id" "$rps"; kv "failed_$id" "$failed"; [ -z "$cpu" ] || kv "cpu_us_$id" "$cpu"
+done
+for id in gateway proxy_g proxy_tcm; do
+  for what in rps cpu; do
+    [ -n "${med[ratio_${what}_$id]:-}" ] || continue
+    IFS='|' read -r m lo hi _ <<<"${med[ratio_${what}_$id]}"
+    kv "ratio_${what}_${id}_proxy" "$m"; kv "ratio_${what}_${id}_proxy_range" "$lo-$hi"
+  done
+done
+
+# Single runs: CreateCase, and the two fronts at the same concurrency.
+run() {  # id, label, pid whose CPU to count (or -), h2load args... → "label|rps|lat|failed|cpu"
+  local id=$1 label=$2 pid=$3
+  shift 3
+  local r
+  r=$(measure "$pid" -n "$N" "$@")  # a later -n overrides
+  IFS='|' read -r rps lat failed cpu <<<"$r"
+  kv "rps_$id" "$rps"; kv "failed_$id" "$failed"; [ -z "$cpu" ] || kv "cpu_us_$id" "$cpu"
+  echo "$id|$label|$rps|$lat|$failed|$cpu"
+}
+results=()
+for l in "${labels[@]}"; do
+  id=${l%%|*}
+  results+=("$id|${l#*|}|${med[$id]}")
+done
+results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests; one run)" "${pid_of[cases]}" \
   -n "$((N / 3))" -c 4 -m 16 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $WKEY" \
   -d "$WORK/create.bin" "http://127.0.0.1:$GW/counsel.cases.v1.CaseService/CreateCase")")
 # The same 16 requests in flight on both fronts: gRPC on 16 connections of
 # one stream each, HTTP/1.1 on 16 kept-alive connections.
-results+=("$(run gateway16 "gateway gRPC GetProvision (16 conns x 1 stream)" "${pid_of[gateway]}" \
+results+=("$(run gateway16 "gateway gRPC GetProvision (16 conns x 1 stream; one run)" "${pid_of[gateway]}" \
   -c 16 -m 1 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $KEY" -d "$WORK/req.bin" \
   "http://127.0.0.1:$GW$PROV")")
-results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns)" "${pid_of[gateway]}" --h1 -c 16 \
+results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns; one run)" "${pid_of[gateway]}" --h1 -c 16 \
   -H "authorization: Bearer $KEY" \
   "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
 
 printf '\n| target | req/s | mean / sd latency | failed | CPU µs/call (gateway, proxy or case-svc) | ratio to echo | ratio to two-hop proxy |\n'
 printf '|---|---|---|---|---|---|---|\n'
-echo_rps=$(echo "${results[0]}" | cut -d'|' -f2)
-proxy_rps=$(echo "${results[1]}" | cut -d'|' -f2)
+echo_rps=$(echo "${med[echo]}" | cut -d'|' -f1)
+proxy_rps=$(echo "${med[proxy]}" | cut -d'|' -f1)
 for r in "${results[@]}"; do
-  IFS='|' read -r label rps lat failed cpu <<<"$r"
+  IFS='|' read -r id label rps lat failed cpu <<<"$r"
+  [ -z "$cpu" ] || cpu=$(printf '%.0f' "$cpu")
   printf '| %s | %s | %s | %s | %s | %.2f | %.2f |\n' "$label" "$rps" "$lat" "$failed" "${cpu:--}" \
     "$(echo "$rps / $echo_rps" | bc -l)" "$(echo "$rps / $proxy_rps" | bc -l)"
 done
+echo
+for id in gateway proxy_g proxy_tcm; do
+  [ -n "${med[ratio_rps_$id]:-}" ] || continue
+  IFS='|' read -r m lo hi _ <<<"${med[ratio_rps_$id]}"
+  line="$id vs bare proxy -> echo, median of $ROUNDS per-round ratios: throughput ${m}x ($lo-$hi)"
+  if [ -n "${med[ratio_cpu_$id]:-}" ]; then
+    IFS='|' read -r m lo hi _ <<<"${med[ratio_cpu_$id]}"
+    line+=", CPU per call ${m}x ($lo-$hi)"
+  fi
+  echo "$line"
+done
 # Latency the gateway adds at half of its measured maximum rate (open loop),
 # beside the same bare proxy in front of the same backend at the same rate.
-gw_rps=$(echo "${results[4]}" | cut -d'|' -f2)
+gw_rps=$(echo "${med[gateway]}" | cut -d'|' -f1)
 half=$(printf '%.0f' "$(echo "$gw_rps / 2" | bc -l)")
 kv half_rate "$half"
 echo

@@ -75,9 +75,21 @@ row(f"GetProvision end to end, direct (h2load 4x16) vs bare echo answering {kv['
     f"{f('rps_direct') / f('rps_echo'):.2f}x", ">= 0.8x", f('rps_direct') / f('rps_echo') >= 0.8)
 row("gateway gRPC vs direct", f"{f('rps_gateway'):,.0f}/s", f"direct {f('rps_direct'):,.0f}/s",
     f"{f('rps_gateway') / f('rps_direct'):.2f}x", ">= 0.3x", f('rps_gateway') / f('rps_direct') >= 0.3)
-row("gateway gRPC vs bare proxy -> bare echo (two-hop reference)", f"{f('rps_gateway'):,.0f}/s",
+rounds = kv["rounds"]
+row(f"gateway gRPC vs bare proxy -> bare echo (two-hop reference): throughput, median of {rounds} "
+    "interleaved rounds (ratio: median of per-round ratios, range)", f"{f('rps_gateway'):,.0f}/s",
     f"proxy {f('rps_proxy'):,.0f}/s ({f('rps_proxy') / f('rps_echo'):.2f}x echo)",
-    f"{f('rps_gateway') / f('rps_proxy'):.2f}x", ">= 1.0x", f('rps_gateway') / f('rps_proxy') >= 1.0)
+    f"{f('ratio_rps_gateway_proxy'):.2f}x ({kv['ratio_rps_gateway_proxy_range']})", ">= 1.0x",
+    f('ratio_rps_gateway_proxy') >= 1.0)
+row("gateway gRPC vs bare proxy -> bare echo: CPU per forwarded call (gateway, proxy)",
+    f"{f('cpu_us_gateway'):.0f} us", f"{f('cpu_us_proxy'):.0f} us",
+    f"{f('ratio_cpu_gateway_proxy'):.2f}x ({kv['ratio_cpu_gateway_proxy_range']})", "<= 1.1x",
+    f('ratio_cpu_gateway_proxy') <= 1.1)
+if "ratio_cpu_proxy_tcm_proxy" in kv:
+    row("(reference) the same bare proxy with tcmalloc preloaded, the programs' allocator: "
+        "throughput / CPU per call vs the bare proxy", f"{f('rps_proxy_tcm'):,.0f}/s, "
+        f"{f('cpu_us_proxy_tcm'):.0f} us", f"proxy {f('rps_proxy'):,.0f}/s, {f('cpu_us_proxy'):.0f} us",
+        f"{f('ratio_rps_proxy_tcm_proxy'):.2f}x / {f('ratio_cpu_proxy_tcm_proxy'):.2f}x", "", None)
 row("gateway gRPC vs bare proxy -> guidance-svc (same backend)", f"{f('rps_gateway'):,.0f}/s",
     f"proxy {f('rps_proxy_g'):,.0f}/s", f"{f('rps_gateway') / f('rps_proxy_g'):.2f}x", "", None)
 row("CPU per forwarded call: gateway vs bare proxy -> guidance-svc",
@@ -148,6 +160,8 @@ for p, label in (("guidance", "guidance-svc"), ("cases", "case-svc"), ("gateway"
         "", "< 64 MiB idle" if p in ("guidance", "cases", "gateway") else "",
         idle < 64 if p in ("guidance", "cases", "gateway") else None)
 
+print()
+print(f"run: {kv['run']}")
 print()
 print("| measure | result | baseline (same run) | ratio | target | |")
 print("|---|---|---|---|---|---|")
