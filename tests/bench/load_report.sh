@@ -142,15 +142,24 @@ echo "requests per target: $N ($ROUNDS interleaved rounds for GetProvision and i
 kv response_bytes "$RESPONSE_BYTES"
 
 # The interleaved targets: id|label|pid to count|h2load arguments after -n.
+# GetProvision with 64 calls in flight (4 connections x 16 streams), and
+# the gateway's two fronts with the same 16 in flight on each: gRPC on 16
+# connections of one stream, HTTP/1.1 on 16 kept-alive connections.
+G64="-c|4|-m|16|-H|content-type: application/grpc|-H|te: trailers|-d|$WORK/req.bin"
+G16="-c|16|-m|1|-H|content-type: application/grpc|-H|te: trailers|-d|$WORK/req.bin"
 targets=(
-  "echo|bare echo server (answers $RESPONSE_BYTES bytes, as GetProvision)|-|http://127.0.0.1:$ECHO/bench.Echo/Echo"
-  "proxy|bare proxy -> echo (two hops)|${pid_of[proxy]}|http://127.0.0.1:$PROXY/bench.Echo/Echo"
-  "direct|guidance-svc GetProvision, direct|-|-H|counsel-context-bin: $CTX|http://127.0.0.1:$G$PROV"
-  "proxy_g|bare proxy -> guidance-svc GetProvision|${pid_of[proxy_g]}|-H|counsel-context-bin: $CTX|http://127.0.0.1:$PG$PROV"
-  "gateway|gateway gRPC GetProvision|${pid_of[gateway]}|-H|authorization: Bearer $KEY|http://127.0.0.1:$GW$PROV"
+  "echo|bare echo server (answers $RESPONSE_BYTES bytes, as GetProvision)|-|$G64|http://127.0.0.1:$ECHO/bench.Echo/Echo"
+  "proxy|bare proxy -> echo (two hops)|${pid_of[proxy]}|$G64|http://127.0.0.1:$PROXY/bench.Echo/Echo"
+  "direct|guidance-svc GetProvision, direct|-|$G64|-H|counsel-context-bin: $CTX|http://127.0.0.1:$G$PROV"
+  "proxy_g|bare proxy -> guidance-svc GetProvision|${pid_of[proxy_g]}|$G64|-H|counsel-context-bin: $CTX|http://127.0.0.1:$PG$PROV"
+  "gateway|gateway gRPC GetProvision|${pid_of[gateway]}|$G64|-H|authorization: Bearer $KEY|http://127.0.0.1:$GW$PROV"
 )
 [ -z "$TCMALLOC" ] || targets+=(
-  "proxy_tcm|bare proxy -> echo, tcmalloc preloaded (reference)|${pid_of[proxy_tcm]}|http://127.0.0.1:$PROXY_TCM/bench.Echo/Echo")
+  "proxy_tcm|bare proxy -> echo, tcmalloc preloaded (reference)|${pid_of[proxy_tcm]}|$G64|http://127.0.0.1:$PROXY_TCM/bench.Echo/Echo")
+targets+=(
+  "gateway16|gateway gRPC GetProvision (16 conns x 1 stream)|${pid_of[gateway]}|$G16|-H|authorization: Bearer $KEY|http://127.0.0.1:$GW$PROV"
+  "http|gateway HTTP/JSON GetProvision (h1, 16 conns)|${pid_of[gateway]}|--h1|-c|16|-H|authorization: Bearer $KEY|http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01"
+)
 per_round=$((N / ROUNDS))
 for round in $(seq 1 "$ROUNDS"); do
   order=("${targets[@]}")
@@ -160,7 +169,7 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
   for t in "${order[@]}"; do
     IFS='|' read -r -a f <<<"$t"
-    r=$(measure "${f[2]}" -n "$per_round" -c 4 -m 16 "${GRPC_HEADERS[@]}" -d "$WORK/req.bin" "${f[@]:3}")
+    r=$(measure "${f[2]}" -n "$per_round" "${f[@]:3}")
     echo "${f[0]}|$round|$r" >>"$WORK/rounds"
   done
 done
@@ -180,14 +189,15 @@ with open(sys.argv[2], "w") as out:
         lat = min(by.values(), key=lambda v: abs(v[0] - rps))[1]
         cpu = f"{statistics.median(cpus):.1f}" if cpus else ""
         out.write(f"{tid}|{rps:.0f}|{lat}|{failed}|{cpu}\n")
-    for tid in ("gateway", "proxy_g", "proxy_tcm"):
+    for tid, base in (("gateway", "proxy"), ("proxy_g", "proxy"), ("proxy_tcm", "proxy"),
+                      ("http", "gateway16")):
         if tid not in rows:
             continue
-        rounds = sorted(set(rows[tid]) & set(rows["proxy"]))
-        rr = [rows[tid][r][0] / rows["proxy"][r][0] for r in rounds]
+        rounds = sorted(set(rows[tid]) & set(rows[base]))
+        rr = [rows[tid][r][0] / rows[base][r][0] for r in rounds]
         out.write(f"ratio_rps_{tid}|{statistics.median(rr):.3f}|{min(rr):.3f}|{max(rr):.3f}\n")
         if rows[tid][rounds[0]][3] is not None:
-            cr = [rows[tid][r][3] / rows["proxy"][r][3] for r in rounds]
+            cr = [rows[tid][r][3] / rows[base][r][3] for r in rounds]
             out.write(f"ratio_cpu_{tid}|{statistics.median(cr):.3f}|{min(cr):.3f}|{max(cr):.3f}\n")
 PY
 declare -A med
@@ -204,11 +214,12 @@ for l in "${labels[@]}"; do
   IFS='|' read -r rps lat failed cpu <<<"${med[$id]}"
   kv "rps_$id" "$rps"; kv "failed_$id" "$failed"; [ -z "$cpu" ] || kv "cpu_us_$id" "$cpu"
 done
-for id in gateway proxy_g proxy_tcm; do
+for pair in gateway:proxy proxy_g:proxy proxy_tcm:proxy http:gateway16; do
+  id=${pair%%:*} base=${pair#*:}
   for what in rps cpu; do
     [ -n "${med[ratio_${what}_$id]:-}" ] || continue
     IFS='|' read -r m lo hi _ <<<"${med[ratio_${what}_$id]}"
-    kv "ratio_${what}_${id}_proxy" "$m"; kv "ratio_${what}_${id}_proxy_range" "$lo-$hi"
+    kv "ratio_${what}_${id}_$base" "$m"; kv "ratio_${what}_${id}_${base}_range" "$lo-$hi"
   done
 done
 
@@ -230,14 +241,6 @@ done
 results+=("$(run create "gateway gRPC CreateCase (durable, a third of the requests; one run)" "${pid_of[cases]}" \
   -n "$((N / 3))" -c 4 -m 16 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $WKEY" \
   -d "$WORK/create.bin" "http://127.0.0.1:$GW/counsel.cases.v1.CaseService/CreateCase")")
-# The same 16 requests in flight on both fronts: gRPC on 16 connections of
-# one stream each, HTTP/1.1 on 16 kept-alive connections.
-results+=("$(run gateway16 "gateway gRPC GetProvision (16 conns x 1 stream; one run)" "${pid_of[gateway]}" \
-  -c 16 -m 1 "${GRPC_HEADERS[@]}" -H "authorization: Bearer $KEY" -d "$WORK/req.bin" \
-  "http://127.0.0.1:$GW$PROV")")
-results+=("$(run http "gateway HTTP/JSON GetProvision (h1, 16 conns; one run)" "${pid_of[gateway]}" --h1 -c 16 \
-  -H "authorization: Bearer $KEY" \
-  "http://127.0.0.1:$HTTP/v1/statutes/public-security-administration-punishments/provisions/art_42?asOf=2020-01-01")")
 
 printf '\n| target | req/s | mean / sd latency | failed | CPU µs/call (gateway, proxy or case-svc) | ratio to echo | ratio to two-hop proxy |\n'
 printf '|---|---|---|---|---|---|---|\n'
@@ -250,10 +253,12 @@ for r in "${results[@]}"; do
     "$(echo "$rps / $echo_rps" | bc -l)" "$(echo "$rps / $proxy_rps" | bc -l)"
 done
 echo
-for id in gateway proxy_g proxy_tcm; do
+for pair in "gateway:bare proxy -> echo" "proxy_g:bare proxy -> echo" \
+    "proxy_tcm:bare proxy -> echo" "http:the gateway's gRPC at 16 in flight"; do
+  id=${pair%%:*} base=${pair#*:}
   [ -n "${med[ratio_rps_$id]:-}" ] || continue
   IFS='|' read -r m lo hi _ <<<"${med[ratio_rps_$id]}"
-  line="$id vs bare proxy -> echo, median of $ROUNDS per-round ratios: throughput ${m}x ($lo-$hi)"
+  line="$id vs $base, median of $ROUNDS per-round ratios: throughput ${m}x ($lo-$hi)"
   if [ -n "${med[ratio_cpu_$id]:-}" ]; then
     IFS='|' read -r m lo hi _ <<<"${med[ratio_cpu_$id]}"
     line+=", CPU per call ${m}x ($lo-$hi)"

@@ -98,12 +98,12 @@ row("CPU per forwarded call: gateway vs bare proxy -> guidance-svc",
 row("CreateCase through the gateway (durable, advice pinned from guidance-svc)",
     f"{f('rps_create'):,.0f}/s", "", "", "", None)
 row("gateway HTTP/JSON GetProvision vs its gRPC path, 16 requests in flight on each "
-    "(HTTP/1.1: 16 kept-alive connections; gRPC: 16 connections x 1 stream)",
+    "(HTTP/1.1: 16 kept-alive connections; gRPC: 16 connections x 1 stream), interleaved rounds",
     f"{f('rps_http'):,.0f}/s", f"gateway gRPC {f('rps_gateway16'):,.0f}/s",
-    f"{f('rps_http') / f('rps_gateway16'):.2f}x", ">= 0.9x",
-    f('rps_http') / f('rps_gateway16') >= 0.9)
+    f"{f('ratio_rps_http_gateway16'):.2f}x ({kv['ratio_rps_http_gateway16_range']})", ">= 0.9x",
+    f('ratio_rps_http_gateway16') >= 0.9)
 row("gateway CPU per call, HTTP/JSON vs gRPC (same 16 in flight)", f"{f('cpu_us_http'):.0f} us",
-    f"{f('cpu_us_gateway16'):.0f} us", f"{f('cpu_us_gateway16') / f('cpu_us_http'):.2f}x", "", None)
+    f"{f('cpu_us_gateway16'):.0f} us", f"{f('ratio_cpu_http_gateway16'):.2f}x", "", None)
 half = kv["half_rate"]
 for path, label in (("direct", "direct"), ("proxy_g", "bare proxy -> guidance-svc"),
                     ("gateway", "gateway")):
