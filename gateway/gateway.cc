@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "common/grpc_util.h"
 #include "gateway/metrics.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -238,12 +239,7 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
     return;
   }
   local_->Schedule([this, &policy, admission, ex, done = std::move(done)] {
-    std::string bytes;
-    std::vector<grpc::Slice> slices;
-    if (ex->request.Dump(&slices).ok()) {
-      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-    auto out = policy.local(*this, admission, bytes);
+    auto out = policy.local(*this, admission, Flatten(ex->request));
     if (!out.ok()) {
       done(ToGrpcStatus(out.status()));
       return;

@@ -122,6 +122,66 @@ void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
   pending->call->Finish(response, &pending->status, pending);
 }
 
+namespace loop_internal {
+
+// What a client stream on the loop counts to know when it is over: the
+// operations in flight, the holds its owner takes, and whether the status
+// is in. OnDone runs once, after all of them, with a copy of the status
+// (the object may delete itself there).
+class StreamEnd {
+ public:
+  virtual ~StreamEnd() = default;
+
+  void AddHold() {
+    absl::MutexLock lock(&mu_);
+    ++holds_;
+  }
+  void RemoveHold() { Settle(/*ended_op=*/false, /*released_hold=*/true); }
+
+  virtual void OnDone(const grpc::Status& status) = 0;
+
+ protected:
+  // After an operation ended or a hold went.
+  void Settle(bool ended_op, bool released_hold) {
+    bool done = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_op) --pending_;
+      if (released_hold) --holds_;
+      BeforeSettleLocked();
+      if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
+    }
+    if (!done) return;
+    // The reader or writer lives in the call's arena, which goes with the
+    // owner's ClientContext: it is destroyed while that is surely alive.
+    DropCall();
+    OnDone(grpc::Status(status_));
+  }
+  // A reader asks for its status here, when it may.
+  virtual void BeforeSettleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {}
+  virtual void DropCall() = 0;
+
+  void FinishDone(bool /*ok: always*/) {
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Settle(true, false);
+  }
+
+  absl::Mutex mu_;
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_;
+  MemberTag<StreamEnd, &StreamEnd::FinishDone> finish_tag_{this};
+
+ private:
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace loop_internal
+
 // A server-streaming call on the loop, driven like gRPC's
 // ClientReadReactor (the same method names, so relays read alike on either
 // API): StartRead() asks for the next message, OnReadDone(false) says there
@@ -131,10 +191,8 @@ void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
 // loop thread of the call's queue; StartRead and the holds may be called
 // from any thread. Stopping early: cancel the ClientContext.
 template <typename Response>
-class ClientReadStream {
+class ClientReadStream : public loop_internal::StreamEnd {
  public:
-  virtual ~ClientReadStream() = default;
-
   // Starts `call` (PrepareAsync... on a loop queue); a read asked for
   // before is issued now.
   void StartCall(std::unique_ptr<grpc::ClientAsyncReader<Response>> call) {
@@ -152,14 +210,8 @@ class ClientReadStream {
     }
     IssueReadLocked(response);
   }
-  void AddHold() {
-    absl::MutexLock lock(&mu_);
-    ++holds_;
-  }
-  void RemoveHold() { Settle(/*ended_op=*/false, /*released_hold=*/true); }
 
   virtual void OnReadDone(bool /*ok*/) {}
-  virtual void OnDone(const grpc::Status& status) = 0;
 
  private:
   void IssueReadLocked(Response* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -178,58 +230,29 @@ class ClientReadStream {
     OnReadDone(ok);
     Settle(true, true);
   }
-  void FinishDone(bool /*ok: always*/) {
-    {
-      absl::MutexLock lock(&mu_);
-      finished_ = true;
+  // The status is asked for once no read is pending and either the
+  // messages ended or nobody holds the call (its owner stopped reading);
+  // never while a read is pending, since both would ask for the initial
+  // metadata and gRPC refuses a second such operation.
+  void BeforeSettleLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (call_ != nullptr && !finishing_ && !reading_ && (reads_over_ || holds_ == 0)) {
+      finishing_ = true;
+      ++pending_;
+      call_->Finish(&status_, &finish_tag_);
     }
-    Settle(true, false);
   }
-  // After an operation ended or a hold went. The status is asked for once
-  // no read is pending and either the messages ended or nobody holds the
-  // call (its owner stopped reading); never while a read is pending, since
-  // both would ask for the initial metadata and gRPC refuses a second such
-  // operation. OnDone runs, once, when nothing is pending or held.
-  void Settle(bool ended_op, bool released_hold) {
-    bool done = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (ended_op) --pending_;
-      if (released_hold) --holds_;
-      if (call_ != nullptr && !finishing_ && !reading_ && (reads_over_ || holds_ == 0)) {
-        finishing_ = true;
-        ++pending_;
-        call_->Finish(&status_, &finish_tag_);
-      }
-      if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
-    }
-    if (done) Done();
-  }
-  void Done() {
-    // The reader lives in the call's arena, which goes with the owner's
-    // ClientContext: it is destroyed while that is surely alive. OnDone may
-    // free this object: the status it reads is a local copy.
-    {
-      absl::MutexLock lock(&mu_);
-      call_.reset();
-    }
-    OnDone(grpc::Status(status_));
+  void DropCall() override {
+    absl::MutexLock lock(&mu_);
+    call_.reset();
   }
 
-  absl::Mutex mu_;
   std::unique_ptr<grpc::ClientAsyncReader<Response>> call_ ABSL_GUARDED_BY(mu_);
   Response* queued_read_ ABSL_GUARDED_BY(mu_) = nullptr;
-  int pending_ ABSL_GUARDED_BY(mu_) = 0;
-  int holds_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_over_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status status_;
   MemberTag<ClientReadStream, &ClientReadStream::Started> start_tag_{this};
   MemberTag<ClientReadStream, &ClientReadStream::ReadDone> read_tag_{this};
-  MemberTag<ClientReadStream, &ClientReadStream::FinishDone> finish_tag_{this};
 };
 
 // A client-streaming call on the loop, driven like gRPC's
@@ -241,10 +264,8 @@ class ClientReadStream {
 // Writes asked for while one is in flight wait their turn. Threads as
 // ClientReadStream.
 template <typename Request>
-class ClientWriteStream {
+class ClientWriteStream : public loop_internal::StreamEnd {
  public:
-  virtual ~ClientWriteStream() = default;
-
   void StartCall(std::unique_ptr<grpc::ClientAsyncWriter<Request>> call) {
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
@@ -258,15 +279,9 @@ class ClientWriteStream {
   // The last message, and the end of the requests with it.
   void StartWriteLast(const Request* request) { Queue({request, Op::kWriteLast}); }
   void StartWritesDone() { Queue({nullptr, Op::kWritesDone}); }
-  void AddHold() {
-    absl::MutexLock lock(&mu_);
-    ++holds_;
-  }
-  void RemoveHold() { Settle(false, true); }
 
   virtual void OnWriteDone(bool /*ok*/) {}
   virtual void OnWritesDoneDone(bool /*ok*/) {}
-  virtual void OnDone(const grpc::Status& status) = 0;
 
  private:
   struct Op {
@@ -306,7 +321,7 @@ class ClientWriteStream {
       } else {
         refused.assign(queue_.begin(), queue_.end());
         queue_.clear();
-        holds_ += 1;
+        ++holds_;  // held while the refusals are told
       }
     }
     // Writes asked for on a call that never started fail as writes on an
@@ -340,45 +355,17 @@ class ClientWriteStream {
       OnWriteDone(ok);
     }
   }
-  void FinishDone(bool /*ok: always*/) {
-    {
-      absl::MutexLock lock(&mu_);
-      finished_ = true;
-    }
-    Settle(true, false);
-  }
-  void Settle(bool ended_op, bool released_hold) {
-    bool done = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (ended_op) --pending_;
-      if (released_hold) --holds_;
-      if (finished_ && pending_ == 0 && holds_ == 0 && !done_) done = done_ = true;
-    }
-    if (done) Done();
-  }
-  void Done() {
-    // As ClientReadStream::Done.
-    {
-      absl::MutexLock lock(&mu_);
-      call_.reset();
-    }
-    OnDone(grpc::Status(status_));
+  void DropCall() override {
+    absl::MutexLock lock(&mu_);
+    call_.reset();
   }
 
-  absl::Mutex mu_;
   std::unique_ptr<grpc::ClientAsyncWriter<Request>> call_ ABSL_GUARDED_BY(mu_);
   std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);  // front: in flight when busy_
-  int pending_ ABSL_GUARDED_BY(mu_) = 0;
-  int holds_ ABSL_GUARDED_BY(mu_) = 0;
   // Nothing is issued until the start has completed.
   bool busy_ ABSL_GUARDED_BY(mu_) = true;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status status_;
   MemberTag<ClientWriteStream, &ClientWriteStream::Started> start_tag_{this};
   MemberTag<ClientWriteStream, &ClientWriteStream::WriteDone> write_tag_{this};
-  MemberTag<ClientWriteStream, &ClientWriteStream::FinishDone> finish_tag_{this};
 };
 
 }  // namespace counsel::gateway

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/grpc_util.h"
 #include "counsel/cases/v1/cases.grpc.pb.h"
 #include "gateway/loop_health.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -279,12 +280,7 @@ std::string Check(grpc::GenericStub& stub, const std::string& request, grpc::Sta
                    done.Notify();
                  });
   done.WaitForNotification();
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (resp.Valid() && resp.Dump(&slices).ok()) {
-    for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
+  return Flatten(resp);
 }
 
 std::string Request(const std::string& service) {
@@ -350,12 +346,7 @@ class WatchCall {
       finished_ = true;
       return "";
     }
-    std::vector<grpc::Slice> slices;
-    std::string out;
-    if (got.Dump(&slices).ok()) {
-      for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-    return out;
+    return Flatten(got);
   }
 
  private:

@@ -50,14 +50,7 @@ grpc::ServerUnaryReactor* GuidanceServiceImpl::GetProvisionBytes(
   return FinishUnary(context, [&]() -> absl::Status {
     RETURN_IF_ERROR(Authorize(*context, "GetProvision", kScopeGuidanceRead).status());
     v1::GetProvisionRequest parsed;
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (request != nullptr && request->Dump(&slices).ok()) {
-      for (const grpc::Slice& sl : slices) {
-        bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-      }
-    }
-    if (request == nullptr || !parsed.ParseFromString(bytes)) {
+    if (request == nullptr || !parsed.ParseFromString(Flatten(*request))) {
       return absl::InvalidArgumentError("the request is not a GetProvisionRequest");
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const std::string> answer,

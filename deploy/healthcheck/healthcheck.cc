@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "absl/synchronization/notification.h"
 #include "common/config.h"
+#include "common/grpc_util.h"
 #include "common/server.h"
 #include "common/server_flags.h"
 #include "grpcpp/create_channel.h"
@@ -80,11 +81,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", args[0].c_str(), status.error_message().c_str());
     return status.error_code() == grpc::StatusCode::NOT_FOUND ? 1 : 2;
   }
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  (void)response.Dump(&slices);
-  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  const int serving = DecodeStatus(bytes);
+  const int serving = DecodeStatus(counsel::Flatten(response));
   static const char* const kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
   std::printf("%s\n", serving >= 0 && serving <= 3 ? kNames[serving] : "UNKNOWN");
   return serving == 1 ? 0 : 1;

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "common/grpc_util.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "counsel/cases/v1/cases.grpc.pb.h"
@@ -41,13 +42,6 @@ constexpr size_t kMaxAttachmentBytes = 20 << 20;
 constexpr size_t kMaxFormOverhead = 1 << 20;
 constexpr char kAddEvidence[] = "/counsel.cases.v1.CaseService/AddEvidence";
 
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
 
 google::rpc::Status RpcStatusOf(const grpc::Status& s) {
   google::rpc::Status out;

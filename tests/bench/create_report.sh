@@ -92,11 +92,7 @@ declare -A cpu rps
 for entry in "${binaries[@]}"; do drive "${entry%%=*}" 2000 >/dev/null; done  # warm up
 for round in $(seq 1 "$ROUNDS"); do
   # Every other round in reverse, so no binary always runs first.
-  order=("${binaries[@]}")
-  if [ $((round % 2)) -eq 0 ]; then
-    order=()
-    for ((j = ${#binaries[@]} - 1; j >= 0; j--)); do order+=("${binaries[j]}"); done
-  fi
+  round_order "$round" "${binaries[@]}"
   for entry in "${order[@]}"; do
     label=${entry%%=*}
     before=$(cpu_ticks "${cases_pid[$label]}")

@@ -162,11 +162,7 @@ targets+=(
 )
 per_round=$((N / ROUNDS))
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${targets[@]}")
-  if [ $((round % 2)) -eq 0 ]; then
-    order=()
-    for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[$i]}"); done
-  fi
+  round_order "$round" "${targets[@]}"
   for t in "${order[@]}"; do
     IFS='|' read -r -a f <<<"$t"
     r=$(measure "${f[2]}" -n "$per_round" "${f[@]:3}")

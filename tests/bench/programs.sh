@@ -6,6 +6,7 @@
 #   start_guidance                            # keys in $WORK, guidance-svc on port $G
 #   start cases "$WORK/c.log" "$BUILD/case-svc/counsel-cases" --listen=127.0.0.1:0 …
 #   C=$(port_of "$WORK/c.log" grpc)           # ${pid_of[cases]} is its pid
+#   round_order "$round" a b c                # order=(a b c), or (c b a) in even rounds
 pids=()
 declare -A pid_of
 cleanup() {
@@ -40,4 +41,14 @@ start() {  # name, log, command...
   "$@" >"$log" 2>&1 &
   pids+=($!)
   pid_of[$name]=$!
+}
+round_order() {  # round, items...: sets `order` to the items, reversed every other round
+  local round=$1
+  shift
+  order=("$@")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=()
+    local i
+    for ((i = $#; i >= 1; i--)); do order+=("${!i}"); done
+  fi
 }
