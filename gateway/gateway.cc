@@ -231,7 +231,7 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
                       std::function<void(grpc::Status)> done) const {
   if (const Upstream* up = UpstreamFor(policy)) {
     Prepare(admission, ex);
-    up->Call(policy.method, loop_->queue(ex->shard), policy.idempotent, ex, std::move(done));
+    up->Call(policy.method, *loop_, policy.idempotent, ex, std::move(done));
     return;
   }
   if (policy.local == nullptr) {
@@ -248,6 +248,31 @@ void Gateway::Forward(const MethodPolicy& policy, const Admission& admission, Ex
     ex->response = grpc::ByteBuffer(&slice, 1);
     done(grpc::Status::OK);
   });
+}
+
+void Gateway::Fetch(absl::string_view method, const Admission& admission,
+                    const google::protobuf::Message& request, google::protobuf::Message* response,
+                    Exchange* ex, std::function<void(grpc::Status)> done) const {
+  const MethodPolicy* policy = PolicyTable::Get().Find(method);
+  const Upstream* up = policy == nullptr ? nullptr : UpstreamFor(*policy);
+  if (up == nullptr) {
+    done(grpc::Status(grpc::StatusCode::INTERNAL, "no backend serves this method"));
+    return;
+  }
+  CallContext context = admission.context;
+  context.set_method(policy->method);
+  ex->deadline = admission.deadline;
+  ex->context = context_key_->Sign(context);
+  grpc::Slice slice(request.SerializeAsString());
+  ex->request = grpc::ByteBuffer(&slice, 1);
+  ex->shard = loop_->PickShard();
+  up->Call(policy->method, *loop_, policy->idempotent, ex,
+           [ex, response, done = std::move(done)](grpc::Status status) {
+             if (status.ok() && !response->ParseFromString(Flatten(ex->response))) {
+               status = grpc::Status(grpc::StatusCode::INTERNAL, "unreadable backend response");
+             }
+             done(std::move(status));
+           });
 }
 
 std::string Gateway::RequestIdFrom(absl::string_view given) {

@@ -120,6 +120,16 @@ class Gateway {
   void Forward(const MethodPolicy& policy, const Admission& admission, Exchange* ex,
                std::function<void(grpc::Status)> done) const;
 
+  // A backend call the gateway makes for itself (the composed brief, the
+  // HTTP feed's catch-up): `request` sent as the public method `method`,
+  // signed for the caller of `admission` until its deadline, with the
+  // breaker, metrics and retries of a forwarded call. `response` is filled
+  // before `done` runs (on loop thread ex->shard, which this picks); `ex`
+  // and `response` live until then.
+  void Fetch(absl::string_view method, const Admission& admission,
+             const google::protobuf::Message& request, google::protobuf::Message* response,
+             Exchange* ex, std::function<void(grpc::Status)> done) const;
+
   // Where every backend call runs.
   GrpcLoop& loop() const { return *loop_; }
 

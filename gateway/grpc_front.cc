@@ -3,7 +3,9 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/errors.h"
+#include "grpcpp/alarm.h"
 
 namespace counsel::gateway {
 namespace {
@@ -40,12 +42,12 @@ absl::StatusOr<Admission> AdmitFromMetadata(const Gateway& gateway, const Method
   return gateway.Admit(input);
 }
 
-// A unary call: requested on one loop thread, admitted and forwarded there
-// (the backend call on that thread's own channel), answered in one batch.
-// Three completions end it: the forwarded call's `done`, the answer's
-// Finish, and the server's notice that the call is over (which also brings
-// a caller's cancellation to the backend call). It frees itself after the
-// last of the latter two.
+// A unary call: requested on one loop thread, admitted and forwarded there,
+// answered in one batch. Three completions end it: the forwarded call's
+// `done`, the answer's Finish, and the server's notice that the call is
+// over (which also brings a caller's cancellation to the backend call). It
+// frees itself after the last of the latter two, and is counted in the
+// loop meanwhile.
 class UnaryCall {
  public:
   UnaryCall(const Gateway* gateway, VisibleService* service, VisibleService::Unary method,
@@ -65,6 +67,13 @@ class UnaryCall {
       delete this;
       return;
     }
+    if (!gateway_->loop().Enter()) {
+      // Stopping: nothing more is sent; the notice that the call is over
+      // still comes, and frees this.
+      remaining_ = 1;
+      return;
+    }
+    counted_ = true;
     new UnaryCall(gateway_, service_, method_, shard_);
     const MethodPolicy& policy = *method_.policy;
     start_ = gateway_->clock()->Now();
@@ -102,7 +111,9 @@ class UnaryCall {
   }
 
   void Release() {
-    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (counted_) gateway_->loop().Leave();
+    delete this;
   }
 
   const Gateway* gateway_;
@@ -117,6 +128,7 @@ class UnaryCall {
   Admission admission_;
   bool admitted_ = false;
   int code_ = 0;
+  bool counted_ = false;
   std::atomic<int> remaining_{2};  // answered, over
   MemberTag<UnaryCall, &UnaryCall::Requested> requested_tag_{this};
   MemberTag<UnaryCall, &UnaryCall::Answered> answered_tag_{this};
@@ -131,6 +143,8 @@ class UnaryCall {
 // operation is left.
 class StreamCall {
  public:
+  static constexpr absl::Duration kCancelNoticeWait = absl::Milliseconds(5);
+
   StreamCall(const Gateway* gateway, grpc::AsyncGenericService* service, int shard)
       : gateway_(gateway), service_(service), shard_(shard), stream_(&ctx_) {
     ctx_.AsyncNotifyWhenDone(&over_tag_);
@@ -144,8 +158,10 @@ class StreamCall {
       delete this;
       return;
     }
-    new StreamCall(gateway_, service_, shard_);
     pending_ = 1;  // the server's notice that the call is over
+    if (!gateway_->loop().Enter()) return;  // stopping: that notice frees this
+    counted_ = true;
+    new StreamCall(gateway_, service_, shard_);
     start_ = gateway_->clock()->Now();
     policy_ = PolicyTable::Get().Find(ctx_.method());
     method_ = policy_ != nullptr ? policy_->method : ctx_.method();
@@ -181,10 +197,14 @@ class StreamCall {
     stream_.Finish(status, &finished_tag_);
   }
 
-  // Caller → backend. A write waits for the backend call's start.
+  // Caller → backend. Writes, and the end of them, wait for the backend
+  // call's start, which uses the same operation set.
   void ClientStarted(bool /*ok: a failed start fails the reads*/) {
     client_started_ = true;
-    if (up_ready_ && !client_done_) WriteUp();
+    if (!client_done_) {
+      if (up_ready_) WriteUp();
+      else if (writes_done_wanted_) EndWrites();
+    }
     Settle();
   }
   void UpRead(bool ok) {
@@ -194,15 +214,44 @@ class StreamCall {
     } else if (ok && up_.Valid()) {
       up_ready_ = true;
       if (client_started_) WriteUp();
-    } else if (ctx_.IsCancelled()) {
+    } else if (policy_->descriptor->client_streaming()) {
+      // The caller's messages have ended: it finished, or it cancelled. The
+      // async API tells which only once the notice that the call is over
+      // has been taken off the queue; a cancellation posts that notice
+      // with this failed read, a finished caller's comes only after the
+      // answer. An upload must not be passed on as whole when it was cut
+      // short, so the decision waits for that notice, up to a few
+      // milliseconds (a margin over the transport posting both at once).
+      ++pending_;
+      up_closed_ = std::make_unique<grpc::Alarm>();
+      up_closed_->Set(gateway_->loop().queue(shard_),
+                      absl::ToChronoTime(absl::Now() + kCancelNoticeWait), &up_closed_tag_);
+    } else {
+      // One request, sent: the end of it is the end of the requests (a
+      // cancellation follows in Over).
+      CloseUp();
+    }
+    Settle();
+  }
+  void UpClosed(bool /*ok*/) {
+    CloseUp();
+    Settle();
+  }
+  void CloseUp() {
+    if (client_done_) {
+    } else if (over_ && ctx_.IsCancelled()) {
       // A cancelled caller is not a finished one: the backend must not take
       // what arrived so far as the whole stream (a partial upload).
       client_ctx_.TryCancel();
+    } else if (!client_started_) {
+      writes_done_wanted_ = true;
     } else {
-      ++pending_;
-      client_->WritesDone(&writes_done_tag_);
+      EndWrites();
     }
-    Settle();
+  }
+  void EndWrites() {
+    ++pending_;
+    client_->WritesDone(&writes_done_tag_);
   }
   void WriteUp() {
     up_ready_ = false;
@@ -254,6 +303,7 @@ class StreamCall {
   void Finished(bool /*ok*/) { Settle(); }
 
   void Over(bool /*ok*/) {
+    over_ = true;
     if (ctx_.IsCancelled() && client_ != nullptr) client_ctx_.TryCancel();
     Settle();
   }
@@ -261,8 +311,11 @@ class StreamCall {
   // One operation ended: the call is freed after the last.
   void Settle() {
     if (--pending_ > 0) return;
-    Gateway::LogAccess("grpc", method_, request_id_, admitted_ ? &admission_.context : nullptr,
-                       code_, gateway_->clock()->Now() - start_);
+    if (counted_) {
+      Gateway::LogAccess("grpc", method_, request_id_, admitted_ ? &admission_.context : nullptr,
+                         code_, gateway_->clock()->Now() - start_);
+      gateway_->loop().Leave();
+    }
     delete this;
   }
 
@@ -281,8 +334,12 @@ class StreamCall {
   grpc::ClientContext client_ctx_;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> client_;
   grpc::ByteBuffer up_, down_;
+  bool counted_ = false;
+  bool over_ = false;
   bool client_started_ = false;
   bool client_done_ = false;
+  bool writes_done_wanted_ = false;
+  std::unique_ptr<grpc::Alarm> up_closed_;
   bool up_ready_ = false;
   bool finishing_ = false;
   grpc::Status status_;
@@ -291,6 +348,7 @@ class StreamCall {
   MemberTag<StreamCall, &StreamCall::Requested> requested_tag_{this};
   MemberTag<StreamCall, &StreamCall::ClientStarted> client_started_tag_{this};
   MemberTag<StreamCall, &StreamCall::UpRead> up_read_tag_{this};
+  MemberTag<StreamCall, &StreamCall::UpClosed> up_closed_tag_{this};
   MemberTag<StreamCall, &StreamCall::UpWritten> up_written_tag_{this};
   MemberTag<StreamCall, &StreamCall::WritesDone> writes_done_tag_{this};
   MemberTag<StreamCall, &StreamCall::DownRead> down_read_tag_{this};

@@ -37,6 +37,10 @@ void GrpcLoop::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
+    closing_.store(true);
+    // Leave signals when the count drops to zero while closing; the
+    // timeout only guards against a missed signal.
+    while (active_.load() > 0) idle_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
   }
   for (auto& queue : queues_) queue->Shutdown();
   for (auto& worker : workers_) worker.join();
@@ -47,6 +51,27 @@ void GrpcLoop::Stop() {
     for (auto& queue : queues_) {
       while (queue->Next(&tag, &ok)) static_cast<LoopTag*>(tag)->Run(ok);
     }
+  }
+}
+
+grpc::Status LoopStopping() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is stopping");
+}
+
+bool GrpcLoop::Enter() {
+  // Counted first, then checked (both sequentially consistent): Stop, which
+  // sets closing_ before it reads the count, either sees this call or this
+  // call sees closing_.
+  active_.fetch_add(1);
+  if (!closing_.load()) return true;
+  Leave();
+  return false;
+}
+
+void GrpcLoop::Leave() {
+  if (active_.fetch_sub(1) == 1 && closing_.load()) {
+    absl::MutexLock lock(&mu_);
+    idle_.SignalAll();
   }
 }
 

@@ -70,11 +70,20 @@ class GrpcLoop {
   // Starts the threads; each first runs `on_start(shard)` (which requests
   // the server's first calls on its queue).
   void Start(std::function<void(int shard)> on_start);
-  // Shuts the queues down, lets them drain and joins the threads. Call it
-  // once the server has shut down and everything that starts client calls
-  // on the loop has stopped: a queue drains only when every call on it has
-  // ended. Idempotent.
+  // Refuses new calls (Enter is false from now on), waits for every call
+  // still counted to end, then shuts the queues down, lets them drain and
+  // joins the threads. Call it once the server has shut down and the HTTP
+  // front has stopped: the calls left then end by their cancellation or
+  // their deadline. Idempotent.
   void Stop();
+
+  // Every call served or made on the loop counts from its start to its end:
+  // a call may issue its next operation at any time before it ends, and an
+  // operation on a queue already shut down aborts the process. Enter is
+  // false once Stop has begun: the caller then starts nothing (it ends the
+  // call at once, or lets go of it).
+  bool Enter();
+  void Leave();
 
   // Threads (and queues, once added): known from the start, so that the
   // backend channels can be opened before the server is built.
@@ -93,17 +102,31 @@ class GrpcLoop {
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> workers_;
   mutable std::atomic<unsigned> next_{0};
+  std::atomic<int> active_{0};
+  std::atomic<bool> closing_{false};
   absl::Mutex mu_;
+  absl::CondVar idle_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Starts `call` (a PrepareAsync...() on a loop's queue) and runs
-// `done(status)` on that queue's thread when it ends; `response` is filled
-// by then. The call's ClientContext must live until `done` runs.
-template <typename Response>
-void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
-                Response* response, absl::AnyInvocable<void(const grpc::Status&)> done) {
+// UNAVAILABLE for a call the loop refuses because it is stopping.
+grpc::Status LoopStopping();
+
+// Starts the call `prepare()` returns (a PrepareAsync...() on a queue of
+// `loop`) and runs `done(status)` on that queue's thread when it ends;
+// `response` is filled by then. The call's ClientContext must live until
+// `done` runs. A stopping loop runs `done` at once, here, with
+// LoopStopping(), and `prepare` is not called: a prepared unary call that is
+// never started keeps its serialized request for good (gRPC frees it when
+// the send completes).
+//
+//   StartUnary(loop, [&] { return stub->PrepareAsyncGetCase(&ctx, req, q); },
+//              &response, [](const grpc::Status& s) { ... });
+template <typename Response, typename Prepare>
+void StartUnary(GrpcLoop& loop, Prepare&& prepare, Response* response,
+                absl::AnyInvocable<void(const grpc::Status&)> done) {
   struct Pending final : LoopTag {
+    GrpcLoop* loop;
     std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call;
     grpc::Status status;
     absl::AnyInvocable<void(const grpc::Status&)> done;
@@ -111,12 +134,15 @@ void StartUnary(std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> call,
       // The reader lives in the call's arena, which goes with its context:
       // it is destroyed before `done` may let the context go.
       call.reset();
+      loop->Leave();
       done(status);
       delete this;
     }
   };
+  if (!loop.Enter()) return done(LoopStopping());
   auto* pending = new Pending();
-  pending->call = std::move(call);
+  pending->loop = &loop;
+  pending->call = std::forward<Prepare>(prepare)();
   pending->done = std::move(done);
   pending->call->StartCall();
   pending->call->Finish(response, &pending->status, pending);
@@ -141,6 +167,19 @@ class StreamEnd {
   virtual void OnDone(const grpc::Status& status) = 0;
 
  protected:
+  // Counts the call in `loop`. False when the loop refuses it: the call is
+  // then over, its status LoopStopping(), and the subclass fails what was
+  // asked of it.
+  bool Enter(GrpcLoop& loop) {
+    if (loop.Enter()) {
+      loop_ = &loop;
+      return true;
+    }
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    status_ = LoopStopping();
+    return false;
+  }
   // After an operation ended or a hold went.
   void Settle(bool ended_op, bool released_hold) {
     bool done = false;
@@ -155,6 +194,7 @@ class StreamEnd {
     // The reader or writer lives in the call's arena, which goes with the
     // owner's ClientContext: it is destroyed while that is surely alive.
     DropCall();
+    if (loop_ != nullptr) loop_->Leave();
     OnDone(grpc::Status(status_));
   }
   // A reader asks for its status here, when it may.
@@ -177,6 +217,7 @@ class StreamEnd {
   MemberTag<StreamEnd, &StreamEnd::FinishDone> finish_tag_{this};
 
  private:
+  GrpcLoop* loop_ = nullptr;  // set when counted
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -193,9 +234,12 @@ class StreamEnd {
 template <typename Response>
 class ClientReadStream : public loop_internal::StreamEnd {
  public:
-  // Starts `call` (PrepareAsync... on a loop queue); a read asked for
-  // before is issued now.
-  void StartCall(std::unique_ptr<grpc::ClientAsyncReader<Response>> call) {
+  // Starts `call` (PrepareAsync... on a queue of `loop`); a read asked for
+  // before is issued now. A stopping loop refuses the call: every read,
+  // asked for before or after, then fails at once on the asking thread,
+  // and OnDone(LoopStopping()) follows once nothing is held.
+  void StartCall(GrpcLoop& loop, std::unique_ptr<grpc::ClientAsyncReader<Response>> call) {
+    if (!Enter(loop)) return Refuse();
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
     ++pending_;
@@ -203,17 +247,36 @@ class ClientReadStream : public loop_internal::StreamEnd {
     if (queued_read_ != nullptr) IssueReadLocked(std::exchange(queued_read_, nullptr));
   }
   void StartRead(Response* response) {
-    absl::MutexLock lock(&mu_);
-    if (call_ == nullptr) {
-      queued_read_ = response;
-      return;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!refused_) {
+        if (call_ == nullptr) {
+          queued_read_ = response;
+        } else {
+          IssueReadLocked(response);
+        }
+        return;
+      }
+      ++holds_;
     }
-    IssueReadLocked(response);
+    OnReadDone(false);
+    Settle(false, true);
   }
 
   virtual void OnReadDone(bool /*ok*/) {}
 
  private:
+  void Refuse() {
+    bool asked;
+    {
+      absl::MutexLock lock(&mu_);
+      refused_ = reads_over_ = true;
+      asked = std::exchange(queued_read_, nullptr) != nullptr;
+      ++holds_;
+    }
+    if (asked) OnReadDone(false);
+    Settle(false, true);
+  }
   void IssueReadLocked(Response* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     reading_ = true;
     ++pending_;
@@ -251,6 +314,7 @@ class ClientReadStream : public loop_internal::StreamEnd {
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_over_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool refused_ ABSL_GUARDED_BY(mu_) = false;  // by a stopping loop
   MemberTag<ClientReadStream, &ClientReadStream::Started> start_tag_{this};
   MemberTag<ClientReadStream, &ClientReadStream::ReadDone> read_tag_{this};
 };
@@ -266,7 +330,9 @@ class ClientReadStream : public loop_internal::StreamEnd {
 template <typename Request>
 class ClientWriteStream : public loop_internal::StreamEnd {
  public:
-  void StartCall(std::unique_ptr<grpc::ClientAsyncWriter<Request>> call) {
+  // As ClientReadStream::StartCall (a refused call fails every write).
+  void StartCall(GrpcLoop& loop, std::unique_ptr<grpc::ClientAsyncWriter<Request>> call) {
+    if (!Enter(loop)) return Refuse();
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
     // The start sends the initial metadata through the operation set that
@@ -289,9 +355,29 @@ class ClientWriteStream : public loop_internal::StreamEnd {
     enum Kind { kWrite, kWriteLast, kWritesDone } kind;
   };
   void Queue(Op op) {
-    absl::MutexLock lock(&mu_);
-    queue_.push_back(op);
-    if (!busy_) IssueLocked();
+    {
+      absl::MutexLock lock(&mu_);
+      if (!refused_) {
+        queue_.push_back(op);
+        if (!busy_) IssueLocked();
+        return;
+      }
+      ++holds_;  // the callback may take a hold before we settle
+    }
+    Report(op, false);
+    Settle(false, true);
+  }
+  void Refuse() {
+    std::vector<Op> asked;
+    {
+      absl::MutexLock lock(&mu_);
+      refused_ = true;
+      asked.assign(queue_.begin(), queue_.end());
+      queue_.clear();
+      ++holds_;
+    }
+    for (const Op& op : asked) Report(op, false);
+    Settle(false, true);
   }
   // Issues the next queued operation, if any.
   void IssueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -364,6 +450,7 @@ class ClientWriteStream : public loop_internal::StreamEnd {
   std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);  // front: in flight when busy_
   // Nothing is issued until the start has completed.
   bool busy_ ABSL_GUARDED_BY(mu_) = true;
+  bool refused_ ABSL_GUARDED_BY(mu_) = false;  // by a stopping loop
   MemberTag<ClientWriteStream, &ClientWriteStream::Started> start_tag_{this};
   MemberTag<ClientWriteStream, &ClientWriteStream::WriteDone> write_tag_{this};
 };

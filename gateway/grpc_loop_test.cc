@@ -75,12 +75,14 @@ class GrpcLoopTest : public ::testing::Test {
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(&cases_);
-    health_.Register(builder);
+    const auto [watchers, per_peer] = HealthCaps();
+    health_ = std::make_unique<LoopHealth>(&loop_, watchers, per_peer);
+    health_->Register(builder);
     loop_.AddQueues(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     loop_.Start([this](int shard) {
-      health_.Start(shard);
+      health_->Start(shard);
       absl::MutexLock lock(&mu_);
       started_on_.insert({shard, loop_.CurrentShard()});
     });
@@ -94,10 +96,12 @@ class GrpcLoopTest : public ::testing::Test {
   }
 
   grpc::CompletionQueue* queue() { return loop_.queue(loop_.PickShard()); }
+  // Health watchers allowed at once, and from one address.
+  virtual std::pair<int, int> HealthCaps() { return {2, 16}; }
 
   FakeCases cases_;
   GrpcLoop loop_{2};
-  LoopHealth health_{&loop_, /*max_watchers=*/2};
+  std::unique_ptr<LoopHealth> health_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<CaseService::Stub> stub_;
@@ -126,7 +130,8 @@ TEST_F(GrpcLoopTest, AUnaryCallEndsOnTheLoopWithItsResponse) {
   grpc::Status got;
   int shard_seen = -2;
   const int shard = loop_.PickShard();
-  StartUnary(stub_->PrepareAsyncGetCase(&ctx, request, loop_.queue(shard)), &response,
+  StartUnary(loop_, [&] { return stub_->PrepareAsyncGetCase(&ctx, request, loop_.queue(shard)); },
+             &response,
              [&](const grpc::Status& s) {
                got = s;
                shard_seen = loop_.CurrentShard();
@@ -169,7 +174,7 @@ TEST_F(GrpcLoopTest, AReadStreamDeliversEveryMessageThenTheStatus) {
     request.set_name(name);
     request.set_read_limit(12);
     reader.StartRead(&reader.message);  // before the start, as relays do
-    reader.StartCall(stub_->PrepareAsyncReadEvidenceAttachment(&reader.ctx, request, queue()));
+    reader.StartCall(loop_, stub_->PrepareAsyncReadEvidenceAttachment(&reader.ctx, request, queue()));
     ASSERT_TRUE(reader.done.WaitForNotificationWithTimeout(absl::Seconds(30))) << name;
     EXPECT_EQ(reader.chunks, "01234567891011") << name;
     EXPECT_EQ(reader.status.error_code(), std::string(name) == "ok"
@@ -205,7 +210,8 @@ TEST_F(GrpcLoopTest, AReaderThatStopsAndCancelsStillEnds) {
   ReadEvidenceAttachmentRequest request;
   request.set_name("endless");
   quitter.StartRead(&quitter.message);
-  quitter.StartCall(stub_->PrepareAsyncReadEvidenceAttachment(&quitter.ctx, request, queue()));
+  quitter.StartCall(loop_,
+                    stub_->PrepareAsyncReadEvidenceAttachment(&quitter.ctx, request, queue()));
   ASSERT_TRUE(quitter.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_EQ(quitter.read, 3);
   EXPECT_EQ(quitter.status.error_code(), grpc::StatusCode::CANCELLED);
@@ -216,9 +222,9 @@ TEST_F(GrpcLoopTest, AReaderThatStopsAndCancelsStillEnds) {
 class Writer final : public ClientWriteStream<AddEvidenceRequest> {
  public:
   explicit Writer(std::vector<std::string> chunks) : chunks_(std::move(chunks)) {}
-  void Begin(CaseService::Stub* stub, grpc::CompletionQueue* queue) {
+  void Begin(GrpcLoop& loop, CaseService::Stub* stub) {
     Next();
-    StartCall(stub->PrepareAsyncAddEvidence(&ctx, &evidence, queue));
+    StartCall(loop, stub->PrepareAsyncAddEvidence(&ctx, &evidence, loop.PickQueue()));
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
@@ -250,7 +256,7 @@ class Writer final : public ClientWriteStream<AddEvidenceRequest> {
 
 TEST_F(GrpcLoopTest, AWriteStreamSendsEveryMessageAndGetsTheResponse) {
   Writer writer({"a", "b", "c", "d"});
-  writer.Begin(stub_.get(), queue());
+  writer.Begin(loop_, stub_.get());
   ASSERT_TRUE(writer.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(writer.status.ok()) << writer.status.error_message();
   EXPECT_EQ(writer.evidence.summary(), "4:abcd");
@@ -262,7 +268,7 @@ TEST_F(GrpcLoopTest, AWriteStreamRefusedMidwayEndsWithTheRefusal) {
   std::vector<std::string> chunks = {"a", "b", "bad"};
   for (int i = 0; i < 200; ++i) chunks.push_back(std::string(1024, 'x'));
   Writer writer(chunks);
-  writer.Begin(stub_.get(), queue());
+  writer.Begin(loop_, stub_.get());
   ASSERT_TRUE(writer.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_EQ(writer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
@@ -397,6 +403,89 @@ TEST_F(GrpcLoopTest, HealthWatchersAreCapped) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   FAIL() << "the place of a cancelled watcher never came free";
+}
+
+class GrpcLoopPerPeerTest : public GrpcLoopTest {
+  std::pair<int, int> HealthCaps() override { return {10, 2}; }
+};
+
+TEST_F(GrpcLoopPerPeerTest, OneAddressHoldsFewHealthWatchers) {
+  WatchCall first(channel_), second(channel_);
+  EXPECT_EQ(first.Read(), LoopHealth::Response(LoopHealth::kServing));
+  EXPECT_EQ(second.Read(), LoopHealth::Response(LoopHealth::kServing));
+  WatchCall third(channel_);
+  grpc::Status status;
+  EXPECT_EQ(third.Read(&status), "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "two from this address, though ten are allowed in all";
+}
+
+TEST_F(GrpcLoopTest, AStoppingLoopRefusesNewCallsAndDrainsTheRest) {
+  // A call in flight when Stop begins is waited for; one started after is
+  // refused at once; Stop returns once the first has ended. The call goes
+  // to a backend of its own: the loop's server shuts down first, as the
+  // gateway's does, and must not end the call with it.
+  FakeCases backend_cases;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&backend_cases);
+  std::unique_ptr<grpc::Server> backend = builder.BuildAndStart();
+  ASSERT_NE(backend, nullptr);
+  auto stub = CaseService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  Reader reading;
+  ReadEvidenceAttachmentRequest request;
+  request.set_name("endless");
+  reading.StartRead(&reading.message);
+  reading.StartCall(loop_, stub->PrepareAsyncReadEvidenceAttachment(&reading.ctx, request,
+                                                                   queue()));
+  server_->Shutdown(std::chrono::system_clock::now());  // what the gateway does first
+  absl::Notification stopped;
+  std::thread stopper([&] {
+    loop_.Stop();
+    stopped.Notify();
+  });
+  EXPECT_FALSE(stopped.WaitForNotificationWithTimeout(absl::Milliseconds(200)))
+      << "the call in flight holds the queues open";
+  // Stop begins on its thread: from then on a call is turned away at once,
+  // on the calling thread, before anything reaches a queue.
+  cases::v1::Case response;
+  grpc::Status refused;
+  bool refused_here = false;
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
+       !refused_here && absl::Now() < give_up;) {
+    grpc::ClientContext probe;
+    probe.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    absl::Notification ran;
+    const std::thread::id caller = std::this_thread::get_id();
+    StartUnary(loop_, [&] { return stub->PrepareAsyncGetCase(&probe, {}, queue()); }, &response,
+               [&](const grpc::Status& s) {
+                 refused = s;
+                 refused_here = std::this_thread::get_id() == caller;
+                 ran.Notify();
+               });
+    ran.WaitForNotification();  // a call let through ends by the deadline at most
+  }
+  ASSERT_TRUE(refused_here);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(refused.error_message(), "the gateway is stopping");
+  // A stream asked for now is refused too, its read failed and its end told.
+  Reader late;
+  late.StartRead(&late.message);
+  late.StartCall(loop_, stub->PrepareAsyncReadEvidenceAttachment(&late.ctx, request, queue()));
+  ASSERT_TRUE(late.done.HasBeenNotified());
+  EXPECT_EQ(late.status.error_message(), "the gateway is stopping");
+  Writer writer({"a", "b"});
+  writer.Begin(loop_, stub.get());
+  ASSERT_TRUE(writer.done.HasBeenNotified());
+  EXPECT_EQ(writer.failed_writes, 1);  // the first write; nothing followed it
+  EXPECT_EQ(writer.status.error_message(), "the gateway is stopping");
+  reading.ctx.TryCancel();
+  ASSERT_TRUE(reading.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(stopped.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  stopper.join();
+  backend->Shutdown();
 }
 
 TEST(LoopHealthTest, RequestsParseAsTheProtoDoes) {

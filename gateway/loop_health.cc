@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/grpc_util.h"
+#include "gateway/limits.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
@@ -64,7 +65,8 @@ class CheckCall {
 
  private:
   void Requested(bool ok) {
-    if (!ok) {
+    // Stopping: nothing more is sent (the call ends with the server).
+    if (!ok || !health_->loop_->Enter()) {
       delete this;
       return;
     }
@@ -82,7 +84,10 @@ class CheckCall {
       responder_.Finish(Buffer(LoopHealth::Response(status)), grpc::Status::OK, &answered_tag_);
     }
   }
-  void Answered(bool /*ok*/) { delete this; }
+  void Answered(bool /*ok*/) {
+    health_->loop_->Leave();
+    delete this;
+  }
 
   LoopHealth* health_;
   const int shard_;
@@ -124,11 +129,16 @@ class LoopHealth::Watcher {
       delete this;
       return;
     }
-    new Watcher(health_, shard_);
     {
       absl::MutexLock lock(&mu_);
       pending_ = 1;  // the server's notice that the call is over
+      if (!health_->loop_->Enter()) {
+        over_ = true;  // stopping: nothing is sent; that notice frees this
+        return;
+      }
+      counted_ = true;
     }
+    new Watcher(health_, shard_);
     if (!LoopHealth::ParseRequest(Flatten(request_), &service_)) {
       absl::MutexLock lock(&mu_);
       over_ = true;  // nothing is ever sent
@@ -138,7 +148,11 @@ class LoopHealth::Watcher {
       return;
     }
     absl::MutexLock lock(&health_->mu_);
-    if (static_cast<int>(health_->watchers_.size()) >= health_->max_watchers_) {
+    peer_ = PeerAddress(ctx_.peer());
+    int& from_peer = health_->watchers_by_peer_[peer_];
+    if (static_cast<int>(health_->watchers_.size()) >= health_->max_watchers_ ||
+        from_peer >= health_->max_watchers_per_peer_) {
+      if (from_peer == 0) health_->watchers_by_peer_.erase(peer_);
       absl::MutexLock own(&mu_);
       over_ = true;
       ++pending_;
@@ -147,6 +161,7 @@ class LoopHealth::Watcher {
                      &finished_tag_);
       return;
     }
+    ++from_peer;
     health_->watchers_.insert(this);
     Send(health_->StatusForWatchLocked(service_));
   }
@@ -175,7 +190,9 @@ class LoopHealth::Watcher {
   void Over(bool /*ok*/) {
     {
       absl::MutexLock lock(&health_->mu_);
-      health_->watchers_.erase(this);
+      if (health_->watchers_.erase(this) > 0 && --health_->watchers_by_peer_[peer_] == 0) {
+        health_->watchers_by_peer_.erase(peer_);
+      }
     }
     {
       absl::MutexLock lock(&mu_);
@@ -186,12 +203,15 @@ class LoopHealth::Watcher {
 
   // One operation ended: the watcher is freed after the last.
   void Settle() {
-    bool last;
+    bool last, counted;
     {
       absl::MutexLock lock(&mu_);
       last = --pending_ == 0;
+      counted = counted_;
     }
-    if (last) delete this;
+    if (!last) return;
+    if (counted) health_->loop_->Leave();
+    delete this;
   }
 
   LoopHealth* health_;
@@ -200,6 +220,7 @@ class LoopHealth::Watcher {
   grpc::ByteBuffer request_;
   grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
   std::string service_;
+  std::string peer_;  // the caller's address, for the cap per address
   grpc::ByteBuffer response_;
   absl::Mutex mu_;
   int pending_ ABSL_GUARDED_BY(mu_) = 0;
@@ -207,14 +228,16 @@ class LoopHealth::Watcher {
   bool has_queued_ ABSL_GUARDED_BY(mu_) = false;
   Status queued_ ABSL_GUARDED_BY(mu_) = kUnknown;
   bool over_ ABSL_GUARDED_BY(mu_) = false;
+  bool counted_ ABSL_GUARDED_BY(mu_) = false;
   MemberTag<Watcher, &Watcher::Requested> requested_tag_{this};
   MemberTag<Watcher, &Watcher::Written> written_tag_{this};
   MemberTag<Watcher, &Watcher::Finished> finished_tag_{this};
   MemberTag<Watcher, &Watcher::Over> over_tag_{this};
 };
 
-LoopHealth::LoopHealth(GrpcLoop* loop, int max_watchers)
-    : loop_(loop), max_watchers_(max_watchers), service_(std::make_unique<Service>()) {
+LoopHealth::LoopHealth(GrpcLoop* loop, int max_watchers, int max_watchers_per_peer)
+    : loop_(loop), max_watchers_(max_watchers), max_watchers_per_peer_(max_watchers_per_peer),
+      service_(std::make_unique<Service>()) {
   statuses_[""] = kServing;
 }
 

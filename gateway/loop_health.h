@@ -36,10 +36,14 @@ class LoopHealth {
   enum Status { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
 
   // Watchers open at once beyond which a new Watch is refused
-  // (RESOURCE_EXHAUSTED): the service answers anyone, keys or not.
+  // (RESOURCE_EXHAUSTED): the service answers anyone, keys or not. One
+  // address may hold a few of them, so that one caller cannot take them all
+  // (unless it speaks for others: an ingress is one address).
   static constexpr int kMaxWatchers = 1000;
+  static constexpr int kMaxWatchersPerPeer = 16;
 
-  explicit LoopHealth(GrpcLoop* loop, int max_watchers = kMaxWatchers);
+  explicit LoopHealth(GrpcLoop* loop, int max_watchers = kMaxWatchers,
+                      int max_watchers_per_peer = kMaxWatchersPerPeer);
   ~LoopHealth();
   LoopHealth(const LoopHealth&) = delete;
   LoopHealth& operator=(const LoopHealth&) = delete;
@@ -76,11 +80,13 @@ class LoopHealth {
 
   GrpcLoop* loop_;
   const int max_watchers_;
+  const int max_watchers_per_peer_;
   std::unique_ptr<Service> service_;
   mutable absl::Mutex mu_;
   std::map<std::string, Status> statuses_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> watchers_by_peer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace counsel::gateway

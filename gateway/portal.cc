@@ -15,36 +15,16 @@
 namespace counsel::gateway {
 namespace {
 
-// The caller's admission re-signed for one backend method.
-Admission For(const Admission& a, absl::string_view method) {
-  Admission out = a;
-  out.context.set_method(std::string(method));
-  return out;
-}
-
-// Starts a unary call (`prepare(queue)` is its PrepareAsync...)
-// on the loop, admitted by the backend's breaker and recorded in it; runs
-// `done(status)` on the loop when it ends, or here when the circuit is open.
-template <typename Response, typename Prepare>
-void Start(const Gateway& gateway, const Upstream& up, Prepare prepare, Response* response,
-           absl::AnyInvocable<void(const grpc::Status&)> done) {
-  if (grpc::Status open = up.Admit(); !open.ok()) return done(open);
-  StartUnary(prepare(gateway.loop().PickQueue()), response,
-             [&up, done = std::move(done)](const grpc::Status& s) mutable {
-               up.Record(s);
-               done(s);
-             });
-}
-
-// The same, waited for: the brief is composed on the gateway's executor,
-// whose threads may block.
-template <typename Response, typename Prepare>
-absl::Status CallAndWait(const Gateway& gateway, const Upstream& up, Prepare prepare,
-                         Response* response) {
+// One backend read, waited for: the brief is composed on the gateway's
+// executor, whose threads may block.
+absl::Status FetchAndWait(const Gateway& gateway, const Admission& admission,
+                          absl::string_view method, const google::protobuf::Message& request,
+                          google::protobuf::Message* response) {
+  Exchange ex;
   absl::Notification done;
   grpc::Status status;
-  Start(gateway, up, std::move(prepare), response, [&](const grpc::Status& s) {
-    status = s;
+  gateway.Fetch(method, admission, request, response, &ex, [&](grpc::Status s) {
+    status = std::move(s);
     done.Notify();
   });
   done.WaitForNotification();
@@ -58,22 +38,12 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
   if (request.name().rfind("cases/", 0) != 0 || request.name().size() <= 6) {
     return InvalidArgumentField("name", "must be cases/{case}");
   }
-  const Upstream& cases_up = gateway.cases();
-  const Upstream& guidance_up = gateway.guidance();
-  using counsel::cases::v1::CaseService;
-  using counsel::guidance::v1::GuidanceService;
   v1::CaseBrief brief;
   {
-    grpc::ClientContext ctx;
-    gateway.Prepare(For(admission, "/counsel.cases.v1.CaseService/GetCase"), &ctx);
     counsel::cases::v1::GetCaseRequest get;
     get.set_name(request.name());
-    RETURN_IF_ERROR(CallAndWait(
-        gateway, cases_up,
-        [&](grpc::CompletionQueue* queue) {
-          return cases_up.Stub<CaseService>()->PrepareAsyncGetCase(&ctx, get, queue);
-        },
-        brief.mutable_case_()));
+    RETURN_IF_ERROR(FetchAndWait(gateway, admission, "/counsel.cases.v1.CaseService/GetCase", get,
+                                 brief.mutable_case_()));
   }
   const auto& c = brief.case_();
   // Provisions as in force on the incident date (or the discovery date).
@@ -85,18 +55,13 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
   brief.set_as_of(as_of);
   if (c.advice().empty()) return brief;
   {
-    grpc::ClientContext ctx;
-    gateway.Prepare(For(admission, "/counsel.guidance.v1.GuidanceService/GetAdvice"), &ctx);
     counsel::guidance::v1::GetAdviceRequest get;
     get.set_name(c.advice());
     get.set_locale(request.locale());
     get.set_resolve_citations_as_of(as_of);
-    RETURN_IF_ERROR(CallAndWait(
-        gateway, guidance_up,
-        [&](grpc::CompletionQueue* queue) {
-          return guidance_up.Stub<GuidanceService>()->PrepareAsyncGetAdvice(&ctx, get, queue);
-        },
-        brief.mutable_advice()));
+    RETURN_IF_ERROR(FetchAndWait(gateway, admission,
+                                 "/counsel.guidance.v1.GuidanceService/GetAdvice", get,
+                                 brief.mutable_advice()));
   }
   std::set<std::string> names;
   std::set<std::string> stale_seen;
@@ -113,8 +78,9 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
     }
   }
   const std::vector<std::string> ordered(names.begin(), names.end());
+  // Every provision at once: the brief waits for the slowest, not the sum.
   struct Call {
-    grpc::ClientContext ctx;
+    Exchange ex;
     counsel::guidance::v1::GetProvisionRequest request;
     counsel::guidance::v1::Provision response;
     grpc::Status status;
@@ -123,23 +89,15 @@ absl::StatusOr<v1::CaseBrief> ComposeCaseBrief(const Gateway& gateway, const Adm
   absl::BlockingCounter done(static_cast<int>(ordered.size()));
   for (const std::string& name : ordered) {
     auto call = std::make_unique<Call>();
-    gateway.Prepare(For(admission, "/counsel.guidance.v1.GuidanceService/GetProvision"),
-                    &call->ctx);
     call->request.set_name(name);
     call->request.set_as_of(as_of);
     Call* raw = call.get();
     calls.push_back(std::move(call));
-    Start(
-        gateway, guidance_up,
-        [&guidance_up, raw](grpc::CompletionQueue* queue) {
-          return guidance_up.Stub<GuidanceService>()->PrepareAsyncGetProvision(
-              &raw->ctx, raw->request, queue);
-        },
-        &raw->response,
-        [raw, &done](const grpc::Status& s) {
-          raw->status = s;
-          done.DecrementCount();
-        });
+    gateway.Fetch("/counsel.guidance.v1.GuidanceService/GetProvision", admission, raw->request,
+                  &raw->response, &raw->ex, [raw, &done](grpc::Status s) {
+                    raw->status = std::move(s);
+                    done.DecrementCount();
+                  });
   }
   done.Wait();
   for (auto& call : calls) {

@@ -5,11 +5,14 @@
 // the error metric.
 //
 //   if (grpc::Status open = up.Admit(); !open.ok()) return fail(open);
-//   auto call = up.Stub<CaseService>()->PrepareAsyncGetCase(ctx, req, loop.queue(shard));
-//   StartUnary(std::move(call), &resp, [&up](const grpc::Status& s) {
+//   StartUnary(loop, [&] { return up.Stub<CaseService>()->PrepareAsyncGetCase(ctx, req, q); },
+//              &resp, [&up](const grpc::Status& s) {
 //     up.Record(s);
 //     ...
 //   });
+//
+// Unary reads go through Gateway::Forward or Gateway::Fetch instead, which
+// add the retries (Upstream::Call).
 #ifndef COUNSEL_GATEWAY_UPSTREAM_H_
 #define COUNSEL_GATEWAY_UPSTREAM_H_
 
@@ -17,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "gateway/breaker.h"
@@ -44,7 +48,7 @@ class Exchange final : public LoopTag {
   std::string context;
 
   // Ends the call CANCELLED: the attempt in flight, or the wait for the
-  // next. On loop thread `shard`.
+  // next. From any thread (the HTTP front cancels from its own).
   void TryCancel();
 
  private:
@@ -56,18 +60,22 @@ class Exchange final : public LoopTag {
 
   const Upstream* upstream_ = nullptr;
   const std::string* method_ = nullptr;
+  GrpcLoop* loop_ = nullptr;
   grpc::CompletionQueue* queue_ = nullptr;
   bool retry_ = false;
   int attempts_ = 0;
-  bool cancelled_ = false;
+  // Guards what TryCancel reaches from another thread: uncontended on the
+  // loop, where everything else runs.
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   // The attempt's context, then its reader (which lives in the call's
   // arena, so goes first).
-  std::unique_ptr<grpc::ClientContext> client_;
+  std::unique_ptr<grpc::ClientContext> client_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> call_;
   grpc::Status status_;
   // Made only for a retry: an alarm takes gRPC's global init lock.
-  std::unique_ptr<grpc::Alarm> wait_;
-  bool waiting_ = false;
+  std::unique_ptr<grpc::Alarm> wait_ ABSL_GUARDED_BY(mu_);
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
   MemberTag<Exchange, &Exchange::Resume> resume_tag_{this};
   std::function<void(grpc::Status)> done_;
 };
@@ -98,13 +106,14 @@ class Upstream {
   grpc::Status Admit() const;
   void Record(const grpc::Status& status) const;
 
-  // Sends ex->request as `method` (which must outlive the call) with
-  // `queue` (loop thread ex->shard's), and runs `done` there with the status
-  // once ex->response is filled; admitted and recorded once. With `retry`
+  // Sends ex->request as `method` (which must outlive the call) on `loop`
+  // (thread ex->shard), and runs `done` there with the status once
+  // ex->response is filled; admitted and recorded once. With `retry`
   // (idempotent methods), an UNAVAILABLE attempt is tried again under
-  // RetryRule and the backend's RetryBudget. An open circuit runs `done` at
-  // once, on this thread.
-  void Call(const std::string& method, grpc::CompletionQueue* queue, bool retry, Exchange* ex,
+  // RetryRule and the backend's RetryBudget, which only such calls spend
+  // and earn. An open circuit, or a stopping loop, runs `done` at once, on
+  // this thread.
+  void Call(const std::string& method, GrpcLoop& loop, bool retry, Exchange* ex,
             std::function<void(grpc::Status)> done) const;
 
  private:

@@ -44,9 +44,9 @@ TEST(UpstreamTest, AnOpenCircuitRefusesAUnaryCallWithoutSendingIt) {
   Exchange ex;
   absl::Notification done;
   grpc::Status got;
-  // No queue: a refused call never reaches one (`done` runs at once).
+  GrpcLoop loop(1);  // never started: a refused call never reaches it
   const std::string method = "/counsel.guidance.v1.GuidanceService/GetStatute";
-  up.Call(method, nullptr, /*retry=*/true, &ex, [&](grpc::Status s) {
+  up.Call(method, loop, /*retry=*/true, &ex, [&](grpc::Status s) {
     got = std::move(s);
     done.Notify();
   });
@@ -128,7 +128,7 @@ class UpstreamRetryTest : public ::testing::Test {
     ex.deadline = absl::Now() + timeout;
     absl::Notification done;
     grpc::Status got;
-    up_->Call(method_, loop_.queue(0), retry, &ex, [&](grpc::Status s) {
+    up_->Call(method_, loop_, retry, &ex, [&](grpc::Status s) {
       got = std::move(s);
       done.Notify();
     });
@@ -205,6 +205,28 @@ TEST_F(UpstreamRetryTest, CancellingDuringTheWaitEndsTheCallCancelled) {
   });
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
   EXPECT_EQ(backend_.calls, 1);
+}
+
+TEST_F(UpstreamRetryTest, ACancelFromAnotherThreadEndsTheCallCancelled) {
+  // The HTTP front cancels from its own threads: during the 20 s wait for
+  // a retry (or the first attempt, if its refusal is not in yet).
+  Use(absl::Seconds(20), /*jitter=*/false);
+  backend_.failures = 1000000;
+  const grpc::Status status = Call(true, absl::Seconds(30), [&](Exchange* ex) {
+    backend_.first_call.WaitForNotification();
+    ex->TryCancel();
+  });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+  EXPECT_EQ(backend_.calls, 1);
+}
+
+TEST_F(UpstreamRetryTest, AStoppingLoopRefusesTheCallBeforeItIsSent) {
+  server_->Shutdown();
+  loop_.Stop();
+  const grpc::Status status = Call(true);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "the gateway is stopping");
+  EXPECT_EQ(backend_.calls, 0);
 }
 
 TEST(UpstreamTest, LocalMethodsAreServedFromThePolicyTable) {

@@ -163,7 +163,7 @@ class Answer {
 // falls kMaxQueued frames behind is ended (it resumes from its last id).
 class HttpWatcher final : public FeedListener, public std::enable_shared_from_this<HttpWatcher> {
   struct Page {
-    grpc::ClientContext ctx;
+    Exchange ex;
     cases::v1::ListChangesRequest request;
     cases::v1::ListChangesResponse response;
   };
@@ -293,30 +293,21 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
     page->request.set_page_size(kPageSize);
     page->request.set_view(view_);
     Admission list = admission_;
-    list.context.set_method("/counsel.cases.v1.CaseService/ListChanges");
     list.deadline = std::min(admission_.deadline,
                              front_->gateway->clock()->Now() + absl::Seconds(30));
-    front_->gateway->Prepare(list, &page->ctx);
     {
       absl::MutexLock lock(&mu_);
       if (ended_) return;
       page_ = page;
     }
     front_->Enter();
-    const Upstream& cases = front_->gateway->cases();
-    if (grpc::Status open = cases.Admit(); !open.ok()) {
-      OnPage(open, page->response);
-      front_->Leave();
-      return;
-    }
-    StartUnary(cases.Stub<cases::v1::CaseService>()->PrepareAsyncListChanges(
-                   &page->ctx, page->request, front_->gateway->loop().PickQueue()),
-               &page->response,
-               [self = shared_from_this(), page, &cases](const grpc::Status& status) {
-                 cases.Record(status);
-                 self->OnPage(status, page->response);
-                 self->front_->Leave();
-               });
+    // A read: retried on UNAVAILABLE as any forwarded ListChanges is.
+    front_->gateway->Fetch("/counsel.cases.v1.CaseService/ListChanges", list, page->request,
+                           &page->response, &page->ex,
+                           [self = shared_from_this(), page](grpc::Status status) {
+                             self->OnPage(status, page->response);
+                             self->front_->Leave();
+                           });
   }
 
   void OnPage(const grpc::Status& status, const cases::v1::ListChangesResponse& response) {
@@ -366,7 +357,7 @@ class HttpWatcher final : public FeedListener, public std::enable_shared_from_th
       stitch_ = FeedStitch(-1);
     }
     // Outside the lock: a cancelled call may complete on this thread.
-    if (page != nullptr) page->ctx.TryCancel();
+    if (page != nullptr) page->ex.TryCancel();
     sub.reset();  // no frame reaches this watcher after it
     answer_->Log(log_status_);
     admission_.stream_slot.reset();
@@ -412,7 +403,7 @@ class UploadRelay final : public ClientWriteStream<cases::v1::AddEvidenceRequest
     request_.ParseFromString(request_bytes);
     front_->gateway->Prepare(admission_, &ctx_);
     StartWriteLast(&request_);
-    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
+    StartCall(front_->gateway->loop(), front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
         &ctx_, &evidence_, front_->gateway->loop().PickQueue()));
   }
 
@@ -459,7 +450,7 @@ class DownloadRelay final : public ClientReadStream<cases::v1::ReadEvidenceAttac
     }
     front_->gateway->Prepare(admission_, ctx_.get());
     StartRead(&message_);
-    StartCall(front_->gateway->cases()
+    StartCall(front_->gateway->loop(), front_->gateway->cases()
                   .Stub<cases::v1::CaseService>(/*bulk=*/true)
                   ->PrepareAsyncReadEvidenceAttachment(ctx_.get(), request_,
                                                        front_->gateway->loop().PickQueue()));
@@ -585,7 +576,7 @@ class FormUpload final : public ClientWriteStream<cases::v1::AddEvidenceRequest>
     if (base.ok()) base_.ParseFromString(*base);
     front_->gateway->Prepare(admission_, &ctx_);
     AddHold();  // released when the body is read to its end, or abandoned
-    StartCall(front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
+    StartCall(front_->gateway->loop(), front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
         &ctx_, &evidence_, front_->gateway->loop().PickQueue()));
     if (!base.ok()) return Fail(base.status());
     ReadPiece();
@@ -826,8 +817,12 @@ void ServeReady(Front* front, std::shared_ptr<Answer> answer) {
     grpc::Slice empty("");
     call->request = grpc::ByteBuffer(&empty, 1);
     front->Enter();
-    StartUnary(up.generic()->PrepareUnaryCall(&call->ctx, "/grpc.health.v1.Health/Check",
-                                              call->request, front->gateway->loop().PickQueue()),
+    GrpcLoop& loop = front->gateway->loop();
+    StartUnary(loop,
+               [&] {
+                 return up.generic()->PrepareUnaryCall(&call->ctx, "/grpc.health.v1.Health/Check",
+                                                       call->request, loop.PickQueue());
+               },
                &call->response, [front, probe, call, result](const grpc::Status& s) {
                  const bool serving =
                      s.ok() && Flatten(call->response) == std::string("\x08\x01", 2);

@@ -77,7 +77,9 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
   Group(WatchFanout* fanout, std::string key, CallContext context, bool full)
       : fanout_(fanout), key_(std::move(key)), context_(std::move(context)), full_(full) {}
 
-  // False when the group has ended (a new one takes its key).
+  // False when the group has ended (a new one takes its key). The first
+  // listener makes a stream: StartPending starts it, outside every lock,
+  // since a stopping gateway refuses it (and ends it) at once.
   bool Add(FeedListener* l) {
     absl::MutexLock lock(&mu_);
     if (ended_) return false;
@@ -134,10 +136,14 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
       Metrics::Get().SetSharedFeeds(group_->fanout_->streams_.fetch_add(1) + 1);
       group_->fanout_->gateway_->Prepare(a, ctx_.get());
       ctx_->set_wait_for_ready(true);
+    }
+    // May end the stream (OnDone) before it returns.
+    void Start() {
       StartRead(&message_);
       const Gateway* gateway = group_->fanout_->gateway_;
-      StartCall(gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncWatchChanges(
-          ctx_.get(), request_, gateway->loop().PickQueue()));
+      StartCall(gateway->loop(),
+                gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncWatchChanges(
+                    ctx_.get(), request_, gateway->loop().PickQueue()));
     }
     void OnReadDone(bool ok) override {
       if (!ok) return;
@@ -163,9 +169,20 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
   void StartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     streaming_ = true;
     stream_ctx_ = std::make_shared<grpc::ClientContext>();
-    new Stream(shared_from_this(), stream_ctx_, cursor_);
+    pending_ = new Stream(shared_from_this(), stream_ctx_, cursor_);
   }
 
+ public:
+  void StartPending() {
+    Stream* stream;
+    {
+      absl::MutexLock lock(&mu_);
+      stream = std::exchange(pending_, nullptr);
+    }
+    if (stream != nullptr) stream->Start();
+  }
+
+ private:
   void Deliver(const cases::v1::WatchChangesResponse& m) {
     const std::string& cursor = m.has_bookmark() ? m.bookmark().cursor() : m.change().cursor();
     auto seq = fanout_->cursors_.Decode(context_.tenant(), context_.client_id(), cursor, "cursor");
@@ -181,6 +198,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
   }
 
   void StreamDone(const grpc::Status& status) {
+    bool ended = false;
     {
       absl::MutexLock lock(&mu_);
       stream_ctx_ = nullptr;
@@ -198,10 +216,12 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
         // frame any of them got. No timer, no thread: the new call waits
         // for the channel to be ready (its reconnect backoff is the pace).
         StartLocked();
-        return;
+      } else {
+        ended = true;
       }
     }
-    End(status);
+    if (ended) return End(status);
+    StartPending();
   }
 
   WatchFanout* const fanout_;
@@ -213,6 +233,7 @@ class WatchFanout::Group : public std::enable_shared_from_this<Group> {
   std::shared_ptr<grpc::ClientContext> stream_ctx_ ABSL_GUARDED_BY(mu_);
   std::string cursor_ ABSL_GUARDED_BY(mu_);  // empty: from now
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  Stream* pending_ ABSL_GUARDED_BY(mu_) = nullptr;  // made, not yet started
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   int failures_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -272,6 +293,7 @@ std::unique_ptr<WatchFanout::Subscription> WatchFanout::Join(const CallContext& 
       group->Add(listener);
     }
   }
+  group->StartPending();
   return std::make_unique<SubscriptionImpl>(this, std::move(group), key, listener);
 }
 

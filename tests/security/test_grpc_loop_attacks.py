@@ -1,8 +1,9 @@
 """What callers with no key, or hostile ones, can do to the gateway's gRPC
 threads (gateway/grpc_loop.h), on loopback, bounded: hold health watches
-(which need no key), flood it with unknown methods, and cancel calls in
-flight by the hundred. None may stop it serving the others or leave a call
-counted in flight."""
+(which need no key), flood it with unknown methods, cancel calls in
+flight by the hundred, and cut uploads short. None may stop it serving the
+others, leave a call counted in flight, or have a cut upload stored as
+whole."""
 import os
 import re
 import sys
@@ -10,6 +11,8 @@ import time
 import unittest
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+
+import threading
 
 import grpc
 
@@ -19,6 +22,7 @@ sys.path.insert(0, os.path.join(BUILD, "py"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
 from counsel_harness import Cluster  # noqa: E402
+from counsel.cases.v1 import cases_pb2  # noqa: E402
 from counsel.guidance.v1 import guidance_pb2  # noqa: E402
 
 GET_STATUTE = "/counsel.guidance.v1.GuidanceService/GetStatute"
@@ -119,6 +123,54 @@ class GrpcLoopAttacksTest(unittest.TestCase):
         while self.in_flight() != 0:
             self.assertLess(time.monotonic(), deadline, "a cancelled call stayed in flight")
             time.sleep(0.05)
+
+    def test_an_upload_cancelled_mid_stream_is_not_stored(self):
+        # The gateway reads a caller's half-close and its cancellation alike
+        # (the stream's messages end); passing a cancellation on as the end
+        # of the requests would store the part that arrived as the whole.
+        key = self.c.create_key("firm-loop", ["cases.read", "cases.write"], rate=100000)
+        md = [("authorization", f"Bearer {key}")]
+        create = self.ch.unary_unary("/counsel.cases.v1.CaseService/CreateCase",
+                                     request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=cases_pb2.Case.FromString)
+        case = create(cases_pb2.CreateCaseRequest(case=cases_pb2.Case(
+            client=cases_pb2.Client(display_name="cut"),
+            leaked_data=[cases_pb2.LEAKED_DATA_EMAIL])), metadata=md, timeout=10)
+        upload = self.ch.stream_unary("/counsel.cases.v1.CaseService/AddEvidence",
+                                      request_serializer=lambda m: m.SerializeToString(),
+                                      response_deserializer=cases_pb2.Evidence.FromString)
+        for i in range(20):
+            sent = threading.Event()
+            release = threading.Event()
+
+            def messages():
+                yield cases_pb2.AddEvidenceRequest(
+                    parent=case.name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS))
+                yield cases_pb2.AddEvidenceRequest(chunk=b"x" * 4096)
+                sent.set()
+                release.wait(30)  # the cancellation comes while the caller still sends
+
+            call = upload.future(messages(), metadata=md, timeout=30)
+            self.assertTrue(sent.wait(30))
+            # Half the time at once, half once the chunk is surely through.
+            if i % 2:
+                time.sleep(0.05)
+            call.cancel()
+            release.set()
+            with self.assertRaises(grpc.FutureCancelledError):
+                call.result()
+        # A whole upload afterwards: stored, and the only one.
+        whole = upload(iter([
+            cases_pb2.AddEvidenceRequest(
+                parent=case.name, evidence=cases_pb2.Evidence(kind=cases_pb2.Evidence.KIND_SMS)),
+            cases_pb2.AddEvidenceRequest(chunk=b"y" * 4096)]), metadata=md, timeout=30)
+        self.assertEqual(whole.attachment.size_bytes, 4096)
+        listed = self.ch.unary_unary("/counsel.cases.v1.CaseService/ListEvidence",
+                                     request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=cases_pb2.ListEvidenceResponse.FromString)
+        got = listed(cases_pb2.ListEvidenceRequest(parent=case.name, page_size=100), metadata=md,
+                     timeout=10)
+        self.assertEqual([e.name for e in got.evidence], [whole.name])
 
 
 if __name__ == "__main__":
