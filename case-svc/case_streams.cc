@@ -280,6 +280,9 @@ class ChangeWatch final : public grpc::ServerWriteReactor<v1::WatchChangesRespon
       link_->watch = nullptr;
     }
     if (hub_id_ != 0) service_->hub_.Remove(hub_id_);
+    // Finish is called under mu_ and OnDone may run on another thread
+    // before that caller has let go of it: wait for it to leave.
+    { absl::MutexLock lock(&mu_); }
     delete this;
   }
 
