@@ -381,5 +381,27 @@ TEST_F(CaseServiceTest, EveryPendingItemOfALongChecklistIsCountedOverdue) {
   EXPECT_EQ(Rows("pending_items"), 42) << "an update rewrites every pending item";
 }
 
+TEST_F(CaseServiceTest, WatchesCancelledAsTheyStartEndWithoutHarm) {
+  // A watch cancelled while its first read of the feed is in flight is
+  // finished by that read, under the watch's lock, and gRPC may end the
+  // call on another thread at once: the watch must outlive the lock (once,
+  // in WatcherResumedAcrossConcurrentWritesSeesEachChangeOnceInOrder, it
+  // did not: "Mutex unlocked when destroyed"). 400 such watches from four
+  // threads make that path common; the service must then still answer.
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([this] {
+      for (int i = 0; i < 100; ++i) {
+        auto ctx = Signed("WatchChanges", {});
+        auto reader = stub_->WatchChanges(ctx.get(), {});
+        ctx->TryCancel();
+        (void)reader->Finish();
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  MustCreate();
+}
+
 }  // namespace
 }  // namespace counsel::cases::service_test
