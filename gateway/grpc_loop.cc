@@ -32,15 +32,19 @@ void GrpcLoop::Start(std::function<void(int shard)> on_start) {
   }
 }
 
-void GrpcLoop::Stop() {
+int GrpcLoop::Stop(absl::Duration grace) {
+  int left = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (stopped_) return;
+    if (stopped_) return 0;
     stopped_ = true;
     closing_.store(true);
-    // Leave signals when the count drops to zero while closing; the
-    // timeout only guards against a missed signal.
-    while (active_.load() > 0) idle_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+    // Leave signals under mu_ when the count drops to zero while closing,
+    // so the signal cannot fall between the check and the wait.
+    const absl::Time give_up = absl::Now() + grace;
+    while (active_.load() > 0 && !idle_.WaitWithDeadline(&mu_, give_up)) {
+    }
+    left = active_.load();
   }
   for (auto& queue : queues_) queue->Shutdown();
   for (auto& worker : workers_) worker.join();
@@ -52,6 +56,7 @@ void GrpcLoop::Stop() {
       while (queue->Next(&tag, &ok)) static_cast<LoopTag*>(tag)->Run(ok);
     }
   }
+  return left;
 }
 
 grpc::Status LoopStopping() {

@@ -70,12 +70,15 @@ class GrpcLoop {
   // Starts the threads; each first runs `on_start(shard)` (which requests
   // the server's first calls on its queue).
   void Start(std::function<void(int shard)> on_start);
-  // Refuses new calls (Enter is false from now on), waits for every call
-  // still counted to end, then shuts the queues down, lets them drain and
-  // joins the threads. Call it once the server has shut down and the HTTP
-  // front has stopped: the calls left then end by their cancellation or
-  // their deadline. Idempotent.
-  void Stop();
+  // Refuses new calls (Enter is false from now on), waits up to `grace`
+  // for every call still counted to end, then shuts the queues down, lets
+  // them drain and joins the threads. Call it once the server has shut down
+  // and the HTTP front has stopped: the calls left then end by their
+  // cancellation or their deadline. Returns how many were still counted
+  // when the grace ran out (a call whose owner stopped without ending it,
+  // such as a download whose HTTP connection went with the front: waiting
+  // for it would hold the process forever). Idempotent.
+  int Stop(absl::Duration grace = absl::Seconds(10));
 
   // Every call served or made on the loop counts from its start to its end:
   // a call may issue its next operation at any time before it ends, and an
@@ -239,7 +242,12 @@ class ClientReadStream : public loop_internal::StreamEnd {
   // asked for before or after, then fails at once on the asking thread,
   // and OnDone(LoopStopping()) follows once nothing is held.
   void StartCall(GrpcLoop& loop, std::unique_ptr<grpc::ClientAsyncReader<Response>> call) {
-    if (!Enter(loop)) return Refuse();
+    if (!Enter(loop)) {
+      // Gone before the refusal is told: OnDone may free the context,
+      // and with it the call's arena, where this lives.
+      call.reset();
+      return Refuse();
+    }
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
     ++pending_;
@@ -332,7 +340,12 @@ class ClientWriteStream : public loop_internal::StreamEnd {
  public:
   // As ClientReadStream::StartCall (a refused call fails every write).
   void StartCall(GrpcLoop& loop, std::unique_ptr<grpc::ClientAsyncWriter<Request>> call) {
-    if (!Enter(loop)) return Refuse();
+    if (!Enter(loop)) {
+      // Gone before the refusal is told: OnDone may free the context,
+      // and with it the call's arena, where this lives.
+      call.reset();
+      return Refuse();
+    }
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
     // The start sends the initial metadata through the operation set that

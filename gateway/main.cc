@@ -241,7 +241,9 @@ int Serve() {
   // The loop's queues drain once no call is left on them: the server's are
   // over, and the HTTP front's end with it.
   (*http_front)->Stop();
-  loop.Stop();
+  if (const int left = loop.Stop(); left > 0) {
+    log::Warning("stopped with calls still open", {{"calls", left}});
+  }
   return 0;
 }
 
