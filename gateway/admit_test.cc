@@ -144,6 +144,54 @@ TEST_F(AdmitTest, RepeatedFailuresForOneKeyIdAreLimitedButTheValidKeyIsNot) {
   EXPECT_TRUE(Admit(kGetProvision, key).ok()) << "the real key still works";
 }
 
+// A key store that cannot answer: every lookup fails as a database that
+// is restarting does.
+class DownKeyStore final : public KeyStore {
+ public:
+  explicit DownKeyStore(KeyStore* real) : real_(real) {}
+  absl::StatusOr<NewKey> Create(const KeySpec& spec) override { return real_->Create(spec); }
+  absl::StatusOr<std::vector<KeyRecord>> List(absl::string_view tenant) override {
+    return real_->List(tenant);
+  }
+  absl::Status Revoke(absl::string_view key_id) override { return real_->Revoke(key_id); }
+  absl::StatusOr<std::optional<KeyRecord>> Lookup(absl::string_view) override {
+    return absl::UnavailableError("the key store is restarting");
+  }
+  absl::StatusOr<NewSession> CreateSession(absl::string_view key_id,
+                                           absl::Duration lifetime) override {
+    return real_->CreateSession(key_id, lifetime);
+  }
+  absl::StatusOr<std::optional<SessionRecord>> FindSession(absl::string_view) override {
+    return absl::UnavailableError("the key store is restarting");
+  }
+  absl::Status TouchSession(absl::string_view token_hash, absl::Time seen) override {
+    return real_->TouchSession(token_hash, seen);
+  }
+  absl::Status EndSession(absl::string_view token_hash) override {
+    return real_->EndSession(token_hash);
+  }
+
+ private:
+  KeyStore* real_;
+};
+
+TEST_F(AdmitTest, AKeyStoreOutageIsUnavailableAndNeverCountedAsAFailedAuthentication) {
+  // The PostgreSQL restart test saw a valid key's writes answered 429 while
+  // the database was away: each lookup had counted as a failed one.
+  const std::string key = Key({kScopeGuidanceRead});
+  DownKeyStore down(store_.get());
+  Authenticator auth(&down, &clock_);
+  GatewayOptions options;
+  options.guidance_addr = options.cases_addr = "127.0.0.1:1";
+  auto gw = Gateway::Create(options, &auth, &context_key_, &clock_, &loop_);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  gateway_ = std::move(*gw);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(Admit(kGetProvision, key).status().code(), absl::StatusCode::kUnavailable) << i;
+  }
+  gateway_.reset();  // before `auth`, which it points to
+}
+
 TEST_F(AdmitTest, TokensNamingNoKeyAreLimitedPerSourceAskedForOnlyOnFailure) {
   const std::string key = Key({kScopeGuidanceRead});
   const std::string bearer = "Bearer " + key;

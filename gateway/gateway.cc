@@ -124,7 +124,10 @@ absl::StatusOr<std::shared_ptr<const KeyRecord>> Gateway::AuthenticateCounted(
   auto authenticated = by_session ? authenticator_->AuthenticateSession(input.session)
                                   : authenticator_->Authenticate(input.authorization,
                                                                  &failed_key_id);
-  if (!authenticated.ok()) {
+  // Only a refused credential counts: a key store that cannot answer (its
+  // database restarting) is UNAVAILABLE for every caller, and counting it
+  // would turn a valid key's retries into RESOURCE_EXHAUSTED.
+  if (absl::IsUnauthenticated(authenticated.status())) {
     // Failures are counted against the key id they presented, so guessing
     // one key's secret never locks out the other keys behind the same
     // address (an ingress is one address for every firm); tokens naming no
