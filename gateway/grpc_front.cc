@@ -238,8 +238,8 @@ class StreamCall {
     Settle();
   }
   void CloseUp() {
-    if (client_done_) {
-    } else if (over_ && ctx_.IsCancelled()) {
+    if (client_done_) return;  // the backend call has ended: nothing goes to it
+    if (over_ && ctx_.IsCancelled()) {
       // A cancelled caller is not a finished one: the backend must not take
       // what arrived so far as the whole stream (a partial upload).
       client_ctx_.TryCancel();

@@ -1,8 +1,9 @@
 // The gateway's gRPC threads. Each drains one completion queue that carries
-// the calls it serves and the calls it makes to the backends on channels of
-// its own (Upstream keeps one per thread), so a forwarded call is read,
-// admitted, sent on, answered and logged on one thread: no hand-off between
-// threads, no lock inside a call. gRPC's callback API hands every
+// the calls it serves and the calls it makes to the backends (on the
+// backend's one channel, whose completions come to the queue the call was
+// started on), so a forwarded call is read, admitted, sent on, answered and
+// logged on one thread: no hand-off between threads, no lock shared with
+// other calls. gRPC's callback API hands every
 // completion to a pool of threads shared by all calls, and those threads
 // poll every connection; a server that registers no callback service and no
 // default health service (GrpcFront and LoopHealth take their places) has
@@ -170,14 +171,18 @@ class StreamEnd {
   virtual void OnDone(const grpc::Status& status) = 0;
 
  protected:
-  // Counts the call in `loop`. False when the loop refuses it: the call is
-  // then over, its status LoopStopping(), and the subclass fails what was
+  // Counts the call in `loop`. False when the loop refuses it: `call` is
+  // then gone (before the refusal is told: OnDone may free the context, and
+  // with it the call's arena, where the reader or writer lives), the call
+  // is over, its status LoopStopping(), and the subclass fails what was
   // asked of it.
-  bool Enter(GrpcLoop& loop) {
+  template <typename Call>
+  bool Enter(GrpcLoop& loop, std::unique_ptr<Call>& call) {
     if (loop.Enter()) {
       loop_ = &loop;
       return true;
     }
+    call.reset();
     absl::MutexLock lock(&mu_);
     finished_ = true;
     status_ = LoopStopping();
@@ -242,12 +247,7 @@ class ClientReadStream : public loop_internal::StreamEnd {
   // asked for before or after, then fails at once on the asking thread,
   // and OnDone(LoopStopping()) follows once nothing is held.
   void StartCall(GrpcLoop& loop, std::unique_ptr<grpc::ClientAsyncReader<Response>> call) {
-    if (!Enter(loop)) {
-      // Gone before the refusal is told: OnDone may free the context,
-      // and with it the call's arena, where this lives.
-      call.reset();
-      return Refuse();
-    }
+    if (!Enter(loop, call)) return Refuse();
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
     ++pending_;
@@ -340,12 +340,7 @@ class ClientWriteStream : public loop_internal::StreamEnd {
  public:
   // As ClientReadStream::StartCall (a refused call fails every write).
   void StartCall(GrpcLoop& loop, std::unique_ptr<grpc::ClientAsyncWriter<Request>> call) {
-    if (!Enter(loop)) {
-      // Gone before the refusal is told: OnDone may free the context,
-      // and with it the call's arena, where this lives.
-      call.reset();
-      return Refuse();
-    }
+    if (!Enter(loop, call)) return Refuse();
     absl::MutexLock lock(&mu_);
     call_ = std::move(call);
     // The start sends the initial metadata through the operation set that
@@ -385,11 +380,20 @@ class ClientWriteStream : public loop_internal::StreamEnd {
     {
       absl::MutexLock lock(&mu_);
       refused_ = true;
-      asked.assign(queue_.begin(), queue_.end());
-      queue_.clear();
-      ++holds_;
+      asked = TakeQueuedLocked();
     }
-    for (const Op& op : asked) Report(op, false);
+    FailTaken(asked);
+  }
+  // The writes asked for and not issued, held while their failures are
+  // told (FailTaken).
+  std::vector<Op> TakeQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<Op> taken(queue_.begin(), queue_.end());
+    queue_.clear();
+    ++holds_;
+    return taken;
+  }
+  void FailTaken(const std::vector<Op>& taken) {
+    for (const Op& op : taken) Report(op, false);
     Settle(false, true);
   }
   // Issues the next queued operation, if any.
@@ -418,17 +422,12 @@ class ClientWriteStream : public loop_internal::StreamEnd {
       if (ok) {
         IssueLocked();
       } else {
-        refused.assign(queue_.begin(), queue_.end());
-        queue_.clear();
-        ++holds_;  // held while the refusals are told
+        refused = TakeQueuedLocked();
       }
     }
     // Writes asked for on a call that never started fail as writes on an
     // ended call do.
-    if (!ok) {
-      for (const Op& op : refused) Report(op, false);
-      Settle(false, true);
-    }
+    if (!ok) FailTaken(refused);
     Settle(true, false);
   }
   void WriteDone(bool ok) {

@@ -37,8 +37,8 @@ ABSL_FLAG(std::string, keys_seed, "",
           "If --db does not exist yet, start from a copy of this key database (e.g. a "
           "read-only Secret in Kubernetes)");
 ABSL_FLAG(int, grpc_threads, 0,
-          "gRPC threads: each serves the calls it takes and makes their backend calls on "
-          "connections of its own; 0: one per core");
+          "gRPC threads: each serves the calls it takes and makes their backend calls; "
+          "0: one per core");
 ABSL_FLAG(int, health_watchers, counsel::gateway::LoopHealth::kMaxWatchers,
           "grpc.health.v1 Watch streams open at once (they need no key); more are refused");
 ABSL_FLAG(int, http_threads, 2,

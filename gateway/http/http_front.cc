@@ -392,6 +392,13 @@ void AnswerEvidence(Answer& answer, const grpc::Status& status,
   answer.Json(200, std::move(json));
 }
 
+// An AddEvidence call for a relay to start on the gateway's loop.
+std::unique_ptr<grpc::ClientAsyncWriter<cases::v1::AddEvidenceRequest>> PrepareAddEvidence(
+    const Gateway& gateway, grpc::ClientContext* ctx, cases::v1::Evidence* evidence) {
+  return gateway.cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
+      ctx, evidence, gateway.loop().PickQueue());
+}
+
 // AddEvidence from one JSON body (the attachment base64 in `chunk`).
 class UploadRelay final : public ClientWriteStream<cases::v1::AddEvidenceRequest> {
  public:
@@ -403,8 +410,7 @@ class UploadRelay final : public ClientWriteStream<cases::v1::AddEvidenceRequest
     request_.ParseFromString(request_bytes);
     front_->gateway->Prepare(admission_, &ctx_);
     StartWriteLast(&request_);
-    StartCall(front_->gateway->loop(), front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
-        &ctx_, &evidence_, front_->gateway->loop().PickQueue()));
+    StartCall(front_->gateway->loop(), PrepareAddEvidence(*front_->gateway, &ctx_, &evidence_));
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -576,8 +582,7 @@ class FormUpload final : public ClientWriteStream<cases::v1::AddEvidenceRequest>
     if (base.ok()) base_.ParseFromString(*base);
     front_->gateway->Prepare(admission_, &ctx_);
     AddHold();  // released when the body is read to its end, or abandoned
-    StartCall(front_->gateway->loop(), front_->gateway->cases().Stub<cases::v1::CaseService>()->PrepareAsyncAddEvidence(
-        &ctx_, &evidence_, front_->gateway->loop().PickQueue()));
+    StartCall(front_->gateway->loop(), PrepareAddEvidence(*front_->gateway, &ctx_, &evidence_));
     if (!base.ok()) return Fail(base.status());
     ReadPiece();
   }
